@@ -1,0 +1,121 @@
+"""Check one file: read, parse, analyse, run the rules, resolve positions.
+
+Positions are resolved only for files that have something to report: LibCST's
+`PositionProvider` costs about as much as parsing, and most files are clean.
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from pathlib import Path
+from typing import Sequence
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from devlint.engine import analyze
+from devlint.findings import Finding
+from devlint.rules import SYNTAX_ERROR, Report, Rule
+
+
+def _syntax_finding(path: str, line: int, col: int, message: str, source_line: str = "") -> Finding:
+    code, name = SYNTAX_ERROR
+    return Finding(
+        code=code,
+        name=name,
+        message=message,
+        path=path,
+        line=max(line, 1),
+        col=max(col, 1),
+        end_line=max(line, 1),
+        end_col=max(col, 1) + 1,
+        help="devlint could not analyse this file; fix the problem above so its device flow can be checked",
+        source_line=source_line,
+    )
+
+
+def decode_source(data: bytes) -> str:
+    """Decode as Python does: BOM, then a coding cookie, else UTF-8 (strict)."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    text = data.decode(encoding)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def check_source(data: bytes | str, path: str, rules: Sequence[Rule]) -> list[Finding]:
+    """All findings for one file's contents (DL000 when it cannot be decoded or parsed)."""
+    if isinstance(data, bytes):
+        if b"\x00" in data:
+            return [_syntax_finding(path, 1, 1, "file contains a null byte; is it a binary file?")]
+        try:
+            text = decode_source(data)
+        except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
+            return [_syntax_finding(path, 1, 1, f"cannot decode file: {exc}")]
+    else:
+        text = data
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        lines = text.splitlines()
+        line = exc.raw_line
+        src = lines[line - 1] if 0 < line <= len(lines) else ""
+        return [_syntax_finding(path, line, exc.raw_column + 1, f"syntax error: {exc.message}", src)]
+    except RecursionError:
+        return [_syntax_finding(path, 1, 1, "file is nested too deeply to parse")]
+    if not rules:
+        return []
+    facts = analyze(module)
+    reports: list[Report] = []
+    for rule in rules:
+        reports.extend(rule.check(facts))
+    if not reports:
+        return []
+    return _locate(module, text, reports, path, {r.code: r for r in rules})
+
+
+def _locate(
+    module: cst.Module, text: str, reports: list[Report], path: str, rules: dict[str, Rule]
+) -> list[Finding]:
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    lines = text.splitlines()
+    seen: set[tuple[str, int, int]] = set()
+    findings = []
+    for rep in reports:
+        pos = positions.get(rep.node)
+        if pos is None:
+            continue
+        start, end = pos.start, pos.end
+        key = (rep.code, start.line, start.column)
+        if key in seen:
+            continue
+        seen.add(key)
+        rule = rules[rep.code]
+        findings.append(
+            Finding(
+                code=rep.code,
+                name=rule.name,
+                message=rep.message,
+                path=path,
+                line=start.line,
+                col=start.column + 1,
+                end_line=end.line,
+                end_col=end.column + 1,
+                help=rep.help,
+                severity=rule.severity,
+                source_line=lines[start.line - 1] if start.line <= len(lines) else "",
+            )
+        )
+    findings.sort(key=lambda f: f.sort_key)
+    return findings
+
+
+def check_file(path: Path | str, rules: Sequence[Rule], display: str | None = None) -> list[Finding]:
+    """Read and check one file; an unreadable file is a DL000 finding, not a crash."""
+    shown = display if display is not None else str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return [_syntax_finding(shown, 1, 1, f"cannot read file: {exc.strerror or exc}")]
+    return check_source(data, shown, rules)

@@ -1,0 +1,94 @@
+"""What the engine tells rules: the places where device-relevant things happen.
+
+Each fact carries the LibCST node to report on and the abstract values involved, so
+a rule decides *whether* to report and *how to word it* without re-deriving flow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Optional
+
+import libcst as cst
+
+from devlint.engine.values import Value
+
+
+class Cause(Enum):
+    """Why an operand sits on the wrong device: decides which single rule reports it."""
+
+    BATCH = "batch"  # a batch element from a loader that was not moved (DL003)
+    FACTORY = "factory"  # a tensor factory called without device= (DL005)
+    PLAIN_ATTR = "plain_attr"  # a tensor stored as a plain attribute in __init__ (DL006)
+    DISCARDED_MOVE = "discarded_move"  # its move was discarded (DL004 reports the statement)
+    OTHER = "other"  # anything else (DL001 at module calls, DL009 elsewhere)
+
+
+class Context(Enum):
+    MODULE_CALL = "module_call"  # model(x), criterion(out, y)
+    LOSS_WEIGHT = "loss_weight"  # weight=/pos_weight= of a loss, functional or module
+    OPERATION = "operation"  # torch.cat, arithmetic, index_select, ...
+
+
+@dataclass(frozen=True)
+class Operand:
+    text: str  # source text of the operand expression, for messages
+    value: Value
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Two operands on different devices meet at `node`."""
+
+    node: cst.CSTNode
+    context: Context
+    op_text: str  # `model(images)`, `torch.cat`, `+`
+    culprit: Operand  # the operand on the wrong (usually CPU) side
+    partner: Operand  # the operand on the device the operation follows
+    cause: Cause
+    certain: bool = True  # False: only on some paths (moved on one branch only)
+    in_batch_loop: bool = False
+    module_text: Optional[str] = None  # for MODULE_CALL: the callee's text
+
+
+@dataclass(frozen=True)
+class DiscardedMove:
+    node: cst.CSTNode  # the expression statement
+    call_text: str  # `x.to(device)`
+    receiver_text: str
+    receiver: Value
+    is_loop_target: bool
+    is_attribute: bool
+
+
+@dataclass(frozen=True)
+class NumpyCall:
+    node: cst.CSTNode
+    receiver_text: str
+    receiver: Value
+    needs_detach: bool  # the tensor may require grad (model output, parameter)
+
+
+@dataclass(frozen=True)
+class LoadCall:
+    node: cst.CSTNode
+    call_text: str
+    device_name: Optional[str]  # a device variable in scope, for the help text
+
+
+@dataclass(frozen=True)
+class HardcodedDevice:
+    node: cst.CSTNode
+    literal: str  # 'cuda', 'cuda:0', '.cuda()'
+    form: str  # 'literal' | 'cuda_call' | 'default'
+    in_tensor_function: bool  # `.cuda()` inside a function that receives tensors
+
+
+@dataclass
+class FileFacts:
+    mismatches: list[Mismatch] = field(default_factory=list)
+    discarded_moves: list[DiscardedMove] = field(default_factory=list)
+    numpy_calls: list[NumpyCall] = field(default_factory=list)
+    loads: list[LoadCall] = field(default_factory=list)
+    hardcoded: list[HardcodedDevice] = field(default_factory=list)

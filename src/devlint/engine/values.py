@@ -1,0 +1,178 @@
+"""Abstract values: what kind of object a name holds and where it lives.
+
+A device is a set of *atoms*, one per way the value may have been placed:
+`cpu`, a concrete accelerator (`cuda`, `cuda:1`, `mps`, `xpu`), a symbolic device
+(`sym:<source>`: the value of `device`, `args.device`, a parameter's device...),
+`any` (a parameter-free module, which works wherever its input is) or `?` (unknown).
+A set with more than one atom means "one of these, depending on the path taken".
+
+Two symbolic devices from the same source are equal; from different sources they
+*may* be equal, so the engine never calls them a mismatch.  A mismatch needs one
+side that is certainly the CPU and another that is certainly not (or, on some
+paths only, for the "moved on one branch" case).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Optional
+
+import libcst as cst
+
+Device = frozenset  # frozenset[str] of atoms
+
+CPU = "cpu"
+ANY = "any"
+UNK = "?"
+
+DEV_CPU: Device = frozenset({CPU})
+DEV_ANY: Device = frozenset({ANY})
+DEV_UNKNOWN: Device = frozenset({UNK})
+ACCELERATOR_TYPES = ("cuda", "mps", "xpu", "hpu", "npu", "xla")
+
+
+def sym(key: str) -> Device:
+    return frozenset({f"sym:{key}"})
+
+
+def is_cpu(dev: Device) -> bool:
+    return dev == DEV_CPU
+
+
+def is_placed(dev: Device) -> bool:
+    """Certainly off the CPU on some machine: accelerators and symbolic devices only."""
+    return bool(dev) and CPU not in dev and UNK not in dev and ANY not in dev
+
+
+def partly_cpu(dev: Device) -> bool:
+    """CPU on some paths and placed on others (moved on one branch only)."""
+    return CPU in dev and len(dev) > 1 and UNK not in dev and ANY not in dev
+
+
+def is_known(dev: Device) -> bool:
+    return bool(dev) and UNK not in dev
+
+
+def join_devices(a: Device, b: Device) -> Device:
+    if UNK in a or UNK in b:
+        return DEV_UNKNOWN
+    if a == b:
+        return a
+    if ANY in a:
+        return b
+    if ANY in b:
+        return a
+    out = a | b
+    return out if len(out) <= 4 else DEV_UNKNOWN
+
+
+def describe_device(dev: Device) -> str:
+    """Human wording of a device for messages."""
+    if is_cpu(dev):
+        return "the CPU"
+    names = sorted(a[4:] if a.startswith("sym:") else a for a in dev)
+    return " or ".join(f"`{n}`" for n in names)
+
+
+class Kind(Enum):
+    MODULE = "module"
+    TENSOR = "tensor"
+    LOADER = "loader"  # an iterable of batches
+    BATCH = "batch"  # a container (tuple/list/dict) of tensors, or a batch of unknown shape
+    DEVICE = "device"
+    OPTIMIZER = "optimizer"
+    NDARRAY = "ndarray"
+    OTHER = "other"  # a known non-tensor (int, str, None...)
+    UNKNOWN = "unknown"
+
+
+class Origin(Enum):
+    NONE = "none"
+    FACTORY = "factory"  # created by a factory without device=
+    LOADER = "loader"  # yielded by a data loader (and not moved since)
+    PLAIN_ATTR = "plain_attr"  # a plain tensor attribute set in __init__
+    DISCARDED = "discarded"  # its `.to()` result was thrown away
+    PARAM = "param"  # a function parameter
+    MODEL_OUTPUT = "model_output"
+
+
+@dataclass(frozen=True)
+class Value:
+    kind: Kind = Kind.UNKNOWN
+    device: Device = DEV_UNKNOWN
+    origin: Origin = Origin.NONE
+    # Where the value got its (wrong) device: factory call, loop target, __init__ assignment,
+    # discarded statement.  Used for messages and for reporting one defect once.
+    site: Optional[cst.CSTNode] = None
+    site_text: str = ""
+    # 0-dim tensor?  True, False, or None when the engine cannot tell.
+    scalar: Optional[bool] = False
+    # Known structure of containers: positional elements, dict entries, or a homogeneous
+    # element (what iterating a loader or a list yields).
+    elems: Optional[tuple[Value, ...]] = None
+    entries: Optional[tuple[tuple[str, Value], ...]] = None
+    elem: Optional[Value] = None
+    # Identity of mutable objects moved in place (modules, in-place `.to()` containers).
+    oid: int = 0
+    type_name: str = ""  # class name for modules and project classes
+    # For modules: moves its inputs itself (DataParallel, DDP with device_ids, prepared).
+    moves_inputs: bool = False
+    # The value came from a guarded move (`if cuda: x = x.cuda()`): path-correlated.
+    requires_grad: bool = False
+
+    def with_device(self, device: Device, **changes: object) -> Value:
+        return replace(self, device=device, **changes)
+
+
+UNKNOWN = Value()
+OTHER = Value(Kind.OTHER, DEV_ANY)
+
+
+def tensor(device: Device, **kw: object) -> Value:
+    return Value(Kind.TENSOR, device, **kw)
+
+
+def join_values(a: Value, b: Value) -> Value:
+    """The value a name holds after two paths meet."""
+    if a == b:
+        return a
+    if a.kind is not b.kind:
+        if a.kind is Kind.UNKNOWN or b.kind is Kind.UNKNOWN:
+            return UNKNOWN
+        # tensor vs. batch of unknown shape: keep the device, lose the kind
+        return Value(Kind.UNKNOWN, join_devices(a.device, b.device))
+    dev = join_devices(a.device, b.device)
+    origin = a.origin if a.origin is b.origin else Origin.NONE
+    site = a.site if a.site is b.site else (a.site if CPU in a.device else b.site)
+    if a.origin is not b.origin:
+        # keep the reason the CPU side is on the CPU, for messages
+        if CPU in a.device and CPU not in b.device:
+            origin, site = a.origin, a.site
+        elif CPU in b.device and CPU not in a.device:
+            origin, site = b.origin, b.site
+    elems = None
+    if a.elems is not None and b.elems is not None and len(a.elems) == len(b.elems):
+        elems = tuple(join_values(x, y) for x, y in zip(a.elems, b.elems))
+    entries = None
+    if a.entries is not None and b.entries is not None:
+        bd = dict(b.entries)
+        entries = tuple((k, join_values(v, bd[k])) for k, v in a.entries if k in bd)
+    elem = None
+    if a.elem is not None and b.elem is not None:
+        elem = join_values(a.elem, b.elem)
+    return Value(
+        a.kind,
+        dev,
+        origin,
+        site,
+        a.site_text if site is a.site else b.site_text,
+        a.scalar if a.scalar == b.scalar else None,
+        elems,
+        entries,
+        elem,
+        a.oid if a.oid == b.oid else 0,
+        a.type_name if a.type_name == b.type_name else "",
+        a.moves_inputs and b.moves_inputs,
+        a.requires_grad or b.requires_grad,
+    )

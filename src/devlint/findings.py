@@ -1,0 +1,37 @@
+"""The record every rule produces and every formatter reads.
+
+Locations are 1-based lines and 1-based columns, as ruff and flake8 print them;
+`end_col` is exclusive (the column just past the last character), as in ruff's JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one file."""
+
+    code: str
+    name: str
+    message: str
+    path: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    help: str = ""
+    severity: str = "error"
+    # The source line the finding starts on (for `full` output); empty when unknown.
+    source_line: str = field(default="", compare=False)
+    fix: Optional[dict] = field(default=None, compare=False)
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.path, self.line, self.col, self.code, self.message)
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/devlint/devlint/blob/main/docs/rules.md#{self.code.lower()}"

@@ -1,0 +1,49 @@
+"""The shape of a rule: metadata that documents it, and a check that reads engine facts.
+
+Rules never walk the syntax tree themselves: the engine (`devlint.engine`) computes
+where every value lives and records the places where something interesting happens
+(`FileFacts`); a rule only filters those facts and words the report.  That keeps a
+new rule a small file and keeps the analysis in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Iterator
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from devlint.engine.facts import FileFacts
+
+
+@dataclass(frozen=True)
+class Report:
+    """A finding before positions are resolved: rules point at nodes, not offsets."""
+
+    code: str
+    node: cst.CSTNode
+    message: str
+    help: str
+
+
+class Rule:
+    """Base class: subclasses fill in the metadata and `check`."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    # Why the program fails at run time, and how to fix it (for `devlint rule` and docs).
+    why: ClassVar[str]
+    fix: ClassVar[str]
+    # A minimal program where the rule fires, and its corrected twin where it stays silent.
+    bad: ClassVar[str]
+    good: ClassVar[str]
+    severity: ClassVar[str] = "error"
+    default_enabled: ClassVar[bool] = True
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        raise NotImplementedError
+
+    def report(self, node: cst.CSTNode, message: str, help: str) -> Report:
+        return Report(self.code, node, message, help)

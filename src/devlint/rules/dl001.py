@@ -1,0 +1,59 @@
+"""DL001 module-input-device-mismatch."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from devlint.engine.facts import Cause, Context, FileFacts
+from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint
+from devlint.rules.base import Report, Rule
+from devlint.engine.values import describe_device, is_cpu
+
+
+class ModuleInputDeviceMismatch(Rule):
+    code = "DL001"
+    name = "module-input-device-mismatch"
+    summary = "A module on one device is called with a tensor on another."
+    why = (
+        "A module's parameters live where the module was moved; its input must be on the same "
+        "device. Calling a GPU model with a CPU tensor (or a CPU model with a GPU tensor) raises "
+        f"{SAME_DEVICE_ERROR} on any machine with a GPU, even though it runs on a laptop."
+    )
+    fix = "Move the input to the module's device (`x = x.to(device)`), or move the module."
+    bad = (
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "model = Net().to(device)\n"
+        "x = torch.randn(8, 10)\n"
+        "y = model(x)\n"
+    )
+    good = (
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "model = Net().to(device)\n"
+        "x = torch.randn(8, 10).to(device)\n"
+        "y = model(x)\n"
+    )
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        for m in facts.mismatches:
+            if m.context is not Context.MODULE_CALL or m.cause is not Cause.OTHER or not m.certain:
+                continue
+            if m.module_text is None:
+                continue
+            if m.culprit.text == m.module_text:
+                # the module is the odd one out: left on the CPU while its input was moved
+                msg = (
+                    f"`{m.module_text}` is still on the CPU but its input `{m.partner.text}` is on "
+                    f"{describe_device(m.partner.value.device)}; the call raises "
+                    f"{SAME_DEVICE_ERROR} on a GPU machine"
+                )
+                help_ = f"move the module first: `{m.module_text}.to({m.partner.text}.device)`"
+            else:
+                side = "still on the CPU" if is_cpu(m.culprit.value.device) else (
+                    f"on {describe_device(m.culprit.value.device)}")
+                msg = (
+                    f"`{m.module_text}` is on {describe_device(m.partner.value.device)} but its input "
+                    f"`{m.culprit.text}` is {side}; the call raises {SAME_DEVICE_ERROR} "
+                    "on a GPU machine"
+                )
+                help_ = f"move the input first: {move_hint(m)}"
+            yield self.report(m.node, msg, help_)

@@ -1,0 +1,60 @@
+"""DL002 hardcoded-accelerator."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from devlint.engine.facts import FileFacts
+from devlint.rules.base import Report, Rule
+
+_DEVICE_VAR = 'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")'
+
+
+class HardcodedAccelerator(Rule):
+    code = "DL002"
+    name = "hardcoded-accelerator"
+    summary = "A literal accelerator device (`'cuda'`, `.cuda()`) with no availability check."
+    why = (
+        "A hard-coded `'cuda'` (or `'mps'`, `'xpu'`) or a bare `.cuda()` fails on every machine "
+        "without that accelerator (`AssertionError: Torch not compiled with CUDA enabled` or "
+        "`RuntimeError: No CUDA GPUs are available`): CI runners, laptops, CPU inference servers. "
+        "Inside a function that receives tensors, `.cuda()` also sends data to the current GPU "
+        "rather than to the device of its inputs."
+    )
+    fix = (
+        "Choose the device once, with a fallback, and pass it around: "
+        f"`{_DEVICE_VAR}`; inside helpers, use the input's device (`x.device`)."
+    )
+    bad = "model = Net().cuda()\nx = torch.randn(4, 10, device='cuda')\n"
+    good = (
+        f"{_DEVICE_VAR}\n"
+        "model = Net().to(device)\n"
+        "x = torch.randn(4, 10, device=device)\n"
+    )
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        for h in facts.hardcoded:
+            if h.form == "cuda_call":
+                msg = (
+                    f"`{h.literal}` hard-codes CUDA with no availability check: it fails on "
+                    "machines without a CUDA GPU"
+                )
+                if h.in_tensor_function:
+                    msg += ", and sends data to the current GPU instead of the device of the inputs"
+                help_ = (
+                    "use `.to(device)` with a device chosen once "
+                    f"(`{_DEVICE_VAR}`), or `.to(x.device)` inside helpers"
+                )
+            elif h.form == "default":
+                msg = (
+                    f"parameter default `{h.literal}` hard-codes an accelerator: callers that omit "
+                    "it fail on machines without one"
+                )
+                help_ = "default to `None` and pick the device with a CPU fallback, or take it from the inputs"
+            else:
+                msg = (
+                    f"device `{h.literal}` is hard-coded with no availability check: it fails on "
+                    "machines without that accelerator"
+                )
+                help_ = f"choose the device once with a fallback: `{_DEVICE_VAR}`"
+            yield self.report(h.node, msg, help_)

@@ -1,0 +1,48 @@
+"""DL003 batch-not-moved-in-loop."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from devlint.engine.facts import Cause, FileFacts
+from devlint.engine.values import describe_device
+from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint
+from devlint.rules.base import Report, Rule
+
+
+class BatchNotMovedInLoop(Rule):
+    code = "DL003"
+    name = "batch-not-moved-in-loop"
+    summary = "A batch element from a data loader reaches a device-placed model or tensor unmoved."
+    why = (
+        "A DataLoader yields CPU tensors. When the model (or the tensor it meets) has been moved "
+        "to an accelerator, every element of the batch the step uses (inputs, labels, masks, dict "
+        f"entries) must be moved too, or the step raises {SAME_DEVICE_ERROR} on the first batch "
+        "on a GPU machine. Moves on one branch only, or only in the training loop but not the "
+        "validation loop, fail the same way."
+    )
+    fix = "Move every element at the top of the loop body: `x, y = x.to(device), y.to(device)`."
+    bad = (
+        "model = Net().to(device)\n"
+        "for x, y in loader:\n"
+        "    x = x.to(device)\n"
+        "    loss = criterion(model(x), y)\n"
+    )
+    good = (
+        "model = Net().to(device)\n"
+        "for x, y in loader:\n"
+        "    x, y = x.to(device), y.to(device)\n"
+        "    loss = criterion(model(x), y)\n"
+    )
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        for m in facts.mismatches:
+            if m.cause is not Cause.BATCH:
+                continue
+            paths = "" if m.certain else " on some paths (it is moved on one branch only)"
+            msg = (
+                f"batch element `{m.culprit.text}` is still on the CPU{paths} but meets "
+                f"`{m.partner.text}` on {describe_device(m.partner.value.device)}; the step raises "
+                f"{SAME_DEVICE_ERROR} on the first batch on a GPU machine"
+            )
+            yield self.report(m.node, msg, f"move it at the top of the loop body: `{m.culprit.text} = {move_hint(m)[1:-1]}`")

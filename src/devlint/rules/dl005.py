@@ -1,0 +1,59 @@
+"""DL005 factory-without-device."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from devlint.engine.facts import Cause, FileFacts
+from devlint.engine.values import describe_device
+from devlint.rules._mismatch import SAME_DEVICE_ERROR
+from devlint.rules.base import Report, Rule
+
+
+class FactoryWithoutDevice(Rule):
+    code = "DL005"
+    name = "factory-without-device"
+    summary = "A tensor factory without `device=` is combined with tensors that may be on an accelerator."
+    why = (
+        "`torch.zeros`, `torch.arange`, `torch.tensor`, `torch.randn`... create tensors on the CPU "
+        "unless given `device=` (and `torch.from_numpy` always does). Combined with a model's "
+        "inputs or parameters, or with a function's tensor arguments, such code only works for "
+        f"CPU callers: on a GPU it raises {SAME_DEVICE_ERROR}. This is the most common device "
+        "bug in library code."
+    )
+    fix = (
+        "Create the tensor where its partner lives: `device=x.device` (or `x.new_zeros(...)`, "
+        "`torch.zeros_like(x)`); for `from_numpy`, `torch.as_tensor(a, device=x.device)`."
+    )
+    bad = (
+        "def forward(self, x):\n"
+        "    pos = torch.arange(x.size(1))\n"
+        "    return x + self.pos_emb(pos)\n"
+    )
+    good = (
+        "def forward(self, x):\n"
+        "    pos = torch.arange(x.size(1), device=x.device)\n"
+        "    return x + self.pos_emb(pos)\n"
+    )
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        seen: set[int] = set()
+        for m in facts.mismatches:
+            if m.cause is not Cause.FACTORY or m.culprit.value.site is None:
+                continue
+            site = m.culprit.value.site
+            if id(site) in seen:
+                continue
+            seen.add(id(site))
+            factory = m.culprit.value.site_text or "this factory"
+            msg = (
+                f"`{factory}` creates a CPU tensor (no `device=`) that is combined with "
+                f"`{m.partner.text}` on {describe_device(m.partner.value.device)}; it raises "
+                f"{SAME_DEVICE_ERROR} whenever that tensor is on an accelerator"
+            )
+            dev = f"{m.partner.text}.device" if m.partner.value.kind.value == "tensor" else "device"
+            if factory.startswith("torch.from_numpy"):
+                help_ = f"use `torch.as_tensor(..., device={dev})`"
+            else:
+                help_ = f"pass `device={dev}`"
+            yield self.report(site, msg, help_)

@@ -1,0 +1,62 @@
+"""DL006 tensor-attribute-not-registered."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from devlint.engine.facts import Cause, FileFacts
+from devlint.rules._mismatch import SAME_DEVICE_ERROR
+from devlint.rules.base import Report, Rule
+
+
+class TensorAttributeNotRegistered(Rule):
+    code = "DL006"
+    name = "tensor-attribute-not-registered"
+    summary = "A tensor kept as a plain module attribute meets the module's inputs or parameters."
+    why = (
+        "`model.to(device)` moves parameters and registered buffers, not plain tensor attributes. "
+        "A tensor stored as `self.mask = torch.ones(...)` in `__init__` stays on the CPU after the "
+        f"model moves, and the first `forward` on a GPU raises {SAME_DEVICE_ERROR}."
+    )
+    fix = (
+        "Register it: `self.register_buffer('mask', torch.ones(...), persistent=False)` "
+        "(or make it an `nn.Parameter`), or move it at the use site (`self.mask.to(x.device)`)."
+    )
+    bad = (
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.scale = torch.ones(10)\n"
+        "    def forward(self, x):\n"
+        "        return x * self.scale\n"
+    )
+    good = (
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.register_buffer('scale', torch.ones(10))\n"
+        "    def forward(self, x):\n"
+        "        return x * self.scale\n"
+    )
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        seen: set[str] = set()
+        for m in facts.mismatches:
+            if m.cause is not Cause.PLAIN_ATTR:
+                continue
+            attr = m.culprit.text
+            if attr in seen:
+                continue
+            seen.add(attr)
+            where = m.culprit.value.site_text or "`__init__`"
+            msg = (
+                f"`{attr}` is a plain tensor attribute (set at {where}) that `.to(device)` does not "
+                f"move; here it meets `{m.partner.text}`, which follows the module's device, and "
+                f"raises {SAME_DEVICE_ERROR} once the model is on an accelerator"
+            )
+            name = attr.split(".", 1)[-1]
+            help_ = (
+                f"register it in `__init__`: `self.register_buffer('{name}', ..., persistent=False)`"
+                f", or use `{attr}.to({m.partner.text}.device)` here"
+            )
+            yield self.report(m.node, msg, help_)

@@ -1,0 +1,34 @@
+"""DL007 numpy-on-accelerator."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from devlint.engine.facts import FileFacts
+from devlint.engine.values import describe_device
+from devlint.rules.base import Report, Rule
+
+
+class NumpyOnAccelerator(Rule):
+    code = "DL007"
+    name = "numpy-on-accelerator"
+    summary = "`.numpy()` on a tensor that is, or may be, on an accelerator."
+    why = (
+        "NumPy arrays live in host memory: `.numpy()` on a CUDA tensor raises `TypeError: can't "
+        "convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
+        "memory first.` Code that works on CPU fails as soon as the model runs on a GPU; metric "
+        "helpers that receive the model's outputs fail the same way."
+    )
+    fix = "Copy to the host first: `x.detach().cpu().numpy()` (or `x.numpy(force=True)`)."
+    bad = "out = model(x.to(device))\npreds = out.argmax(1).numpy()\n"
+    good = "out = model(x.to(device))\npreds = out.argmax(1).cpu().numpy()\n"
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        for n in facts.numpy_calls:
+            chain = ".detach().cpu()" if n.needs_detach else ".cpu()"
+            msg = (
+                f"`{n.receiver_text}` may be on {describe_device(n.receiver.device)}: `.numpy()` "
+                "on an accelerator tensor raises `TypeError: can't convert cuda:0 device type "
+                "tensor to numpy`"
+            )
+            yield self.report(n.node, msg, f"copy it to the host first: `{n.receiver_text}{chain}.numpy()`")

@@ -1,0 +1,32 @@
+"""DL008 load-without-map-location."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from devlint.engine.facts import FileFacts
+from devlint.rules.base import Report, Rule
+
+
+class LoadWithoutMapLocation(Rule):
+    code = "DL008"
+    name = "load-without-map-location"
+    summary = "`torch.load(...)` without `map_location`."
+    why = (
+        "`torch.load` restores every tensor to the device it was saved from. A checkpoint saved "
+        "on a GPU fails to load on a CPU-only machine (`RuntimeError: Attempting to deserialize "
+        "object on a CUDA device but torch.cuda.is_available() is False`) and lands on GPU 0 on a "
+        "multi-GPU machine, whatever device the program uses."
+    )
+    fix = "Say where tensors go: `torch.load(path, map_location=device)` (or `map_location='cpu'`)."
+    bad = "state = torch.load('model.pt')\n"
+    good = "state = torch.load('model.pt', map_location=device)\n"
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        for load in facts.loads:
+            loc = load.device_name or '"cpu"'
+            msg = (
+                f"`{load.call_text}` has no `map_location`: a checkpoint saved on a GPU fails to "
+                "load on a CPU-only machine and lands on GPU 0 on a multi-GPU one"
+            )
+            yield self.report(load.node, msg, f"add `map_location={loc}`")

@@ -1,0 +1,48 @@
+"""DL009 mixed-device-operation."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from devlint.engine.facts import Cause, Context, FileFacts
+from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint, where
+from devlint.rules.base import Report, Rule
+
+
+class MixedDeviceOperation(Rule):
+    code = "DL009"
+    name = "mixed-device-operation"
+    summary = "An operation combines tensors on different devices."
+    why = (
+        "Operations on two tensors (`torch.cat`, arithmetic, `index_select`, `gather`, a loss's "
+        "`weight=`) need both on the same device (only 0-dim CPU tensors and plain indexing with "
+        f"CPU indices are exempt). Mixing raises {SAME_DEVICE_ERROR} on a GPU machine."
+    )
+    fix = "Move the odd operand to the other's device (`w.to(x.device)`); move loss modules with their weights (`criterion.to(device)`)."
+    bad = (
+        "weights = torch.tensor([1.0, 3.0])\n"
+        "out = model(x.to(device))\n"
+        "loss = F.cross_entropy(out, y.to(device), weight=weights)\n"
+    )
+    good = (
+        "weights = torch.tensor([1.0, 3.0], device=device)\n"
+        "out = model(x.to(device))\n"
+        "loss = F.cross_entropy(out, y.to(device), weight=weights)\n"
+    )
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        for m in facts.mismatches:
+            if m.cause is not Cause.OTHER or not m.certain:
+                continue
+            if m.context is Context.MODULE_CALL and m.module_text is not None:
+                continue  # DL001
+            if m.context is Context.LOSS_WEIGHT:
+                msg = (
+                    f"loss weight `{m.culprit.text}` is on the CPU but the loss inputs "
+                    f"(`{m.partner.text}`) are not; `{m.op_text}` raises {SAME_DEVICE_ERROR} on a GPU machine"
+                )
+                help_ = f"move the weight ({move_hint(m)}) or the loss module (`criterion.to(device)`)"
+            else:
+                msg = f"`{m.op_text}` mixes devices: {where(m)}; it raises {SAME_DEVICE_ERROR} on a GPU machine"
+                help_ = f"move it to the other operand's device: {move_hint(m)}"
+            yield self.report(m.node, msg, help_)
