@@ -6,8 +6,10 @@ Positions are resolved only for files that have something to report: LibCST's
 
 from __future__ import annotations
 
+import ast
 import io
 import tokenize
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -35,6 +37,30 @@ def _syntax_finding(path: str, line: int, col: int, message: str, source_line: s
     )
 
 
+def _parse_error_finding(text: str, path: str, exc: cst.ParserSyntaxError) -> Finding:
+    """DL000 at the place Python itself would name.
+
+    LibCST's native parser reports the start of the line (column 0, sometimes the line
+    before), so ask Python's own parser, which only builds a tree and never runs the
+    code, for the 1-based line and column and its clearer message ("'(' was never
+    closed").  When Python accepts what LibCST rejects, keep LibCST's words.
+    """
+    lines = text.splitlines()
+    line, col, message = exc.editor_line, exc.editor_column, exc.message
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as err:
+        if err.lineno:
+            line, col, message = err.lineno, err.offset or 1, err.msg
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    src = lines[line - 1] if 0 < line <= len(lines) else ""
+    col = min(max(col, 1), len(src) + 1)
+    return _syntax_finding(path, line, col, f"syntax error: {message}", src)
+
+
 def decode_source(data: bytes) -> str:
     """Decode as Python does: BOM, then a coding cookie, else UTF-8 (strict)."""
     encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
@@ -58,10 +84,7 @@ def check_source(data: bytes | str, path: str, rules: Sequence[Rule]) -> list[Fi
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        lines = text.splitlines()
-        line = exc.raw_line
-        src = lines[line - 1] if 0 < line <= len(lines) else ""
-        return [_syntax_finding(path, line, exc.raw_column + 1, f"syntax error: {exc.message}", src)]
+        return [_parse_error_finding(text, path, exc)]
     except RecursionError:
         return [_syntax_finding(path, 1, 1, "file is nested too deeply to parse")]
     if not rules:
@@ -92,11 +115,15 @@ def _locate(
             continue
         seen.add(key)
         rule = rules[rep.code]
+        message = rep.message
+        for name, ref in rep.refs:
+            ref_pos = positions.get(ref)
+            message = message.replace("{" + name + "}", str(ref_pos.start.line) if ref_pos else "?")
         findings.append(
             Finding(
                 code=rep.code,
                 name=rule.name,
-                message=rep.message,
+                message=message,
                 path=path,
                 line=start.line,
                 col=start.column + 1,

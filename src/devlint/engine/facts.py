@@ -87,8 +87,16 @@ class HardcodedDevice:
 
 @dataclass
 class FileFacts:
+    module: Optional[cst.Module] = None
     mismatches: list[Mismatch] = field(default_factory=list)
     discarded_moves: list[DiscardedMove] = field(default_factory=list)
     numpy_calls: list[NumpyCall] = field(default_factory=list)
     loads: list[LoadCall] = field(default_factory=list)
     hardcoded: list[HardcodedDevice] = field(default_factory=list)
+
+    def text(self, node: cst.CSTNode, limit: int = 60) -> str:
+        """Source text of a node on one line, shortened for messages."""
+        if self.module is None:
+            return "..."
+        code = " ".join(self.module.code_for_node(node).split())
+        return code if len(code) <= limit else code[: limit - 3] + "..."

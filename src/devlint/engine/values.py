@@ -71,8 +71,21 @@ def describe_device(dev: Device) -> str:
     """Human wording of a device for messages."""
     if is_cpu(dev):
         return "the CPU"
-    names = sorted(a[4:] if a.startswith("sym:") else a for a in dev)
-    return " or ".join(f"`{n}`" for n in names)
+    return " or ".join(sorted(_describe_atom(a) for a in dev))
+
+
+def _describe_atom(atom: str) -> str:
+    if atom == CPU:
+        return "the CPU"
+    if atom == "sym:auto":
+        return "the accelerator (when one is available)"
+    if atom == "sym:self":
+        return "the module's device"
+    if atom.startswith("sym:param:"):
+        return f"the device of `{atom[10:]}`"
+    if atom.startswith("sym:"):
+        return f"`{atom[4:]}`"
+    return f"`{atom}`"
 
 
 class Kind(Enum):

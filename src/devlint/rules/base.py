@@ -25,6 +25,9 @@ class Report:
     node: cst.CSTNode
     message: str
     help: str
+    # Nodes whose line numbers the message names: `{init_line}` in the message is replaced
+    # by the 1-based line of refs["init_line"] once positions are known.
+    refs: tuple[tuple[str, cst.CSTNode], ...] = ()
 
 
 class Rule:
@@ -45,5 +48,7 @@ class Rule:
     def check(self, facts: FileFacts) -> Iterator[Report]:
         raise NotImplementedError
 
-    def report(self, node: cst.CSTNode, message: str, help: str) -> Report:
-        return Report(self.code, node, message, help)
+    def report(
+        self, node: cst.CSTNode, message: str, help: str, **refs: cst.CSTNode
+    ) -> Report:
+        return Report(self.code, node, message, help, tuple(refs.items()))

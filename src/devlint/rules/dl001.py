@@ -23,14 +23,14 @@ class ModuleInputDeviceMismatch(Rule):
     bad = (
         "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
         "model = Net().to(device)\n"
-        "x = torch.randn(8, 10)\n"
-        "y = model(x)\n"
+        "images, labels = next(iter(loader))\n"
+        "preds = model(images)\n"
     )
     good = (
         "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
         "model = Net().to(device)\n"
-        "x = torch.randn(8, 10).to(device)\n"
-        "y = model(x)\n"
+        "images, labels = next(iter(loader))\n"
+        "preds = model(images.to(device))\n"
     )
 
     def check(self, facts: FileFacts) -> Iterator[Report]:

@@ -23,13 +23,15 @@ class BatchNotMovedInLoop(Rule):
     )
     fix = "Move every element at the top of the loop body: `x, y = x.to(device), y.to(device)`."
     bad = (
-        "model = Net().to(device)\n"
+        "model = nn.Linear(10, 2).to(device)\n"
+        "criterion = nn.CrossEntropyLoss()\n"
         "for x, y in loader:\n"
         "    x = x.to(device)\n"
         "    loss = criterion(model(x), y)\n"
     )
     good = (
-        "model = Net().to(device)\n"
+        "model = nn.Linear(10, 2).to(device)\n"
+        "criterion = nn.CrossEntropyLoss()\n"
         "for x, y in loader:\n"
         "    x, y = x.to(device), y.to(device)\n"
         "    loss = criterion(model(x), y)\n"

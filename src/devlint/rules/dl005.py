@@ -26,14 +26,14 @@ class FactoryWithoutDevice(Rule):
         "`torch.zeros_like(x)`); for `from_numpy`, `torch.as_tensor(a, device=x.device)`."
     )
     bad = (
-        "def forward(self, x):\n"
-        "    pos = torch.arange(x.size(1))\n"
-        "    return x + self.pos_emb(pos)\n"
+        "def add_position(x):\n"
+        "    pos = torch.arange(x.size(-1))\n"
+        "    return x + pos\n"
     )
     good = (
-        "def forward(self, x):\n"
-        "    pos = torch.arange(x.size(1), device=x.device)\n"
-        "    return x + self.pos_emb(pos)\n"
+        "def add_position(x):\n"
+        "    pos = torch.arange(x.size(-1), device=x.device)\n"
+        "    return x + pos\n"
     )
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -45,7 +45,7 @@ class FactoryWithoutDevice(Rule):
             if id(site) in seen:
                 continue
             seen.add(id(site))
-            factory = m.culprit.value.site_text or "this factory"
+            factory = facts.text(site)
             msg = (
                 f"`{factory}` creates a CPU tensor (no `device=`) that is combined with "
                 f"`{m.partner.text}` on {describe_device(m.partner.value.device)}; it raises "

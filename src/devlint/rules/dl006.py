@@ -48,9 +48,8 @@ class TensorAttributeNotRegistered(Rule):
             if attr in seen:
                 continue
             seen.add(attr)
-            where = m.culprit.value.site_text or "`__init__`"
             msg = (
-                f"`{attr}` is a plain tensor attribute (set at {where}) that `.to(device)` does not "
+                f"`{attr}` is a plain tensor attribute (set at line {{init_line}}) that `.to(device)` does not "
                 f"move; here it meets `{m.partner.text}`, which follows the module's device, and "
                 f"raises {SAME_DEVICE_ERROR} once the model is on an accelerator"
             )
@@ -59,4 +58,7 @@ class TensorAttributeNotRegistered(Rule):
                 f"register it in `__init__`: `self.register_buffer('{name}', ..., persistent=False)`"
                 f", or use `{attr}.to({m.partner.text}.device)` here"
             )
-            yield self.report(m.node, msg, help_)
+            site = m.culprit.value.site
+            if site is None:
+                continue
+            yield self.report(m.node, msg, help_, init_line=site)

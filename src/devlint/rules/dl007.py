@@ -20,8 +20,8 @@ class NumpyOnAccelerator(Rule):
         "helpers that receive the model's outputs fail the same way."
     )
     fix = "Copy to the host first: `x.detach().cpu().numpy()` (or `x.numpy(force=True)`)."
-    bad = "out = model(x.to(device))\npreds = out.argmax(1).numpy()\n"
-    good = "out = model(x.to(device))\npreds = out.argmax(1).cpu().numpy()\n"
+    bad = "model = nn.Linear(10, 2).to(device)\nout = model(x.to(device))\npreds = out.argmax(1).numpy()\n"
+    good = "model = nn.Linear(10, 2).to(device)\nout = model(x.to(device))\npreds = out.argmax(1).cpu().numpy()\n"
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for n in facts.numpy_calls:

@@ -21,11 +21,13 @@ class MixedDeviceOperation(Rule):
     fix = "Move the odd operand to the other's device (`w.to(x.device)`); move loss modules with their weights (`criterion.to(device)`)."
     bad = (
         "weights = torch.tensor([1.0, 3.0])\n"
+        "model = nn.Linear(10, 2).to(device)\n"
         "out = model(x.to(device))\n"
         "loss = F.cross_entropy(out, y.to(device), weight=weights)\n"
     )
     good = (
         "weights = torch.tensor([1.0, 3.0], device=device)\n"
+        "model = nn.Linear(10, 2).to(device)\n"
         "out = model(x.to(device))\n"
         "loss = F.cross_entropy(out, y.to(device), weight=weights)\n"
     )

@@ -1,0 +1,253 @@
+"""Names: import aliases, dotted paths, and the vocabulary of PyTorch the engine knows.
+
+A light alias map (`import torch.nn as nn`, `from torch import load`) replaces LibCST's
+`QualifiedNameProvider`, which costs more than parsing the file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+import libcst as cst
+
+# Factories that create a tensor on the default device (the CPU) unless given `device=`.
+FACTORIES = frozenset(
+    {
+        "zeros", "ones", "empty", "full", "arange", "range", "linspace", "logspace", "eye",
+        "rand", "randn", "randint", "randperm", "tensor", "as_tensor", "from_numpy",
+        "tril_indices", "triu_indices", "empty_strided", "scalar_tensor", "normal",
+        "hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window",
+        "sparse_coo_tensor", "complex",
+    }
+)
+LEGACY_CONSTRUCTORS = frozenset(
+    {
+        "Tensor", "FloatTensor", "LongTensor", "IntTensor", "BoolTensor", "DoubleTensor",
+        "ByteTensor", "HalfTensor", "ShortTensor", "CharTensor",
+    }
+)
+# Factories whose result follows another tensor (never a finding).
+INHERITING_FACTORIES = frozenset(
+    {
+        "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like",
+        "randint_like", "bernoulli", "multinomial", "poisson", "normal_like",
+    }
+)
+RANDOM_FACTORIES = frozenset({"rand", "randn", "randint", "randperm", "normal"})
+
+# torch functions whose tensor arguments must share a device.
+COMBINING_FUNCTIONS = frozenset(
+    {
+        "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "add", "sub",
+        "subtract", "mul", "multiply", "div", "divide", "true_divide", "matmul", "mm", "bmm",
+        "mv", "dot", "einsum", "where", "maximum", "minimum", "index_select", "gather",
+        "masked_select", "cdist", "cosine_similarity", "pairwise_distance", "bilinear",
+        "linear", "embedding", "conv1d", "conv2d", "conv3d", "lerp", "addmm", "baddbmm",
+        "outer", "cross", "kron", "eq", "ne", "lt", "gt", "le", "ge", "equal", "allclose",
+        "isclose", "atan2", "pow", "fmod", "remainder", "masked_fill", "take_along_dim",
+        "searchsorted", "bucketize", "scatter", "scatter_add", "index_add", "mse_loss",
+        "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
+        "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss",
+        "margin_ranking_loss", "triplet_margin_loss", "ctc_loss", "soft_margin_loss",
+        "multilabel_soft_margin_loss", "multi_margin_loss", "hinge_embedding_loss",
+        "poisson_nll_loss", "gaussian_nll_loss",
+    }
+)
+# Tensor methods whose tensor arguments must be on the receiver's device.
+COMBINING_METHODS = frozenset(
+    {
+        "add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "matmul", "mm", "bmm",
+        "mv", "dot", "masked_fill", "masked_fill_", "masked_select", "masked_scatter",
+        "index_select", "gather", "scatter", "scatter_", "scatter_add", "scatter_add_",
+        "index_add", "index_add_", "index_copy", "index_copy_", "index_fill", "index_fill_",
+        "eq", "ne", "lt", "gt", "le", "ge", "maximum", "minimum", "where", "lerp", "pow",
+        "addmm", "baddbmm", "take_along_dim", "expand_as_not_really", "cross", "outer",
+        "masked_fill", "fmod", "remainder", "atan2", "addcmul", "addcdiv", "addcmul_", "addcdiv_",
+    }
+)
+# Index-carrying functions/methods: the index argument must be on the input's device too.
+LOSS_WEIGHT_KWARGS = frozenset({"weight", "pos_weight"})
+
+# Tensor methods that return something that is not a tensor.
+NON_TENSOR_METHODS = frozenset(
+    {
+        "item", "tolist", "numel", "dim", "ndimension", "size", "stride", "element_size",
+        "nelement", "data_ptr", "storage_offset", "get_device", "is_contiguous",
+        "is_floating_point", "is_complex", "is_signed", "backward", "register_hook",
+        "numpy", "__len__", "nbytes", "untyped_storage", "storage", "equal",
+    }
+)
+TENSOR_ATTRIBUTES_SAME_DEVICE = frozenset({"T", "mT", "H", "mH", "data", "grad", "real", "imag"})
+NON_TENSOR_ATTRIBUTES = frozenset(
+    {"shape", "dtype", "ndim", "requires_grad", "is_cuda", "layout", "names", "is_leaf", "itemsize"}
+)
+# Methods that reduce to a 0-dim tensor when called without a dimension.
+REDUCTIONS = frozenset(
+    {"sum", "mean", "max", "min", "prod", "norm", "std", "var", "all", "any", "argmax", "argmin",
+     "median", "logsumexp", "amax", "amin", "count_nonzero", "trace", "det"}
+)
+
+# Attribute names and parameter/variable names that evidently use a value as a tensor.
+TENSOR_USE_ATTRS = frozenset(
+    {
+        "shape", "size", "dim", "device", "dtype", "view", "reshape", "unsqueeze", "squeeze",
+        "permute", "transpose", "contiguous", "float", "long", "half", "masked_fill", "sum",
+        "mean", "flatten", "expand", "repeat", "view_as", "reshape_as", "detach", "clone",
+        "softmax", "log_softmax", "argmax", "new_zeros", "new_ones", "new_full", "new_empty",
+        "new_tensor", "chunk", "split", "narrow", "numel", "masked_fill_", "type_as", "bmm",
+        "matmul", "is_cuda", "ndim", "norm", "sigmoid", "tanh", "exp", "log", "abs", "clamp",
+    }
+)
+
+# nn layers and losses that hold no parameters and work on any device.
+PARAMETERLESS_MODULES = frozenset(
+    {
+        "ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "ELU", "SELU", "CELU", "Mish", "Sigmoid",
+        "Tanh", "Softmax", "LogSoftmax", "Softplus", "Softsign", "Hardtanh", "Hardswish",
+        "Hardsigmoid", "Tanhshrink", "Softmin", "Threshold", "GLU", "Dropout", "Dropout1d",
+        "Dropout2d", "Dropout3d", "AlphaDropout", "Identity", "Flatten", "Unflatten",
+        "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+        "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+        "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Upsample", "UpsamplingNearest2d",
+        "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle", "ZeroPad2d", "ConstantPad1d",
+        "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "CosineSimilarity",
+        "PairwiseDistance", "ChannelShuffle",
+        # losses (their weight=/pos_weight= makes them device-bound; handled separately)
+        "L1Loss", "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+        "SmoothL1Loss", "HuberLoss", "KLDivLoss", "CTCLoss", "MarginRankingLoss",
+        "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "SoftMarginLoss",
+        "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss",
+        "MultiLabelMarginLoss", "NLLLoss2d",
+    }
+)
+OPTIMIZER_MODULES = ("torch.optim.",)
+
+DEVICE_NAME_RE = re.compile(r"^(device|dev|devices?|_device|\w+_device|device_\w+|torch_device)$")
+LOADER_NAME_RE = re.compile(r"(loader|_dl$|^dl$|^dl_|dataloader|batches$|batch_iter)", re.I)
+MODEL_NAME_RE = re.compile(
+    r"^(model|net|network|module|encoder|decoder|generator|discriminator|classifier|backbone|"
+    r"net[GD]|[GD]|policy|critic|actor|\w+_model|model_\w+|\w+_net|\w+net)$"
+)
+# A test expression that checks which device is available or in use.
+DEVICE_CONDITION_RE = re.compile(r"cuda|gpu|device|mps|accel|xpu|is_available|npu|hpu", re.I)
+ACCELERATOR_LITERAL_RE = re.compile(r"^(cuda|mps|xpu|hpu|npu|xla)(:\d+)?$")
+
+
+def dotted(node: cst.BaseExpression) -> Optional[str]:
+    """`a.b.c` for Name/Attribute chains, else None."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _attr_name(node: cst.BaseExpression) -> Optional[str]:
+    return dotted(node)
+
+
+class ImportMap:
+    """Local names bound by imports, mapped to the qualified names they stand for."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}
+
+    def collect(self, statements: Iterable[cst.CSTNode]) -> None:
+        for stmt in statements:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    self._add(small)
+            elif isinstance(stmt, (cst.If, cst.Try)):
+                self.collect(stmt.body.body)
+                if isinstance(stmt, cst.Try):
+                    for h in stmt.handlers:
+                        self.collect(h.body.body)
+                elif stmt.orelse is not None and isinstance(stmt.orelse, cst.Else):
+                    self.collect(stmt.orelse.body.body)
+
+    def _add(self, small: cst.BaseSmallStatement) -> None:
+        if isinstance(small, cst.Import):
+            for alias in small.names:
+                name = _attr_name(alias.name)
+                if name is None:
+                    continue
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    self.aliases[alias.asname.name.value] = name
+                else:
+                    head = name.split(".")[0]
+                    self.aliases[head] = head
+        elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            if small.module is None or small.relative:
+                return
+            base = _attr_name(small.module)
+            if base is None:
+                return
+            for alias in small.names:
+                name = _attr_name(alias.name)
+                if name is None:
+                    continue
+                local = name
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    local = alias.asname.name.value
+                self.aliases[local] = f"{base}.{name}"
+
+    def qualify(self, node: cst.BaseExpression) -> Optional[str]:
+        """The qualified name of a dotted expression (`nn.Linear` -> `torch.nn.Linear`)."""
+        name = dotted(node)
+        if name is None:
+            return None
+        head, _, rest = name.partition(".")
+        full = self.aliases.get(head)
+        if full is None:
+            return name
+        return f"{full}.{rest}" if rest else full
+
+
+def is_torch_name(qname: Optional[str], *suffixes: str) -> bool:
+    """`torch.X` for X in suffixes (also `torch.nn.functional.X` etc. when listed)."""
+    if qname is None:
+        return False
+    return any(qname == f"torch.{s}" for s in suffixes)
+
+
+def last_part(qname: str) -> str:
+    return qname.rsplit(".", 1)[-1]
+
+
+def is_device_name(name: str) -> bool:
+    """Names that by convention hold the target device (`device`, `args.device`, `self.dev`)."""
+    return bool(DEVICE_NAME_RE.match(name.rsplit(".", 1)[-1]))
+
+
+def is_loader_name(name: str) -> bool:
+    return bool(LOADER_NAME_RE.search(name.rsplit(".", 1)[-1]))
+
+
+def is_model_name(name: str) -> bool:
+    return bool(MODEL_NAME_RE.match(name.rsplit(".", 1)[-1]))
+
+
+def accelerator_literal(node: cst.BaseExpression) -> Optional[str]:
+    """'cuda', 'cuda:0', 'mps'... when `node` is such a string literal."""
+    if isinstance(node, cst.SimpleString):
+        try:
+            value = node.evaluated_value
+        except Exception:  # pragma: no cover - malformed literal
+            return None
+        if isinstance(value, str) and ACCELERATOR_LITERAL_RE.match(value):
+            return value
+    return None
+
+
+def string_value(node: cst.BaseExpression) -> Optional[str]:
+    if isinstance(node, cst.SimpleString):
+        try:
+            value = node.evaluated_value
+        except Exception:  # pragma: no cover
+            return None
+        return value if isinstance(value, str) else None
+    return None
