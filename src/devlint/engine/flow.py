@@ -73,6 +73,8 @@ class ClassInfo:
     bases: list[str]
     is_module: bool = False
     defines_to: bool = False
+    # forward() moves its inputs to the module's device itself
+    moves_inputs: bool = False
     methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     # self attributes after __init__, computed on demand
     attrs: Optional[dict[str, Value]] = None
@@ -142,6 +144,10 @@ class Analyzer:
                 self._collect_defs(stmt.body.body)
         for info in self.classes.values():
             info.is_module = self._is_module_class(info, set())
+            forward = info.methods.get("forward")
+            if info.is_module and forward is not None:
+                info.moves_inputs = _moves_params(forward)
+        self.some_module_moves_inputs = any(c.moves_inputs for c in self.classes.values())
 
     def _is_module_class(self, info: ClassInfo, seen: set[str]) -> bool:
         seen.add(info.name)
@@ -204,7 +210,8 @@ class Analyzer:
         if N.is_loader_name(name) or "DataLoader" in ann:
             return self.default_loader()
         if N.is_model_name(name) or "Module" in ann:
-            return Value(Kind.MODULE, sym(f"param:{name}"), Origin.PARAM, oid=self.new_oid())
+            return Value(Kind.MODULE, sym(f"param:{name}"), Origin.PARAM, oid=self.new_oid(),
+                         moves_inputs=self.some_module_moves_inputs)
         if name in used_as_tensor:
             return tensor(sym(f"param:{name}"), origin=Origin.PARAM, scalar=None)
         return UNKNOWN
@@ -237,14 +244,16 @@ class Analyzer:
         scope.receives_tensors = any(v.kind is Kind.TENSOR for v in params.values())
         if cls is not None:
             scope.env.update(self.self_attrs(cls, func))
-            scope.env["self"] = self_value or self.self_value(cls)
+            scope.env["self"] = self_value or self.self_value(cls, func)
         scope.env.update(params)
         self.walk_block(func.body.body if isinstance(func.body, cst.IndentedBlock) else [], scope)
         return scope
 
-    def self_value(self, cls: ClassInfo) -> Value:
+    def self_value(self, cls: ClassInfo, func: Optional[cst.FunctionDef] = None) -> Value:
         if cls.is_module:
-            return Value(Kind.MODULE, sym("self"), type_name=cls.name)
+            # during __init__ nothing has been moved yet: the module is on the CPU
+            in_init = func is not None and func.name.value == "__init__"
+            return Value(Kind.MODULE, DEV_CPU if in_init else sym("self"), type_name=cls.name)
         return Value(Kind.OTHER, DEV_ANY, type_name=cls.name)
 
     def self_attrs(self, cls: ClassInfo, func: cst.FunctionDef) -> dict[str, Value]:
@@ -326,6 +335,11 @@ class Analyzer:
 
     def walk_small(self, small: cst.BaseSmallStatement, line: cst.CSTNode, scope: Scope) -> bool:
         if isinstance(small, cst.Assign):
+            lit = N.accelerator_literal(small.value)
+            if lit is not None and any(
+                N.is_device_name(N.dotted(t.target) or "") for t in small.targets
+            ):
+                self.add_hardcoded(small.value, repr(lit), "literal", scope)
             value = self.eval(small.value, scope)
             for target in small.targets:
                 self.bind(target.target, value, scope)
@@ -554,6 +568,8 @@ class Analyzer:
                         base, entries=tuple(entries.items()),
                         device=_container_device([*entries.values()]),
                     )
+                elif base.kind is Kind.BATCH and key is None:
+                    scope.env[base_key] = Value(Kind.BATCH, value.device, elem=value)
                 elif base.kind is Kind.BATCH and base.origin is Origin.LOADER:
                     # `batch["x"] = batch["x"].to(device)`: the batch is now partly moved;
                     # forget its shape rather than guess
@@ -626,7 +642,17 @@ class Analyzer:
 
     eval_Float = eval_Integer
     eval_Imaginary = eval_Integer
-    eval_SimpleString = eval_Integer
+
+    def eval_SimpleString(self, node: cst.SimpleString, scope: Scope) -> Value:
+        """Device strings are device values (`device = "cpu"`); other strings are not."""
+        s = N.string_value(node)
+        if s == "cpu":
+            return Value(Kind.DEVICE, DEV_CPU)
+        lit = N.accelerator_literal(node)
+        if lit is not None:
+            return Value(Kind.DEVICE, frozenset({lit}))
+        return OTHER
+
     eval_ConcatenatedString = eval_Integer
 
     def eval_FormattedString(self, node: cst.FormattedString, scope: Scope) -> Value:
@@ -1209,6 +1235,8 @@ class Analyzer:
         args = self.eval_args(node, scope)
         if last == "Parameter":
             inner = args[0][1] if args else UNKNOWN
+            if scope.cls is not None and scope.cls.is_module:
+                return tensor(sym("self"), requires_grad=True, scalar=None)
             return tensor(inner.device if inner.kind is Kind.TENSOR else DEV_UNKNOWN,
                           requires_grad=True, scalar=inner.scalar)
         if last in ("DataParallel",):
@@ -1287,7 +1315,9 @@ class Analyzer:
             dev_kw = self.keyword(node, "device")
             arg = dev_kw.value if dev_kw is not None else (pos[0].value if pos else None)
             if arg is None or isinstance(arg, cst.Name) and arg.value in ("True", "False"):
-                self.add_hardcoded(node, self.text(node)[-40:], "cuda_call", scope)
+                receiver_text = self.facts.text(func.value, 30)
+                self.add_hardcoded(func.attr, f"{receiver_text}.{self.text(func.attr)}()",
+                                   "cuda_call", scope)
                 target = frozenset({"cuda"})
                 if arg is not None:
                     self.eval(arg, scope)
@@ -1472,7 +1502,7 @@ class Analyzer:
             return
         default = self.keyword(node, "default")
         if default is not None and N.accelerator_literal(default.value) is not None:
-            self.add_hardcoded(default.value, self.text(default.value), "default", scope)
+            self.add_hardcoded(default.value, self.text(default.value), "option_default", scope)
 
     def tensor_method(self, node: cst.Call, name: str, receiver: Value, func: cst.Attribute,
                       scope: Scope) -> Value:
@@ -1491,8 +1521,9 @@ class Analyzer:
             return tensor(receiver.device, scalar=False)
         if name == "type_as" and args:
             other = args[0][1]
-            return replace(receiver, device=other.device if other.kind is Kind.TENSOR else receiver.device,
-                           origin=Origin.NONE if other.kind is Kind.TENSOR else receiver.origin)
+            if other.kind is not Kind.TENSOR:
+                return replace(receiver, device=DEV_UNKNOWN, origin=Origin.NONE, site=None)
+            return replace(receiver, device=other.device, origin=Origin.NONE, site=None)
         if name in ("detach", "detach_", "clone", "contiguous", "float", "double", "half", "long",
                     "int", "bool", "byte", "bfloat16", "requires_grad_", "pin_memory", "share_memory_"):
             rg = receiver.requires_grad and name not in ("detach", "detach_")
@@ -1578,7 +1609,7 @@ class Analyzer:
         args = self.eval_args(node, scope)
         if info.is_module:
             value = Value(Kind.MODULE, DEV_CPU if scope.default_device is None else scope.default_device,
-                          oid=self.new_oid(), type_name=info.name)
+                          oid=self.new_oid(), type_name=info.name, moves_inputs=info.moves_inputs)
             if "to" in info.methods or "_apply" in info.methods:
                 value = replace(value, device=DEV_UNKNOWN)
             return value
@@ -1730,6 +1761,23 @@ def _factory_scalar(last: str, pos: list[cst.Arg]) -> Optional[bool]:
     if pos and isinstance(pos[0].value, cst.List) and not pos[0].value.elements:
         return True
     return False
+
+
+def _moves_params(func: cst.FunctionDef) -> bool:
+    """Does the body call `.to(...)`/`.cuda(...)` on one of its parameters?"""
+    params = {p.name.value for p in func.params.params} - {"self"}
+    found = False
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            nonlocal found
+            f = node.func
+            if isinstance(f, cst.Attribute) and f.attr.value in ("to", "cuda") \
+                    and isinstance(f.value, cst.Name) and f.value.value in params:
+                found = True
+
+    func.visit(Visitor())
+    return found
 
 
 def _tensor_uses(func: cst.FunctionDef) -> set[str]:
