@@ -32,7 +32,10 @@ def _syntax_finding(path: str, line: int, col: int, message: str, source_line: s
         col=max(col, 1),
         end_line=max(line, 1),
         end_col=max(col, 1) + 1,
-        help="devlint could not analyse this file; fix the problem above so its device flow can be checked",
+        help=(
+            "devlint could not analyse this file; "
+            "fix the problem above so its device flow can be checked"
+        ),
         source_line=source_line,
     )
 
@@ -138,7 +141,9 @@ def _locate(
     return findings
 
 
-def check_file(path: Path | str, rules: Sequence[Rule], display: str | None = None) -> list[Finding]:
+def check_file(
+    path: Path | str, rules: Sequence[Rule], display: str | None = None
+) -> list[Finding]:
     """Read and check one file; an unreadable file is a DL000 finding, not a crash."""
     shown = display if display is not None else str(path)
     try:

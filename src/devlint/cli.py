@@ -13,6 +13,7 @@ stderr, the run goes on, and the exit code is 2.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import textwrap
@@ -73,8 +74,10 @@ class DefaultGroup(click.Group):
         super().format_help(ctx, formatter)
         command = self.commands[self.default_command]
         with click.Context(command, info_name=self.default_command, parent=ctx) as sub:
-            records = [p.get_help_record(sub) for p in command.get_params(sub)]
-        rows = [r for r in records if r is not None]
+            params = [p for p in command.get_params(sub) if isinstance(p, click.Option)]
+            records = [p.get_help_record(sub) for p in params]
+        shown_above = {"--version", *ctx.help_option_names}
+        rows = [r for r in records if r is not None and not shown_above & set(r[0].split(", "))]
         if rows:
             with formatter.section("Options of check (the default command)"):
                 formatter.write_dl(rows)
@@ -128,7 +131,7 @@ def cli() -> None:
     """
 
 
-@cli.command(context_settings=CONTEXT_SETTINGS)
+@cli.command(context_settings=CONTEXT_SETTINGS, short_help="Check files (the default command).")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option(
     "--select",
@@ -198,9 +201,10 @@ def check(
 
     fmt = output_format.lower()
     color = fmt != "json" and use_color(sys.stdout)
-    click.echo(render(fmt, findings, color=color, failed_files=failed), nl=False, color=color)
+    unchecked = failed + len(discovery.errors)
+    click.echo(render(fmt, findings, color=color, unchecked=unchecked), nl=False, color=color)
 
-    if failed or discovery.errors:
+    if unchecked:
         ctx.exit(EXIT_ERROR)
     ctx.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
 
@@ -228,7 +232,7 @@ def _example(code: str) -> str:
     return textwrap.indent(code.rstrip("\n"), "    ")
 
 
-@cli.command("rule", context_settings=CONTEXT_SETTINGS)
+@cli.command("rule", context_settings=CONTEXT_SETTINGS, short_help="Explain one rule.")
 @click.argument("code")
 def rule_command(code: str) -> None:
     """Explain one rule: what it reports, why it fails at run time, a bad and a good example.
@@ -266,10 +270,8 @@ def _harden_stdout() -> None:
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
-            try:
+            with contextlib.suppress(ValueError, OSError):
                 reconfigure(errors="backslashreplace")
-            except (ValueError, OSError):
-                pass
 
 
 def main(argv: Sequence[str] | None = None) -> None:

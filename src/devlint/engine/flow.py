@@ -148,6 +148,12 @@ class Analyzer:
             if info.is_module and forward is not None:
                 info.moves_inputs = _moves_params(forward)
         self.some_module_moves_inputs = any(c.moves_inputs for c in self.classes.values())
+        # methods that constructors call: they run while the module is still on the CPU
+        self.called_in_init: set[str] = set()
+        for info in self.classes.values():
+            init = info.methods.get("__init__")
+            if info.is_module and init is not None:
+                self.called_in_init |= _called_method_names(init)
 
     def _is_module_class(self, info: ClassInfo, seen: set[str]) -> bool:
         seen.add(info.name)
@@ -252,7 +258,9 @@ class Analyzer:
     def self_value(self, cls: ClassInfo, func: Optional[cst.FunctionDef] = None) -> Value:
         if cls.is_module:
             # during __init__ nothing has been moved yet: the module is on the CPU
-            in_init = func is not None and func.name.value == "__init__"
+            in_init = func is not None and (
+                func.name.value == "__init__" or func.name.value in self.called_in_init
+            )
             return Value(Kind.MODULE, DEV_CPU if in_init else sym("self"), type_name=cls.name)
         return Value(Kind.OTHER, DEV_ANY, type_name=cls.name)
 
@@ -979,6 +987,11 @@ class Analyzer:
     # ------------------------------------------------------------------ calls
     def eval_Call(self, node: cst.Call, scope: Scope) -> Value:
         func = node.func
+        for a in node.args:
+            if a.keyword is not None and a.keyword.value in ("device", "map_location"):
+                lit = N.accelerator_literal(a.value)
+                if lit is not None:
+                    self.add_hardcoded(a.value, repr(lit), "literal", scope)
         if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda", "cpu"):
             return self.eval_move(node, scope, statement=None)
         q = self.imports.qualify(func)
@@ -1315,9 +1328,9 @@ class Analyzer:
             dev_kw = self.keyword(node, "device")
             arg = dev_kw.value if dev_kw is not None else (pos[0].value if pos else None)
             if arg is None or isinstance(arg, cst.Name) and arg.value in ("True", "False"):
-                receiver_text = self.facts.text(func.value, 30)
-                self.add_hardcoded(func.attr, f"{receiver_text}.{self.text(func.attr)}()",
-                                   "cuda_call", scope)
+                receiver_text = self.facts.text(func.value, 1000)
+                call_text = f"{receiver_text}.cuda()" if len(receiver_text) <= 30 else ".cuda()"
+                self.add_hardcoded(func.attr, call_text, "cuda_call", scope)
                 target = frozenset({"cuda"})
                 if arg is not None:
                     self.eval(arg, scope)
@@ -1597,13 +1610,19 @@ class Analyzer:
         return self.module_output(module, args)
 
     def module_output(self, module: Value, args: list[tuple[cst.Arg, Value]]) -> Value:
+        """What a module call returns: on the module's device (or its inputs' for
+        parameter-free modules).  A CPU module fed placed inputs has been reported; its
+        output takes the inputs' device so one defect is not reported again downstream."""
         dev = module.device
+        tensors = [v for _, v in args if v.kind is Kind.TENSOR]
+        placed = [v for v in tensors if is_placed(v.device)]
         if dev == DEV_ANY or not is_known(dev):
-            tensors = [v for _, v in args if v.kind is Kind.TENSOR]
             dev = tensors[0].device if tensors and dev == DEV_ANY else DEV_UNKNOWN
-        if module.type_name == "loss":
+        elif is_cpu(dev) and placed:
+            dev = placed[0].device
+        if module.type_name == "loss" or "Loss" in module.type_name:
             return tensor(dev, scalar=None, requires_grad=True)
-        return Value(Kind.TENSOR, dev, Origin.MODEL_OUTPUT, scalar=None, requires_grad=True)
+        return Value(Kind.TENSOR, dev, Origin.MODEL_OUTPUT, scalar=False, requires_grad=True)
 
     def construct(self, info: ClassInfo, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
@@ -1761,6 +1780,18 @@ def _factory_scalar(last: str, pos: list[cst.Arg]) -> Optional[bool]:
     if pos and isinstance(pos[0].value, cst.List) and not pos[0].value.elements:
         return True
     return False
+
+
+def _called_method_names(func: cst.FunctionDef) -> set[str]:
+    names: set[str] = set()
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            if isinstance(node.func, cst.Attribute):
+                names.add(node.func.attr.value)
+
+    func.visit(Visitor())
+    return names
 
 
 def _moves_params(func: cst.FunctionDef) -> bool:

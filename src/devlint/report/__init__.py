@@ -22,10 +22,10 @@ FORMATS: dict[str, Formatter] = {
 
 
 def render(
-    fmt: str, findings: Sequence[Finding], *, color: bool = False, failed_files: int = 0
+    fmt: str, findings: Sequence[Finding], *, color: bool = False, unchecked: int = 0
 ) -> str:
     """The complete stdout text of a run in format `fmt`."""
-    return FORMATS[fmt](findings, color=color, failed_files=failed_files)
+    return FORMATS[fmt](findings, color=color, unchecked=unchecked)
 
 
 __all__ = ["FORMATS", "render"]

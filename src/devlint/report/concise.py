@@ -8,7 +8,7 @@ from devlint.findings import Finding
 from devlint.report.full import location, summary
 
 
-def render(findings: Sequence[Finding], *, color: bool = False, failed_files: int = 0) -> str:
+def render(findings: Sequence[Finding], *, color: bool = False, unchecked: int = 0) -> str:
     lines = [location(f, color) for f in findings]
-    lines.append(summary(len(findings), failed_files))
+    lines.append(summary(len(findings), unchecked))
     return "\n".join(lines) + "\n"

@@ -58,12 +58,12 @@ def location(f: Finding, color: bool = False) -> str:
     return f"{path}:{f.line}:{f.col}: {code} {clean(f.message)}"
 
 
-def summary(count: int, failed_files: int = 0) -> str:
+def summary(count: int, unchecked: int = 0) -> str:
     """The last line of a human-readable run."""
     noun = "problem" if count == 1 else "problems"
-    if failed_files:
-        files = "file" if failed_files == 1 else "files"
-        return f"Found {count} {noun}; {failed_files} {files} could not be checked (see above)."
+    if unchecked:
+        paths = "path" if unchecked == 1 else "paths"
+        return f"Found {count} {noun}; {unchecked} {paths} could not be checked (see stderr)."
     if count == 0:
         return "All checks passed!"
     return f"Found {count} {noun}."
@@ -95,7 +95,7 @@ def render_one(f: Finding, color: bool = False) -> str:
     return "\n".join(parts)
 
 
-def render(findings: Sequence[Finding], *, color: bool = False, failed_files: int = 0) -> str:
+def render(findings: Sequence[Finding], *, color: bool = False, unchecked: int = 0) -> str:
     blocks = [render_one(f, color) for f in findings]
-    blocks.append(summary(len(findings), failed_files))
+    blocks.append(summary(len(findings), unchecked))
     return "\n\n".join(blocks) + "\n"

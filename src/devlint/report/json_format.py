@@ -31,6 +31,6 @@ def record(f: Finding) -> dict[str, Any]:
     }
 
 
-def render(findings: Sequence[Finding], *, color: bool = False, failed_files: int = 0) -> str:
+def render(findings: Sequence[Finding], *, color: bool = False, unchecked: int = 0) -> str:
     # ASCII-only output: valid JSON whatever the terminal's or pipe's encoding is.
     return json.dumps([record(f) for f in findings], indent=2, ensure_ascii=True) + "\n"

@@ -45,6 +45,15 @@ class HardcodedAccelerator(Rule):
                     "use `.to(device)` with a device chosen once "
                     f"(`{_DEVICE_VAR}`), or `.to(x.device)` inside helpers"
                 )
+            elif h.form == "option_default":
+                msg = (
+                    f"the device option defaults to {h.literal}: runs that do not pass it fail on "
+                    "machines without that accelerator"
+                )
+                help_ = (
+                    'default to `"cuda" if torch.cuda.is_available() else "cpu"` '
+                    "(or `None`, resolved with a fallback)"
+                )
             elif h.form == "default":
                 msg = (
                     f"parameter default `{h.literal}` hard-codes an accelerator: callers that omit "
