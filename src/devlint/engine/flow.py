@@ -168,6 +168,13 @@ class Analyzer:
                     return True
         return False
 
+    def once(self, *key: object) -> bool:
+        """True the first time a fact is seen: loop bodies are walked more than once."""
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
     def new_oid(self) -> int:
         return next(self._oids)
 
@@ -1035,7 +1042,8 @@ class Analyzer:
         if q in ("torch.load", "torch.serialization.load"):
             self.eval_args(node, scope)
             pos = self.positional(node)
-            if self.keyword(node, "map_location") is None and len(pos) < 2 and scope.report:
+            if self.keyword(node, "map_location") is None and len(pos) < 2 and scope.report \
+                    and self.once("load", id(node)):
                 self.facts.loads.append(LoadCall(node, self.text(node), self.device_var_name(scope)))
             return UNKNOWN
         if q == "torch.set_default_device":
@@ -1206,10 +1214,8 @@ class Analyzer:
     ) -> None:
         if scope.guarded or not scope.report:
             return
-        key = ("hard", id(node))
-        if key in self._seen:
+        if not self.once("hard", id(node)):
             return
-        self._seen.add(key)
         self.facts.hardcoded.append(HardcodedDevice(node, literal, form, scope.receives_tensors))
 
     def eval_factory(self, last: str, node: cst.Call, scope: Scope) -> Value:
@@ -1390,7 +1396,7 @@ class Analyzer:
             if statement is not None:
                 if scope.report:
                     loop_targets = frozenset().union(*(lp.targets for lp in scope.loops)) if scope.loops else frozenset()
-                    if receiver.origin is not Origin.PARAM or self._annotated_tensor(receiver_node, scope):
+                    if self.once("discarded", id(statement)):
                         self.facts.discarded_moves.append(
                             DiscardedMove(
                                 statement,
@@ -1416,9 +1422,6 @@ class Analyzer:
         if statement is not None and key is not None:
             scope.env[key] = moved
         return moved
-
-    def _annotated_tensor(self, receiver_node: cst.BaseExpression, scope: Scope) -> bool:
-        return True
 
     def move_in_place(self, receiver: Value, key: Optional[str], moved: Value, scope: Scope) -> None:
         if key is not None:
@@ -1522,7 +1525,8 @@ class Analyzer:
         args = self.eval_args(node, scope)
         if name == "numpy":
             force = self.keyword(node, "force")
-            if force is None and scope.report and is_placed(receiver.device):
+            if force is None and scope.report and is_placed(receiver.device) \
+                    and self.once("numpy", id(node)):
                 if not is_weak(receiver.device) or self.places_on_accelerator:
                     self.facts.numpy_calls.append(
                         NumpyCall(node, self.text(func.value), receiver, receiver.requires_grad)

@@ -1,0 +1,260 @@
+"""Unit tests of the engine's facts: where values live after each construct."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from devlint.engine.facts import Cause, Context
+from devlint.engine.flow import Analyzer, analyze
+from devlint.engine.values import DEV_CPU, Kind, Origin, describe_device, join_values, sym, tensor
+
+PRELUDE = """\
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+"""
+
+
+def run(src: str) -> Analyzer:
+    a = Analyzer(cst.parse_module(PRELUDE + textwrap.dedent(src)))
+    a.run()
+    return a
+
+
+def env(src: str) -> dict:
+    return run(src).module_env
+
+
+def facts(src: str):
+    return analyze(cst.parse_module(PRELUDE + textwrap.dedent(src)))
+
+
+def test_canonical_device_is_symbolic_accelerator() -> None:
+    e = env("")
+    assert e["device"].kind is Kind.DEVICE
+    assert e["device"].device == sym("auto")
+
+
+def test_module_to_moves_in_place_and_aliases_follow() -> None:
+    e = env(
+        """
+        model = nn.Linear(2, 2)
+        alias = model
+        model.to(device)
+        """
+    )
+    assert e["model"].device == sym("auto")
+    assert e["alias"].device == sym("auto")
+
+
+def test_tensor_to_returns_new_tensor_and_leaves_original() -> None:
+    e = env(
+        """
+        x = torch.randn(3)
+        y = x.to(device)
+        """
+    )
+    assert e["x"].device == DEV_CPU and e["x"].origin is Origin.FACTORY
+    assert e["y"].device == sym("auto") and e["y"].kind is Kind.TENSOR
+
+
+def test_factory_device_keyword_and_inheriting_factories() -> None:
+    e = env(
+        """
+        a = torch.zeros(3, device=device)
+        b = torch.zeros_like(a)
+        c = a.new_ones(4)
+        d = torch.ones(2).type_as(a)
+        """
+    )
+    for name in "abcd":
+        assert e[name].device == sym("auto"), name
+
+
+def test_default_device_context_changes_factories() -> None:
+    e = env(
+        """
+        with torch.device("cuda"):
+            a = torch.zeros(3)
+        b = torch.zeros(3)
+        """
+    )
+    assert e["a"].device == frozenset({"cuda"})
+    assert e["b"].device == DEV_CPU
+
+
+def test_loader_yields_cpu_batches_and_moves_follow() -> None:
+    e = env(
+        """
+        loader = DataLoader(TensorDataset(torch.randn(4, 2), torch.randn(4)), batch_size=2)
+        for x, y in loader:
+            x = x.to(device)
+        """
+    )
+    assert e["x"].device == sym("auto")
+    assert e["y"].device == DEV_CPU and e["y"].origin is Origin.LOADER
+
+
+def test_dataset_of_device_tensors_yields_device_batches() -> None:
+    e = env(
+        """
+        ds = TensorDataset(torch.randn(4, 2, device=device), torch.randn(4, device=device))
+        for x, y in DataLoader(ds, batch_size=2):
+            pass
+        """
+    )
+    assert e["x"].device == sym("auto")
+
+
+def test_dict_comprehension_moves_every_entry() -> None:
+    e = env(
+        """
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            ids = batch["input_ids"]
+        """
+    )
+    assert e["ids"].device == sym("auto")
+
+
+def test_join_of_move_on_one_branch_is_partly_cpu() -> None:
+    e = env(
+        """
+        x = torch.randn(2)
+        if flag:
+            x = x.to(device)
+        """
+    )
+    assert e["x"].device == frozenset({"cpu", "sym:auto"})
+
+
+def test_join_under_availability_check_is_the_accelerator_device() -> None:
+    e = env(
+        """
+        x = torch.randn(2)
+        if torch.cuda.is_available():
+            x = x.cuda()
+        """
+    )
+    assert e["x"].device == sym("auto")
+
+
+def test_same_file_function_return_and_in_place_move_flow_back() -> None:
+    e = env(
+        """
+        def build(dev):
+            m = nn.Linear(2, 2)
+            return m.to(dev)
+
+        def place(m, dev):
+            m.to(dev)
+
+        a = build(device)
+        b = nn.Linear(2, 2)
+        place(b, device)
+        """
+    )
+    assert e["a"].kind is Kind.MODULE and e["a"].device == sym("auto")
+    assert e["b"].device == sym("auto")
+
+
+def test_buffers_and_parameters_follow_the_module_plain_tensors_do_not() -> None:
+    f = facts(
+        """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("buf", torch.ones(3))
+                self.p = nn.Parameter(torch.ones(3))
+                self.plain = torch.ones(3)
+
+            def forward(self, x):
+                a = x * self.buf
+                b = x * self.p
+                return x * self.plain
+        """
+    )
+    causes = [(m.cause, m.culprit.text) for m in f.mismatches]
+    assert causes == [(Cause.PLAIN_ATTR, "self.plain")]
+
+
+def test_zero_dim_cpu_tensor_and_plain_indexing_are_allowed() -> None:
+    f = facts(
+        """
+        x = torch.randn(4, device=device)
+        s = x * torch.tensor(2.0)
+        idx = torch.tensor([0, 1])
+        y = x[idx]
+        """
+    )
+    assert f.mismatches == []
+
+
+def test_index_select_with_cpu_index_is_a_mismatch() -> None:
+    f = facts(
+        """
+        x = torch.randn(4, 3).to(device)
+        idx = torch.tensor([0, 1])
+        y = x.index_select(0, idx)
+        """
+    )
+    assert [(m.cause, m.context) for m in f.mismatches] == [(Cause.FACTORY, Context.OPERATION)]
+
+
+def test_loop_reaches_fixpoint_for_carried_state() -> None:
+    e = env(
+        """
+        h = torch.zeros(2, device=device)
+        for step in range(3):
+            h = h * 2
+        """
+    )
+    assert e["h"].device == sym("auto")
+
+
+def test_parameters_are_symbolic_not_unknown() -> None:
+    f = facts(
+        """
+        def pad(x):
+            return torch.cat([x, torch.zeros(x.size(0), 1)], dim=1)
+        """
+    )
+    assert len(f.mismatches) == 1
+    m = f.mismatches[0]
+    assert m.cause is Cause.FACTORY and m.partner.value.device == sym("param:x")
+
+
+def test_dataparallel_moves_inputs_itself() -> None:
+    f = facts(
+        """
+        model = nn.DataParallel(nn.Linear(2, 2).to(device))
+        x = torch.randn(4, 2)
+        y = model(x)
+        """
+    )
+    assert f.mismatches == []
+
+
+def test_discarded_move_is_a_fact_and_silences_the_later_use() -> None:
+    f = facts(
+        """
+        model = nn.Linear(2, 2).to(device)
+        for x, y in loader:
+            x.to(device)
+            out = model(x)
+        """
+    )
+    assert [d.call_text for d in f.discarded_moves] == ["x.to(device)"]
+    assert f.mismatches == []
+
+
+def test_values_join_and_describe() -> None:
+    a = tensor(DEV_CPU, origin=Origin.FACTORY)
+    b = tensor(sym("device"))
+    assert join_values(a, b).device == frozenset({"cpu", "sym:device"})
+    assert describe_device(sym("device")) == "`device`"
+    assert describe_device(DEV_CPU) == "the CPU"
