@@ -42,7 +42,7 @@ def _prefix_code(path: Path) -> str:
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
-def test_every_rule_has_four_buggy_and_four_clean_fixtures(rule) -> None:  # noqa: ANN001
+def test_every_rule_has_four_buggy_and_four_clean_fixtures(rule) -> None:
     buggy = Counter(code for p in BUGGY for code in {c for c, _ in expectations(p)})
     clean = Counter(_prefix_code(p) for p in CLEAN)
     assert buggy[rule.code] >= 4, f"{rule.code}: {buggy[rule.code]} buggy fixtures"

@@ -36,7 +36,6 @@ from devlint.engine.facts import (
 )
 from devlint.engine.values import (
     ANY,
-    CPU,
     DEV_ANY,
     DEV_CPU,
     DEV_UNKNOWN,
@@ -163,9 +162,12 @@ class Analyzer:
             ):
                 return True
             local = base.rsplit(".", 1)[-1]
-            if local in self.classes and local not in seen:
-                if self._is_module_class(self.classes[local], seen):
-                    return True
+            if (
+                local in self.classes
+                and local not in seen
+                and self._is_module_class(self.classes[local], seen)
+            ):
+                return True
         return False
 
     def once(self, *key: object) -> bool:
@@ -223,8 +225,13 @@ class Analyzer:
         if N.is_loader_name(name) or "DataLoader" in ann:
             return self.default_loader()
         if N.is_model_name(name) or "Module" in ann:
-            return Value(Kind.MODULE, sym(f"param:{name}"), Origin.PARAM, oid=self.new_oid(),
-                         moves_inputs=self.some_module_moves_inputs)
+            return Value(
+                Kind.MODULE,
+                sym(f"param:{name}"),
+                Origin.PARAM,
+                oid=self.new_oid(),
+                moves_inputs=self.some_module_moves_inputs,
+            )
         if name in used_as_tensor:
             return tensor(sym(f"param:{name}"), origin=Origin.PARAM, scalar=None)
         return UNKNOWN
@@ -238,7 +245,9 @@ class Analyzer:
             if q == "torch.device" and p.default.args:
                 lit = N.accelerator_literal(p.default.args[0].value)
         if lit is not None and scope.report:
-            self.add_hardcoded(p.default, f"{p.name.value}={self.text(p.default)}", "default", scope)
+            self.add_hardcoded(
+                p.default, f"{p.name.value}={self.text(p.default)}", "default", scope
+            )
 
     def analyze_function(
         self,
@@ -301,25 +310,17 @@ class Analyzer:
             return UNKNOWN
         if value.kind is Kind.DEVICE:
             return Value(Kind.DEVICE, sym(key))
-        devs = frozenset(
-            f"sym:{a[10:]}" if a.startswith("sym:param:") else a for a in value.device
-        )
+        devs = frozenset(f"sym:{a[10:]}" if a.startswith("sym:param:") else a for a in value.device)
         return replace(value, device=devs)
 
     # ------------------------------------------------------------------ statements
     def walk_block(self, body: Iterable[cst.CSTNode], scope: Scope) -> bool:
         """Walk statements; returns False when the block certainly exits (return/raise)."""
-        for stmt in body:
-            if not self.walk_stmt(stmt, scope):
-                return False
-        return True
+        return all(self.walk_stmt(stmt, scope) for stmt in body)
 
     def walk_stmt(self, stmt: cst.CSTNode, scope: Scope) -> bool:
         if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                if not self.walk_small(small, stmt, scope):
-                    return False
-            return True
+            return all(self.walk_small(small, stmt, scope) for small in stmt.body)
         if isinstance(stmt, cst.If):
             return self.walk_if(stmt, scope)
         if isinstance(stmt, (cst.For,)):
@@ -364,8 +365,12 @@ class Analyzer:
         elif isinstance(small, cst.AugAssign):
             left = self.eval(small.target, scope)
             right = self.eval(small.value, scope)
-            result = self.combine(small, [(small.target, left), (small.value, right)], scope,
-                                  op_text=self.text(small.operator).strip() or "op")
+            result = self.combine(
+                small,
+                [(small.target, left), (small.value, right)],
+                scope,
+                op_text=self.text(small.operator).strip() or "op",
+            )
             self.bind(small.target, result, scope)
         elif isinstance(small, cst.Expr):
             self.eval_statement_expr(small, line, scope)
@@ -450,7 +455,9 @@ class Analyzer:
         scope.env = env
         return True
 
-    def join_envs(self, a: dict[str, Value], b: dict[str, Value], device_test: bool) -> dict[str, Value]:
+    def join_envs(
+        self, a: dict[str, Value], b: dict[str, Value], device_test: bool
+    ) -> dict[str, Value]:
         out: dict[str, Value] = {}
         for key in a.keys() | b.keys():
             va, vb = a.get(key), b.get(key)
@@ -480,20 +487,27 @@ class Analyzer:
         )
         targets = frozenset(_target_names(stmt.target))
         scope.loops.append(LoopInfo(is_batch, targets))
-        self.run_loop(lambda: (self.bind(stmt.target, elem, scope, site=stmt.target),
-                               self.walk_block(stmt.body.body, scope)), scope)
+        self.run_loop(
+            lambda: (
+                self.bind(stmt.target, elem, scope, site=stmt.target),
+                self.walk_block(stmt.body.body, scope),
+            ),
+            scope,
+        )
         scope.loops.pop()
         if stmt.orelse is not None:
             self.walk_block(stmt.orelse.body.body, scope)
 
     def walk_while(self, stmt: cst.While, scope: Scope) -> None:
         scope.loops.append(LoopInfo(False, frozenset()))
-        self.run_loop(lambda: (self.eval(stmt.test, scope), self.walk_block(stmt.body.body, scope)), scope)
+        self.run_loop(
+            lambda: (self.eval(stmt.test, scope), self.walk_block(stmt.body.body, scope)), scope
+        )
         scope.loops.pop()
         if stmt.orelse is not None:
             self.walk_block(stmt.orelse.body.body, scope)
 
-    def run_loop(self, body, scope: Scope) -> None:  # noqa: ANN001
+    def run_loop(self, body, scope: Scope) -> None:
         """Run a loop body until the environment stops changing (at most a few passes)."""
         entry = dict(scope.env)
         current = entry
@@ -559,8 +573,13 @@ class Analyzer:
             if key is None:
                 self.eval(target.value, scope)
                 return
-            if key.startswith("self.") and key.count(".") == 1 and scope.func is not None \
-                    and scope.func.name.value == "__init__" and scope.cls is not None:
+            if (
+                key.startswith("self.")
+                and key.count(".") == 1
+                and scope.func is not None
+                and scope.func.name.value == "__init__"
+                and scope.cls is not None
+            ):
                 value = self.init_attr_value(key, value, target, scope)
             scope.env[key] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
@@ -580,25 +599,23 @@ class Analyzer:
                     entries = dict(base.entries)
                     entries[key] = value
                     scope.env[base_key] = replace(
-                        base, entries=tuple(entries.items()),
+                        base,
+                        entries=tuple(entries.items()),
                         device=_container_device([*entries.values()]),
                     )
                 elif base.kind is Kind.BATCH and key is None:
                     scope.env[base_key] = Value(Kind.BATCH, value.device, elem=value)
                 elif base.kind is Kind.BATCH and base.origin is Origin.LOADER:
-                    # `batch["x"] = batch["x"].to(device)`: the batch is now partly moved;
-                    # forget its shape rather than guess
-                    if key is not None:
-                        scope.env[base_key] = replace(
-                            base, entries=((key, value),), elem=base.elem or tensor(
-                                base.device, origin=base.origin, site=base.site),
-                        )
+                    # `batch["x"] = batch["x"].to(device)`: the batch is now partly moved
+                    scope.env[base_key] = replace(
+                        base,
+                        entries=((key, value),),
+                        elem=base.elem or tensor(base.device, origin=base.origin, site=base.site),
+                    )
         elif isinstance(target, cst.StarredElement):
             self.bind(target.value, UNKNOWN, scope)
 
-    def init_attr_value(
-        self, key: str, value: Value, target: cst.CSTNode, scope: Scope
-    ) -> Value:
+    def init_attr_value(self, key: str, value: Value, target: cst.CSTNode, scope: Scope) -> Value:
         """`self.x = value` in `__init__`: plain tensors do not follow the module."""
         assert scope.cls is not None
         if not scope.cls.is_module:
@@ -684,14 +701,15 @@ class Analyzer:
                 return found
         attr = node.attr.value
         q = self.imports.qualify(node) if key is not None else None
-        if q is not None and q.startswith("torch.") and q.count(".") == 1 and q[6:7].islower():
-            if attr in ("float32", "float16", "bfloat16", "float64", "long", "int64", "int32",
-                        "bool", "uint8", "float", "half", "double", "int"):
-                return OTHER
+        if q is not None and q.startswith("torch.") and q.count(".") == 1 and attr in N.DTYPE_NAMES:
+            return OTHER
         base = self.eval(node.value, scope)
         if attr == "device":
-            if base.kind in (Kind.TENSOR, Kind.MODULE, Kind.BATCH) and is_known(base.device) \
-                    and ANY not in base.device:
+            if (
+                base.kind in (Kind.TENSOR, Kind.MODULE, Kind.BATCH)
+                and is_known(base.device)
+                and ANY not in base.device
+            ):
                 return Value(Kind.DEVICE, base.device)
             if key is not None:
                 return Value(Kind.DEVICE, sym(key))
@@ -728,10 +746,20 @@ class Analyzer:
                         self.eval(part, scope)
         if base.kind is Kind.TENSOR:
             for idx_node, idx in indices:
-                if idx.kind is Kind.TENSOR and is_cpu(base.device) and is_placed(idx.device) \
-                        and idx.scalar is False:
-                    self.record(node, Context.OPERATION, "indexing", (node.value, base),
-                                (idx_node, idx), scope)
+                if (
+                    idx.kind is Kind.TENSOR
+                    and is_cpu(base.device)
+                    and is_placed(idx.device)
+                    and idx.scalar is False
+                ):
+                    self.record(
+                        node,
+                        Context.OPERATION,
+                        "indexing",
+                        (node.value, base),
+                        (idx_node, idx),
+                        scope,
+                    )
             only_slices = all(not isinstance(el.slice, cst.Index) for el in node.slice)
             return replace(base, scalar=base.scalar if only_slices else None)
         if base.kind is Kind.BATCH:
@@ -776,8 +804,12 @@ class Analyzer:
             values.append(UNKNOWN if isinstance(el, cst.StarredElement) else v)
         if any(isinstance(el, cst.StarredElement) for el in elements):
             return Value(Kind.BATCH, DEV_UNKNOWN)
-        return Value(Kind.BATCH, _container_device(values), elems=tuple(values),
-                     origin=_common_origin(values))
+        return Value(
+            Kind.BATCH,
+            _container_device(values),
+            elems=tuple(values),
+            origin=_common_origin(values),
+        )
 
     def eval_Dict(self, node: cst.Dict, scope: Scope) -> Value:
         entries = []
@@ -797,7 +829,9 @@ class Analyzer:
             return Value(Kind.BATCH, DEV_UNKNOWN)
         return Value(Kind.BATCH, _container_device([v for _, v in entries]), entries=tuple(entries))
 
-    def _comprehension(self, node: cst.CSTNode, scope: Scope, elt_nodes: Sequence[cst.BaseExpression]) -> list[Value]:
+    def _comprehension(
+        self, node: cst.CSTNode, scope: Scope, elt_nodes: Sequence[cst.BaseExpression]
+    ) -> list[Value]:
         saved = dict(scope.env)
         comp = node.for_in  # type: ignore[attr-defined]
         while comp is not None:
@@ -812,16 +846,25 @@ class Analyzer:
 
     def eval_ListComp(self, node: cst.ListComp, scope: Scope) -> Value:
         (v,) = self._comprehension(node, scope, [node.elt])
-        return Value(Kind.BATCH, v.device if v.kind is Kind.TENSOR else DEV_UNKNOWN, elem=v,
-                     origin=v.origin if v.origin is Origin.LOADER else Origin.NONE)
+        return Value(
+            Kind.BATCH,
+            v.device if v.kind is Kind.TENSOR else DEV_UNKNOWN,
+            elem=v,
+            origin=v.origin if v.origin is Origin.LOADER else Origin.NONE,
+        )
 
     eval_GeneratorExp = eval_ListComp
     eval_SetComp = eval_ListComp
 
     def eval_DictComp(self, node: cst.DictComp, scope: Scope) -> Value:
         _, v = self._comprehension(node, scope, [node.key, node.value])
-        return Value(Kind.BATCH, v.device if v.kind is Kind.TENSOR else DEV_UNKNOWN, elem=v,
-                     entries=None, origin=v.origin if v.origin is Origin.LOADER else Origin.NONE)
+        return Value(
+            Kind.BATCH,
+            v.device if v.kind is Kind.TENSOR else DEV_UNKNOWN,
+            elem=v,
+            entries=None,
+            origin=v.origin if v.origin is Origin.LOADER else Origin.NONE,
+        )
 
     def eval_IfExp(self, node: cst.IfExp, scope: Scope) -> Value:
         self.eval(node.test, scope)
@@ -863,14 +906,20 @@ class Analyzer:
     def eval_BinaryOperation(self, node: cst.BinaryOperation, scope: Scope) -> Value:
         left = self.eval(node.left, scope)
         right = self.eval(node.right, scope)
-        return self.combine(node, [(node.left, left), (node.right, right)], scope,
-                            op_text=self.text(node.operator).strip())
+        return self.combine(
+            node,
+            [(node.left, left), (node.right, right)],
+            scope,
+            op_text=self.text(node.operator).strip(),
+        )
 
     def eval_Comparison(self, node: cst.Comparison, scope: Scope) -> Value:
         operands = [(node.left, self.eval(node.left, scope))]
         for target in node.comparisons:
             operands.append((target.comparator, self.eval(target.comparator, scope)))
-        if any(isinstance(t.operator, (cst.In, cst.NotIn, cst.Is, cst.IsNot)) for t in node.comparisons):
+        if any(
+            isinstance(t.operator, (cst.In, cst.NotIn, cst.Is, cst.IsNot)) for t in node.comparisons
+        ):
             return OTHER
         op = self.text(node.comparisons[0].operator).strip()
         result = self.combine(node, operands, scope, op_text=op)
@@ -896,7 +945,11 @@ class Analyzer:
         placed = [v for _, v in tensors if is_placed(v.device)]
         base = placed[0] if placed else tensors[0][1]
         scalars = [v.scalar for _, v in tensors]
-        scalar = True if all(s is True for s in scalars) else (False if any(s is False for s in scalars) else None)
+        scalar = (
+            True
+            if all(s is True for s in scalars)
+            else (False if any(s is False for s in scalars) else None)
+        )
         origin, site = base.origin, base.site
         if not placed:
             # keep why a CPU result is on the CPU (factory, batch, ...)
@@ -904,9 +957,13 @@ class Analyzer:
                 if v.origin is not Origin.NONE and v.scalar is not True:
                     origin, site = v.origin, v.site
                     break
-        return tensor(base.device, origin=origin if origin is not Origin.PARAM else Origin.NONE,
-                      site=site, scalar=scalar,
-                      requires_grad=any(v.requires_grad for _, v in tensors))
+        return tensor(
+            base.device,
+            origin=origin if origin is not Origin.PARAM else Origin.NONE,
+            site=site,
+            scalar=scalar,
+            requires_grad=any(v.requires_grad for _, v in tensors),
+        )
 
     def check_operands(
         self,
@@ -958,10 +1015,19 @@ class Analyzer:
         else:
             cause = Cause.OTHER
         weak = is_weak(pval.device)
-        if weak and cause not in (Cause.FACTORY, Cause.PLAIN_ATTR) and not self.places_on_accelerator:
+        if (
+            weak
+            and cause not in (Cause.FACTORY, Cause.PLAIN_ATTR)
+            and not self.places_on_accelerator
+        ):
             return
-        if cause is Cause.OTHER and cval.kind is Kind.TENSOR and cval.origin is Origin.NONE \
-                and cval.site is None and weak:
+        if (
+            cause is Cause.OTHER
+            and cval.kind is Kind.TENSOR
+            and cval.origin is Origin.NONE
+            and cval.site is None
+            and weak
+        ):
             return
         if not certain and cause is not Cause.BATCH:
             return
@@ -1016,8 +1082,9 @@ class Analyzer:
         args = self.eval_args(node, scope)
         return self.call_value(node, callee, args, scope)
 
-    def call_value(self, node: cst.Call, callee: Value, args: list[tuple[cst.Arg, Value]],
-                   scope: Scope) -> Value:
+    def call_value(
+        self, node: cst.Call, callee: Value, args: list[tuple[cst.Arg, Value]], scope: Scope
+    ) -> Value:
         if callee.kind is Kind.MODULE or callee.type_name == "<moved>":
             return self.module_call(node, callee, args, scope)
         return UNKNOWN
@@ -1042,15 +1109,23 @@ class Analyzer:
         if q in ("torch.load", "torch.serialization.load"):
             self.eval_args(node, scope)
             pos = self.positional(node)
-            if self.keyword(node, "map_location") is None and len(pos) < 2 and scope.report \
-                    and self.once("load", id(node)):
-                self.facts.loads.append(LoadCall(node, self.text(node), self.device_var_name(scope)))
+            if (
+                self.keyword(node, "map_location") is None
+                and len(pos) < 2
+                and scope.report
+                and self.once("load", id(node))
+            ):
+                self.facts.loads.append(
+                    LoadCall(node, self.text(node), self.device_var_name(scope))
+                )
             return UNKNOWN
         if q == "torch.set_default_device":
             self.eval_args(node, scope)
             return OTHER
-        if q.startswith("torch.") and q.count(".") == 1 and (
-            last in N.FACTORIES or last in N.LEGACY_CONSTRUCTORS
+        if (
+            q.startswith("torch.")
+            and q.count(".") == 1
+            and (last in N.FACTORIES or last in N.LEGACY_CONSTRUCTORS)
         ):
             return self.eval_factory(last, node, scope)
         if q.startswith("torch.") and last in N.INHERITING_FACTORIES:
@@ -1058,34 +1133,64 @@ class Analyzer:
             dev = self.device_kwarg(node, scope)
             first = args[0][1] if args else UNKNOWN
             return tensor(dev if dev is not None else first.device, scalar=first.scalar)
-        if q in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader") or last == "DataLoader":
+        if (
+            q in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
+            or last == "DataLoader"
+        ):
             return self.eval_loader(node, scope)
         if last == "TensorDataset":
             args = self.eval_args(node, scope)
-            elems = tuple(replace(v, origin=Origin.NONE) if v.kind is Kind.TENSOR else UNKNOWN
-                          for _, v in args)
-            return Value(Kind.LOADER, _container_device(list(elems)),
-                         elem=Value(Kind.BATCH, _container_device(list(elems)), elems=elems))
+            elems = tuple(
+                replace(v, origin=Origin.NONE) if v.kind is Kind.TENSOR else UNKNOWN
+                for _, v in args
+            )
+            return Value(
+                Kind.LOADER,
+                _container_device(list(elems)),
+                elem=Value(Kind.BATCH, _container_device(list(elems)), elems=elems),
+            )
         if q in ("enumerate", "builtins.enumerate"):
             args = self.eval_args(node, scope)
             inner = self.element_of(args[0][1], args[0][0].value, scope) if args else UNKNOWN
             src = args[0][1] if args else UNKNOWN
-            return Value(src.kind if src.kind is Kind.LOADER else Kind.BATCH, DEV_ANY,
-                         elem=Value(Kind.BATCH, inner.device, elems=(OTHER, inner)))
+            return Value(
+                src.kind if src.kind is Kind.LOADER else Kind.BATCH,
+                DEV_ANY,
+                elem=Value(Kind.BATCH, inner.device, elems=(OTHER, inner)),
+            )
         if q in ("zip", "builtins.zip"):
             args = self.eval_args(node, scope)
             inners = tuple(self.element_of(v, a.value, scope) for a, v in args)
             is_loader = any(v.kind is Kind.LOADER for _, v in args)
-            return Value(Kind.LOADER if is_loader else Kind.BATCH, DEV_ANY,
-                         elem=Value(Kind.BATCH, _container_device(list(inners)), elems=inners))
+            return Value(
+                Kind.LOADER if is_loader else Kind.BATCH,
+                DEV_ANY,
+                elem=Value(Kind.BATCH, _container_device(list(inners)), elems=inners),
+            )
         if last in ("tqdm", "iter", "trange") or q in ("tqdm.tqdm", "tqdm.auto.tqdm"):
             args = self.eval_args(node, scope)
             return args[0][1] if args else UNKNOWN
         if q in ("next", "builtins.next"):
             args = self.eval_args(node, scope)
             return self.element_of(args[0][1], args[0][0].value, scope) if args else UNKNOWN
-        if q in ("len", "int", "float", "str", "bool", "print", "isinstance", "range",
-                 "min", "max", "round", "abs", "sum", "hasattr", "getattr", "open"):
+        if q in (
+            "len",
+            "int",
+            "float",
+            "str",
+            "bool",
+            "print",
+            "isinstance",
+            "range",
+            "min",
+            "max",
+            "round",
+            "abs",
+            "sum",
+            "hasattr",
+            "getattr",
+            "open",
+        ):
             self.eval_args(node, scope)
             if q == "range":
                 return Value(Kind.BATCH, DEV_ANY, elem=OTHER)
@@ -1095,20 +1200,32 @@ class Analyzer:
             if args:
                 src = args[0][1]
                 el = self.element_of(src, args[0][0].value, scope)
-                return Value(Kind.BATCH, src.device if src.kind is Kind.BATCH else el.device, elem=el)
+                return Value(
+                    Kind.BATCH, src.device if src.kind is Kind.BATCH else el.device, elem=el
+                )
             return Value(Kind.BATCH, DEV_ANY)
         if q.startswith("torch.nn.") and last[:1].isupper() and "functional" not in q:
             return self.eval_nn_constructor(q, last, node, scope)
         if q.startswith("torch.optim.") and last[:1].isupper():
             self.eval_args(node, scope)
             return Value(Kind.OPTIMIZER, DEV_ANY)
-        if last in ("DataParallel", "DistributedDataParallel") or last == "FullyShardedDataParallel":
+        if (
+            last in ("DataParallel", "DistributedDataParallel")
+            or last == "FullyShardedDataParallel"
+        ):
             args = self.eval_args(node, scope)
             inner = args[0][1] if args else UNKNOWN
-            moves = last == "DataParallel" or self.keyword(node, "device_ids") is not None \
+            moves = (
+                last == "DataParallel"
+                or self.keyword(node, "device_ids") is not None
                 or last == "FullyShardedDataParallel"
-            return Value(Kind.MODULE, inner.device if inner.kind is Kind.MODULE else DEV_UNKNOWN,
-                         oid=inner.oid, moves_inputs=moves)
+            )
+            return Value(
+                Kind.MODULE,
+                inner.device if inner.kind is Kind.MODULE else DEV_UNKNOWN,
+                oid=inner.oid,
+                moves_inputs=moves,
+            )
         if last == "from_pretrained":
             self.eval_args(node, scope)
             text = self.text(node.func)
@@ -1126,10 +1243,21 @@ class Analyzer:
         if q.startswith(("numpy.", "np.")):
             self.eval_args(node, scope)
             return Value(Kind.NDARRAY, DEV_ANY)
-        if q.startswith("torch.") and (last in N.COMBINING_FUNCTIONS or q.startswith("torch.nn.functional.")):
+        if q.startswith("torch.") and (
+            last in N.COMBINING_FUNCTIONS or q.startswith("torch.nn.functional.")
+        ):
             return self.eval_torch_function(q, last, node, scope)
-        if q.startswith("torch.") and q.split(".")[1] in ("cuda", "backends", "distributed", "manual_seed",
-                                                            "autograd", "amp", "jit", "onnx", "compile"):
+        if q.startswith("torch.") and q.split(".")[1] in (
+            "cuda",
+            "backends",
+            "distributed",
+            "manual_seed",
+            "autograd",
+            "amp",
+            "jit",
+            "onnx",
+            "compile",
+        ):
             self.eval_args(node, scope)
             if q in ("torch.cuda.is_available", "torch.cuda.device_count"):
                 return OTHER
@@ -1142,9 +1270,12 @@ class Analyzer:
             dev_kw = self.device_kwarg(node, scope)
             for _, v in args:
                 if v.kind is Kind.TENSOR:
-                    return replace(v, device=dev_kw if dev_kw is not None else v.device,
-                                   scalar=None if last in N.REDUCTIONS else v.scalar,
-                                   origin=v.origin if dev_kw is None else Origin.NONE)
+                    return replace(
+                        v,
+                        device=dev_kw if dev_kw is not None else v.device,
+                        scalar=None if last in N.REDUCTIONS else v.scalar,
+                        origin=v.origin if dev_kw is None else Origin.NONE,
+                    )
             if last in ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled"):
                 return OTHER
             return UNKNOWN
@@ -1210,7 +1341,12 @@ class Analyzer:
         return self.device_of_arg(kw.value, scope, node)
 
     def add_hardcoded(
-        self, node: cst.CSTNode, literal: str, form: str, scope: Scope, where: Optional[cst.CSTNode] = None
+        self,
+        node: cst.CSTNode,
+        literal: str,
+        form: str,
+        scope: Scope,
+        where: Optional[cst.CSTNode] = None,
     ) -> None:
         if scope.guarded or not scope.report:
             return
@@ -1219,7 +1355,7 @@ class Analyzer:
         self.facts.hardcoded.append(HardcodedDevice(node, literal, form, scope.receives_tensors))
 
     def eval_factory(self, last: str, node: cst.Call, scope: Scope) -> Value:
-        args = self.eval_args(node, scope)
+        self.eval_args(node, scope)
         dev = self.device_kwarg(node, scope)
         pos = self.positional(node)
         if last in ("tensor", "as_tensor") and pos:
@@ -1243,7 +1379,11 @@ class Analyzer:
         if self.keyword(node, "collate_fn") is not None:
             return Value(Kind.LOADER, DEV_UNKNOWN, elem=UNKNOWN)
         ds = self.keyword(node, "dataset")
-        dataset = self.eval(ds.value, scope) if ds is not None else (args[0][1] if args and args[0][0].keyword is None else UNKNOWN)
+        dataset = (
+            self.eval(ds.value, scope)
+            if ds is not None
+            else (args[0][1] if args and args[0][0].keyword is None else UNKNOWN)
+        )
         if dataset.kind is Kind.LOADER and dataset.elem is not None:
             el = dataset.elem
             if not is_cpu(el.device):
@@ -1256,20 +1396,33 @@ class Analyzer:
             inner = args[0][1] if args else UNKNOWN
             if scope.cls is not None and scope.cls.is_module:
                 return tensor(sym("self"), requires_grad=True, scalar=None)
-            return tensor(inner.device if inner.kind is Kind.TENSOR else DEV_UNKNOWN,
-                          requires_grad=True, scalar=inner.scalar)
+            return tensor(
+                inner.device if inner.kind is Kind.TENSOR else DEV_UNKNOWN,
+                requires_grad=True,
+                scalar=inner.scalar,
+            )
         if last in ("DataParallel",):
             inner = args[0][1] if args else UNKNOWN
             return Value(Kind.MODULE, inner.device, oid=inner.oid, moves_inputs=True)
         if last in N.PARAMETERLESS_MODULES:
             weight_dev: Optional[Device] = None
             for a, v in args:
-                if a.keyword is not None and a.keyword.value in N.LOSS_WEIGHT_KWARGS and v.kind is Kind.TENSOR:
+                if (
+                    a.keyword is not None
+                    and a.keyword.value in N.LOSS_WEIGHT_KWARGS
+                    and v.kind is Kind.TENSOR
+                ):
                     weight_dev = v.device
                     weight_val = v
             if weight_dev is not None and is_known(weight_dev):
-                return Value(Kind.MODULE, weight_dev, oid=self.new_oid(), type_name="loss",
-                             origin=weight_val.origin, site=weight_val.site)
+                return Value(
+                    Kind.MODULE,
+                    weight_dev,
+                    oid=self.new_oid(),
+                    type_name="loss",
+                    origin=weight_val.origin,
+                    site=weight_val.site,
+                )
             return Value(Kind.MODULE, DEV_ANY, oid=self.new_oid())
         if last in ("ModuleList", "Sequential", "ModuleDict", "ParameterList", "ParameterDict"):
             devs = [v.device for _, v in args if v.kind is Kind.MODULE]
@@ -1281,8 +1434,11 @@ class Analyzer:
         if self.keyword(node, "device") is not None:
             d = self.device_kwarg(node, scope)
             return Value(Kind.MODULE, d or DEV_UNKNOWN, oid=self.new_oid())
-        return Value(Kind.MODULE, DEV_CPU if scope.default_device is None else scope.default_device,
-                     oid=self.new_oid())
+        return Value(
+            Kind.MODULE,
+            DEV_CPU if scope.default_device is None else scope.default_device,
+            oid=self.new_oid(),
+        )
 
     def eval_torch_function(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
@@ -1293,12 +1449,18 @@ class Analyzer:
                 weights.append((a.value, v))
             elif a.keyword is not None and a.keyword.value in ("out", "dtype", "reduction", "dim"):
                 continue
-            elif a.star == "*" or (a.keyword is None and v.kind is Kind.BATCH and last in (
-                    "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack")):
+            elif a.star == "*" or (
+                a.keyword is None
+                and v.kind is Kind.BATCH
+                and last in ("cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack")
+            ):
                 if v.elems is not None:
                     seq = a.value
-                    nodes = [e.value for e in seq.elements] if isinstance(seq, (cst.List, cst.Tuple)) \
+                    nodes = (
+                        [e.value for e in seq.elements]
+                        if isinstance(seq, (cst.List, cst.Tuple))
                         else [a.value] * len(v.elems)
+                    )
                     operands.extend(zip(nodes, v.elems))
                 elif v.elem is not None:
                     operands.append((a.value, v.elem))
@@ -1314,7 +1476,9 @@ class Analyzer:
             tens = [(n, v) for n, v in operands if v.kind is Kind.TENSOR and is_placed(v.device)]
             for wn, wv in weights:
                 if wv.kind is Kind.TENSOR and tens:
-                    self.check_operands(node, [tens[0], (wn, wv)], scope, fname, Context.LOSS_WEIGHT)
+                    self.check_operands(
+                        node, [tens[0], (wn, wv)], scope, fname, Context.LOSS_WEIGHT
+                    )
         if "loss" in last or "entropy" in last:
             return replace(result, scalar=None, origin=Origin.NONE, site=None)
         return result
@@ -1333,7 +1497,7 @@ class Analyzer:
             pos = self.positional(node)
             dev_kw = self.keyword(node, "device")
             arg = dev_kw.value if dev_kw is not None else (pos[0].value if pos else None)
-            if arg is None or isinstance(arg, cst.Name) and arg.value in ("True", "False"):
+            if arg is None or (isinstance(arg, cst.Name) and arg.value in ("True", "False")):
                 receiver_text = self.facts.text(func.value, 1000)
                 call_text = f"{receiver_text}.cuda()" if len(receiver_text) <= 30 else ".cuda()"
                 self.add_hardcoded(func.attr, call_text, "cuda_call", scope)
@@ -1368,7 +1532,12 @@ class Analyzer:
             return None
         if dev_kw is None:
             q = self.imports.qualify(arg)
-            if q is not None and q.startswith("torch.") and q.count(".") == 1 and q[6:] not in ("device",):
+            if (
+                q is not None
+                and q.startswith("torch.")
+                and q.count(".") == 1
+                and q[6:] not in ("device",)
+            ):
                 v = self.lookup(q, scope)
                 if v is None:
                     return None  # torch.float16 and friends
@@ -1387,15 +1556,22 @@ class Analyzer:
     ) -> Value:
         key = N.dotted(receiver_node)
         kind = receiver.kind
-        if kind is Kind.MODULE or (receiver.type_name and receiver.type_name in self.classes
-                                   and self.classes[receiver.type_name].defines_to):
+        if kind is Kind.MODULE or (
+            receiver.type_name
+            and receiver.type_name in self.classes
+            and self.classes[receiver.type_name].defines_to
+        ):
             moved = replace(receiver, device=target)
             self.move_in_place(receiver, key, moved, scope)
             return moved
         if kind is Kind.TENSOR:
             if statement is not None:
                 if scope.report:
-                    loop_targets = frozenset().union(*(lp.targets for lp in scope.loops)) if scope.loops else frozenset()
+                    loop_targets = (
+                        frozenset().union(*(lp.targets for lp in scope.loops))
+                        if scope.loops
+                        else frozenset()
+                    )
                     if self.once("discarded", id(statement)):
                         self.facts.discarded_moves.append(
                             DiscardedMove(
@@ -1404,10 +1580,14 @@ class Analyzer:
                                 self.text(receiver_node),
                                 receiver,
                                 is_loop_target=(key or "") in loop_targets,
-                                is_attribute=isinstance(receiver_node, (cst.Attribute, cst.Subscript)),
+                                is_attribute=isinstance(
+                                    receiver_node, (cst.Attribute, cst.Subscript)
+                                ),
                             )
                         )
-                if key is not None and (key in scope.env or (scope.globals and key in scope.globals)):
+                if key is not None and (
+                    key in scope.env or (scope.globals and key in scope.globals)
+                ):
                     scope.env[key] = replace(receiver, origin=Origin.DISCARDED, site=statement)
                 return receiver
             return tensor(target, scalar=receiver.scalar, requires_grad=receiver.requires_grad)
@@ -1423,7 +1603,9 @@ class Analyzer:
             scope.env[key] = moved
         return moved
 
-    def move_in_place(self, receiver: Value, key: Optional[str], moved: Value, scope: Scope) -> None:
+    def move_in_place(
+        self, receiver: Value, key: Optional[str], moved: Value, scope: Scope
+    ) -> None:
         if key is not None:
             scope.env[key] = moved
         if receiver.oid:
@@ -1444,8 +1626,9 @@ class Analyzer:
             args = self.eval_args(node, scope)
             key = N.string_value(node.args[0].value) if node.args else None
             if key is not None:
-                scope.env[f"self.{key}"] = tensor(sym("self") if scope.cls.is_module else DEV_UNKNOWN,
-                                                  scalar=None)
+                scope.env[f"self.{key}"] = tensor(
+                    sym("self") if scope.cls.is_module else DEV_UNKNOWN, scalar=None
+                )
             return OTHER
         if receiver.kind is Kind.TENSOR:
             return self.tensor_method(node, name, receiver, func, scope)
@@ -1453,30 +1636,57 @@ class Analyzer:
             args = self.eval_args(node, scope)
             if name in ("forward", "__call__"):
                 return self.module_call(node, receiver, args, scope)
-            if name in ("parameters", "named_parameters", "buffers", "state_dict", "children",
-                        "modules", "named_modules"):
-                return Value(Kind.BATCH, receiver.device,
-                             elem=tensor(receiver.device, requires_grad=True))
-            if name in ("train", "eval", "half", "float", "double", "bfloat16", "requires_grad_",
-                        "apply", "zero_grad", "to_empty"):
+            if name in (
+                "parameters",
+                "named_parameters",
+                "buffers",
+                "state_dict",
+                "children",
+                "modules",
+                "named_modules",
+            ):
+                return Value(
+                    Kind.BATCH, receiver.device, elem=tensor(receiver.device, requires_grad=True)
+                )
+            if name in (
+                "train",
+                "eval",
+                "half",
+                "float",
+                "double",
+                "bfloat16",
+                "requires_grad_",
+                "apply",
+                "zero_grad",
+                "to_empty",
+            ):
                 if name == "to_empty":
                     return replace(receiver, device=DEV_UNKNOWN)
                 return receiver
             if name in ("generate", "encode", "decode", "predict", "sample", "embed") or (
-                receiver.type_name in self.classes and name in self.classes[receiver.type_name].methods
+                receiver.type_name in self.classes
+                and name in self.classes[receiver.type_name].methods
             ):
                 info = self.classes.get(receiver.type_name)
                 if info is not None and name in info.methods:
-                    return self.call_function(info.methods[name], info, node, args, scope, self_value=receiver)
+                    return self.call_function(
+                        info.methods[name], info, node, args, scope, self_value=receiver
+                    )
                 return self.module_output(receiver, args)
             return UNKNOWN
         if receiver.kind is Kind.BATCH:
             args = self.eval_args(node, scope)
             if name in ("items",):
-                el = receiver.elem or (tensor(receiver.device, origin=receiver.origin, site=receiver.site)
-                                       if receiver.entries is None and is_known(receiver.device) else UNKNOWN)
-                return Value(Kind.BATCH, receiver.device, elem=Value(Kind.BATCH, receiver.device,
-                                                                      elems=(OTHER, el)))
+                el = receiver.elem or (
+                    tensor(receiver.device, origin=receiver.origin, site=receiver.site)
+                    if receiver.entries is None and is_known(receiver.device)
+                    else UNKNOWN
+                )
+                return Value(
+                    Kind.BATCH,
+                    receiver.device,
+                    elem=Value(Kind.BATCH, receiver.device, elems=(OTHER, el)),
+                )
             if name in ("values",):
                 return Value(Kind.BATCH, receiver.device, elem=receiver.elem)
             if name in ("get",) and args:
@@ -1494,15 +1704,22 @@ class Analyzer:
             return UNKNOWN
         # project classes: self.method(...) and obj.method(...)
         args = self.eval_args(node, scope)
-        if isinstance(func.value, cst.Name) and func.value.value == "self" and scope.cls is not None:
+        if (
+            isinstance(func.value, cst.Name)
+            and func.value.value == "self"
+            and scope.cls is not None
+        ):
             info = scope.cls
             if name in info.methods:
-                return self.call_function(info.methods[name], info, node, args, scope,
-                                          self_value=scope.env.get("self"))
+                return self.call_function(
+                    info.methods[name], info, node, args, scope, self_value=scope.env.get("self")
+                )
         if receiver.type_name in self.classes:
             info = self.classes[receiver.type_name]
             if name in info.methods:
-                return self.call_function(info.methods[name], info, node, args, scope, self_value=receiver)
+                return self.call_function(
+                    info.methods[name], info, node, args, scope, self_value=receiver
+                )
         # accelerate / fabric move things for the user
         if name in ("prepare", "setup", "setup_dataloaders", "prepare_model"):
             return Value(Kind.BATCH, DEV_UNKNOWN)
@@ -1520,64 +1737,156 @@ class Analyzer:
         if default is not None and N.accelerator_literal(default.value) is not None:
             self.add_hardcoded(default.value, self.text(default.value), "option_default", scope)
 
-    def tensor_method(self, node: cst.Call, name: str, receiver: Value, func: cst.Attribute,
-                      scope: Scope) -> Value:
+    def tensor_method(
+        self, node: cst.Call, name: str, receiver: Value, func: cst.Attribute, scope: Scope
+    ) -> Value:
         args = self.eval_args(node, scope)
         if name == "numpy":
             force = self.keyword(node, "force")
-            if force is None and scope.report and is_placed(receiver.device) \
-                    and self.once("numpy", id(node)):
-                if not is_weak(receiver.device) or self.places_on_accelerator:
-                    self.facts.numpy_calls.append(
-                        NumpyCall(node, self.text(func.value), receiver, receiver.requires_grad)
-                    )
+            if (
+                force is None
+                and scope.report
+                and is_placed(receiver.device)
+                and (not is_weak(receiver.device) or self.places_on_accelerator)
+                and self.once("numpy", id(node))
+            ):
+                self.facts.numpy_calls.append(
+                    NumpyCall(node, self.text(func.value), receiver, receiver.requires_grad)
+                )
             return Value(Kind.NDARRAY, DEV_ANY)
         if name in N.NON_TENSOR_METHODS:
             return OTHER
-        if name in ("new_zeros", "new_ones", "new_full", "new_empty", "new_tensor", "zero_", "fill_"):
+        if name in (
+            "new_zeros",
+            "new_ones",
+            "new_full",
+            "new_empty",
+            "new_tensor",
+            "zero_",
+            "fill_",
+        ):
             return tensor(receiver.device, scalar=False)
         if name == "type_as" and args:
             other = args[0][1]
             if other.kind is not Kind.TENSOR:
                 return replace(receiver, device=DEV_UNKNOWN, origin=Origin.NONE, site=None)
             return replace(receiver, device=other.device, origin=Origin.NONE, site=None)
-        if name in ("detach", "detach_", "clone", "contiguous", "float", "double", "half", "long",
-                    "int", "bool", "byte", "bfloat16", "requires_grad_", "pin_memory", "share_memory_"):
+        if name in (
+            "detach",
+            "detach_",
+            "clone",
+            "contiguous",
+            "float",
+            "double",
+            "half",
+            "long",
+            "int",
+            "bool",
+            "byte",
+            "bfloat16",
+            "requires_grad_",
+            "pin_memory",
+            "share_memory_",
+        ):
             rg = receiver.requires_grad and name not in ("detach", "detach_")
             return replace(receiver, requires_grad=rg)
         if name in N.COMBINING_METHODS:
             operands = [(func.value, receiver)]
             for a, v in args:
-                if a.keyword is None or a.keyword.value in ("other", "mask", "index", "src", "value", "mat2"):
+                if a.keyword is None or a.keyword.value in (
+                    "other",
+                    "mask",
+                    "index",
+                    "src",
+                    "value",
+                    "mat2",
+                ):
                     operands.append((a.value, v))
-            if name in ("index_select", "gather", "scatter", "scatter_", "scatter_add", "scatter_add_",
-                        "index_add", "index_add_", "index_copy", "index_copy_", "index_fill",
-                        "index_fill_", "take_along_dim", "masked_fill", "masked_fill_"):
+            if name in (
+                "index_select",
+                "gather",
+                "scatter",
+                "scatter_",
+                "scatter_add",
+                "scatter_add_",
+                "index_add",
+                "index_add_",
+                "index_copy",
+                "index_copy_",
+                "index_fill",
+                "index_fill_",
+                "take_along_dim",
+                "masked_fill",
+                "masked_fill_",
+            ):
                 # index tensors must be on the input's device even when 0-dim is not in play
-                operands = [(n, replace(v, scalar=False) if v.kind is Kind.TENSOR and v.scalar is None
-                             and v.origin is not Origin.NONE else v) for n, v in operands]
+                operands = [
+                    (
+                        n,
+                        replace(v, scalar=False)
+                        if v.kind is Kind.TENSOR
+                        and v.scalar is None
+                        and v.origin is not Origin.NONE
+                        else v,
+                    )
+                    for n, v in operands
+                ]
             result = self.combine(node, operands, scope, op_text=f".{name}()")
-            return replace(receiver, scalar=receiver.scalar, origin=receiver.origin if is_cpu(result.device) else Origin.NONE) \
-                if result.kind is Kind.TENSOR else result
+            return (
+                replace(
+                    receiver,
+                    scalar=receiver.scalar,
+                    origin=receiver.origin if is_cpu(result.device) else Origin.NONE,
+                )
+                if result.kind is Kind.TENSOR
+                else result
+            )
         scalar = receiver.scalar
         if name in N.REDUCTIONS:
             scalar = None if not node.args else receiver.scalar
-        if name in ("max", "min", "sort", "topk", "chunk", "split", "unbind", "split_with_sizes", "kthvalue", "mode", "median") and node.args:
-            return Value(Kind.TENSOR, receiver.device, receiver.origin, receiver.site, scalar=False,
-                         requires_grad=receiver.requires_grad)
+        if (
+            name
+            in (
+                "max",
+                "min",
+                "sort",
+                "topk",
+                "chunk",
+                "split",
+                "unbind",
+                "split_with_sizes",
+                "kthvalue",
+                "mode",
+                "median",
+            )
+            and node.args
+        ):
+            return Value(
+                Kind.TENSOR,
+                receiver.device,
+                receiver.origin,
+                receiver.site,
+                scalar=False,
+                requires_grad=receiver.requires_grad,
+            )
         return replace(receiver, scalar=scalar)
 
     # ------------------------------------------------------------------ module calls
-    def module_call(self, node: cst.Call, module: Value, args: list[tuple[cst.Arg, Value]],
-                    scope: Scope) -> Value:
+    def module_call(
+        self, node: cst.Call, module: Value, args: list[tuple[cst.Arg, Value]], scope: Scope
+    ) -> Value:
         operands: list[tuple[cst.CSTNode, Value]] = []
         for a, v in args:
             if a.star == "**":
                 if v.kind is Kind.BATCH:
                     if v.entries is not None:
-                        operands.extend((a.value, ev) for _, ev in v.entries if ev.kind is Kind.TENSOR)
+                        operands.extend(
+                            (a.value, ev) for _, ev in v.entries if ev.kind is Kind.TENSOR
+                        )
                     elif is_cpu(v.device) and v.origin is Origin.LOADER:
-                        operands.append((a.value, tensor(v.device, origin=v.origin, site=v.site, scalar=False)))
+                        operands.append(
+                            (a.value, tensor(v.device, origin=v.origin, site=v.site, scalar=False))
+                        )
                 continue
             if a.star == "*":
                 continue
@@ -1596,18 +1905,35 @@ class Analyzer:
                     if v.scalar is not False and v.origin not in (Origin.LOADER,):
                         continue
                     if is_cpu(v.device) or (partly_cpu(v.device) and v.origin is Origin.LOADER):
-                        ctx = Context.LOSS_WEIGHT if module.type_name == "loss" else Context.MODULE_CALL
+                        ctx = (
+                            Context.LOSS_WEIGHT
+                            if module.type_name == "loss"
+                            else Context.MODULE_CALL
+                        )
                         self.record(node, ctx, module_text, (n, v), partner, scope, module_text)
             elif is_cpu(mdev):
                 placed = [(n, v) for n, v in operands if is_placed(v.device)]
                 if placed and not is_weak(placed[0][1].device):
                     if module.type_name == "loss":
                         culprit_val = tensor(DEV_CPU, origin=module.origin, site=module.site)
-                        self.record(node, Context.LOSS_WEIGHT, module_text, (node.func, culprit_val),
-                                    placed[0], scope)
+                        self.record(
+                            node,
+                            Context.LOSS_WEIGHT,
+                            module_text,
+                            (node.func, culprit_val),
+                            placed[0],
+                            scope,
+                        )
                     elif module.origin is not Origin.PARAM:
-                        self.record(node, Context.MODULE_CALL, module_text, (node.func, module),
-                                    placed[0], scope, module_text)
+                        self.record(
+                            node,
+                            Context.MODULE_CALL,
+                            module_text,
+                            (node.func, module),
+                            placed[0],
+                            scope,
+                            module_text,
+                        )
             elif mdev == DEV_ANY:
                 # a parameter-free module (a loss): its inputs must agree with each other
                 self.check_operands(node, operands, scope, module_text, Context.MODULE_CALL)
@@ -1631,15 +1957,26 @@ class Analyzer:
     def construct(self, info: ClassInfo, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         if info.is_module:
-            value = Value(Kind.MODULE, DEV_CPU if scope.default_device is None else scope.default_device,
-                          oid=self.new_oid(), type_name=info.name, moves_inputs=info.moves_inputs)
+            value = Value(
+                Kind.MODULE,
+                DEV_CPU if scope.default_device is None else scope.default_device,
+                oid=self.new_oid(),
+                type_name=info.name,
+                moves_inputs=info.moves_inputs,
+            )
             if "to" in info.methods or "_apply" in info.methods:
                 value = replace(value, device=DEV_UNKNOWN)
             return value
         init = info.methods.get("__init__")
         if init is not None:
-            self.call_function(init, info, node, args, scope,
-                               self_value=Value(Kind.OTHER, DEV_ANY, type_name=info.name))
+            self.call_function(
+                init,
+                info,
+                node,
+                args,
+                scope,
+                self_value=Value(Kind.OTHER, DEV_ANY, type_name=info.name),
+            )
         return Value(Kind.OTHER, DEV_ANY, oid=self.new_oid(), type_name=info.name)
 
     def call_function(
@@ -1659,14 +1996,20 @@ class Analyzer:
             return UNKNOWN
         self._in_progress.add(id(func))
         try:
-            inner = self.analyze_function(func, cls, report=False, args=bound,
-                                          self_value=self_value, depth=scope.depth + 1)
+            inner = self.analyze_function(
+                func, cls, report=False, args=bound, self_value=self_value, depth=scope.depth + 1
+            )
         finally:
             self._in_progress.discard(id(func))
         # in-place moves of module arguments flow back to the caller
         for name, before in bound.items():
             after = inner.env.get(name)
-            if after is not None and before.oid and after.oid == before.oid and after.device != before.device:
+            if (
+                after is not None
+                and before.oid
+                and after.oid == before.oid
+                and after.device != before.device
+            ):
                 self.move_in_place(before, None, replace(before, device=after.device), scope)
         if not inner.returns:
             return OTHER
@@ -1746,7 +2089,11 @@ def _contains_loader_elem(value: Value) -> bool:
 
 def _move_container(value: Value, target: Device) -> Value:
     elems = tuple(_move_value(e, target) for e in value.elems) if value.elems is not None else None
-    entries = tuple((k, _move_value(v, target)) for k, v in value.entries) if value.entries is not None else None
+    entries = (
+        tuple((k, _move_value(v, target)) for k, v in value.entries)
+        if value.entries is not None
+        else None
+    )
     elem = _move_value(value.elem, target) if value.elem is not None else None
     if elems is None and entries is None and elem is None:
         elem = tensor(target, scalar=None)
@@ -1769,9 +2116,10 @@ def _factory_scalar(last: str, pos: list[cst.Arg]) -> Optional[bool]:
             return None
         arg = pos[0].value
         if isinstance(arg, (cst.Integer, cst.Float)) or (
-            isinstance(arg, cst.UnaryOperation) and isinstance(arg.expression, (cst.Integer, cst.Float))
+            isinstance(arg, cst.UnaryOperation)
+            and isinstance(arg.expression, (cst.Integer, cst.Float))
         ):
-            return True if last in ("tensor", "as_tensor") else False
+            return last in ("tensor", "as_tensor")
         if isinstance(arg, (cst.List, cst.Tuple, cst.ListComp)):
             return False
         if isinstance(arg, cst.Name) and arg.value in ("True", "False"):
@@ -1781,9 +2129,7 @@ def _factory_scalar(last: str, pos: list[cst.Arg]) -> Optional[bool]:
         return None if not pos else False
     if pos and isinstance(pos[0].value, cst.Tuple) and not pos[0].value.elements:
         return True
-    if pos and isinstance(pos[0].value, cst.List) and not pos[0].value.elements:
-        return True
-    return False
+    return bool(pos and isinstance(pos[0].value, cst.List) and not pos[0].value.elements)
 
 
 def _called_method_names(func: cst.FunctionDef) -> set[str]:
@@ -1807,8 +2153,12 @@ def _moves_params(func: cst.FunctionDef) -> bool:
         def visit_Call(self, node: cst.Call) -> None:
             nonlocal found
             f = node.func
-            if isinstance(f, cst.Attribute) and f.attr.value in ("to", "cuda") \
-                    and isinstance(f.value, cst.Name) and f.value.value in params:
+            if (
+                isinstance(f, cst.Attribute)
+                and f.attr.value in ("to", "cuda")
+                and isinstance(f.value, cst.Name)
+                and f.value.value in params
+            ):
                 found = True
 
     func.visit(Visitor())
@@ -1817,14 +2167,19 @@ def _moves_params(func: cst.FunctionDef) -> bool:
 
 def _tensor_uses(func: cst.FunctionDef) -> set[str]:
     """Parameters the body evidently uses as tensors (`x.shape`, `x.view(...)`)."""
-    params = {p.name.value for p in (*func.params.params, *func.params.kwonly_params,
-                                     *func.params.posonly_params)}
+    params = {
+        p.name.value
+        for p in (*func.params.params, *func.params.kwonly_params, *func.params.posonly_params)
+    }
     found: set[str] = set()
 
     class Visitor(cst.CSTVisitor):
         def visit_Attribute(self, node: cst.Attribute) -> None:
-            if isinstance(node.value, cst.Name) and node.value.value in params \
-                    and node.attr.value in N.TENSOR_USE_ATTRS:
+            if (
+                isinstance(node.value, cst.Name)
+                and node.value.value in params
+                and node.attr.value in N.TENSOR_USE_ATTRS
+            ):
                 found.add(node.value.value)
 
         def visit_FunctionDef(self, node: cst.FunctionDef) -> Optional[bool]:

@@ -6,7 +6,7 @@ from typing import Iterable, Sequence
 
 from devlint.rules.base import Report, Rule
 
-__all__ = ["ALL_RULES", "RULES_BY_CODE", "Report", "Rule", "SYNTAX_ERROR", "select_rules"]
+__all__ = ["ALL_RULES", "RULES_BY_CODE", "SYNTAX_ERROR", "Report", "Rule", "select_rules"]
 
 # DL000 is not a Rule subclass: the checker emits it when a file cannot be read or parsed.
 SYNTAX_ERROR = ("DL000", "syntax-error")

@@ -19,7 +19,7 @@ def where(m: Mismatch) -> str:
 
 def move_hint(m: Mismatch) -> str:
     """The expression that moves the culprit to the partner's device."""
-    target = m.partner.text if m.partner.value.kind.value == "module" else m.partner.text
+    target = m.partner.text
     if is_cpu(m.culprit.value.device):
         return f"`{m.culprit.text}.to({_device_expr(m)})`"
     return f"`{m.culprit.text}.to({_device_expr(m)})` (or move `{target}` to the CPU)"

@@ -48,7 +48,5 @@ class Rule:
     def check(self, facts: FileFacts) -> Iterator[Report]:
         raise NotImplementedError
 
-    def report(
-        self, node: cst.CSTNode, message: str, help: str, **refs: cst.CSTNode
-    ) -> Report:
+    def report(self, node: cst.CSTNode, message: str, help: str, **refs: cst.CSTNode) -> Report:
         return Report(self.code, node, message, help, tuple(refs.items()))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Iterator
 
 from devlint.engine.facts import Cause, Context, FileFacts
+from devlint.engine.values import describe_device, is_cpu
 from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint
 from devlint.rules.base import Report, Rule
-from devlint.engine.values import describe_device, is_cpu
 
 
 class ModuleInputDeviceMismatch(Rule):
@@ -48,8 +48,11 @@ class ModuleInputDeviceMismatch(Rule):
                 )
                 help_ = f"move the module first: `{m.module_text}.to({m.partner.text}.device)`"
             else:
-                side = "still on the CPU" if is_cpu(m.culprit.value.device) else (
-                    f"on {describe_device(m.culprit.value.device)}")
+                side = (
+                    "still on the CPU"
+                    if is_cpu(m.culprit.value.device)
+                    else (f"on {describe_device(m.culprit.value.device)}")
+                )
                 msg = (
                     f"`{m.module_text}` is on {describe_device(m.partner.value.device)} but its input "
                     f"`{m.culprit.text}` is {side}; the call raises {SAME_DEVICE_ERROR} "

@@ -26,11 +26,7 @@ class HardcodedAccelerator(Rule):
         f"`{_DEVICE_VAR}`; inside helpers, use the input's device (`x.device`)."
     )
     bad = "model = Net().cuda()\nx = torch.randn(4, 10, device='cuda')\n"
-    good = (
-        f"{_DEVICE_VAR}\n"
-        "model = Net().to(device)\n"
-        "x = torch.randn(4, 10, device=device)\n"
-    )
+    good = f"{_DEVICE_VAR}\nmodel = Net().to(device)\nx = torch.randn(4, 10, device=device)\n"
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for h in facts.hardcoded:

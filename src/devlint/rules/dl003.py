@@ -47,4 +47,8 @@ class BatchNotMovedInLoop(Rule):
                 f"`{m.partner.text}` on {describe_device(m.partner.value.device)}; the step raises "
                 f"{SAME_DEVICE_ERROR} on the first batch on a GPU machine"
             )
-            yield self.report(m.node, msg, f"move it at the top of the loop body: `{m.culprit.text} = {move_hint(m)[1:-1]}`")
+            yield self.report(
+                m.node,
+                msg,
+                f"move it at the top of the loop body: `{m.culprit.text} = {move_hint(m)[1:-1]}`",
+            )

@@ -13,7 +13,9 @@ from devlint.rules.base import Report, Rule
 class FactoryWithoutDevice(Rule):
     code = "DL005"
     name = "factory-without-device"
-    summary = "A tensor factory without `device=` is combined with tensors that may be on an accelerator."
+    summary = (
+        "A tensor factory without `device=` is combined with tensors that may be on an accelerator."
+    )
     why = (
         "`torch.zeros`, `torch.arange`, `torch.tensor`, `torch.randn`... create tensors on the CPU "
         "unless given `device=` (and `torch.from_numpy` always does). Combined with a model's "
@@ -25,11 +27,7 @@ class FactoryWithoutDevice(Rule):
         "Create the tensor where its partner lives: `device=x.device` (or `x.new_zeros(...)`, "
         "`torch.zeros_like(x)`); for `from_numpy`, `torch.as_tensor(a, device=x.device)`."
     )
-    bad = (
-        "def add_position(x):\n"
-        "    pos = torch.arange(x.size(-1))\n"
-        "    return x + pos\n"
-    )
+    bad = "def add_position(x):\n    pos = torch.arange(x.size(-1))\n    return x + pos\n"
     good = (
         "def add_position(x):\n"
         "    pos = torch.arange(x.size(-1), device=x.device)\n"

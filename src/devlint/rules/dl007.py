@@ -31,4 +31,6 @@ class NumpyOnAccelerator(Rule):
                 "on an accelerator tensor raises `TypeError: can't convert cuda:0 device type "
                 "tensor to numpy`"
             )
-            yield self.report(n.node, msg, f"copy it to the host first: `{n.receiver_text}{chain}.numpy()`")
+            yield self.report(
+                n.node, msg, f"copy it to the host first: `{n.receiver_text}{chain}.numpy()`"
+            )

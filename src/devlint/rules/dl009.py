@@ -43,7 +43,9 @@ class MixedDeviceOperation(Rule):
                     f"loss weight `{m.culprit.text}` is on the CPU but the loss inputs "
                     f"(`{m.partner.text}`) are not; `{m.op_text}` raises {SAME_DEVICE_ERROR} on a GPU machine"
                 )
-                help_ = f"move the weight ({move_hint(m)}) or the loss module (`criterion.to(device)`)"
+                help_ = (
+                    f"move the weight ({move_hint(m)}) or the loss module (`criterion.to(device)`)"
+                )
             else:
                 msg = f"`{m.op_text}` mixes devices: {where(m)}; it raises {SAME_DEVICE_ERROR} on a GPU machine"
                 help_ = f"move it to the other operand's device: {move_hint(m)}"

@@ -1,0 +1,595 @@
+"""The command line: exit codes, output formats, subcommands and error handling.
+
+Until the engine reports facts only DL000 (a file that cannot be parsed) fires for
+real, so most tests use DL000 or the `fake_rule` fixture, which makes DL004 report
+every bare `x.to(...)` statement through the real checker (positions, source lines).
+The tests at the end run the bundled fixtures and need the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import libcst as cst
+import pytest
+from click.testing import CliRunner, Result
+
+import devlint
+from devlint import checker
+from devlint.cli import cli, use_color
+from devlint.engine.facts import FileFacts
+from devlint.findings import Finding
+from devlint.report import render
+from devlint.report.full import caret_line
+from devlint.rules import ALL_RULES, RULES_BY_CODE, Report
+from tests.fixture_expectations import expectations, fixture_files
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+
+CLEAN = "import torch\n\nx = torch.zeros(3)\n"
+# DL000 at 2:5 with the same message on Python 3.9 to 3.13.
+BROKEN = "import torch\nx = )\n"
+MOVES = "import torch\n\ndef f(x, device):\n    x.to(device)\n    y = x * 2\n    y.cuda()\n"
+
+
+def runner() -> CliRunner:
+    """A runner that keeps stdout and stderr apart, on every click 8 release."""
+    try:
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]  # click < 8.2
+    except TypeError:
+        return CliRunner()
+
+
+def run(*args: str) -> Result:
+    return runner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty directory that is the current directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(root: Path, name: str, text: str | bytes) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+class _BareMoves(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.calls: list[cst.Call] = []
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        call = node.value
+        if (
+            isinstance(call, cst.Call)
+            and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value in ("to", "cuda")
+        ):
+            self.calls.append(call)
+
+
+@pytest.fixture
+def fake_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make DL004 report each bare `x.to(...)`/`x.cuda()` statement, as the engine will."""
+
+    def analyze(module: cst.Module) -> FileFacts:
+        return FileFacts(module=module)
+
+    def check(facts: FileFacts) -> Iterator[Report]:
+        assert facts.module is not None
+        visitor = _BareMoves()
+        facts.module.visit(visitor)
+        for call in visitor.calls:
+            text = facts.text(call)
+            yield Report("DL004", call, f"`{text}` is discarded", f"assign it: `x = {text}`")
+
+    monkeypatch.setattr(checker, "analyze", analyze)
+    monkeypatch.setattr(RULES_BY_CODE["DL004"], "check", check)
+
+
+# --- exit codes -------------------------------------------------------------------------
+
+
+def test_clean_file_exits_0(project: Path) -> None:
+    write(project, "ok.py", CLEAN)
+    result = run("ok.py")
+    assert result.exit_code == 0
+    assert result.stdout == "All checks passed!\n"
+
+
+def test_syntax_error_is_dl000_and_exits_1(project: Path) -> None:
+    write(project, "bad.py", BROKEN)
+    result = run("bad.py", "--output-format", "concise")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "bad.py:2:5: DL000 syntax error: unmatched ')'",
+        "Found 1 problem.",
+    ]
+
+
+def test_default_path_is_the_current_directory(project: Path) -> None:
+    write(project, "bad.py", BROKEN)
+    write(project, "pkg/ok.py", CLEAN)
+    result = run("--output-format", "concise")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("bad.py:2:5: DL000 ")
+
+
+def test_exit_zero_keeps_the_report(project: Path) -> None:
+    write(project, "bad.py", BROKEN)
+    result = run("--exit-zero", "bad.py")
+    assert result.exit_code == 0
+    assert "bad.py:2:5: DL000" in result.stdout
+    assert result.stdout.endswith("Found 1 problem.\n")
+
+
+@pytest.mark.parametrize("option", ["--select", "--ignore", "--extend-select"])
+def test_unknown_selector_exits_2(project: Path, option: str) -> None:
+    write(project, "ok.py", CLEAN)
+    result = run(option, "DL001,DL999", "ok.py")
+    assert result.exit_code == 2
+    assert "DL999" in result.stderr
+    assert option in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("selector", ["DL001", "dl001", "DL00", "DL", "ALL", "DL001,DL003"])
+def test_valid_selectors_are_accepted(project: Path, selector: str) -> None:
+    write(project, "ok.py", CLEAN)
+    assert run("--select", selector, "ok.py").exit_code == 0
+
+
+def test_nonexistent_path_exits_2_and_the_rest_is_checked(project: Path) -> None:
+    write(project, "bad.py", BROKEN)
+    result = run("missing.py", "bad.py", "--output-format", "concise")
+    assert result.exit_code == 2
+    assert "devlint: error: path does not exist: missing.py" in result.stderr
+    assert "bad.py:2:5: DL000" in result.stdout
+    assert "All checks passed" not in result.stdout
+
+
+def test_nonexistent_path_alone_does_not_claim_success(project: Path) -> None:
+    result = run("missing.py")
+    assert result.exit_code == 2
+    assert "path does not exist: missing.py" in result.stderr
+    assert "All checks passed" not in result.stdout
+
+
+def test_no_python_files_warns_and_exits_0(project: Path) -> None:
+    write(project, "notes.txt", "hello")
+    result = run()
+    assert result.exit_code == 0
+    assert "no Python files" in result.stderr
+    assert result.stdout == "All checks passed!\n"
+
+
+def test_no_cache_is_accepted(project: Path) -> None:
+    write(project, "ok.py", CLEAN)
+    assert run("--no-cache", "ok.py").exit_code == 0
+
+
+# --- rule selection ---------------------------------------------------------------------
+
+
+def test_ignore_dl000_hides_unparsable_files(project: Path) -> None:
+    write(project, "bad.py", BROKEN)
+    assert run("--ignore", "DL000", "bad.py").exit_code == 0
+
+
+def test_syntax_errors_are_reported_whatever_is_selected(project: Path) -> None:
+    write(project, "bad.py", BROKEN)
+    result = run("--select", "DL004", "bad.py")
+    assert result.exit_code == 1
+    assert "DL000" in result.stdout
+
+
+def test_fake_rule_follows_select_and_ignore(project: Path, fake_rule: None) -> None:
+    write(project, "moves.py", MOVES)
+    assert run("moves.py").exit_code == 1
+    assert run("--select", "DL004", "moves.py").exit_code == 1
+    assert run("--select", "DL00", "--ignore", "DL004", "moves.py").exit_code == 0
+    assert run("--select", "DL001", "moves.py").exit_code == 0
+    assert run("--select", "DL001", "--extend-select", "DL004", "moves.py").exit_code == 1
+    assert run("--ignore", "dl004", "moves.py").exit_code == 0
+
+
+# --- output formats ---------------------------------------------------------------------
+
+
+def test_full_format_shows_source_caret_help_and_summary(project: Path, fake_rule: None) -> None:
+    write(project, "moves.py", MOVES)
+    result = run("moves.py")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "moves.py:4:5: DL004 `x.to(device)` is discarded\n"
+        "    x.to(device)\n"
+        "    ^^^^^^^^^^^^\n"
+        "  help: assign it: `x = x.to(device)`\n"
+        "\n"
+        "moves.py:6:5: DL004 `y.cuda()` is discarded\n"
+        "    y.cuda()\n"
+        "    ^^^^^^^^\n"
+        "  help: assign it: `x = y.cuda()`\n"
+        "\n"
+        "Found 2 problems.\n"
+    )
+
+
+def test_full_format_for_a_syntax_error(project: Path) -> None:
+    write(project, "bad.py", BROKEN)
+    lines = run("bad.py").stdout.splitlines()
+    assert lines[0] == "bad.py:2:5: DL000 syntax error: unmatched ')'"
+    assert lines[1] == "x = )"
+    assert lines[2] == "    ^"
+    assert lines[3].startswith("  help: ")
+    assert lines[-1] == "Found 1 problem."
+
+
+def test_concise_format(project: Path, fake_rule: None) -> None:
+    write(project, "moves.py", MOVES)
+    write(project, "bad.py", BROKEN)
+    result = run("--output-format", "concise", ".")
+    assert result.stdout.splitlines() == [
+        "bad.py:2:5: DL000 syntax error: unmatched ')'",
+        "moves.py:4:5: DL004 `x.to(device)` is discarded",
+        "moves.py:6:5: DL004 `y.cuda()` is discarded",
+        "Found 3 problems.",
+    ]
+
+
+def test_json_format_is_ruff_records_with_1_based_positions(project: Path, fake_rule: None) -> None:
+    path = write(project, "moves.py", MOVES)
+    result = run("--output-format", "json", "moves.py")
+    assert result.exit_code == 1
+    records = json.loads(result.stdout)
+    assert isinstance(records, list) and len(records) == 2
+    first = records[0]
+    assert set(first) == {
+        "code", "message", "filename", "location", "end_location", "fix", "url",
+        "noqa_row", "cell", "name", "severity", "help",
+    }  # fmt: skip
+    assert first["code"] == "DL004"
+    assert first["name"] == "discarded-tensor-move"
+    assert first["message"] == "`x.to(device)` is discarded"
+    assert first["filename"] == str(path.resolve())
+    assert os.path.isabs(first["filename"])
+    assert first["location"] == {"row": 4, "column": 5}
+    assert first["end_location"] == {"row": 4, "column": 17}  # exclusive, as in ruff
+    assert first["noqa_row"] == 4
+    assert first["fix"] is None and first["cell"] is None
+    assert first["severity"] == "error"
+    assert first["help"] == "assign it: `x = x.to(device)`"
+    assert first["url"].endswith("#dl004")
+    assert records[1]["location"] == {"row": 6, "column": 5}
+
+
+def test_json_format_for_dl000_and_for_nothing(project: Path) -> None:
+    write(project, "bad.py", BROKEN)
+    write(project, "ok.py", CLEAN)
+    [record] = json.loads(run("--output-format", "json", "bad.py").stdout)
+    assert record["code"] == "DL000"
+    assert record["name"] == "syntax-error"
+    assert record["location"] == {"row": 2, "column": 5}
+    result = run("--output-format", "json", "ok.py")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+
+
+def test_output_order_is_by_file_then_position(project: Path, fake_rule: None) -> None:
+    for name in ["z.py", "a/b.py", "a.py", "m.py"]:
+        write(project, name, MOVES)
+    once = run("--output-format", "concise", "z.py", ".").stdout
+    again = run("--output-format", "concise", "m.py", "a", ".").stdout
+    assert once == again
+    files = [line.split(":")[0] for line in once.splitlines()[:-1]]
+    assert files == ["a/b.py", "a/b.py", "a.py", "a.py", "m.py", "m.py", "z.py", "z.py"]
+    assert once.splitlines()[-1] == "Found 8 problems."
+
+
+def test_no_colour_when_not_a_terminal(project: Path, fake_rule: None) -> None:
+    write(project, "moves.py", MOVES)
+    assert "\x1b[" not in run("moves.py").stdout
+
+
+def test_colour_decision() -> None:
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    class Pipe:
+        def isatty(self) -> bool:
+            return False
+
+    assert use_color(Tty(), {}) is True  # type: ignore[arg-type]
+    assert use_color(Tty(), {"NO_COLOR": "1"}) is False  # type: ignore[arg-type]
+    assert use_color(Pipe(), {}) is False  # type: ignore[arg-type]
+
+
+def finding(**kw: object) -> Finding:
+    base: dict = dict(
+        code="DL009", name="mixed-device-operation", message="m", path="t.py",
+        line=1, col=1, end_line=1, end_col=2, help="h", source_line="x",
+    )  # fmt: skip
+    base.update(kw)
+    return Finding(**base)
+
+
+def test_colour_output_styles_code_and_caret() -> None:
+    text = render("full", [finding()], color=True)
+    assert "\x1b[" in text
+    assert click_unstyle(text) == render("full", [finding()], color=False)
+
+
+def click_unstyle(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def test_caret_is_clipped_to_the_first_line() -> None:
+    f = finding(source_line="    y = torch.cat([a,", col=9, end_line=3, end_col=6)
+    assert caret_line(f) == "        " + "^" * 13
+
+
+def test_caret_under_tabs_and_wide_characters() -> None:
+    assert caret_line(finding(source_line="\tx = (1,", col=6, end_col=7)) == " " * 12 + "^"
+    assert caret_line(finding(source_line="s = '日本' + y", col=12, end_col=13)) == " " * 13 + "^"
+
+
+def test_caret_at_end_of_line_is_one_wide() -> None:
+    assert caret_line(finding(source_line="x = 1 +", col=8, end_col=8)) == " " * 7 + "^"
+
+
+def test_control_characters_never_reach_the_terminal(project: Path) -> None:
+    write(project, "evil.py", 'x = "\x1b]0;pwned\x07" +\n')
+    result = run("evil.py")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "evil.py:1:" in result.stdout
+
+
+# --- files that are not clean Python ----------------------------------------------------
+
+
+def test_non_utf8_file_is_dl000_not_a_traceback(project: Path) -> None:
+    write(project, "latin.py", b"name = '\xe9t\xe9'\n")
+    result = run("--output-format", "concise", "latin.py")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("latin.py:1:1: DL000 cannot decode file")
+    assert result.stderr == ""
+
+
+def test_coding_cookie_is_honoured(project: Path) -> None:
+    write(project, "latin.py", b"# -*- coding: latin-1 -*-\nname = '\xe9t\xe9'\n")
+    assert run("latin.py").exit_code == 0
+
+
+def test_null_byte_file_is_dl000_not_a_traceback(project: Path) -> None:
+    write(project, "blob.py", b"x = 1\x00\x01\x02\n")
+    result = run("--output-format", "concise", "blob.py")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == (
+        "blob.py:1:1: DL000 file contains a null byte; is it a binary file?"
+    )
+
+
+def test_directories_skip_virtualenvs_git_and_caches(project: Path) -> None:
+    for skipped in [".venv/lib/a.py", "venv/b.py", ".git/hooks/c.py", "__pycache__/d.py"]:
+        write(project, skipped, BROKEN)
+    write(project, "env/lib/e.py", BROKEN)
+    write(project, "env/pyvenv.cfg", "home = /usr\n")
+    write(project, "src/ok.py", CLEAN)
+    result = run()
+    assert result.exit_code == 0, result.stdout
+    assert run(".venv/lib/a.py").exit_code == 1  # an explicit file is always checked
+
+
+def test_a_path_named_rules_is_checkable(project: Path) -> None:
+    write(project, "rules/bad.py", BROKEN)
+    result = run("check", "rules", "--output-format", "concise")
+    assert result.exit_code == 1
+    assert result.stdout.startswith(os.path.join("rules", "bad.py") + ":2:5: DL000")
+    assert run("check").exit_code == 1  # `check` alone checks `.`
+
+
+# --- internal errors --------------------------------------------------------------------
+
+
+def test_internal_error_is_reported_and_the_run_goes_on(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(module: cst.Module) -> FileFacts:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(checker, "analyze", explode)
+    write(project, "a_crash.py", CLEAN)
+    write(project, "b_bad.py", BROKEN)  # never reaches the engine: DL000
+    write(project, "c_crash.py", CLEAN)
+    result = runner().invoke(cli, ["--output-format", "concise", "."])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "devlint: internal error in a_crash.py: RuntimeError: boom (please report this bug)",
+        "devlint: internal error in c_crash.py: RuntimeError: boom (please report this bug)",
+    ]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        "b_bad.py:2:5: DL000 syntax error: unmatched ')'",
+        "Found 1 problem; 2 paths could not be checked (see stderr).",
+    ]
+    # --exit-zero hides findings, never a failure to check.
+    assert runner().invoke(cli, ["--exit-zero", "."]).exit_code == 2
+
+
+# --- subcommands ------------------------------------------------------------------------
+
+
+def test_rules_table_lists_every_rule() -> None:
+    result = run("rules")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["CODE", "NAME", "SUMMARY"]
+    assert lines[1].split()[:2] == ["DL000", "syntax-error"]
+    for rule, line in zip(ALL_RULES, lines[2:]):
+        assert line.split()[:2] == [rule.code, rule.name]
+        assert rule.summary in line
+    assert len(lines) == len(ALL_RULES) + 2
+
+
+def test_rule_explains_dl003() -> None:
+    rule = RULES_BY_CODE["DL003"]
+    result = run("rule", "DL003")
+    assert result.exit_code == 0
+    out = result.stdout
+    assert out.startswith(f"DL003 {rule.name}\n")
+    assert " ".join(rule.summary.split()) in " ".join(out.split())
+    assert " ".join(rule.why.split()) in " ".join(out.split())
+    assert " ".join(rule.fix.split()) in " ".join(out.split())
+    for example in (rule.bad, rule.good):
+        for line in example.strip("\n").splitlines():
+            assert f"    {line}".rstrip() in out
+    assert out.index("Example (reported):") < out.index("Fixed:")
+
+
+def test_rule_accepts_lower_case_and_names() -> None:
+    assert run("rule", "dl003").stdout == run("rule", RULES_BY_CODE["DL003"].name).stdout
+
+
+def test_rule_unknown_code_exits_2() -> None:
+    result = run("rule", "DL999")
+    assert result.exit_code == 2
+    assert "DL999" in result.stderr
+
+
+def test_rule_dl000() -> None:
+    result = run("rule", "DL000")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("DL000 syntax-error")
+
+
+def test_version_and_help() -> None:
+    assert run("--version").stdout.strip() == f"devlint, version {devlint.__version__}"
+    result = run("--help")
+    assert result.exit_code == 0
+    for word in ["rules", "rule", "--select", "--output-format", "--exit-zero"]:
+        assert word in result.stdout
+    assert run("-h").stdout == result.stdout
+
+
+def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
+    write(tmp_path, "bad.py", BROKEN)
+    write(tmp_path, "ok.py", CLEAN)
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "devlint", "--output-format", "concise", "."],
+        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "bad.py:2:5: DL000 syntax error: unmatched ')'",
+        "Found 1 problem.",
+    ]
+    assert proc.stderr == ""
+    proc = subprocess.run(
+        [sys.executable, "-m", "devlint", "--select", "XYZ"],
+        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "XYZ" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- the bundled fixtures (need the engine) ---------------------------------------------
+
+
+def expected_findings(kind: str) -> set[tuple[str, int, str]]:
+    """(absolute path, line, code) for every `# expect:` comment in fixtures/<kind>."""
+    return {
+        (str(path.resolve()), line, code)
+        for path in fixture_files(kind)
+        for code, line in expectations(path)
+    }
+
+
+def test_fixtures_buggy_report_exactly_their_expectations() -> None:
+    """Every `# expect: DL00x` line is reported with that code, and nothing else is."""
+    buggy = FIXTURES / "buggy"
+    expected = expected_findings("buggy")
+    assert expected, "fixtures/buggy has no `# expect:` annotations yet"
+    result = run("--output-format", "json", str(buggy))
+    assert result.exit_code == 1
+    got = {(r["filename"], r["location"]["row"], r["code"]) for r in json.loads(result.stdout)}
+    assert got == expected
+
+
+def test_fixtures_clean_pass() -> None:
+    clean = FIXTURES / "clean"
+    assert list(clean.rglob("*.py")), "fixtures/clean has no programs yet"
+    result = run(str(clean))
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout == "All checks passed!\n"
+
+
+def test_fixtures_readme_command_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`devlint fixtures/` from the README: reports the buggy fixtures, exits 1 by design."""
+    monkeypatch.chdir(REPO)
+    result = run("fixtures/")
+    assert result.exit_code == 1
+    assert re.search(r"^Found \d+ problems?\.$", result.stdout, re.MULTILINE)
+    assert "fixtures/clean" not in result.stdout
+
+
+# --- documentation and tooling stay in step with the code -------------------------------
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+RUN_COMMAND = "python -m venv .venv && . .venv/bin/activate && pip install . && devlint fixtures/"
+TEST_COMMAND = (
+    "python -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 "
+    "&& pip install -e '.[test]' && python -m pytest -q"
+)
+
+
+def test_readme_rules_table_matches_the_registry() -> None:
+    rows = re.findall(r"^\| (DL\d{3}) \| `([^`]+)` \| (.+) \|$", README, re.MULTILINE)
+    assert rows == [(r.code, r.name, r.summary) for r in ALL_RULES], (
+        "README.md's rules table is out of date: regenerate it from devlint.rules.ALL_RULES"
+    )
+
+
+def test_readme_setup_commands_are_verbatim_code_blocks() -> None:
+    for command in (RUN_COMMAND, TEST_COMMAND):
+        assert f"```sh\n{command}\n```" in README
+
+
+def test_ci_script_installs_like_the_readme_and_runs_its_test_command() -> None:
+    script = REPO / ".ci" / "run"
+    assert os.access(script, os.X_OK)
+    lines = [line.strip() for line in script.read_text().splitlines()]
+    assert "set -euo pipefail" in lines
+    order = ["pip install torch==2.13.0", "pip install -e '.[test]'", "ruff check src tests"]
+    assert [lines.index(step) for step in order] == sorted(lines.index(step) for step in order)
+    assert lines[-1] == TEST_COMMAND.rsplit("&& ", 1)[1]
+
+
+def test_pre_commit_hook_definition() -> None:
+    text = (REPO / ".pre-commit-hooks.yaml").read_text()
+    for line in [
+        "- id: devlint",
+        "  name: devlint",
+        "  entry: devlint",
+        "  language: python",
+        "  types_or: [python, pyi]",
+        "  require_serial: true",
+    ]:
+        assert line in text.splitlines()
