@@ -92,7 +92,7 @@ def check_source(data: bytes | str, path: str, rules: Sequence[Rule]) -> list[Fi
         return [_syntax_finding(path, 1, 1, "file is nested too deeply to parse")]
     if not rules:
         return []
-    facts = analyze(module)
+    facts = analyze(module, text)
     reports: list[Report] = []
     for rule in rules:
         reports.extend(rule.check(facts))

@@ -74,6 +74,11 @@ class ClassInfo:
     defines_to: bool = False
     # forward() moves its inputs to the module's device itself
     moves_inputs: bool = False
+    # `self.x` attributes that methods other than __init__ rebind, or move
+    rebound: set[str] = field(default_factory=set)
+    moved: set[str] = field(default_factory=set)
+    # runs on the CPU by construction (datasets, samplers): parameters are not symbolic
+    cpu_side: bool = False
     methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     # self attributes after __init__, computed on demand
     attrs: Optional[dict[str, Value]] = None
@@ -108,7 +113,7 @@ class Scope:
 
 
 class Analyzer:
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, source: Optional[str] = None) -> None:
         self.module = module
         self.facts = FileFacts(module=module)
         self.imports = N.ImportMap()
@@ -118,10 +123,12 @@ class Analyzer:
         self._oids = itertools.count(1)
         self._seen: set[tuple] = set()
         self.module_env: dict[str, Value] = {}
-        code = module.code
-        self.places_on_accelerator = any(
-            s in code for s in (".cuda(", ".to(", "device=", "torch.device(", "cuda")
-        )
+        code = source if source is not None else module.code
+        # Facts whose partner is only a parameter's device count when the file itself
+        # places something on an accelerator (set during the walk, applied at the end).
+        self.placed_seen = False
+        self._pending: list[tuple[list, object]] = []
+        self.collate_moves = _collate_moves(module)
         self.default_device_changed = "set_default_device" in code
         self._in_progress: set[int] = set()
         self._collect_defs(module.body)
@@ -138,6 +145,10 @@ class Analyzer:
                     if isinstance(item, cst.FunctionDef):
                         info.methods[item.name.value] = item
                 info.defines_to = "to" in info.methods or "_apply" in info.methods
+                info.rebound, info.moved = _mutated_self_attrs(info.methods)
+                info.cpu_side = any(
+                    b.rsplit(".", 1)[-1].endswith(("Dataset", "Sampler")) for b in bases
+                )
                 self.classes[info.name] = info
             elif isinstance(stmt, (cst.If, cst.Try)):
                 self._collect_defs(stmt.body.body)
@@ -156,6 +167,8 @@ class Analyzer:
 
     def _is_module_class(self, info: ClassInfo, seen: set[str]) -> bool:
         seen.add(info.name)
+        if "forward" in info.methods:
+            return True
         for base in info.bases:
             if base.startswith("torch.nn") or base.endswith(
                 ("nn.Module", "LightningModule", "PreTrainedModel", "Module", "Sequential")
@@ -193,7 +206,16 @@ class Analyzer:
         for info in self.classes.values():
             for method in info.methods.values():
                 self.analyze_function(method, info, report=True)
+        if self.placed_seen:
+            for target, fact in self._pending:
+                target.append(fact)
         return self.facts
+
+    def add_fact(self, target: list, fact: object, needs_placement: bool) -> None:
+        if needs_placement:
+            self._pending.append((target, fact))
+        else:
+            target.append(fact)
 
     # ------------------------------------------------------------------ functions
     def param_values(
@@ -201,6 +223,9 @@ class Analyzer:
     ) -> dict[str, Value]:
         """Symbolic values for parameters: tensors live wherever the caller's tensors do."""
         env: dict[str, Value] = {}
+        fname = func.name.value
+        if (cls is not None and cls.cpu_side) or "collate" in fname or "transform" in fname:
+            return {p.name.value: UNKNOWN for p in func.params.params}
         used_as_tensor = _tensor_uses(func)
         if cls is not None and cls.is_module and func.name.value == "forward":
             # a module's inputs are tensors by convention
@@ -300,6 +325,11 @@ class Analyzer:
 
     def export_attr(self, cls: ClassInfo, key: str, value: Value) -> Value:
         """Turn an `__init__` value into what other methods see."""
+        if not cls.is_module:
+            if key in cls.rebound:
+                return UNKNOWN
+            if key in cls.moved and value.kind is not Kind.TENSOR:
+                return replace(value, device=DEV_UNKNOWN)
         if value.origin is Origin.PLAIN_ATTR:
             return value
         if value.kind is Kind.MODULE and cls.is_module:
@@ -667,6 +697,9 @@ class Analyzer:
         return UNKNOWN
 
     def default_loader(self) -> Value:
+        if self.collate_moves:
+            # a collate function of this file moves batches: loaders may yield device tensors
+            return Value(Kind.LOADER, DEV_UNKNOWN, elem=UNKNOWN)
         return Value(Kind.LOADER, DEV_CPU, elem=Value(Kind.BATCH, DEV_CPU, Origin.LOADER))
 
     def eval_Integer(self, node: cst.CSTNode, scope: Scope) -> Value:
@@ -1015,12 +1048,7 @@ class Analyzer:
         else:
             cause = Cause.OTHER
         weak = is_weak(pval.device)
-        if (
-            weak
-            and cause not in (Cause.FACTORY, Cause.PLAIN_ATTR)
-            and not self.places_on_accelerator
-        ):
-            return
+        needs_placement = weak and cause not in (Cause.FACTORY, Cause.PLAIN_ATTR)
         if (
             cause is Cause.OTHER
             and cval.kind is Kind.TENSOR
@@ -1043,7 +1071,8 @@ class Analyzer:
         if key in self._seen:
             return
         self._seen.add(key)
-        self.facts.mismatches.append(
+        self.add_fact(
+            self.facts.mismatches,
             Mismatch(
                 node=node,
                 context=context,
@@ -1054,7 +1083,8 @@ class Analyzer:
                 certain=certain,
                 in_batch_loop=bool(scope.loops),
                 module_text=module_text,
-            )
+            ),
+            needs_placement,
         )
 
     # ------------------------------------------------------------------ calls
@@ -1204,11 +1234,6 @@ class Analyzer:
                     Kind.BATCH, src.device if src.kind is Kind.BATCH else el.device, elem=el
                 )
             return Value(Kind.BATCH, DEV_ANY)
-        if q.startswith("torch.nn.") and last[:1].isupper() and "functional" not in q:
-            return self.eval_nn_constructor(q, last, node, scope)
-        if q.startswith("torch.optim.") and last[:1].isupper():
-            self.eval_args(node, scope)
-            return Value(Kind.OPTIMIZER, DEV_ANY)
         if (
             last in ("DataParallel", "DistributedDataParallel")
             or last == "FullyShardedDataParallel"
@@ -1222,10 +1247,17 @@ class Analyzer:
             )
             return Value(
                 Kind.MODULE,
-                inner.device if inner.kind is Kind.MODULE else DEV_UNKNOWN,
+                inner.device
+                if inner.kind is Kind.MODULE or inner.type_name == "<moved>"
+                else DEV_UNKNOWN,
                 oid=inner.oid,
                 moves_inputs=moves,
             )
+        if q.startswith("torch.nn.") and last[:1].isupper() and "functional" not in q:
+            return self.eval_nn_constructor(q, last, node, scope)
+        if q.startswith("torch.optim.") and last[:1].isupper():
+            self.eval_args(node, scope)
+            return Value(Kind.OPTIMIZER, DEV_ANY)
         if last == "from_pretrained":
             self.eval_args(node, scope)
             text = self.text(node.func)
@@ -1370,7 +1402,11 @@ class Analyzer:
                 dev = scope.default_device
             elif self.default_device_changed:
                 dev = DEV_UNKNOWN
+        if dev is None and any(a.star == "**" for a in node.args):
+            dev = DEV_UNKNOWN  # `**factory_kwargs` may carry device=
         if dev is not None:
+            if is_placed(dev) and not is_weak(dev):
+                self.placed_seen = True
             return tensor(dev, scalar=scalar)
         return tensor(DEV_CPU, origin=Origin.FACTORY, site=node, scalar=scalar)
 
@@ -1401,9 +1437,6 @@ class Analyzer:
                 requires_grad=True,
                 scalar=inner.scalar,
             )
-        if last in ("DataParallel",):
-            inner = args[0][1] if args else UNKNOWN
-            return Value(Kind.MODULE, inner.device, oid=inner.oid, moves_inputs=True)
         if last in N.PARAMETERLESS_MODULES:
             weight_dev: Optional[Device] = None
             for a, v in args:
@@ -1554,6 +1587,8 @@ class Analyzer:
         scope: Scope,
         statement: Optional[cst.CSTNode],
     ) -> Value:
+        if is_placed(target) and not is_weak(target):
+            self.placed_seen = True
         key = N.dotted(receiver_node)
         kind = receiver.kind
         if kind is Kind.MODULE or (
@@ -1747,11 +1782,13 @@ class Analyzer:
                 force is None
                 and scope.report
                 and is_placed(receiver.device)
-                and (not is_weak(receiver.device) or self.places_on_accelerator)
+                and receiver.origin is not Origin.DISCARDED
                 and self.once("numpy", id(node))
             ):
-                self.facts.numpy_calls.append(
-                    NumpyCall(node, self.text(func.value), receiver, receiver.requires_grad)
+                self.add_fact(
+                    self.facts.numpy_calls,
+                    NumpyCall(node, self.text(func.value), receiver, receiver.requires_grad),
+                    is_weak(receiver.device),
                 )
             return Value(Kind.NDARRAY, DEV_ANY)
         if name in N.NON_TENSOR_METHODS:
@@ -1905,12 +1942,15 @@ class Analyzer:
                     if v.scalar is not False and v.origin not in (Origin.LOADER,):
                         continue
                     if is_cpu(v.device) or (partly_cpu(v.device) and v.origin is Origin.LOADER):
-                        ctx = (
-                            Context.LOSS_WEIGHT
-                            if module.type_name == "loss"
-                            else Context.MODULE_CALL
+                        self.record(
+                            node,
+                            Context.MODULE_CALL,
+                            module_text,
+                            (n, v),
+                            partner,
+                            scope,
+                            module_text,
                         )
-                        self.record(node, ctx, module_text, (n, v), partner, scope, module_text)
             elif is_cpu(mdev):
                 placed = [(n, v) for n, v in operands if is_placed(v.device)]
                 if placed and not is_weak(placed[0][1].device):
@@ -2132,6 +2172,66 @@ def _factory_scalar(last: str, pos: list[cst.Arg]) -> Optional[bool]:
     return bool(pos and isinstance(pos[0].value, cst.List) and not pos[0].value.elements)
 
 
+def _mutated_self_attrs(methods: dict[str, cst.FunctionDef]) -> tuple[set[str], set[str]]:
+    """`self.x` names that methods other than `__init__` assign, and those they move."""
+    found: set[str] = set()
+    moved: set[str] = set()
+
+    class Visitor(cst.CSTVisitor):
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            for target in _flat_targets(node.target):
+                name = N.dotted(target)
+                if name and name.startswith("self."):
+                    found.add(name)
+
+        def visit_Call(self, node: cst.Call) -> None:
+            f = node.func
+            if isinstance(f, cst.Attribute) and f.attr.value in ("to", "cuda", "cpu"):
+                name = N.dotted(f.value)
+                if name and name.startswith("self."):
+                    moved.add(name)
+
+    for name, method in methods.items():
+        if name != "__init__":
+            method.visit(Visitor())
+    return found, moved
+
+
+def _flat_targets(target: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        for el in target.elements:
+            yield from _flat_targets(el.value)
+    else:
+        yield target
+
+
+def _collate_moves(module: cst.Module) -> bool:
+    """Does a collate function of this file move batches to a device?"""
+    found = False
+
+    class Visitor(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            nonlocal found
+            if "collate" in node.name.value and _moves_anything(node):
+                found = True
+
+    module.visit(Visitor())
+    return found
+
+
+def _moves_anything(func: cst.CSTNode) -> bool:
+    found = False
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            nonlocal found
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("to", "cuda"):
+                found = True
+
+    func.visit(Visitor())
+    return found
+
+
 def _called_method_names(func: cst.FunctionDef) -> set[str]:
     names: set[str] = set()
 
@@ -2211,6 +2311,6 @@ def _bind_args(
     return bound
 
 
-def analyze(module: cst.Module) -> FileFacts:
-    """Compute the device facts of one parsed file."""
-    return Analyzer(module).run()
+def analyze(module: cst.Module, source: Optional[str] = None) -> FileFacts:
+    """Compute the device facts of one parsed file (`source`: its text, if at hand)."""
+    return Analyzer(module, source).run()

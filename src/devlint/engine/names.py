@@ -449,7 +449,9 @@ MODEL_NAME_RE = re.compile(
     r"net[GD]|[GD]|policy|critic|actor|\w+_model|model_\w+|\w+_net|\w+net)$"
 )
 # A test expression that checks which device is available or in use.
-DEVICE_CONDITION_RE = re.compile(r"cuda|gpu|device|mps|accel|xpu|is_available|npu|hpu", re.I)
+DEVICE_CONDITION_RE = re.compile(
+    r"cuda|gpu|device|mps|accel|xpu|is_available|npu|hpu|prefetch", re.I
+)
 ACCELERATOR_LITERAL_RE = re.compile(r"^(cuda|mps|xpu|hpu|npu|xla)(:\d+)?$")
 
 

@@ -139,6 +139,15 @@ class Value:
 
 
 UNKNOWN = Value()
+_ORIGIN_PRIORITY = [
+    Origin.DISCARDED,
+    Origin.PLAIN_ATTR,
+    Origin.FACTORY,
+    Origin.LOADER,
+    Origin.MODEL_OUTPUT,
+    Origin.PARAM,
+    Origin.NONE,
+]
 OTHER = Value(Kind.OTHER, DEV_ANY)
 
 
@@ -159,11 +168,15 @@ def join_values(a: Value, b: Value) -> Value:
     origin = a.origin if a.origin is b.origin else Origin.NONE
     site = a.site if a.site is b.site else (a.site if CPU in a.device else b.site)
     if a.origin is not b.origin:
-        # keep the reason the CPU side is on the CPU, for messages
+        # keep the reason the CPU side is on the CPU, for messages and for deciding which
+        # rule owns the defect (a discarded move on one path silences the rest)
         if CPU in a.device and CPU not in b.device:
             origin, site = a.origin, a.site
         elif CPU in b.device and CPU not in a.device:
             origin, site = b.origin, b.site
+        elif CPU in a.device and CPU in b.device:
+            first = a if _ORIGIN_PRIORITY.index(a.origin) <= _ORIGIN_PRIORITY.index(b.origin) else b
+            origin, site = first.origin, first.site
     elems = None
     if a.elems is not None and b.elems is not None and len(a.elems) == len(b.elems):
         elems = tuple(join_values(x, y) for x, y in zip(a.elems, b.elems))
