@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import libcst as cst
 import pytest
@@ -86,7 +86,7 @@ class _BareMoves(cst.CSTVisitor):
 def fake_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make DL004 report each bare `x.to(...)`/`x.cuda()` statement, as the engine will."""
 
-    def analyze(module: cst.Module) -> FileFacts:
+    def analyze(module: cst.Module, source: Optional[str] = None) -> FileFacts:
         return FileFacts(module=module)
 
     def check(facts: FileFacts) -> Iterator[Report]:
@@ -410,7 +410,7 @@ def test_a_path_named_rules_is_checkable(project: Path) -> None:
 def test_internal_error_is_reported_and_the_run_goes_on(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(module: cst.Module) -> FileFacts:
+    def explode(module: cst.Module, source: Optional[str] = None) -> FileFacts:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(checker, "analyze", explode)

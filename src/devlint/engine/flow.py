@@ -127,6 +127,7 @@ class Analyzer:
         # Facts whose partner is only a parameter's device count when the file itself
         # places something on an accelerator (set during the walk, applied at the end).
         self.placed_seen = False
+        self.module_guarded = False
         self._pending: list[tuple[list, object]] = []
         self.collate_moves = _collate_moves(module)
         self.default_device_changed = "set_default_device" in code
@@ -196,11 +197,18 @@ class Analyzer:
     def text(self, node: cst.CSTNode) -> str:
         return self.facts.text(node)
 
+    def is_device_condition(self, node: cst.CSTNode) -> bool:
+        """A test that checks which device is available or in use (`torch.cuda.is_available()`,
+        `args.cuda`, `device.type == "cuda"`): code under it is guarded."""
+        return any(N.DEVICE_CONDITION_RE.search(n) for n in _names_in(node))
+
     # ------------------------------------------------------------------ driver
     def run(self) -> FileFacts:
         scope = Scope(env={}, report=True)
         self.walk_block(self.module.body, scope)
         self.module_env = scope.env
+        # `pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), ...)` or an early exit
+        self.module_guarded = scope.guarded_rest
         for func in self.functions.values():
             self.analyze_function(func, None, report=True)
         for info in self.classes.values():
@@ -262,7 +270,11 @@ class Analyzer:
         return UNKNOWN
 
     def check_device_default(self, p: cst.Param, scope: Scope) -> None:
+        """`def f(device="cuda")`: a finding only when the body places data with it
+        (`torch.get_autocast_dtype("cuda")`-style device *types* fail nowhere)."""
         if p.default is None or not N.is_device_name(p.name.value):
+            return
+        if scope.func is not None and not _places_with(scope.func, p.name.value):
             return
         lit = N.accelerator_literal(p.default)
         if lit is None and isinstance(p.default, cst.Call):
@@ -285,6 +297,12 @@ class Analyzer:
     ) -> Scope:
         scope = Scope(env={}, report=report, func=func, cls=cls, depth=depth)
         scope.globals = self.module_env
+        if self.module_guarded or any(
+            self.is_device_condition(d.decorator) for d in func.decorators
+        ):
+            scope.guarded_rest = (
+                True  # @pytest.mark.skipif(not torch.cuda.is_available()), @onlyCUDA
+            )
         params = self.param_values(func, cls, scope)
         if args:
             params.update(args)
@@ -381,6 +399,10 @@ class Analyzer:
 
     def walk_small(self, small: cst.BaseSmallStatement, line: cst.CSTNode, scope: Scope) -> bool:
         if isinstance(small, cst.Assign):
+            if any(N.dotted(t.target) == "pytestmark" for t in small.targets) and (
+                self.is_device_condition(small.value)
+            ):
+                scope.guarded_rest = True
             lit = N.accelerator_literal(small.value)
             if lit is not None and any(
                 N.is_device_name(N.dotted(t.target) or "") for t in small.targets
@@ -403,7 +425,7 @@ class Analyzer:
             )
             self.bind(small.target, result, scope)
         elif isinstance(small, cst.Expr):
-            self.eval_statement_expr(small, line, scope)
+            return self.eval_statement_expr(small, line, scope)
         elif isinstance(small, cst.Return):
             scope.returns.append(self.eval(small.value, scope) if small.value else OTHER)
             return False
@@ -413,13 +435,14 @@ class Analyzer:
             return False
         elif isinstance(small, cst.Assert):
             self.eval(small.test, scope)
-            if N.DEVICE_CONDITION_RE.search(self.text(small.test)):
+            if self.is_device_condition(small.test):
                 scope.guarded_rest = True
         elif isinstance(small, cst.Del):
             pass
         return True
 
-    def eval_statement_expr(self, small: cst.Expr, line: cst.CSTNode, scope: Scope) -> None:
+    def eval_statement_expr(self, small: cst.Expr, line: cst.CSTNode, scope: Scope) -> bool:
+        """Evaluate an expression statement; False when it ends the scope (`sys.exit()`)."""
         expr = small.value
         if (
             isinstance(expr, cst.Call)
@@ -427,18 +450,14 @@ class Analyzer:
             and expr.func.attr.value in ("to", "cuda", "cpu")
         ):
             self.eval_move(expr, scope, statement=line)
-            if _is_exit_call(expr):
-                return
-            return
-        if isinstance(expr, cst.Call) and _is_exit_call(expr):
-            self.eval(expr, scope)
-            return
+            return True
         self.eval(expr, scope)
+        return not (isinstance(expr, cst.Call) and _is_exit_call(expr))
 
     # -- compound statements
     def walk_if(self, stmt: cst.If, scope: Scope) -> bool:
         self.eval(stmt.test, scope)
-        device_test = bool(N.DEVICE_CONDITION_RE.search(self.text(stmt.test)))
+        device_test = self.is_device_condition(stmt.test)
         before = dict(scope.env)
         if device_test:
             scope.guard += 1
@@ -901,7 +920,7 @@ class Analyzer:
 
     def eval_IfExp(self, node: cst.IfExp, scope: Scope) -> Value:
         self.eval(node.test, scope)
-        device_test = bool(N.DEVICE_CONDITION_RE.search(self.text(node.test)))
+        device_test = self.is_device_condition(node.test)
         if device_test:
             scope.guard += 1
         a = self.eval(node.body, scope)
@@ -1698,11 +1717,10 @@ class Analyzer:
                 if name == "to_empty":
                     return replace(receiver, device=DEV_UNKNOWN)
                 return receiver
+            info = self.classes.get(receiver.type_name) or self.unique_method_owner(name)
             if name in ("generate", "encode", "decode", "predict", "sample", "embed") or (
-                receiver.type_name in self.classes
-                and name in self.classes[receiver.type_name].methods
+                info is not None and name in info.methods
             ):
-                info = self.classes.get(receiver.type_name)
                 if info is not None and name in info.methods:
                     return self.call_function(
                         info.methods[name], info, node, args, scope, self_value=receiver
@@ -1763,6 +1781,12 @@ class Analyzer:
         if name == "numpy":
             return Value(Kind.NDARRAY, DEV_ANY)
         return UNKNOWN
+
+    def unique_method_owner(self, name: str) -> Optional[ClassInfo]:
+        """The only module class of this file that defines method `name`, if exactly one does:
+        `encoder.init_hidden(...)` on a parameter of unknown class."""
+        owners = [c for c in self.classes.values() if c.is_module and name in c.methods]
+        return owners[0] if len(owners) == 1 else None
 
     def check_argparse_default(self, node: cst.Call, scope: Scope) -> None:
         pos = self.positional(node)
@@ -2079,6 +2103,16 @@ class Analyzer:
 
 
 # ---------------------------------------------------------------------- helpers
+def _names_in(node: cst.CSTNode) -> Iterator[str]:
+    """Identifiers and string literals in an expression, without generating its code."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.Name, cst.SimpleString)):
+            yield n.value
+        stack.extend(n.children)
+
+
 def _is_device_expr(node: cst.BaseExpression, value: Value) -> bool:
     """A device value or a device string literal (`"cpu"`, `"cuda:0"`)."""
     if value.kind is Kind.DEVICE:
@@ -2088,8 +2122,19 @@ def _is_device_expr(node: cst.BaseExpression, value: Value) -> bool:
 
 
 def _is_exit_call(call: cst.Call) -> bool:
+    """Calls that never return: the code after them is unreachable (a guard's early exit)."""
     text = N.dotted(call.func) or ""
-    return text in ("sys.exit", "exit", "quit", "os._exit")
+    return text in (
+        "sys.exit",
+        "exit",
+        "quit",
+        "os._exit",
+        "pytest.skip",
+        "pytest.exit",
+        "pytest.fail",
+        "self.skipTest",
+        "unittest.skip",
+    )
 
 
 def _target_names(target: cst.BaseExpression) -> Iterator[str]:
@@ -2170,6 +2215,33 @@ def _factory_scalar(last: str, pos: list[cst.Arg]) -> Optional[bool]:
     if pos and isinstance(pos[0].value, cst.Tuple) and not pos[0].value.elements:
         return True
     return bool(pos and isinstance(pos[0].value, cst.List) and not pos[0].value.elements)
+
+
+def _places_with(func: cst.FunctionDef, name: str) -> bool:
+    """Does the body use `name` to place data: `.to(name)`, `device=name`, `.cuda(name)`,
+    `torch.device(name)`, or pass it on as `device=`/positionally to a call named *device*?"""
+    found = False
+
+    def is_name(node: cst.BaseExpression) -> bool:
+        return isinstance(node, cst.Name) and node.value == name
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            nonlocal found
+            callee = N.dotted(node.func) or ""
+            for a in node.args:
+                if a.keyword is not None and a.keyword.value in ("device", "map_location"):
+                    if is_name(a.value):
+                        found = True
+                elif (
+                    a.keyword is None
+                    and is_name(a.value)
+                    and (callee.endswith((".to", ".cuda", "torch.device")) or callee == "to")
+                ):
+                    found = True
+
+    func.visit(Visitor())
+    return found
 
 
 def _mutated_self_attrs(methods: dict[str, cst.FunctionDef]) -> tuple[set[str], set[str]]:
