@@ -54,6 +54,7 @@ from devlint.engine.values import (
     sym,
     tensor,
 )
+from devlint.engine.walk import iter_children, walk
 
 MAX_LOOP_PASSES = 3
 MAX_CALL_DEPTH = 3
@@ -689,7 +690,7 @@ class Analyzer:
             return UNKNOWN
         method = getattr(self, "eval_" + type(node).__name__, None)
         if method is None:
-            for child in node.children:
+            for child in iter_children(node):
                 if isinstance(child, cst.BaseExpression):
                     self.eval(child, scope)
             return UNKNOWN
@@ -2105,12 +2106,9 @@ class Analyzer:
 # ---------------------------------------------------------------------- helpers
 def _names_in(node: cst.CSTNode) -> Iterator[str]:
     """Identifiers and string literals in an expression, without generating its code."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
+    for n in walk(node):
         if isinstance(n, (cst.Name, cst.SimpleString)):
             yield n.value
-        stack.extend(n.children)
 
 
 def _is_device_expr(node: cst.BaseExpression, value: Value) -> bool:
@@ -2217,56 +2215,56 @@ def _factory_scalar(last: str, pos: list[cst.Arg]) -> Optional[bool]:
     return bool(pos and isinstance(pos[0].value, cst.List) and not pos[0].value.elements)
 
 
+def _calls(node: cst.CSTNode, into_functions: bool = True) -> Iterator[cst.Call]:
+    for n in walk(node, into_functions=into_functions):
+        if isinstance(n, cst.Call):
+            yield n
+
+
+def _method_calls(node: cst.CSTNode, names: tuple[str, ...]) -> Iterator[cst.Attribute]:
+    """The `x.name` callee of every `x.name(...)` call with `name` in `names`."""
+    for call in _calls(node):
+        f = call.func
+        if isinstance(f, cst.Attribute) and f.attr.value in names:
+            yield f
+
+
 def _places_with(func: cst.FunctionDef, name: str) -> bool:
     """Does the body use `name` to place data: `.to(name)`, `device=name`, `.cuda(name)`,
-    `torch.device(name)`, or pass it on as `device=`/positionally to a call named *device*?"""
-    found = False
+    `torch.device(name)`?"""
 
     def is_name(node: cst.BaseExpression) -> bool:
         return isinstance(node, cst.Name) and node.value == name
 
-    class Visitor(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            nonlocal found
-            callee = N.dotted(node.func) or ""
-            for a in node.args:
-                if a.keyword is not None and a.keyword.value in ("device", "map_location"):
-                    if is_name(a.value):
-                        found = True
-                elif (
-                    a.keyword is None
-                    and is_name(a.value)
-                    and (callee.endswith((".to", ".cuda", "torch.device")) or callee == "to")
-                ):
-                    found = True
-
-    func.visit(Visitor())
-    return found
+    for call in _calls(func):
+        callee = N.dotted(call.func) or ""
+        for a in call.args:
+            if a.keyword is not None:
+                if a.keyword.value in ("device", "map_location") and is_name(a.value):
+                    return True
+            elif is_name(a.value) and callee.endswith((".to", ".cuda", "torch.device")):
+                return True
+    return False
 
 
 def _mutated_self_attrs(methods: dict[str, cst.FunctionDef]) -> tuple[set[str], set[str]]:
     """`self.x` names that methods other than `__init__` assign, and those they move."""
-    found: set[str] = set()
+    rebound: set[str] = set()
     moved: set[str] = set()
-
-    class Visitor(cst.CSTVisitor):
-        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-            for target in _flat_targets(node.target):
-                name = N.dotted(target)
-                if name and name.startswith("self."):
-                    found.add(name)
-
-        def visit_Call(self, node: cst.Call) -> None:
-            f = node.func
-            if isinstance(f, cst.Attribute) and f.attr.value in ("to", "cuda", "cpu"):
-                name = N.dotted(f.value)
-                if name and name.startswith("self."):
-                    moved.add(name)
-
     for name, method in methods.items():
-        if name != "__init__":
-            method.visit(Visitor())
-    return found, moved
+        if name == "__init__":
+            continue
+        for n in walk(method):
+            if isinstance(n, cst.AssignTarget):
+                for target in _flat_targets(n.target):
+                    dotted = N.dotted(target)
+                    if dotted and dotted.startswith("self."):
+                        rebound.add(dotted)
+        for f in _method_calls(method, ("to", "cuda", "cpu")):
+            dotted = N.dotted(f.value)
+            if dotted and dotted.startswith("self."):
+                moved.add(dotted)
+    return rebound, moved
 
 
 def _flat_targets(target: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
@@ -2279,85 +2277,50 @@ def _flat_targets(target: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
 
 def _collate_moves(module: cst.Module) -> bool:
     """Does a collate function of this file move batches to a device?"""
-    found = False
-
-    class Visitor(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-            nonlocal found
-            if "collate" in node.name.value and _moves_anything(node):
-                found = True
-
-    module.visit(Visitor())
-    return found
-
-
-def _moves_anything(func: cst.CSTNode) -> bool:
-    found = False
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            nonlocal found
-            if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("to", "cuda"):
-                found = True
-
-    func.visit(Visitor())
-    return found
+    return any(
+        isinstance(n, cst.FunctionDef)
+        and "collate" in n.name.value
+        and any(True for _ in _method_calls(n, ("to", "cuda")))
+        for n in walk(module)
+    )
 
 
 def _called_method_names(func: cst.FunctionDef) -> set[str]:
-    names: set[str] = set()
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            if isinstance(node.func, cst.Attribute):
-                names.add(node.func.attr.value)
-
-    func.visit(Visitor())
-    return names
+    return {c.func.attr.value for c in _calls(func) if isinstance(c.func, cst.Attribute)}
 
 
 def _moves_params(func: cst.FunctionDef) -> bool:
     """Does the body call `.to(...)`/`.cuda(...)` on one of its parameters?"""
     params = {p.name.value for p in func.params.params} - {"self"}
-    found = False
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            nonlocal found
-            f = node.func
-            if (
-                isinstance(f, cst.Attribute)
-                and f.attr.value in ("to", "cuda")
-                and isinstance(f.value, cst.Name)
-                and f.value.value in params
-            ):
-                found = True
-
-    func.visit(Visitor())
-    return found
+    return any(
+        isinstance(f.value, cst.Name) and f.value.value in params
+        for f in _method_calls(func, ("to", "cuda"))
+    )
 
 
-def _tensor_uses(func: cst.FunctionDef) -> set[str]:
+_TENSOR_USES: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}
+
+
+def _tensor_uses(func: cst.FunctionDef) -> frozenset[str]:
     """Parameters the body evidently uses as tensors (`x.shape`, `x.view(...)`)."""
+    cached = _TENSOR_USES.get(id(func))
+    if cached is not None and cached[0] is func:
+        return cached[1]
     params = {
         p.name.value
         for p in (*func.params.params, *func.params.kwonly_params, *func.params.posonly_params)
     }
-    found: set[str] = set()
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            if (
-                isinstance(node.value, cst.Name)
-                and node.value.value in params
-                and node.attr.value in N.TENSOR_USE_ATTRS
-            ):
-                found.add(node.value.value)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> Optional[bool]:
-            return node is func
-
-    func.visit(Visitor())
+    found = frozenset(
+        n.value.value
+        for n in walk(func.body, into_functions=False)
+        if isinstance(n, cst.Attribute)
+        and isinstance(n.value, cst.Name)
+        and n.value.value in params
+        and n.attr.value in N.TENSOR_USE_ATTRS
+    )
+    if len(_TENSOR_USES) > 4096:
+        _TENSOR_USES.clear()
+    _TENSOR_USES[id(func)] = (func, found)
     return found
 
 
