@@ -128,6 +128,7 @@ class Analyzer:
         # Facts whose partner is only a parameter's device count when the file itself
         # places something on an accelerator (set during the walk, applied at the end).
         self.placed_seen = False
+        self._conditions: dict[int, bool] = {}
         self.module_guarded = False
         self._pending: list[tuple[list, object]] = []
         self.collate_moves = _collate_moves(module)
@@ -201,7 +202,12 @@ class Analyzer:
     def is_device_condition(self, node: cst.CSTNode) -> bool:
         """A test that checks which device is available or in use (`torch.cuda.is_available()`,
         `args.cuda`, `device.type == "cuda"`): code under it is guarded."""
-        return any(N.DEVICE_CONDITION_RE.search(n) for n in _names_in(node))
+        key = id(node)
+        known = self._conditions.get(key)
+        if known is None:
+            known = any(N.DEVICE_CONDITION_RE.search(n) for n in _names_in(node))
+            self._conditions[key] = known
+        return known
 
     # ------------------------------------------------------------------ driver
     def run(self) -> FileFacts:
@@ -275,14 +281,16 @@ class Analyzer:
         (`torch.get_autocast_dtype("cuda")`-style device *types* fail nowhere)."""
         if p.default is None or not N.is_device_name(p.name.value):
             return
-        if scope.func is not None and not _places_with(scope.func, p.name.value):
-            return
         lit = N.accelerator_literal(p.default)
         if lit is None and isinstance(p.default, cst.Call):
             q = self.imports.qualify(p.default.func)
             if q == "torch.device" and p.default.args:
                 lit = N.accelerator_literal(p.default.args[0].value)
-        if lit is not None and scope.report:
+        if (
+            lit is not None
+            and scope.report
+            and (scope.func is None or _places_with(scope.func, p.name.value))
+        ):
             self.add_hardcoded(
                 p.default, f"{p.name.value}={self.text(p.default)}", "default", scope
             )
@@ -976,7 +984,7 @@ class Analyzer:
             return OTHER
         op = self.text(node.comparisons[0].operator).strip()
         result = self.combine(node, operands, scope, op_text=op)
-        return replace(result, origin=Origin.NONE) if result.kind is Kind.TENSOR else OTHER
+        return result if result.kind is Kind.TENSOR else OTHER
 
     # ------------------------------------------------------------------ combining
     def combine(
@@ -1057,7 +1065,7 @@ class Analyzer:
         origin = cval.origin
         if origin is Origin.DISCARDED:
             return  # DL004 reports the discarded statement
-        if context is Context.LOSS_WEIGHT:
+        if context is Context.LOSS_WEIGHT and origin is not Origin.PLAIN_ATTR:
             cause = Cause.OTHER  # DL009 words it as a loss weight, whatever made it
         elif origin is Origin.FACTORY and cval.site is not None:
             cause = Cause.FACTORY

@@ -554,18 +554,25 @@ def is_model_name(name: str) -> bool:
 
 def accelerator_literal(node: cst.BaseExpression) -> Optional[str]:
     """'cuda', 'cuda:0', 'mps'... when `node` is such a string literal."""
-    if isinstance(node, cst.SimpleString):
-        try:
-            value = node.evaluated_value
-        except Exception:  # pragma: no cover - malformed literal
-            return None
-        if isinstance(value, str) and ACCELERATOR_LITERAL_RE.match(value):
-            return value
+    value = string_value(node)
+    if value is not None and ACCELERATOR_LITERAL_RE.match(value):
+        return value
     return None
 
 
 def string_value(node: cst.BaseExpression) -> Optional[str]:
     if isinstance(node, cst.SimpleString):
+        raw = node.value
+        # fast path for plain one-line literals: `evaluated_value` compiles the literal
+        quote = raw[:1]
+        if (
+            quote in ("'", '"')
+            and len(raw) >= 2
+            and raw[-1] == quote
+            and "\\" not in raw
+            and not raw.startswith(quote * 3)
+        ):
+            return raw[1:-1]
         try:
             value = node.evaluated_value
         except Exception:  # pragma: no cover
