@@ -678,6 +678,9 @@ class Analyzer:
         assert scope.cls is not None
         if not scope.cls.is_module:
             return value
+        if scope.cls.defines_to:
+            # a custom `_apply`/`to` moves the module's plain tensors too
+            return tensor(sym("self"), scalar=value.scalar) if value.kind is Kind.TENSOR else value
         if value.kind is Kind.TENSOR and is_cpu(value.device) and value.scalar is False:
             return replace(value, origin=Origin.PLAIN_ATTR, site=target)
         return value

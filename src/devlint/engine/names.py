@@ -355,6 +355,7 @@ TENSOR_USE_ATTRS = frozenset(
         "log",
         "abs",
         "clamp",
+        "numpy",  # only tensors have .numpy(): arrays do not
     }
 )
 
