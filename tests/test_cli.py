@@ -572,16 +572,6 @@ def test_readme_setup_commands_are_verbatim_code_blocks() -> None:
         assert f"```sh\n{command}\n```" in README
 
 
-def test_ci_script_installs_like_the_readme_and_runs_its_test_command() -> None:
-    script = REPO / ".ci" / "run"
-    assert os.access(script, os.X_OK)
-    lines = [line.strip() for line in script.read_text().splitlines()]
-    assert "set -euo pipefail" in lines
-    order = ["pip install torch==2.13.0", "pip install -e '.[test]'", "ruff check src tests"]
-    assert [lines.index(step) for step in order] == sorted(lines.index(step) for step in order)
-    assert lines[-1] == TEST_COMMAND.rsplit("&& ", 1)[1]
-
-
 def test_pre_commit_hook_definition() -> None:
     text = (REPO / ".pre-commit-hooks.yaml").read_text()
     for line in [
