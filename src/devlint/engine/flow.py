@@ -48,6 +48,7 @@ from devlint.engine.values import (
     is_cpu,
     is_known,
     is_placed,
+    is_weak,
     join_devices,
     join_values,
     partly_cpu,
@@ -58,12 +59,6 @@ from devlint.engine.walk import iter_children, walk
 
 MAX_LOOP_PASSES = 3
 MAX_CALL_DEPTH = 3
-WEAK_PREFIXES = ("sym:param:", "sym:self")
-
-
-def is_weak(dev: Device) -> bool:
-    """Placed only by being a parameter or a module's own state: device-polymorphic code."""
-    return all(a.startswith(WEAK_PREFIXES) for a in dev)
 
 
 @dataclass

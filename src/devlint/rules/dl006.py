@@ -40,25 +40,22 @@ class TensorAttributeNotRegistered(Rule):
     )
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        seen: set[str] = set()
+        seen: set[int] = set()
         for m in facts.mismatches:
-            if m.cause is not Cause.PLAIN_ATTR:
-                continue
-            attr = m.culprit.text
-            if attr in seen:
-                continue
-            seen.add(attr)
-            msg = (
-                f"`{attr}` is a plain tensor attribute (set at line {{init_line}}) that `.to(device)` does not "
-                f"move; here it meets `{m.partner.text}`, which follows the module's device, and "
-                f"raises {SAME_DEVICE_ERROR} once the model is on an accelerator"
-            )
-            name = attr.split(".", 1)[-1]
-            help_ = (
-                f"register it in `__init__`: `self.register_buffer('{name}', ..., persistent=False)`"
-                f", or use `{attr}.to({m.partner.text}.device)` here"
-            )
             site = m.culprit.value.site
-            if site is None:
+            if m.cause is not Cause.PLAIN_ATTR or site is None or id(site) in seen:
                 continue
+            seen.add(id(site))
+            attr = facts.text(site)  # the `self.x` target of the __init__ assignment
+            name = attr.split(".", 1)[-1]
+            partner = m.partner.text
+            msg = (
+                f"`{attr}` is a plain tensor attribute (set at line {{init_line}}), which "
+                f"`model.to(device)` does not move; here it meets `{partner}`, which follows the "
+                f"module's device, and raises {SAME_DEVICE_ERROR} once the model is on an accelerator"
+            )
+            help_ = (
+                f'register it in `__init__`: `self.register_buffer("{name}", ..., persistent=False)`'
+                f", or move it here: `{attr}.to({partner}.device)`"
+            )
             yield self.report(m.node, msg, help_, init_line=site)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from devlint.engine.facts import FileFacts
-from devlint.engine.values import describe_device
+from devlint.engine.values import describe_device, is_weak
 from devlint.rules.base import Report, Rule
 
 
@@ -26,10 +26,16 @@ class NumpyOnAccelerator(Rule):
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for n in facts.numpy_calls:
             chain = ".detach().cpu()" if n.needs_detach else ".cpu()"
+            if is_weak(n.receiver.device):
+                where = (
+                    "is a tensor parameter, and this file places tensors on an accelerator, so "
+                    "callers may pass it from one"
+                )
+            else:
+                where = f"may be on {describe_device(n.receiver.device)}"
             msg = (
-                f"`{n.receiver_text}` may be on {describe_device(n.receiver.device)}: `.numpy()` "
-                "on an accelerator tensor raises `TypeError: can't convert cuda:0 device type "
-                "tensor to numpy`"
+                f"`{n.receiver_text}` {where}: `.numpy()` on an accelerator tensor raises "
+                "`TypeError: can't convert cuda:0 device type tensor to numpy`"
             )
             yield self.report(
                 n.node, msg, f"copy it to the host first: `{n.receiver_text}{chain}.numpy()`"

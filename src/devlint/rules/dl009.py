@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from devlint.engine.facts import Cause, Context, FileFacts
+from devlint.engine.values import describe_device
 from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint, where
 from devlint.rules.base import Report, Rule
 
@@ -38,14 +39,22 @@ class MixedDeviceOperation(Rule):
                 continue
             if m.context is Context.MODULE_CALL and m.module_text is not None:
                 continue  # DL001
-            if m.context is Context.LOSS_WEIGHT:
+            if m.context is Context.LOSS_WEIGHT and m.culprit.text == m.op_text:
+                # a loss module built with a CPU weight and never moved
+                msg = (
+                    f"loss `{m.op_text}` keeps its class weight on the CPU (the module was never "
+                    f"moved) but its inputs (`{m.partner.text}`) are on "
+                    f"{describe_device(m.partner.value.device)}; the call raises {SAME_DEVICE_ERROR}"
+                    " on a GPU machine"
+                )
+                help_ = f"move the loss module with its weight: `{m.op_text}.to(device)`"
+            elif m.context is Context.LOSS_WEIGHT:
                 msg = (
                     f"loss weight `{m.culprit.text}` is on the CPU but the loss inputs "
-                    f"(`{m.partner.text}`) are not; `{m.op_text}` raises {SAME_DEVICE_ERROR} on a GPU machine"
+                    f"(`{m.partner.text}`) are on {describe_device(m.partner.value.device)}; "
+                    f"`{m.op_text}` raises {SAME_DEVICE_ERROR} on a GPU machine"
                 )
-                help_ = (
-                    f"move the weight ({move_hint(m)}) or the loss module (`criterion.to(device)`)"
-                )
+                help_ = f"create or move the weight on the inputs' device: {move_hint(m)}"
             else:
                 msg = f"`{m.op_text}` mixes devices: {where(m)}; it raises {SAME_DEVICE_ERROR} on a GPU machine"
                 help_ = f"move it to the other operand's device: {move_hint(m)}"
