@@ -258,3 +258,10 @@ def test_values_join_and_describe() -> None:
     assert join_values(a, b).device == frozenset({"cpu", "sym:device"})
     assert describe_device(sym("device")) == "`device`"
     assert describe_device(DEV_CPU) == "the CPU"
+
+
+def test_configured_device_names_are_device_values() -> None:
+    src = PRELUDE + "model = nn.Linear(2, 2).to(tgt)\nfor a, b in loader:\n    out = model(a)\n"
+    assert analyze(cst.parse_module(src), src).mismatches == []
+    found = analyze(cst.parse_module(src), src, device_names=["tgt"]).mismatches
+    assert [(m.cause, m.culprit.text) for m in found] == [(Cause.BATCH, "a")]

@@ -109,7 +109,14 @@ class Scope:
 
 
 class Analyzer:
-    def __init__(self, module: cst.Module, source: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        source: Optional[str] = None,
+        device_names: Sequence[str] = (),
+    ) -> None:
+        # extra names (`[tool.devlint] device-names`) that hold the target device
+        self.device_names = frozenset(device_names)
         self.module = module
         self.facts = FileFacts(module=module)
         self.imports = N.ImportMap()
@@ -194,6 +201,14 @@ class Analyzer:
     def text(self, node: cst.CSTNode) -> str:
         return self.facts.text(node)
 
+    def is_device_name(self, name: str) -> bool:
+        """`device`, `args.device`, `self.dev`, or a name the configuration declares."""
+        return (
+            N.is_device_name(name)
+            or name in self.device_names
+            or (name.rsplit(".", 1)[-1] in self.device_names)
+        )
+
     def is_device_condition(self, node: cst.CSTNode) -> bool:
         """A test that checks which device is available or in use (`torch.cuda.is_available()`,
         `args.cuda`, `device.type == "cuda"`): code under it is guarded."""
@@ -251,7 +266,7 @@ class Analyzer:
 
     def param_value(self, name: str, p: cst.Param, used_as_tensor: set[str]) -> Value:
         ann = self.text(p.annotation.annotation) if p.annotation is not None else ""
-        if N.is_device_name(name) or ann in ("torch.device", "device"):
+        if self.is_device_name(name) or ann in ("torch.device", "device"):
             return Value(Kind.DEVICE, sym(name))
         if "Tensor" in ann and "Dict" not in ann and "List" not in ann and "dict" not in ann:
             return tensor(sym(f"param:{name}"), origin=Origin.PARAM, scalar=None)
@@ -274,7 +289,7 @@ class Analyzer:
     def check_device_default(self, p: cst.Param, scope: Scope) -> None:
         """`def f(device="cuda")`: a finding only when the body places data with it
         (`torch.get_autocast_dtype("cuda")`-style device *types* fail nowhere)."""
-        if p.default is None or not N.is_device_name(p.name.value):
+        if p.default is None or not self.is_device_name(p.name.value):
             return
         lit = N.accelerator_literal(p.default)
         if lit is None and isinstance(p.default, cst.Call):
@@ -409,7 +424,7 @@ class Analyzer:
                 scope.guarded_rest = True
             lit = N.accelerator_literal(small.value)
             if lit is not None and any(
-                N.is_device_name(N.dotted(t.target) or "") for t in small.targets
+                self.is_device_name(N.dotted(t.target) or "") for t in small.targets
             ):
                 self.add_hardcoded(small.value, repr(lit), "literal", scope)
             value = self.eval(small.value, scope)
@@ -716,7 +731,7 @@ class Analyzer:
         name = node.value
         if name in ("True", "False", "None"):
             return OTHER
-        if N.is_device_name(name):
+        if self.is_device_name(name):
             return Value(Kind.DEVICE, sym(name))
         if N.is_loader_name(name):
             return self.default_loader()
@@ -773,7 +788,7 @@ class Analyzer:
             if key is not None:
                 return Value(Kind.DEVICE, sym(key))
             return Value(Kind.DEVICE, DEV_UNKNOWN)
-        if key is not None and N.is_device_name(attr):
+        if key is not None and self.is_device_name(attr):
             return Value(Kind.DEVICE, sym(key))
         if base.kind is Kind.TENSOR:
             if attr in N.TENSOR_ATTRIBUTES_SAME_DEVICE:
@@ -1369,7 +1384,7 @@ class Analyzer:
     def device_var_name(self, scope: Scope) -> Optional[str]:
         for env in (scope.env, scope.globals or {}):
             for key, v in env.items():
-                if v.kind is Kind.DEVICE and N.is_device_name(key):
+                if v.kind is Kind.DEVICE and self.is_device_name(key):
                     return key
         return None
 
@@ -1388,7 +1403,7 @@ class Analyzer:
         if v.kind is Kind.OTHER and v.device == DEV_ANY:
             return DEV_UNKNOWN
         key = N.dotted(arg)
-        if key is not None and N.is_device_name(key):
+        if key is not None and self.is_device_name(key):
             return sym(key)
         return DEV_UNKNOWN
 
@@ -2352,6 +2367,9 @@ def _bind_args(
     return bound
 
 
-def analyze(module: cst.Module, source: Optional[str] = None) -> FileFacts:
-    """Compute the device facts of one parsed file (`source`: its text, if at hand)."""
-    return Analyzer(module, source).run()
+def analyze(
+    module: cst.Module, source: Optional[str] = None, device_names: Sequence[str] = ()
+) -> FileFacts:
+    """Compute the device facts of one parsed file (`source`: its text, if at hand;
+    `device_names`: extra variable names that hold the target device)."""
+    return Analyzer(module, source, device_names).run()
