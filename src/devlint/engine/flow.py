@@ -58,6 +58,7 @@ from devlint.engine.values import (
 from devlint.engine.walk import iter_children, walk
 
 MAX_LOOP_PASSES = 3
+HEURISTIC_LOADER = "<loader by name>"
 MAX_CALL_DEPTH = 3
 
 
@@ -130,6 +131,9 @@ class Analyzer:
         # Facts whose partner is only a parameter's device count when the file itself
         # places something on an accelerator (set during the walk, applied at the end).
         self.placed_seen = False
+        # loop targets over loaders known only by name, and those whose batches get moved
+        self.heuristic_sites: set[int] = set()
+        self.moved_sites: set[int] = set()
         self._conditions: dict[int, bool] = {}
         self.module_guarded = False
         self._pending: list[tuple[list, object]] = []
@@ -554,6 +558,8 @@ class Analyzer:
             iterable.elem is not None and _contains_loader_elem(iterable.elem)
         )
         targets = frozenset(_target_names(stmt.target))
+        if iterable.type_name == HEURISTIC_LOADER:
+            self.heuristic_sites.add(id(stmt.target))
         scope.loops.append(LoopInfo(is_batch, targets))
         self.run_loop(
             lambda: (
@@ -737,11 +743,19 @@ class Analyzer:
             return self.default_loader()
         return UNKNOWN
 
-    def default_loader(self) -> Value:
+    def default_loader(self, heuristic: bool = True) -> Value:
+        """A loader of CPU batches.  `heuristic`: known only by its name (`train_loader`
+        parameter): it may be a prefetcher or a distributed loader that yields device
+        batches, so its batches count as CPU only where the loop moves some of them."""
         if self.collate_moves:
             # a collate function of this file moves batches: loaders may yield device tensors
             return Value(Kind.LOADER, DEV_UNKNOWN, elem=UNKNOWN)
-        return Value(Kind.LOADER, DEV_CPU, elem=Value(Kind.BATCH, DEV_CPU, Origin.LOADER))
+        return Value(
+            Kind.LOADER,
+            DEV_CPU,
+            elem=Value(Kind.BATCH, DEV_CPU, Origin.LOADER),
+            type_name=HEURISTIC_LOADER if heuristic else "",
+        )
 
     def eval_Integer(self, node: cst.CSTNode, scope: Scope) -> Value:
         return OTHER
@@ -1100,6 +1114,12 @@ class Analyzer:
             return
         if not certain and cause is not Cause.BATCH:
             return
+        if (
+            cause is Cause.BATCH
+            and id(cval.site) in self.heuristic_sites
+            and id(cval.site) not in self.moved_sites
+        ):
+            return  # nothing shows this loader yields CPU batches
         key: tuple
         if cause is Cause.FACTORY:
             key = (cause, id(cval.site))
@@ -1228,15 +1248,18 @@ class Analyzer:
                 src.kind if src.kind is Kind.LOADER else Kind.BATCH,
                 DEV_ANY,
                 elem=Value(Kind.BATCH, inner.device, elems=(OTHER, inner)),
+                type_name=src.type_name,
             )
         if q in ("zip", "builtins.zip"):
             args = self.eval_args(node, scope)
             inners = tuple(self.element_of(v, a.value, scope) for a, v in args)
             is_loader = any(v.kind is Kind.LOADER for _, v in args)
+            heuristic = any(v.type_name == HEURISTIC_LOADER for _, v in args)
             return Value(
                 Kind.LOADER if is_loader else Kind.BATCH,
                 DEV_ANY,
                 elem=Value(Kind.BATCH, _container_device(list(inners)), elems=inners),
+                type_name=HEURISTIC_LOADER if heuristic else "",
             )
         if last in ("tqdm", "iter", "trange") or q in ("tqdm.tqdm", "tqdm.auto.tqdm"):
             args = self.eval_args(node, scope)
@@ -1465,7 +1488,7 @@ class Analyzer:
             el = dataset.elem
             if not is_cpu(el.device):
                 return Value(Kind.LOADER, el.device, elem=el)
-        return self.default_loader()
+        return self.default_loader(heuristic=False)
 
     def eval_nn_constructor(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
@@ -1630,6 +1653,8 @@ class Analyzer:
     ) -> Value:
         if is_placed(target) and not is_weak(target):
             self.placed_seen = True
+        if receiver.origin is Origin.LOADER and receiver.site is not None:
+            self.moved_sites.add(id(receiver.site))
         key = N.dotted(receiver_node)
         kind = receiver.kind
         if kind is Kind.MODULE or (

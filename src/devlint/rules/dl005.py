@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from devlint.engine.facts import Cause, FileFacts
 from devlint.engine.values import describe_device
 from devlint.rules._mismatch import SAME_DEVICE_ERROR
 from devlint.rules.base import Report, Rule
+
+LEGACY = re.compile(r"^(torch\.)?[A-Z]\w*Tensor\(")
 
 
 class FactoryWithoutDevice(Rule):
@@ -44,14 +47,23 @@ class FactoryWithoutDevice(Rule):
                 continue
             seen.add(id(site))
             factory = facts.text(site)
-            msg = (
-                f"`{factory}` creates a CPU tensor (no `device=`) that is combined with "
-                f"`{m.partner.text}` on {describe_device(m.partner.value.device)}; it raises "
-                f"{SAME_DEVICE_ERROR} whenever that tensor is on an accelerator"
-            )
             dev = f"{m.partner.text}.device" if m.partner.value.kind.value == "tensor" else "device"
-            if factory.startswith("torch.from_numpy"):
-                help_ = f"use `torch.as_tensor(..., device={dev})`"
+            where = describe_device(m.partner.value.device)
+            if LEGACY.match(factory):
+                msg = (
+                    f"`{factory}` is a legacy constructor: it always creates a CPU tensor (it "
+                    f"rejects accelerator devices), here combined with `{m.partner.text}` on "
+                    f"{where}; it raises {SAME_DEVICE_ERROR} whenever that tensor is on an accelerator"
+                )
+                help_ = f"use a factory with a device: `torch.empty(..., device={dev})`"
             else:
-                help_ = f"pass `device={dev}`"
+                msg = (
+                    f"`{factory}` creates a CPU tensor (no `device=`) that is combined with "
+                    f"`{m.partner.text}` on {where}; it raises {SAME_DEVICE_ERROR} whenever that "
+                    "tensor is on an accelerator"
+                )
+                if factory.startswith("torch.from_numpy"):
+                    help_ = f"use `torch.as_tensor(..., device={dev})`"
+                else:
+                    help_ = f"pass `device={dev}`"
             yield self.report(site, msg, help_)
