@@ -261,7 +261,36 @@ def test_values_join_and_describe() -> None:
 
 
 def test_configured_device_names_are_device_values() -> None:
-    src = PRELUDE + "model = nn.Linear(2, 2).to(tgt)\nfor a, b in loader:\n    out = model(a)\n"
+    src = PRELUDE + (
+        "model = nn.Linear(2, 2).to(tgt)\n"
+        "for a, b in loader:\n"
+        "    b = b.to(tgt)\n"
+        "    out = model(a)\n"
+    )
     assert analyze(cst.parse_module(src), src).mismatches == []
     found = analyze(cst.parse_module(src), src, device_names=["tgt"]).mismatches
     assert [(m.cause, m.culprit.text) for m in found] == [(Cause.BATCH, "a")]
+
+
+def test_loader_known_only_by_name_needs_evidence_of_cpu_batches() -> None:
+    # a `loader` parameter may be a prefetcher yielding device batches: silent...
+    quiet = facts(
+        """
+        def evaluate(model, loader, device):
+            model.to(device)
+            for x, y in loader:
+                out = model(x)
+        """
+    )
+    assert quiet.mismatches == []
+    # ...unless the loop moves part of the batch itself
+    loud = facts(
+        """
+        def evaluate(model, loader, device):
+            model.to(device)
+            for x, y in loader:
+                y = y.to(device)
+                out = model(x)
+        """
+    )
+    assert [(m.cause, m.culprit.text) for m in loud.mismatches] == [(Cause.BATCH, "x")]
