@@ -59,6 +59,7 @@ from devlint.engine.walk import iter_children, walk
 
 MAX_LOOP_PASSES = 3
 HEURISTIC_LOADER = "<loader by name>"
+CPU_SIDE_BASES = ("Dataset", "Sampler", "DataLoader", "Loader", "Transform")
 MAX_CALL_DEPTH = 3
 
 
@@ -155,12 +156,12 @@ class Analyzer:
                         info.methods[item.name.value] = item
                 info.defines_to = "to" in info.methods or "_apply" in info.methods
                 info.rebound, info.moved = _mutated_self_attrs(info.methods)
-                info.cpu_side = any(
-                    b.rsplit(".", 1)[-1].endswith(("Dataset", "Sampler")) for b in bases
-                )
+
                 self.classes[info.name] = info
             elif isinstance(stmt, (cst.If, cst.Try)):
                 self._collect_defs(stmt.body.body)
+        for info in self.classes.values():
+            info.cpu_side = self._is_cpu_side_class(info, set())
         for info in self.classes.values():
             info.is_module = self._is_module_class(info, set())
             forward = info.methods.get("forward")
@@ -173,6 +174,21 @@ class Analyzer:
             init = info.methods.get("__init__")
             if info.is_module and init is not None:
                 self.called_in_init |= _called_method_names(init)
+
+    def _is_cpu_side_class(self, info: ClassInfo, seen: set[str]) -> bool:
+        """Datasets, samplers, loaders and transforms run in the data pipeline, on the CPU."""
+        seen.add(info.name)
+        for base in info.bases:
+            local = base.rsplit(".", 1)[-1]
+            if local.endswith(CPU_SIDE_BASES):
+                return True
+            if (
+                local in self.classes
+                and local not in seen
+                and self._is_cpu_side_class(self.classes[local], seen)
+            ):
+                return True
+        return False
 
     def _is_module_class(self, info: ClassInfo, seen: set[str]) -> bool:
         seen.add(info.name)
@@ -381,8 +397,7 @@ class Analyzer:
             return UNKNOWN
         if value.kind is Kind.DEVICE:
             return Value(Kind.DEVICE, sym(key))
-        devs = frozenset(f"sym:{a[10:]}" if a.startswith("sym:param:") else a for a in value.device)
-        return replace(value, device=devs)
+        return value
 
     # ------------------------------------------------------------------ statements
     def walk_block(self, body: Iterable[cst.CSTNode], scope: Scope) -> bool:
@@ -1451,13 +1466,18 @@ class Analyzer:
         self.facts.hardcoded.append(HardcodedDevice(node, literal, form, scope.receives_tensors))
 
     def eval_factory(self, last: str, node: cst.Call, scope: Scope) -> Value:
-        self.eval_args(node, scope)
+        args = self.eval_args(node, scope)
         dev = self.device_kwarg(node, scope)
         pos = self.positional(node)
-        if last in ("tensor", "as_tensor") and pos:
-            first = self.eval(pos[0].value, scope)
-            if first.kind is Kind.TENSOR:
-                return replace(first, device=dev if dev is not None else first.device)
+        first = args[0][1] if args and args[0][0].keyword is None else UNKNOWN
+        if last in ("tensor", "as_tensor") and first.kind is Kind.TENSOR:
+            # a copy of a tensor stays on its device
+            return replace(first, device=dev if dev is not None else first.device)
+        if last == "normal":
+            # `torch.normal(mean, std)` with tensor arguments follows them
+            tensors = [v for _, v in args if v.kind is Kind.TENSOR]
+            if tensors:
+                return replace(tensors[0], device=dev or tensors[0].device, scalar=False)
         scalar = _factory_scalar(last, pos)
         if last in N.LEGACY_CONSTRUCTORS:
             dev = None
@@ -1653,7 +1673,7 @@ class Analyzer:
     ) -> Value:
         if is_placed(target) and not is_weak(target):
             self.placed_seen = True
-        if receiver.origin is Origin.LOADER and receiver.site is not None:
+        if receiver.origin is Origin.LOADER and receiver.site is not None and is_placed(target):
             self.moved_sites.add(id(receiver.site))
         key = N.dotted(receiver_node)
         kind = receiver.kind
