@@ -211,3 +211,45 @@ def join_values(a: Value, b: Value) -> Value:
         a.moves_inputs and b.moves_inputs,
         a.requires_grad or b.requires_grad,
     )
+
+
+def container_device(values: list[Value]) -> Device:
+    tensors = [v for v in values if v.kind in (Kind.TENSOR, Kind.BATCH)]
+    if not tensors:
+        return DEV_ANY
+    dev = tensors[0].device
+    for v in tensors[1:]:
+        dev = join_devices(dev, v.device)
+    return dev
+
+
+def common_origin(values: list[Value]) -> Origin:
+    origins = {v.origin for v in values if v.kind is Kind.TENSOR}
+    return origins.pop() if len(origins) == 1 else Origin.NONE
+
+
+def contains_loader_elem(value: Value) -> bool:
+    if value.origin is Origin.LOADER:
+        return True
+    return any(contains_loader_elem(e) for e in value.elems or ())
+
+
+def move_container(value: Value, target: Device) -> Value:
+    elems = tuple(move_value(e, target) for e in value.elems) if value.elems is not None else None
+    entries = (
+        tuple((k, move_value(v, target)) for k, v in value.entries)
+        if value.entries is not None
+        else None
+    )
+    elem = move_value(value.elem, target) if value.elem is not None else None
+    if elems is None and entries is None and elem is None:
+        elem = tensor(target, scalar=None)
+    return Value(Kind.BATCH, target, elems=elems, entries=entries, elem=elem)
+
+
+def move_value(value: Value, target: Device) -> Value:
+    if value.kind is Kind.TENSOR:
+        return tensor(target, scalar=value.scalar)
+    if value.kind is Kind.BATCH:
+        return move_container(value, target)
+    return value

@@ -1,0 +1,637 @@
+"""Evaluating calls: moves, factories, loaders, nn constructors, torch functions, tensor
+methods, module calls and same-file functions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+import libcst as cst
+
+from devlint.engine import names as N
+from devlint.engine.facts import (
+    Context,
+    HardcodedDevice,
+    LoadCall,
+)
+from devlint.engine.scope import (
+    HEURISTIC_LOADER,
+    MAX_CALL_DEPTH,
+    ClassInfo,
+    Scope,
+)
+from devlint.engine.syntax import (
+    bind_args,
+    factory_scalar,
+)
+from devlint.engine.values import (
+    DEV_ANY,
+    DEV_CPU,
+    DEV_UNKNOWN,
+    OTHER,
+    UNKNOWN,
+    Device,
+    Kind,
+    Origin,
+    Value,
+    container_device,
+    is_cpu,
+    is_known,
+    is_placed,
+    is_weak,
+    join_values,
+    partly_cpu,
+    sym,
+    tensor,
+)
+
+
+class CallsMixin:
+    """`Analyzer` methods that evaluate calls."""
+
+    # ------------------------------------------------------------------ calls
+    def eval_Call(self, node: cst.Call, scope: Scope) -> Value:
+        func = node.func
+        for a in node.args:
+            if a.keyword is not None and a.keyword.value in ("device", "map_location"):
+                lit = N.accelerator_literal(a.value)
+                if lit is not None:
+                    self.add_hardcoded(a.value, repr(lit), "literal", scope)
+        if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda", "cpu"):
+            return self.eval_move(node, scope, statement=None)
+        q = self.imports.qualify(func)
+        if q is not None:
+            handled = self.eval_known_call(q, node, scope)
+            if handled is not None:
+                return handled
+        if isinstance(func, cst.Attribute):
+            key = N.dotted(func)
+            known = self.lookup(key, scope) if key is not None else None
+            if known is not None and (known.kind is Kind.MODULE or known.type_name == "<moved>"):
+                return self.call_value(node, known, self.eval_args(node, scope), scope)
+            return self.eval_method_call(node, func, scope)
+        callee = self.eval(func, scope)
+        args = self.eval_args(node, scope)
+        return self.call_value(node, callee, args, scope)
+
+    def call_value(
+        self, node: cst.Call, callee: Value, args: list[tuple[cst.Arg, Value]], scope: Scope
+    ) -> Value:
+        if callee.kind is Kind.MODULE or callee.type_name == "<moved>":
+            return self.module_call(node, callee, args, scope)
+        return UNKNOWN
+
+    def eval_args(self, node: cst.Call, scope: Scope) -> list[tuple[cst.Arg, Value]]:
+        return [(a, self.eval(a.value, scope)) for a in node.args]
+
+    def keyword(self, node: cst.Call, name: str) -> Optional[cst.Arg]:
+        for a in node.args:
+            if a.keyword is not None and a.keyword.value == name:
+                return a
+        return None
+
+    def positional(self, node: cst.Call) -> list[cst.Arg]:
+        return [a for a in node.args if a.keyword is None and not a.star]
+
+    def eval_known_call(self, q: str, node: cst.Call, scope: Scope) -> Optional[Value]:
+        """Calls recognised by qualified name: torch, nn, data loaders, project code."""
+        last = N.last_part(q)
+        if q == "torch.device":
+            return self.eval_device_ctor(node, scope)
+        if q in ("torch.load", "torch.serialization.load"):
+            self.eval_args(node, scope)
+            pos = self.positional(node)
+            if (
+                self.keyword(node, "map_location") is None
+                and len(pos) < 2
+                and scope.report
+                and self.once("load", id(node))
+            ):
+                self.facts.loads.append(
+                    LoadCall(node, self.text(node), self.device_var_name(scope))
+                )
+            return UNKNOWN
+        if q == "torch.set_default_device":
+            self.eval_args(node, scope)
+            return OTHER
+        if (
+            q.startswith("torch.")
+            and q.count(".") == 1
+            and (last in N.FACTORIES or last in N.LEGACY_CONSTRUCTORS)
+        ):
+            return self.eval_factory(last, node, scope)
+        if q.startswith("torch.") and last in N.INHERITING_FACTORIES:
+            args = self.eval_args(node, scope)
+            dev = self.device_kwarg(node, scope)
+            first = args[0][1] if args else UNKNOWN
+            return tensor(dev if dev is not None else first.device, scalar=first.scalar)
+        if (
+            q in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
+            or last == "DataLoader"
+        ):
+            return self.eval_loader(node, scope)
+        if last == "TensorDataset":
+            args = self.eval_args(node, scope)
+            elems = tuple(
+                replace(v, origin=Origin.NONE) if v.kind is Kind.TENSOR else UNKNOWN
+                for _, v in args
+            )
+            return Value(
+                Kind.LOADER,
+                container_device(list(elems)),
+                elem=Value(Kind.BATCH, container_device(list(elems)), elems=elems),
+            )
+        if q in ("enumerate", "builtins.enumerate"):
+            args = self.eval_args(node, scope)
+            inner = self.element_of(args[0][1], args[0][0].value, scope) if args else UNKNOWN
+            src = args[0][1] if args else UNKNOWN
+            return Value(
+                src.kind if src.kind is Kind.LOADER else Kind.BATCH,
+                DEV_ANY,
+                elem=Value(Kind.BATCH, inner.device, elems=(OTHER, inner)),
+                type_name=src.type_name,
+            )
+        if q in ("zip", "builtins.zip"):
+            args = self.eval_args(node, scope)
+            inners = tuple(self.element_of(v, a.value, scope) for a, v in args)
+            is_loader = any(v.kind is Kind.LOADER for _, v in args)
+            heuristic = any(v.type_name == HEURISTIC_LOADER for _, v in args)
+            return Value(
+                Kind.LOADER if is_loader else Kind.BATCH,
+                DEV_ANY,
+                elem=Value(Kind.BATCH, container_device(list(inners)), elems=inners),
+                type_name=HEURISTIC_LOADER if heuristic else "",
+            )
+        if last in ("tqdm", "iter", "trange") or q in ("tqdm.tqdm", "tqdm.auto.tqdm"):
+            args = self.eval_args(node, scope)
+            return args[0][1] if args else UNKNOWN
+        if q in ("next", "builtins.next"):
+            args = self.eval_args(node, scope)
+            return self.element_of(args[0][1], args[0][0].value, scope) if args else UNKNOWN
+        if q in (
+            "len",
+            "int",
+            "float",
+            "str",
+            "bool",
+            "print",
+            "isinstance",
+            "range",
+            "min",
+            "max",
+            "round",
+            "abs",
+            "sum",
+            "hasattr",
+            "getattr",
+            "open",
+        ):
+            self.eval_args(node, scope)
+            if q == "range":
+                return Value(Kind.BATCH, DEV_ANY, elem=OTHER)
+            return OTHER if q != "open" else UNKNOWN
+        if q in ("list", "tuple", "sorted", "reversed"):
+            args = self.eval_args(node, scope)
+            if args:
+                src = args[0][1]
+                el = self.element_of(src, args[0][0].value, scope)
+                return Value(
+                    Kind.BATCH, src.device if src.kind is Kind.BATCH else el.device, elem=el
+                )
+            return Value(Kind.BATCH, DEV_ANY)
+        if (
+            last in ("DataParallel", "DistributedDataParallel")
+            or last == "FullyShardedDataParallel"
+        ):
+            args = self.eval_args(node, scope)
+            inner = args[0][1] if args else UNKNOWN
+            moves = (
+                last == "DataParallel"
+                or self.keyword(node, "device_ids") is not None
+                or last == "FullyShardedDataParallel"
+            )
+            return Value(
+                Kind.MODULE,
+                inner.device
+                if inner.kind is Kind.MODULE or inner.type_name == "<moved>"
+                else DEV_UNKNOWN,
+                oid=inner.oid,
+                moves_inputs=moves,
+            )
+        if q.startswith("torch.nn.") and last[:1].isupper() and "functional" not in q:
+            return self.eval_nn_constructor(q, last, node, scope)
+        if q.startswith("torch.optim.") and last[:1].isupper():
+            self.eval_args(node, scope)
+            return Value(Kind.OPTIMIZER, DEV_ANY)
+        if last == "from_pretrained":
+            self.eval_args(node, scope)
+            text = self.text(node.func)
+            if any(t in text for t in ("Tokenizer", "Processor", "Config", "FeatureExtractor")):
+                return OTHER
+            if self.keyword(node, "device_map") is not None:
+                return Value(Kind.MODULE, DEV_UNKNOWN)
+            return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
+        if q.startswith("torchvision.models.") and last[:1].islower() and last != "get_weight":
+            self.eval_args(node, scope)
+            return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
+        if q in ("timm.create_model",):
+            self.eval_args(node, scope)
+            return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
+        if q.startswith(("numpy.", "np.")):
+            self.eval_args(node, scope)
+            return Value(Kind.NDARRAY, DEV_ANY)
+        if q.startswith("torch.") and (
+            last in N.COMBINING_FUNCTIONS or q.startswith("torch.nn.functional.")
+        ):
+            return self.eval_torch_function(q, last, node, scope)
+        if q.startswith("torch.") and q.split(".")[1] in (
+            "cuda",
+            "backends",
+            "distributed",
+            "manual_seed",
+            "autograd",
+            "amp",
+            "jit",
+            "onnx",
+            "compile",
+        ):
+            self.eval_args(node, scope)
+            if q in ("torch.cuda.is_available", "torch.cuda.device_count"):
+                return OTHER
+            if q == "torch.compile":
+                return UNKNOWN
+            return UNKNOWN
+        if q.startswith("torch.") and q.count(".") == 1 and last[:1].islower():
+            # other torch ops follow their first tensor argument
+            args = self.eval_args(node, scope)
+            dev_kw = self.device_kwarg(node, scope)
+            for _, v in args:
+                if v.kind is Kind.TENSOR:
+                    return replace(
+                        v,
+                        device=dev_kw if dev_kw is not None else v.device,
+                        scalar=None if last in N.REDUCTIONS else v.scalar,
+                        origin=v.origin if dev_kw is None else Origin.NONE,
+                    )
+            if last in ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled"):
+                return OTHER
+            return UNKNOWN
+        local = q.split(".")[0]
+        if q in self.functions and q == local:
+            args = self.eval_args(node, scope)
+            return self.call_function(self.functions[q], None, node, args, scope)
+        if q in self.classes:
+            return self.construct(self.classes[q], node, scope)
+        return None
+
+    def eval_device_ctor(self, node: cst.Call, scope: Scope) -> Value:
+        if not node.args:
+            return Value(Kind.DEVICE, DEV_UNKNOWN)
+        arg = node.args[0].value
+        for a in node.args[1:]:
+            self.eval(a.value, scope)
+        lit = N.accelerator_literal(arg)
+        if lit is not None:
+            self.add_hardcoded(arg, repr(lit) if True else lit, "literal", scope, node)
+            return Value(Kind.DEVICE, frozenset({lit}))
+        s = N.string_value(arg)
+        if s is not None:
+            return Value(Kind.DEVICE, DEV_CPU if s.startswith("cpu") else DEV_UNKNOWN)
+        v = self.eval(arg, scope)
+        if v.kind is Kind.DEVICE:
+            return v
+        key = N.dotted(arg)
+        if key is not None:
+            return Value(Kind.DEVICE, sym(key))
+        return Value(Kind.DEVICE, DEV_UNKNOWN)
+
+    def device_var_name(self, scope: Scope) -> Optional[str]:
+        for env in (scope.env, scope.globals or {}):
+            for key, v in env.items():
+                if v.kind is Kind.DEVICE and self.is_device_name(key):
+                    return key
+        return None
+
+    def device_of_arg(self, arg: cst.BaseExpression, scope: Scope, where: cst.CSTNode) -> Device:
+        """The device an argument names: a device value, a string, a tensor (`.to(other)`)."""
+        lit = N.accelerator_literal(arg)
+        if lit is not None:
+            self.add_hardcoded(arg, repr(lit), "literal", scope, where)
+            return frozenset({lit})
+        s = N.string_value(arg)
+        if s is not None:
+            return DEV_CPU if s.startswith("cpu") else DEV_UNKNOWN
+        v = self.eval(arg, scope)
+        if v.kind in (Kind.DEVICE, Kind.TENSOR):
+            return v.device
+        if v.kind is Kind.OTHER and v.device == DEV_ANY:
+            return DEV_UNKNOWN
+        key = N.dotted(arg)
+        if key is not None and self.is_device_name(key):
+            return sym(key)
+        return DEV_UNKNOWN
+
+    def device_kwarg(self, node: cst.Call, scope: Scope) -> Optional[Device]:
+        kw = self.keyword(node, "device")
+        if kw is None:
+            return None
+        return self.device_of_arg(kw.value, scope, node)
+
+    def add_hardcoded(
+        self,
+        node: cst.CSTNode,
+        literal: str,
+        form: str,
+        scope: Scope,
+        where: Optional[cst.CSTNode] = None,
+    ) -> None:
+        if scope.guarded or not scope.report:
+            return
+        if not self.once("hard", id(node)):
+            return
+        self.facts.hardcoded.append(HardcodedDevice(node, literal, form, scope.receives_tensors))
+
+    def eval_factory(self, last: str, node: cst.Call, scope: Scope) -> Value:
+        args = self.eval_args(node, scope)
+        dev = self.device_kwarg(node, scope)
+        pos = self.positional(node)
+        first = args[0][1] if args and args[0][0].keyword is None else UNKNOWN
+        if last in ("tensor", "as_tensor") and first.kind is Kind.TENSOR:
+            # a copy of a tensor stays on its device
+            return replace(first, device=dev if dev is not None else first.device)
+        if last == "normal":
+            # `torch.normal(mean, std)` with tensor arguments follows them
+            tensors = [v for _, v in args if v.kind is Kind.TENSOR]
+            if tensors:
+                return replace(tensors[0], device=dev or tensors[0].device, scalar=False)
+        scalar = factory_scalar(last, pos)
+        if last in N.LEGACY_CONSTRUCTORS:
+            dev = None
+        if dev is None:
+            if scope.default_device is not None:
+                dev = scope.default_device
+            elif self.default_device_changed:
+                dev = DEV_UNKNOWN
+        if dev is None and any(a.star == "**" for a in node.args):
+            dev = DEV_UNKNOWN  # `**factory_kwargs` may carry device=
+        if dev is not None:
+            if is_placed(dev) and not is_weak(dev):
+                self.placed_seen = True
+            return tensor(dev, scalar=scalar)
+        return tensor(DEV_CPU, origin=Origin.FACTORY, site=node, scalar=scalar)
+
+    def eval_loader(self, node: cst.Call, scope: Scope) -> Value:
+        args = self.eval_args(node, scope)
+        if self.keyword(node, "collate_fn") is not None:
+            return Value(Kind.LOADER, DEV_UNKNOWN, elem=UNKNOWN)
+        ds = self.keyword(node, "dataset")
+        dataset = (
+            self.eval(ds.value, scope)
+            if ds is not None
+            else (args[0][1] if args and args[0][0].keyword is None else UNKNOWN)
+        )
+        if dataset.kind is Kind.LOADER and dataset.elem is not None:
+            el = dataset.elem
+            if not is_cpu(el.device):
+                return Value(Kind.LOADER, el.device, elem=el)
+        return self.default_loader(heuristic=False)
+
+    def eval_nn_constructor(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        args = self.eval_args(node, scope)
+        if last == "Parameter":
+            inner = args[0][1] if args else UNKNOWN
+            if scope.cls is not None and scope.cls.is_module:
+                return tensor(sym("self"), requires_grad=True, scalar=None)
+            return tensor(
+                inner.device if inner.kind is Kind.TENSOR else DEV_UNKNOWN,
+                requires_grad=True,
+                scalar=inner.scalar,
+            )
+        if last in N.PARAMETERLESS_MODULES:
+            weight_dev: Optional[Device] = None
+            for a, v in args:
+                if (
+                    a.keyword is not None
+                    and a.keyword.value in N.LOSS_WEIGHT_KWARGS
+                    and v.kind is Kind.TENSOR
+                ):
+                    weight_dev = v.device
+                    weight_val = v
+            if weight_dev is not None and is_known(weight_dev):
+                return Value(
+                    Kind.MODULE,
+                    weight_dev,
+                    oid=self.new_oid(),
+                    type_name="loss",
+                    origin=weight_val.origin,
+                    site=weight_val.site,
+                )
+            return Value(Kind.MODULE, DEV_ANY, oid=self.new_oid())
+        if last in ("ModuleList", "Sequential", "ModuleDict", "ParameterList", "ParameterDict"):
+            devs = [v.device for _, v in args if v.kind is Kind.MODULE]
+            dev = DEV_CPU
+            for d in devs:
+                if not is_cpu(d) and d != DEV_ANY:
+                    dev = DEV_UNKNOWN
+            return Value(Kind.MODULE, dev, oid=self.new_oid())
+        if self.keyword(node, "device") is not None:
+            d = self.device_kwarg(node, scope)
+            return Value(Kind.MODULE, d or DEV_UNKNOWN, oid=self.new_oid())
+        return Value(
+            Kind.MODULE,
+            DEV_CPU if scope.default_device is None else scope.default_device,
+            oid=self.new_oid(),
+        )
+
+    def eval_torch_function(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        args = self.eval_args(node, scope)
+        operands: list[tuple[cst.CSTNode, Value]] = []
+        weights: list[tuple[cst.CSTNode, Value]] = []
+        for a, v in args:
+            if a.keyword is not None and a.keyword.value in N.LOSS_WEIGHT_KWARGS:
+                weights.append((a.value, v))
+            elif a.keyword is not None and a.keyword.value in ("out", "dtype", "reduction", "dim"):
+                continue
+            elif a.star == "*" or (
+                a.keyword is None
+                and v.kind is Kind.BATCH
+                and last in ("cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack")
+            ):
+                if v.elems is not None:
+                    seq = a.value
+                    nodes = (
+                        [e.value for e in seq.elements]
+                        if isinstance(seq, (cst.List, cst.Tuple))
+                        else [a.value] * len(v.elems)
+                    )
+                    operands.extend(zip(nodes, v.elems))
+                elif v.elem is not None:
+                    operands.append((a.value, v.elem))
+            else:
+                operands.append((a.value, v))
+        fname = self.text(node.func)
+        if last in N.COMBINING_FUNCTIONS or "loss" in last or "entropy" in last:
+            result = self.combine(node, operands, scope, op_text=fname)
+        else:
+            tensors = [v for _, v in operands if v.kind is Kind.TENSOR]
+            result = replace(tensors[0], scalar=None) if tensors else UNKNOWN
+        if weights and result.kind is Kind.TENSOR:
+            tens = [(n, v) for n, v in operands if v.kind is Kind.TENSOR and is_placed(v.device)]
+            for wn, wv in weights:
+                if wv.kind is Kind.TENSOR and tens:
+                    self.check_operands(
+                        node, [tens[0], (wn, wv)], scope, fname, Context.LOSS_WEIGHT
+                    )
+        if "loss" in last or "entropy" in last:
+            return replace(result, scalar=None, origin=Origin.NONE, site=None)
+        return result
+
+    # ------------------------------------------------------------------ module calls
+    def module_call(
+        self, node: cst.Call, module: Value, args: list[tuple[cst.Arg, Value]], scope: Scope
+    ) -> Value:
+        operands: list[tuple[cst.CSTNode, Value]] = []
+        for a, v in args:
+            if a.star == "**":
+                if v.kind is Kind.BATCH:
+                    if v.entries is not None:
+                        operands.extend(
+                            (a.value, ev) for _, ev in v.entries if ev.kind is Kind.TENSOR
+                        )
+                    elif is_cpu(v.device) and v.origin is Origin.LOADER:
+                        operands.append(
+                            (a.value, tensor(v.device, origin=v.origin, site=v.site, scalar=False))
+                        )
+                continue
+            if a.star == "*":
+                continue
+            if v.kind is Kind.BATCH and v.elems is not None and a.keyword is None:
+                # model((x, y)) / model([x, y])
+                operands.extend((a.value, e) for e in v.elems if e.kind is Kind.TENSOR)
+                continue
+            if v.kind is Kind.TENSOR:
+                operands.append((a.value, v))
+        module_text = self.text(node.func)
+        if not module.moves_inputs and operands:
+            mdev = module.device
+            if is_placed(mdev) or partly_cpu(mdev):
+                partner = (node.func, module)
+                for n, v in operands:
+                    if v.scalar is not False and v.origin not in (Origin.LOADER,):
+                        continue
+                    if is_cpu(v.device) or (partly_cpu(v.device) and v.origin is Origin.LOADER):
+                        self.record(
+                            node,
+                            Context.MODULE_CALL,
+                            module_text,
+                            (n, v),
+                            partner,
+                            scope,
+                            module_text,
+                        )
+            elif is_cpu(mdev):
+                placed = [(n, v) for n, v in operands if is_placed(v.device)]
+                if placed and not is_weak(placed[0][1].device):
+                    if module.type_name == "loss":
+                        culprit_val = tensor(DEV_CPU, origin=module.origin, site=module.site)
+                        self.record(
+                            node,
+                            Context.LOSS_WEIGHT,
+                            module_text,
+                            (node.func, culprit_val),
+                            placed[0],
+                            scope,
+                        )
+                    elif module.origin is not Origin.PARAM:
+                        self.record(
+                            node,
+                            Context.MODULE_CALL,
+                            module_text,
+                            (node.func, module),
+                            placed[0],
+                            scope,
+                            module_text,
+                        )
+            elif mdev == DEV_ANY:
+                # a parameter-free module (a loss): its inputs must agree with each other
+                self.check_operands(node, operands, scope, module_text, Context.MODULE_CALL)
+        return self.module_output(module, args)
+
+    def module_output(self, module: Value, args: list[tuple[cst.Arg, Value]]) -> Value:
+        """What a module call returns: on the module's device (or its inputs' for
+        parameter-free modules).  A CPU module fed placed inputs has been reported; its
+        output takes the inputs' device so one defect is not reported again downstream."""
+        dev = module.device
+        tensors = [v for _, v in args if v.kind is Kind.TENSOR]
+        placed = [v for v in tensors if is_placed(v.device)]
+        if dev == DEV_ANY or not is_known(dev):
+            dev = tensors[0].device if tensors and dev == DEV_ANY else DEV_UNKNOWN
+        elif is_cpu(dev) and placed:
+            dev = placed[0].device
+        if module.type_name == "loss" or "Loss" in module.type_name:
+            return tensor(dev, scalar=None, requires_grad=True)
+        return Value(Kind.TENSOR, dev, Origin.MODEL_OUTPUT, scalar=False, requires_grad=True)
+
+    def construct(self, info: ClassInfo, node: cst.Call, scope: Scope) -> Value:
+        args = self.eval_args(node, scope)
+        if info.is_module:
+            value = Value(
+                Kind.MODULE,
+                DEV_CPU if scope.default_device is None else scope.default_device,
+                oid=self.new_oid(),
+                type_name=info.name,
+                moves_inputs=info.moves_inputs,
+            )
+            if "to" in info.methods or "_apply" in info.methods:
+                value = replace(value, device=DEV_UNKNOWN)
+            return value
+        init = info.methods.get("__init__")
+        if init is not None:
+            self.call_function(
+                init,
+                info,
+                node,
+                args,
+                scope,
+                self_value=Value(Kind.OTHER, DEV_ANY, type_name=info.name),
+            )
+        return Value(Kind.OTHER, DEV_ANY, oid=self.new_oid(), type_name=info.name)
+
+    def call_function(
+        self,
+        func: cst.FunctionDef,
+        cls: Optional[ClassInfo],
+        node: cst.Call,
+        args: list[tuple[cst.Arg, Value]],
+        scope: Scope,
+        self_value: Optional[Value] = None,
+    ) -> Value:
+        """Analyse a same-file function in the caller's context (reporting off)."""
+        if scope.depth >= MAX_CALL_DEPTH or id(func) in self._in_progress:
+            return UNKNOWN
+        bound = bind_args(func, cls is not None, args)
+        if bound is None:
+            return UNKNOWN
+        self._in_progress.add(id(func))
+        try:
+            inner = self.analyze_function(
+                func, cls, report=False, args=bound, self_value=self_value, depth=scope.depth + 1
+            )
+        finally:
+            self._in_progress.discard(id(func))
+        # in-place moves of module arguments flow back to the caller
+        for name, before in bound.items():
+            after = inner.env.get(name)
+            if (
+                after is not None
+                and before.oid
+                and after.oid == before.oid
+                and after.device != before.device
+            ):
+                self.move_in_place(before, None, replace(before, device=after.device), scope)
+        if not inner.returns:
+            return OTHER
+        result = inner.returns[0]
+        for r in inner.returns[1:]:
+            result = join_values(result, r)
+        return result

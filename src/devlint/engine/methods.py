@@ -1,0 +1,297 @@
+"""Method calls: tensor methods (which follow their receiver, combine operands or leave
+the tensor world), module methods, batch containers and methods of project classes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+import libcst as cst
+
+from devlint.engine import names as N
+from devlint.engine.facts import (
+    NumpyCall,
+)
+from devlint.engine.scope import (
+    ClassInfo,
+    Scope,
+)
+from devlint.engine.values import (
+    DEV_ANY,
+    DEV_UNKNOWN,
+    OTHER,
+    UNKNOWN,
+    Kind,
+    Origin,
+    Value,
+    is_cpu,
+    is_known,
+    is_placed,
+    is_weak,
+    sym,
+    tensor,
+)
+
+
+class MethodsMixin:
+    """`Analyzer` methods that evaluate `receiver.method(...)` calls."""
+
+    # ------------------------------------------------------------------ methods
+    def eval_method_call(self, node: cst.Call, func: cst.Attribute, scope: Scope) -> Value:
+        name = func.attr.value
+        receiver = self.eval(func.value, scope)
+        if name == "register_buffer" and scope.cls is not None:
+            args = self.eval_args(node, scope)
+            key = N.string_value(node.args[0].value) if node.args else None
+            if key is not None:
+                scope.env[f"self.{key}"] = tensor(
+                    sym("self") if scope.cls.is_module else DEV_UNKNOWN, scalar=None
+                )
+            return OTHER
+        if receiver.kind is Kind.TENSOR:
+            return self.tensor_method(node, name, receiver, func, scope)
+        if receiver.kind is Kind.MODULE or receiver.type_name == "<moved>":
+            args = self.eval_args(node, scope)
+            if name in ("forward", "__call__"):
+                return self.module_call(node, receiver, args, scope)
+            if name in (
+                "parameters",
+                "named_parameters",
+                "buffers",
+                "state_dict",
+                "children",
+                "modules",
+                "named_modules",
+            ):
+                return Value(
+                    Kind.BATCH, receiver.device, elem=tensor(receiver.device, requires_grad=True)
+                )
+            if name in (
+                "train",
+                "eval",
+                "half",
+                "float",
+                "double",
+                "bfloat16",
+                "requires_grad_",
+                "apply",
+                "zero_grad",
+                "to_empty",
+            ):
+                if name == "to_empty":
+                    return replace(receiver, device=DEV_UNKNOWN)
+                return receiver
+            info = self.classes.get(receiver.type_name) or self.unique_method_owner(name)
+            if name in ("generate", "encode", "decode", "predict", "sample", "embed") or (
+                info is not None and name in info.methods
+            ):
+                if info is not None and name in info.methods:
+                    return self.call_function(
+                        info.methods[name], info, node, args, scope, self_value=receiver
+                    )
+                return self.module_output(receiver, args)
+            return UNKNOWN
+        if receiver.kind is Kind.BATCH:
+            args = self.eval_args(node, scope)
+            if name in ("items",):
+                el = receiver.elem or (
+                    tensor(receiver.device, origin=receiver.origin, site=receiver.site)
+                    if receiver.entries is None and is_known(receiver.device)
+                    else UNKNOWN
+                )
+                return Value(
+                    Kind.BATCH,
+                    receiver.device,
+                    elem=Value(Kind.BATCH, receiver.device, elems=(OTHER, el)),
+                )
+            if name in ("values",):
+                return Value(Kind.BATCH, receiver.device, elem=receiver.elem)
+            if name in ("get",) and args:
+                key = N.string_value(node.args[0].value)
+                if receiver.entries is not None and key is not None:
+                    for k, v in receiver.entries:
+                        if k == key:
+                            return v
+                return receiver.elem or UNKNOWN
+            if name in ("pop",) and args:
+                return receiver.elem or UNKNOWN
+            return UNKNOWN
+        if receiver.kind is Kind.LOADER:
+            self.eval_args(node, scope)
+            return UNKNOWN
+        # project classes: self.method(...) and obj.method(...)
+        args = self.eval_args(node, scope)
+        if (
+            isinstance(func.value, cst.Name)
+            and func.value.value == "self"
+            and scope.cls is not None
+        ):
+            info = scope.cls
+            if name in info.methods:
+                return self.call_function(
+                    info.methods[name], info, node, args, scope, self_value=scope.env.get("self")
+                )
+        if receiver.type_name in self.classes:
+            info = self.classes[receiver.type_name]
+            if name in info.methods:
+                return self.call_function(
+                    info.methods[name], info, node, args, scope, self_value=receiver
+                )
+        # accelerate / fabric move things for the user
+        if name in ("prepare", "setup", "setup_dataloaders", "prepare_model"):
+            return Value(Kind.BATCH, DEV_UNKNOWN)
+        if name == "add_argument":
+            self.check_argparse_default(node, scope)
+        if name == "numpy":
+            return Value(Kind.NDARRAY, DEV_ANY)
+        return UNKNOWN
+
+    def unique_method_owner(self, name: str) -> Optional[ClassInfo]:
+        """The only module class of this file that defines method `name`, if exactly one does:
+        `encoder.init_hidden(...)` on a parameter of unknown class."""
+        owners = [c for c in self.classes.values() if c.is_module and name in c.methods]
+        return owners[0] if len(owners) == 1 else None
+
+    def check_argparse_default(self, node: cst.Call, scope: Scope) -> None:
+        pos = self.positional(node)
+        if not pos or not any("device" in (N.string_value(a.value) or "") for a in pos):
+            return
+        default = self.keyword(node, "default")
+        if default is not None and N.accelerator_literal(default.value) is not None:
+            self.add_hardcoded(default.value, self.text(default.value), "option_default", scope)
+
+    def tensor_method(
+        self, node: cst.Call, name: str, receiver: Value, func: cst.Attribute, scope: Scope
+    ) -> Value:
+        args = self.eval_args(node, scope)
+        if name == "numpy":
+            force = self.keyword(node, "force")
+            if (
+                force is None
+                and scope.report
+                and is_placed(receiver.device)
+                and receiver.origin is not Origin.DISCARDED
+                and self.once("numpy", id(node))
+            ):
+                self.add_fact(
+                    self.facts.numpy_calls,
+                    NumpyCall(node, self.text(func.value), receiver, receiver.requires_grad),
+                    is_weak(receiver.device),
+                )
+            return Value(Kind.NDARRAY, DEV_ANY)
+        if name in N.NON_TENSOR_METHODS:
+            return OTHER
+        if name in (
+            "new_zeros",
+            "new_ones",
+            "new_full",
+            "new_empty",
+            "new_tensor",
+            "zero_",
+            "fill_",
+        ):
+            return tensor(receiver.device, scalar=False)
+        if name == "type_as" and args:
+            other = args[0][1]
+            if other.kind is not Kind.TENSOR:
+                return replace(receiver, device=DEV_UNKNOWN, origin=Origin.NONE, site=None)
+            return replace(receiver, device=other.device, origin=Origin.NONE, site=None)
+        if name in (
+            "detach",
+            "detach_",
+            "clone",
+            "contiguous",
+            "float",
+            "double",
+            "half",
+            "long",
+            "int",
+            "bool",
+            "byte",
+            "bfloat16",
+            "requires_grad_",
+            "pin_memory",
+            "share_memory_",
+        ):
+            rg = receiver.requires_grad and name not in ("detach", "detach_")
+            return replace(receiver, requires_grad=rg)
+        if name in N.COMBINING_METHODS:
+            operands = [(func.value, receiver)]
+            for a, v in args:
+                if a.keyword is None or a.keyword.value in (
+                    "other",
+                    "mask",
+                    "index",
+                    "src",
+                    "value",
+                    "mat2",
+                ):
+                    operands.append((a.value, v))
+            if name in (
+                "index_select",
+                "gather",
+                "scatter",
+                "scatter_",
+                "scatter_add",
+                "scatter_add_",
+                "index_add",
+                "index_add_",
+                "index_copy",
+                "index_copy_",
+                "index_fill",
+                "index_fill_",
+                "take_along_dim",
+                "masked_fill",
+                "masked_fill_",
+            ):
+                # index tensors must be on the input's device even when 0-dim is not in play
+                operands = [
+                    (
+                        n,
+                        replace(v, scalar=False)
+                        if v.kind is Kind.TENSOR
+                        and v.scalar is None
+                        and v.origin is not Origin.NONE
+                        else v,
+                    )
+                    for n, v in operands
+                ]
+            result = self.combine(node, operands, scope, op_text=f".{name}()")
+            return (
+                replace(
+                    receiver,
+                    scalar=receiver.scalar,
+                    origin=receiver.origin if is_cpu(result.device) else Origin.NONE,
+                )
+                if result.kind is Kind.TENSOR
+                else result
+            )
+        scalar = receiver.scalar
+        if name in N.REDUCTIONS:
+            scalar = None if not node.args else receiver.scalar
+        if (
+            name
+            in (
+                "max",
+                "min",
+                "sort",
+                "topk",
+                "chunk",
+                "split",
+                "unbind",
+                "split_with_sizes",
+                "kthvalue",
+                "mode",
+                "median",
+            )
+            and node.args
+        ):
+            return Value(
+                Kind.TENSOR,
+                receiver.device,
+                receiver.origin,
+                receiver.site,
+                scalar=False,
+                requires_grad=receiver.requires_grad,
+            )
+        return replace(receiver, scalar=scalar)

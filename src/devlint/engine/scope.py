@@ -1,0 +1,62 @@
+"""The state the flow analysis carries through one scope, and what it knows of classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import libcst as cst
+
+from devlint.engine.values import Device, Value
+
+MAX_LOOP_PASSES = 3
+HEURISTIC_LOADER = "<loader by name>"
+CPU_SIDE_BASES = ("Dataset", "Sampler", "DataLoader", "Loader", "Transform")
+MAX_CALL_DEPTH = 3
+
+
+@dataclass
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    bases: list[str]
+    is_module: bool = False
+    defines_to: bool = False
+    # forward() moves its inputs to the module's device itself
+    moves_inputs: bool = False
+    # `self.x` attributes that methods other than __init__ rebind, or move
+    rebound: set[str] = field(default_factory=set)
+    moved: set[str] = field(default_factory=set)
+    # runs on the CPU by construction (datasets, samplers): parameters are not symbolic
+    cpu_side: bool = False
+    methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    # self attributes after __init__, computed on demand
+    attrs: Optional[dict[str, Value]] = None
+
+
+@dataclass
+class LoopInfo:
+    is_batch_loop: bool
+    targets: frozenset[str]
+
+
+@dataclass
+class Scope:
+    """The state of one analysis of one scope (module, function or method)."""
+
+    env: dict[str, Value]
+    report: bool
+    func: Optional[cst.FunctionDef] = None
+    cls: Optional[ClassInfo] = None
+    globals: Optional[dict[str, Value]] = None
+    loops: list[LoopInfo] = field(default_factory=list)
+    guard: int = 0  # > 0 inside a device-availability check
+    guarded_rest: bool = False  # an early exit made the rest of the scope guarded
+    returns: list[Value] = field(default_factory=list)
+    default_device: Optional[Device] = None  # inside `with torch.device(...)`
+    depth: int = 0
+    receives_tensors: bool = False
+
+    @property
+    def guarded(self) -> bool:
+        return self.guard > 0 or self.guarded_rest
