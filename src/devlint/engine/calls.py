@@ -255,12 +255,17 @@ class CallsMixin:
             "onnx",
             "compile",
         ):
-            self.eval_args(node, scope)
+            args = self.eval_args(node, scope)
             if q in ("torch.cuda.is_available", "torch.cuda.device_count"):
                 return OTHER
-            if q == "torch.compile":
-                return UNKNOWN
+            if q in ("torch.compile", "torch.jit.script", "torch.jit.trace") and args:
+                # compiled/scripted modules live where the module does
+                inner = args[0][1]
+                return inner if inner.kind is Kind.MODULE else UNKNOWN
             return UNKNOWN
+        if q in ("torch.accelerator.current_accelerator", "torch.get_default_device"):
+            self.eval_args(node, scope)
+            return Value(Kind.DEVICE, sym("auto"))
         if q.startswith("torch.") and q.count(".") == 1 and last[:1].islower():
             # other torch ops follow their first tensor argument
             args = self.eval_args(node, scope)

@@ -154,7 +154,13 @@ class ExpressionsMixin:
                 return tensor(base.device, scalar=False, requires_grad=True)
             return UNKNOWN
         if base.kind is Kind.BATCH and base.origin is Origin.LOADER and base.entries is None:
-            return tensor(base.device, origin=base.origin, site=base.site, scalar=None)
+            return tensor(
+                base.device,
+                origin=base.origin,
+                site=base.site,
+                # batch elements are batched: never 0-dim
+                scalar=False if base.origin is Origin.LOADER else None,
+            )
         if key is not None and N.is_loader_name(attr):
             return self.default_loader()
         return UNKNOWN
@@ -208,7 +214,13 @@ class ExpressionsMixin:
             if base.elem is not None:
                 return base.elem
             if base.entries is None and base.elems is None and is_known(base.device):
-                return tensor(base.device, origin=base.origin, site=base.site, scalar=None)
+                return tensor(
+                    base.device,
+                    origin=base.origin,
+                    site=base.site,
+                    # batch elements are batched: never 0-dim
+                    scalar=False if base.origin is Origin.LOADER else None,
+                )
             return UNKNOWN
         if base.kind is Kind.MODULE:
             return Value(Kind.MODULE, base.device)
@@ -498,7 +510,7 @@ class ExpressionsMixin:
                     out = join_values(out, e)
                 return out
             if value.origin is Origin.LOADER and is_known(value.device):
-                return tensor(value.device, origin=Origin.LOADER, site=value.site, scalar=None)
+                return tensor(value.device, origin=Origin.LOADER, site=value.site, scalar=False)
             return UNKNOWN
         if value.kind is Kind.TENSOR:
             return replace(value, scalar=None)
