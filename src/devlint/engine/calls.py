@@ -383,6 +383,7 @@ class CallsMixin:
             if is_placed(dev) and not is_weak(dev):
                 self.placed_seen = True
             return tensor(dev, scalar=scalar)
+        self.created_in[id(node)] = id(scope.func)
         return tensor(DEV_CPU, origin=Origin.FACTORY, site=node, scalar=scalar)
 
     def eval_loader(self, node: cst.Call, scope: Scope) -> Value:

@@ -487,12 +487,14 @@ class ExpressionsMixin:
                 node=node,
                 context=context,
                 op_text=op_text,
-                culprit=Operand(self.text(cnode), cval),
-                partner=Operand(self.text(pnode), pval),
+                culprit=Operand(self.text(cnode), cval, cnode),
+                partner=Operand(self.text(pnode), pval, pnode),
                 cause=cause,
                 certain=certain,
                 in_batch_loop=bool(scope.loops),
                 module_text=module_text,
+                same_scope=cval.site is not None
+                and self.created_in.get(id(cval.site)) == id(scope.func),
             ),
             needs_placement,
         )

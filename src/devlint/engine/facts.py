@@ -35,6 +35,7 @@ class Context(Enum):
 class Operand:
     text: str  # source text of the operand expression, for messages
     value: Value
+    node: Optional[cst.CSTNode] = None
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,15 @@ class Mismatch:
     certain: bool = True  # False: only on some paths (moved on one branch only)
     in_batch_loop: bool = False
     module_text: Optional[str] = None  # for MODULE_CALL: the callee's text
+    # the culprit was created in the scope where it meets its partner (so a fix at its
+    # creation site may name the partner)
+    same_scope: bool = False
 
 
 @dataclass(frozen=True)
 class DiscardedMove:
     node: cst.CSTNode  # the expression statement
+    call: cst.Call  # the discarded `x.to(...)` call
     call_text: str  # `x.to(device)`
     receiver_text: str
     receiver: Value

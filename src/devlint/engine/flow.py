@@ -96,6 +96,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         # Facts whose partner is only a parameter's device count when the file itself
         # places something on an accelerator (set during the walk, applied at the end).
         self.placed_seen = False
+        self.created_in: dict[int, int] = {}  # factory call -> the function it runs in
         # loop targets over loaders known only by name, and those whose batches get moved
         self.heuristic_sites: set[int] = set()
         self.moved_sites: set[int] = set()

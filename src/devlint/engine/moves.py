@@ -130,6 +130,7 @@ class MovesMixin:
                         self.facts.discarded_moves.append(
                             DiscardedMove(
                                 statement,
+                                node,
                                 self.text(node),
                                 self.text(receiver_node),
                                 receiver,

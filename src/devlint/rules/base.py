@@ -9,12 +9,34 @@ new rule a small file and keeps the analysis in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Iterator
+from typing import TYPE_CHECKING, ClassVar, Iterator, Optional
 
 import libcst as cst
 
 if TYPE_CHECKING:
     from devlint.engine.facts import FileFacts
+
+
+SAFE = "safe"
+UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the source of `node` with `content` (positions come later, from the checker)."""
+
+    node: cst.CSTNode
+    content: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """An automatic repair: `safe` ones keep the program's meaning apart from the bug;
+    `unsafe` ones may change behaviour (where checkpoints land, random streams...)."""
+
+    applicability: str
+    title: str
+    edits: tuple[Edit, ...]
 
 
 @dataclass(frozen=True)
@@ -28,6 +50,7 @@ class Report:
     # Nodes whose line numbers the message names: `{init_line}` in the message is replaced
     # by the 1-based line of refs["init_line"] once positions are known.
     refs: tuple[tuple[str, cst.CSTNode], ...] = ()
+    fix: Optional[Fix] = None
 
 
 class Rule:
@@ -48,5 +71,12 @@ class Rule:
     def check(self, facts: FileFacts) -> Iterator[Report]:
         raise NotImplementedError
 
-    def report(self, node: cst.CSTNode, message: str, help: str, **refs: cst.CSTNode) -> Report:
-        return Report(self.code, node, message, help, tuple(refs.items()))
+    def report(
+        self,
+        node: cst.CSTNode,
+        message: str,
+        help: str,
+        fix: Optional[Fix] = None,
+        **refs: cst.CSTNode,
+    ) -> Report:
+        return Report(self.code, node, message, help, tuple(refs.items()), fix)

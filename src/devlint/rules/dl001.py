@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
-from devlint.engine.facts import Cause, Context, FileFacts
-from devlint.engine.values import describe_device, is_cpu
+from devlint.engine.facts import Cause, Context, FileFacts, Mismatch
+from devlint.engine.values import Kind, describe_device, is_cpu
+from devlint.rules._fixes import code, device_expression, is_atom, replace
 from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint
-from devlint.rules.base import Report, Rule
+from devlint.rules.base import UNSAFE, Fix, Report, Rule
 
 
 class ModuleInputDeviceMismatch(Rule):
@@ -59,4 +60,17 @@ class ModuleInputDeviceMismatch(Rule):
                     "on a GPU machine"
                 )
                 help_ = f"move the input first: {move_hint(m)}"
-            yield self.report(m.node, msg, help_)
+            yield self.report(m.node, msg, help_, fix=self.autofix(facts, m))
+
+    def autofix(self, facts: FileFacts, m: Mismatch) -> Optional[Fix]:
+        """Move the input at the call (`model(x.to(device))`): unsafe, since other uses of
+        the input keep the old device."""
+        node = m.culprit.node
+        dev = device_expression(m)
+        if node is None or dev is None or m.culprit.text == m.module_text:
+            return None
+        if m.culprit.value.kind is not Kind.TENSOR:
+            return None
+        arg = code(facts, node)
+        moved = f"{arg}.to({dev})" if is_atom(node) else f"({arg}).to({dev})"
+        return replace(UNSAFE, f"move `{m.culprit.text}` to `{dev}` at the call", node, moved)

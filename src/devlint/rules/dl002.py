@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import libcst as cst
+
 from devlint.engine.facts import FileFacts
-from devlint.rules.base import Report, Rule
+from devlint.engine.names import string_value
+from devlint.rules._fixes import fallback_device, replace
+from devlint.rules.base import UNSAFE, Report, Rule
 
 _DEVICE_VAR = 'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")'
 
@@ -62,4 +66,12 @@ class HardcodedAccelerator(Rule):
                     "machines without that accelerator"
                 )
                 help_ = f"choose the device once with a fallback: `{_DEVICE_VAR}`"
-            yield self.report(h.node, msg, help_)
+            fix = None
+            if h.form == "literal" and isinstance(h.node, cst.SimpleString):
+                literal = string_value(h.node) or ""
+                fallback = fallback_device(literal)
+                if fallback is not None:
+                    fix = replace(
+                        UNSAFE, f"fall back to the CPU: `{fallback}`", h.node, f"({fallback})"
+                    )
+            yield self.report(h.node, msg, help_, fix=fix)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
-from devlint.engine.facts import FileFacts
-from devlint.rules.base import Report, Rule
+import libcst as cst
+
+from devlint.engine.facts import DiscardedMove, FileFacts
+from devlint.rules._fixes import code, replace
+from devlint.rules.base import SAFE, UNSAFE, Fix, Report, Rule
 
 
 class DiscardedTensorMove(Rule):
@@ -32,4 +35,22 @@ class DiscardedTensorMove(Rule):
                 help_ = f"assign the moved copy and use it: `{d.receiver_text} = {d.call_text}`"
             else:
                 help_ = f"assign it: `{d.receiver_text} = {d.call_text}`"
-            yield self.report(d.node, msg, help_)
+            yield self.report(d.node, msg, help_, fix=self.autofix(facts, d))
+
+    def autofix(self, facts: FileFacts, d: DiscardedMove) -> Optional[Fix]:
+        """`x.to(d)` -> `x = x.to(d)`: safe for plain local names; unsafe for attributes and
+        subscripts; none for loop variables (rebinding them repairs nothing the loop's
+        container holds) and for parameters (`self.w = ...` raises for an nn.Parameter)."""
+        if d.is_loop_target or d.receiver.requires_grad:
+            return None
+        receiver = d.call.func.value if isinstance(d.call.func, cst.Attribute) else None
+        if receiver is None:
+            return None
+        target = code(facts, receiver)
+        applicability = UNSAFE if d.is_attribute else SAFE
+        return replace(
+            applicability,
+            f"assign the moved tensor to `{target}`",
+            d.call,
+            f"{target} = {code(facts, d.call)}",
+        )

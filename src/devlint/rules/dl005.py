@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Iterator, Optional
 
-from devlint.engine.facts import Cause, FileFacts
+import libcst as cst
+
+from devlint.engine.facts import Cause, FileFacts, Mismatch
+from devlint.engine.names import RANDOM_FACTORIES
 from devlint.engine.values import describe_device
+from devlint.rules._fixes import device_expression, replace, with_keyword
 from devlint.rules._mismatch import SAME_DEVICE_ERROR
-from devlint.rules.base import Report, Rule
+from devlint.rules.base import SAFE, UNSAFE, Fix, Report, Rule
 
 LEGACY = re.compile(r"^(torch\.)?[A-Z]\w*Tensor\(")
 
@@ -66,4 +70,25 @@ class FactoryWithoutDevice(Rule):
                     help_ = f"use `torch.as_tensor(..., device={dev})`"
                 else:
                     help_ = f"pass `device={dev}`"
-            yield self.report(site, msg, help_)
+            yield self.report(site, msg, help_, fix=self.autofix(facts, m, site))
+
+    def autofix(self, facts: FileFacts, m: Mismatch, site: cst.CSTNode) -> Optional[Fix]:
+        """Add `device=<partner's device>` where the partner is visible from the factory;
+        `torch.from_numpy(a)` becomes `torch.as_tensor(a, device=...)`.  Safe for
+        deterministic factories; unsafe for random ones (another device draws other numbers)."""
+        dev = device_expression(m)
+        if dev is None or not m.same_scope or not isinstance(site, cst.Call):
+            return None
+        func = site.func
+        if not isinstance(func, cst.Attribute) or LEGACY.match(facts.text(site)):
+            return None
+        name = func.attr.value
+        applicability = UNSAFE if name in RANDOM_FACTORIES else SAFE
+        if name == "from_numpy":
+            site_as_tensor = site.with_changes(func=func.with_changes(attr=cst.Name("as_tensor")))
+            fixed = with_keyword(facts, site_as_tensor, "device", dev)
+            title = f"use `torch.as_tensor(..., device={dev})`"
+        else:
+            fixed = with_keyword(facts, site, "device", dev)
+            title = f"add `device={dev}`"
+        return replace(applicability, title, site, fixed) if fixed else None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import libcst as cst
+
 from devlint.engine.facts import FileFacts
 from devlint.engine.values import describe_device, is_weak
-from devlint.rules.base import Report, Rule
+from devlint.rules._fixes import code, replace
+from devlint.rules.base import SAFE, Report, Rule
 
 
 class NumpyOnAccelerator(Rule):
@@ -37,6 +40,18 @@ class NumpyOnAccelerator(Rule):
                 f"`{n.receiver_text}` {where}: `.numpy()` on an accelerator tensor raises "
                 "`TypeError: can't convert cuda:0 device type tensor to numpy`"
             )
+            fix = None
+            if isinstance(n.node, cst.Call) and isinstance(n.node.func, cst.Attribute):
+                receiver = code(facts, n.node.func.value)
+                fix = replace(
+                    SAFE,
+                    f"insert `{chain}` before `.numpy()`",
+                    n.node,
+                    f"{receiver}{chain}.numpy()",
+                )
             yield self.report(
-                n.node, msg, f"copy it to the host first: `{n.receiver_text}{chain}.numpy()`"
+                n.node,
+                msg,
+                f"copy it to the host first: `{n.receiver_text}{chain}.numpy()`",
+                fix=fix,
             )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import libcst as cst
+
 from devlint.engine.facts import FileFacts
-from devlint.rules.base import Report, Rule
+from devlint.rules._fixes import replace, with_keyword
+from devlint.rules.base import UNSAFE, Report, Rule
 
 
 class LoadWithoutMapLocation(Rule):
@@ -29,4 +32,10 @@ class LoadWithoutMapLocation(Rule):
                 f"`{load.call_text}` has no `map_location`: a checkpoint saved on a GPU fails to "
                 "load on a CPU-only machine and lands on GPU 0 on a multi-GPU one"
             )
-            yield self.report(load.node, msg, f"add `map_location={loc}`")
+            fix = None
+            if isinstance(load.node, cst.Call):
+                fixed = with_keyword(facts, load.node, "map_location", loc)
+                if fixed is not None:
+                    # unsafe: it changes where the checkpoint's tensors land
+                    fix = replace(UNSAFE, f"add `map_location={loc}`", load.node, fixed)
+            yield self.report(load.node, msg, f"add `map_location={loc}`", fix=fix)

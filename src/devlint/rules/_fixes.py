@@ -1,0 +1,90 @@
+"""Building fixes: small LibCST rewrites of one node, printed back as source text.
+
+A fix replaces the text of one node (a call, an argument, a literal) with the code of a
+modified copy, so the rest of the file, comments and formatting included, is untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from devlint.engine.facts import FileFacts, Mismatch
+from devlint.engine.values import Kind
+from devlint.rules.base import Edit, Fix
+
+
+def code(facts: FileFacts, node: cst.CSTNode) -> str:
+    """The exact source of a node (not shortened, unlike `facts.text`)."""
+    assert facts.module is not None
+    return facts.module.code_for_node(node)
+
+
+def with_keyword(facts: FileFacts, call: cst.Call, name: str, value: str) -> Optional[str]:
+    """`call` with `name=value` appended to its arguments, or None if it cannot be added."""
+    if any(a.keyword is not None and a.keyword.value == name for a in call.args):
+        return None
+    if any(a.star == "**" for a in call.args):
+        return None
+    try:
+        expr = cst.parse_expression(value)
+    except cst.ParserSyntaxError:
+        return None
+    args = list(call.args)
+    new_arg = cst.Arg(
+        value=expr,
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        ),
+    )
+    if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
+        args[-1] = args[-1].with_changes(
+            comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        )
+    args.append(new_arg)
+    return code(facts, call.with_changes(args=args))
+
+
+def simple_expression(text: str) -> bool:
+    """A name or dotted attribute (`x`, `self.device`): safe to repeat elsewhere."""
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+def device_expression(m: Mismatch) -> Optional[str]:
+    """Source text naming the partner's device: `x.device` for a tensor partner with a
+    simple name, or the device variable (`device`, `args.device`) it was moved with."""
+    partner = m.partner
+    if partner.value.kind is Kind.TENSOR and simple_expression(partner.text):
+        return f"{partner.text}.device"
+    names = [
+        a[4:]
+        for a in partner.value.device
+        if a.startswith("sym:") and not a.startswith(("sym:param:", "sym:self", "sym:auto"))
+    ]
+    if len(names) == 1 and simple_expression(names[0]) and len(partner.value.device) == 1:
+        return names[0]
+    return None
+
+
+def fallback_device(literal: str) -> Optional[str]:
+    """`"cuda" if torch.cuda.is_available() else "cpu"` for a literal accelerator device."""
+    kind = literal.split(":", 1)[0]
+    check = {
+        "cuda": "torch.cuda.is_available()",
+        "mps": "torch.backends.mps.is_available()",
+        "xpu": "torch.xpu.is_available()",
+    }.get(kind)
+    if check is None:
+        return None
+    return f'"{literal}" if {check} else "cpu"'
+
+
+def is_atom(node: cst.CSTNode) -> bool:
+    """An expression that takes `.to(...)` without parentheses."""
+    return isinstance(node, (cst.Name, cst.Attribute, cst.Subscript, cst.Call))
+
+
+def replace(applicability: str, title: str, node: cst.CSTNode, content: str) -> Fix:
+    return Fix(applicability, title, (Edit(node, content),))
