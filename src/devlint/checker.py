@@ -11,14 +11,15 @@ import io
 import tokenize
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Optional, Sequence
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from devlint.engine import analyze
 from devlint.findings import Finding
 from devlint.rules import SYNTAX_ERROR, Report, Rule
+from devlint.rules.base import Fix
 
 
 def _syntax_finding(path: str, line: int, col: int, message: str, source_line: str = "") -> Finding:
@@ -135,10 +136,30 @@ def _locate(
                 help=rep.help,
                 severity=rule.severity,
                 source_line=lines[start.line - 1] if start.line <= len(lines) else "",
+                fix=_locate_fix(rep.fix, positions),
             )
         )
     findings.sort(key=lambda f: f.sort_key)
     return findings
+
+
+def _locate_fix(fix: Optional[Fix], positions: Mapping[cst.CSTNode, CodeRange]) -> Optional[dict]:
+    """A fix in ruff's JSON shape: edits with 1-based row/column start and (exclusive) end."""
+    if fix is None:
+        return None
+    edits = []
+    for edit in fix.edits:
+        pos = positions.get(edit.node)
+        if pos is None:
+            return None
+        edits.append(
+            {
+                "content": edit.content,
+                "location": {"row": pos.start.line, "column": pos.start.column + 1},
+                "end_location": {"row": pos.end.line, "column": pos.end.column + 1},
+            }
+        )
+    return {"applicability": fix.applicability, "message": fix.title, "edits": edits}
 
 
 def check_file(
