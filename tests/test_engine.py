@@ -36,7 +36,7 @@ def facts(src: str):
 def test_canonical_device_is_symbolic_accelerator() -> None:
     e = env("")
     assert e["device"].kind is Kind.DEVICE
-    assert e["device"].device == sym("auto")
+    assert e["device"].device == sym("device")  # "the value of `device`"
 
 
 def test_module_to_moves_in_place_and_aliases_follow() -> None:
@@ -47,8 +47,8 @@ def test_module_to_moves_in_place_and_aliases_follow() -> None:
         model.to(device)
         """
     )
-    assert e["model"].device == sym("auto")
-    assert e["alias"].device == sym("auto")
+    assert e["model"].device == sym("device")
+    assert e["alias"].device == sym("device")
 
 
 def test_tensor_to_returns_new_tensor_and_leaves_original() -> None:
@@ -59,7 +59,7 @@ def test_tensor_to_returns_new_tensor_and_leaves_original() -> None:
         """
     )
     assert e["x"].device == DEV_CPU and e["x"].origin is Origin.FACTORY
-    assert e["y"].device == sym("auto") and e["y"].kind is Kind.TENSOR
+    assert e["y"].device == sym("device") and e["y"].kind is Kind.TENSOR
 
 
 def test_factory_device_keyword_and_inheriting_factories() -> None:
@@ -72,7 +72,7 @@ def test_factory_device_keyword_and_inheriting_factories() -> None:
         """
     )
     for name in "abcd":
-        assert e[name].device == sym("auto"), name
+        assert e[name].device == sym("device"), name
 
 
 def test_default_device_context_changes_factories() -> None:
@@ -95,7 +95,7 @@ def test_loader_yields_cpu_batches_and_moves_follow() -> None:
             x = x.to(device)
         """
     )
-    assert e["x"].device == sym("auto")
+    assert e["x"].device == sym("device")
     assert e["y"].device == DEV_CPU and e["y"].origin is Origin.LOADER
 
 
@@ -107,7 +107,7 @@ def test_dataset_of_device_tensors_yields_device_batches() -> None:
             pass
         """
     )
-    assert e["x"].device == sym("auto")
+    assert e["x"].device == sym("device")
 
 
 def test_dict_comprehension_moves_every_entry() -> None:
@@ -118,7 +118,7 @@ def test_dict_comprehension_moves_every_entry() -> None:
             ids = batch["input_ids"]
         """
     )
-    assert e["ids"].device == sym("auto")
+    assert e["ids"].device == sym("device")
 
 
 def test_join_of_move_on_one_branch_is_partly_cpu() -> None:
@@ -129,7 +129,7 @@ def test_join_of_move_on_one_branch_is_partly_cpu() -> None:
             x = x.to(device)
         """
     )
-    assert e["x"].device == frozenset({"cpu", "sym:auto"})
+    assert e["x"].device == frozenset({"cpu", "sym:device"})
 
 
 def test_join_under_availability_check_is_the_accelerator_device() -> None:
@@ -158,8 +158,8 @@ def test_same_file_function_return_and_in_place_move_flow_back() -> None:
         place(b, device)
         """
     )
-    assert e["a"].kind is Kind.MODULE and e["a"].device == sym("auto")
-    assert e["b"].device == sym("auto")
+    assert e["a"].kind is Kind.MODULE and e["a"].device == sym("device")
+    assert e["b"].device == sym("device")
 
 
 def test_buffers_and_parameters_follow_the_module_plain_tensors_do_not() -> None:
@@ -213,7 +213,7 @@ def test_loop_reaches_fixpoint_for_carried_state() -> None:
             h = h * 2
         """
     )
-    assert e["h"].device == sym("auto")
+    assert e["h"].device == sym("device")
 
 
 def test_parameters_are_symbolic_not_unknown() -> None:

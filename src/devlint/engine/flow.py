@@ -614,6 +614,12 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         scope: Scope,
         site: Optional[cst.CSTNode] = None,
     ) -> None:
+        if value.kind is Kind.DEVICE and value.device == sym("auto"):
+            # `device = torch.device("cuda" if ... else "cpu")`: from here on this device is
+            # "the value of `device`", which messages and fixes can name
+            key = N.dotted(target)
+            if key is not None:
+                value = replace(value, device=sym(key))
         if isinstance(target, cst.Name):
             if value.origin is Origin.LOADER and site is not None:
                 value = replace(value, site=site)

@@ -45,13 +45,10 @@ def is_placed(dev: Device) -> bool:
     return bool(dev) and CPU not in dev and UNK not in dev and ANY not in dev
 
 
-WEAK_PREFIXES = ("sym:param:", "sym:self")
-
-
 def is_weak(dev: Device) -> bool:
     """Placed only by being a parameter or a module's own state: device-polymorphic code,
     which is on an accelerator only if its callers put it there."""
-    return all(a.startswith(WEAK_PREFIXES) for a in dev)
+    return all(a == "sym:self" or a.startswith("sym:param:") for a in dev)
 
 
 def partly_cpu(dev: Device) -> bool:

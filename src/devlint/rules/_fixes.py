@@ -39,7 +39,18 @@ def with_keyword(facts: FileFacts, call: cst.Call, name: str, value: str) -> Opt
             whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
         ),
     )
-    if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
+    last_comma = args[-1].comma if args else cst.MaybeSentinel.DEFAULT
+    if isinstance(last_comma, cst.Comma):
+        # a trailing comma (usually one argument per line): the new argument takes over
+        # the trailing comma and its layout, the old last one the layout of its neighbour
+        between = (
+            args[-2].comma
+            if len(args) >= 2 and isinstance(args[-2].comma, cst.Comma)
+            else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        )
+        args[-1] = args[-1].with_changes(comma=between)
+        new_arg = new_arg.with_changes(comma=last_comma)
+    elif args:
         args[-1] = args[-1].with_changes(
             comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
         )
@@ -61,7 +72,9 @@ def device_expression(m: Mismatch) -> Optional[str]:
     names = [
         a[4:]
         for a in partner.value.device
-        if a.startswith("sym:") and not a.startswith(("sym:param:", "sym:self", "sym:auto"))
+        if a.startswith("sym:")
+        and a not in ("sym:self", "sym:auto")
+        and not a.startswith("sym:param:")
     ]
     if len(names) == 1 and simple_expression(names[0]) and len(partner.value.device) == 1:
         return names[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from devlint.engine.facts import Mismatch
 from devlint.engine.values import describe_device, is_cpu
+from devlint.rules._fixes import device_expression
 
 SAME_DEVICE_ERROR = "`RuntimeError: Expected all tensors to be on the same device`"
 
@@ -26,9 +27,10 @@ def move_hint(m: Mismatch) -> str:
 
 
 def _device_expr(m: Mismatch) -> str:
-    for atom in sorted(m.partner.value.device):
-        if atom.startswith("sym:") and not atom.startswith(("sym:param:", "sym:self", "sym:auto")):
-            return atom[4:]
+    """How to name the partner's device in a hint (`device`, `x.device`)."""
+    named = device_expression(m)
+    if named is not None:
+        return named
     if m.partner.value.kind.value == "tensor":
         return f"{m.partner.text}.device"
     return "device"

@@ -1,0 +1,181 @@
+"""Applying fixes to files: edits from findings, verified, written atomically.
+
+The loop is ruff's: check, apply every non-overlapping fix of the allowed applicability,
+check again (a fix can make another one possible or change positions), until nothing
+is left to fix or a round limit is hit.  A round whose result does not parse is thrown
+away, so a file is only ever written with valid code.  Files are written through a
+temporary file in the same folder and `os.replace`, keeping the mode, the encoding
+(with its BOM) and the line endings; a symlink is followed so the link stays a link.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import stat
+import tempfile
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import libcst as cst
+
+from devlint.findings import Finding
+from devlint.rules.base import SAFE
+
+MAX_ROUNDS = 10
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass
+class FixResult:
+    """What fixing one file did."""
+
+    path: str
+    original: str
+    fixed: str
+    applied: list[Finding] = field(default_factory=list)
+    remaining: list[Finding] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed != self.original
+
+
+def applicable(finding: Finding, unsafe: bool) -> bool:
+    fix = finding.fix
+    return bool(fix and fix.get("edits")) and (unsafe or fix["applicability"] == SAFE)
+
+
+def _line_starts(text: str) -> list[int]:
+    """Offsets where each line starts, splitting lines as LibCST does (\\r\\n, \\r, \\n)."""
+    starts = [0]
+    starts.extend(m.end() for m in _LINE_BREAK.finditer(text))
+    return starts
+
+
+def _offset(starts: list[int], row: int, column: int) -> int:
+    return starts[row - 1] + column - 1
+
+
+def apply_edits(text: str, findings: Sequence[Finding], unsafe: bool) -> tuple[str, list[Finding]]:
+    """Apply the fixes of `findings` that do not overlap an earlier one (in file order)."""
+    starts = _line_starts(text)
+    chosen: list[tuple[int, int, str, Finding]] = []
+    taken: list[tuple[int, int]] = []
+    for finding in sorted(findings, key=lambda f: f.sort_key):
+        if not applicable(finding, unsafe):
+            continue
+        assert finding.fix is not None
+        spans = []
+        for edit in finding.fix["edits"]:
+            start = _offset(starts, edit["location"]["row"], edit["location"]["column"])
+            end = _offset(starts, edit["end_location"]["row"], edit["end_location"]["column"])
+            spans.append((start, end, edit["content"]))
+        if any((s < te and ts < e) or s == ts for s, e, _ in spans for ts, te in taken):
+            continue  # overlaps a fix already chosen: the next round will see it again
+        for start, end, content in spans:
+            chosen.append((start, end, content, finding))
+            taken.append((start, end))
+    out = text
+    for start, end, content, _ in sorted(chosen, key=lambda c: c[0], reverse=True):
+        out = out[:start] + content + out[end:]
+    applied = list(dict.fromkeys(c[3] for c in chosen))
+    return out, applied
+
+
+def parses(text: str) -> bool:
+    try:
+        cst.parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError):
+        return False
+    return True
+
+
+def fix_source(
+    text: str,
+    path: str,
+    check: Callable[[str], list[Finding]],
+    unsafe: bool = False,
+) -> FixResult:
+    """Fix `text` until no fix applies; `check` lints a version of the text."""
+    result = FixResult(path, text, text)
+    current = text
+    findings = check(current)
+    for _ in range(MAX_ROUNDS):
+        if any(f.code == "DL000" for f in findings):
+            break  # never touch a file that does not parse
+        candidate, applied = apply_edits(current, findings, unsafe)
+        if not applied or candidate == current or not parses(candidate):
+            break
+        current = candidate
+        result.applied.extend(applied)
+        findings = check(current)
+    result.fixed = current
+    result.remaining = findings
+    return result
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file's text and how to write it back exactly as it was encoded."""
+
+    text: str
+    encoding: str
+    bom: bool
+
+
+def read_source(path: Path) -> SourceFile:
+    data = path.read_bytes()
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    bom = encoding == "utf-8-sig"
+    text = data.decode(encoding)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+        bom = True
+    return SourceFile(text, "utf-8" if encoding == "utf-8-sig" else encoding, bom)
+
+
+def write_atomic(path: Path, source: SourceFile, text: str) -> None:
+    """Replace `path`'s content with `text` atomically, keeping mode, encoding and BOM.
+
+    The temporary file lives next to the real one (same filesystem, so `os.replace` is
+    atomic); a symlink is resolved first so the link itself is preserved."""
+    target = Path(os.path.realpath(path))
+    data = text.encode(source.encoding)
+    if source.bom:
+        data = b"\xef\xbb\xbf" + data
+    mode = stat.S_IMODE(target.stat().st_mode)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".devlint-tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def fix_file(
+    path: Path,
+    check: Callable[[str], list[Finding]],
+    unsafe: bool = False,
+    write: bool = True,
+) -> Optional[FixResult]:
+    """Fix one file on disk (or only compute the result with `write=False`, for `--diff`).
+    Returns None when the file cannot be read or decoded (the check reports that)."""
+    try:
+        source = read_source(path)
+    except (OSError, UnicodeDecodeError, SyntaxError, LookupError):
+        return None
+    result = fix_source(source.text, str(path), check, unsafe)
+    if write and result.changed:
+        write_atomic(path, source, result.fixed)
+    return result
