@@ -136,14 +136,16 @@ def _locate(
                 help=rep.help,
                 severity=rule.severity,
                 source_line=lines[start.line - 1] if start.line <= len(lines) else "",
-                fix=_locate_fix(rep.fix, positions),
+                fix=_locate_fix(rep.fix, positions, lines),
             )
         )
     findings.sort(key=lambda f: f.sort_key)
     return findings
 
 
-def _locate_fix(fix: Optional[Fix], positions: Mapping[cst.CSTNode, CodeRange]) -> Optional[dict]:
+def _locate_fix(
+    fix: Optional[Fix], positions: Mapping[cst.CSTNode, CodeRange], lines: list[str]
+) -> Optional[dict]:
     """A fix in ruff's JSON shape: edits with 1-based row/column start and (exclusive) end."""
     if fix is None:
         return None
@@ -152,11 +154,14 @@ def _locate_fix(fix: Optional[Fix], positions: Mapping[cst.CSTNode, CodeRange]) 
         pos = positions.get(edit.node)
         if pos is None:
             return None
+        end = pos.start if edit.insert_before else pos.end
+        line = lines[pos.start.line - 1] if pos.start.line <= len(lines) else ""
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
         edits.append(
             {
-                "content": edit.content,
+                "content": edit.content.replace("{indent}", indent),
                 "location": {"row": pos.start.line, "column": pos.start.column + 1},
-                "end_location": {"row": pos.end.line, "column": pos.end.column + 1},
+                "end_location": {"row": end.line, "column": end.column + 1},
             }
         )
     return {"applicability": fix.applicability, "message": fix.title, "edits": edits}

@@ -492,6 +492,8 @@ class ExpressionsMixin:
                 cause=cause,
                 certain=certain,
                 in_batch_loop=bool(scope.loops),
+                loop_targets=scope.loops[-1].targets if scope.loops else frozenset(),
+                loop_first=scope.loops[-1].first if scope.loops else None,
                 module_text=module_text,
                 same_scope=cval.site is not None
                 and self.created_in.get(id(cval.site)) == id(scope.func),

@@ -54,6 +54,9 @@ class Mismatch:
     # the culprit was created in the scope where it meets its partner (so a fix at its
     # creation site may name the partner)
     same_scope: bool = False
+    # inside a batch loop: the loop's targets and its first statement (for the DL003 fix)
+    loop_targets: frozenset[str] = frozenset()
+    loop_first: Optional[cst.CSTNode] = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class FileFacts:
     numpy_calls: list[NumpyCall] = field(default_factory=list)
     loads: list[LoadCall] = field(default_factory=list)
     hardcoded: list[HardcodedDevice] = field(default_factory=list)
+    # `self.x = value` statements by the id of their `self.x` target (for the DL006 fix)
+    assignments: dict[int, cst.Assign] = field(default_factory=dict)
 
     def text(self, node: cst.CSTNode, limit: int = 60) -> str:
         """Source text of a node on one line, shortened for messages."""

@@ -412,6 +412,8 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             ):
                 self.add_hardcoded(small.value, repr(lit), "literal", scope)
             value = self.eval(small.value, scope)
+            if len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Attribute):
+                self.facts.assignments[id(small.targets[0].target)] = small
             for target in small.targets:
                 self.bind(target.target, value, scope)
         elif isinstance(small, cst.AnnAssign):
@@ -540,7 +542,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         targets = frozenset(target_names(stmt.target))
         if iterable.type_name == HEURISTIC_LOADER:
             self.heuristic_sites.add(id(stmt.target))
-        scope.loops.append(LoopInfo(is_batch, targets))
+        scope.loops.append(LoopInfo(is_batch, targets, _first_statement(stmt.body)))
         self.run_loop(
             lambda: (
                 self.bind(stmt.target, elem, scope, site=stmt.target),
@@ -704,3 +706,13 @@ def analyze(
     """Compute the device facts of one parsed file (`source`: its text, if at hand;
     `device_names`: extra variable names that hold the target device)."""
     return Analyzer(module, source, device_names).run()
+
+
+def _first_statement(body: cst.BaseSuite) -> Optional[cst.CSTNode]:
+    """The first small statement (or compound statement) of a loop body."""
+    if not isinstance(body, cst.IndentedBlock) or not body.body:
+        return None
+    first = body.body[0]
+    if isinstance(first, cst.SimpleStatementLine) and first.body:
+        return first.body[0]
+    return first

@@ -63,12 +63,11 @@ def simple_expression(text: str) -> bool:
     return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
-def device_expression(m: Mismatch) -> Optional[str]:
-    """Source text naming the partner's device: `x.device` for a tensor partner with a
-    simple name, or the device variable (`device`, `args.device`) it was moved with."""
+def device_expression(m: Mismatch, variable_only: bool = False) -> Optional[str]:
+    """Source text naming the partner's device: the device variable it was moved with
+    (`device`, `args.device`), else `x.device` for a tensor partner with a simple name
+    (not with `variable_only`: a fix placed before the partner exists cannot name it)."""
     partner = m.partner
-    if partner.value.kind is Kind.TENSOR and simple_expression(partner.text):
-        return f"{partner.text}.device"
     names = [
         a[4:]
         for a in partner.value.device
@@ -78,6 +77,8 @@ def device_expression(m: Mismatch) -> Optional[str]:
     ]
     if len(names) == 1 and simple_expression(names[0]) and len(partner.value.device) == 1:
         return names[0]
+    if not variable_only and partner.value.kind is Kind.TENSOR and simple_expression(partner.text):
+        return f"{partner.text}.device"
     return None
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
-from devlint.engine.facts import Cause, FileFacts
+import libcst as cst
+
+from devlint.engine.facts import Cause, FileFacts, Mismatch
 from devlint.engine.values import describe_device
+from devlint.rules._fixes import code, device_expression
 from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint
-from devlint.rules.base import Report, Rule
+from devlint.rules.base import UNSAFE, Edit, Fix, Report, Rule
 
 
 class BatchNotMovedInLoop(Rule):
@@ -47,8 +50,36 @@ class BatchNotMovedInLoop(Rule):
                 f"`{m.partner.text}` on {describe_device(m.partner.value.device)}; the step raises "
                 f"{SAME_DEVICE_ERROR} on the first batch on a GPU machine"
             )
-            yield self.report(
-                m.node,
-                msg,
-                f"move it at the top of the loop body: `{m.culprit.text} = {move_hint(m)[1:-1]}`",
+            help_ = (
+                f"move it at the top of the loop body: `{m.culprit.text} = {move_hint(m)[1:-1]}`"
             )
+            yield self.report(m.node, msg, help_, fix=self.autofix(facts, m))
+
+    def autofix(self, facts: FileFacts, m: Mismatch) -> Optional[Fix]:
+        """Insert `x = x.to(device)` (or `batch["k"] = batch["k"].to(device)`) at the top of
+        the loop body, when `x` is a loop target or an entry of one; unsafe (the device is
+        the one the model uses, which may not be what the author intended)."""
+        node, first = m.culprit.node, m.loop_first
+        dev = device_expression(m, variable_only=True)
+        if node is None or first is None or dev is None:
+            return None
+        if isinstance(node, cst.Name):
+            base = node.value
+        elif (
+            isinstance(node, cst.Subscript)
+            and isinstance(node.value, cst.Name)
+            and len(node.slice) == 1
+            and isinstance(node.slice[0].slice, cst.Index)
+            and isinstance(node.slice[0].slice.value, cst.SimpleString)
+        ):
+            base = node.value.value
+        else:
+            return None
+        if base not in m.loop_targets:
+            return None
+        target = code(facts, node)
+        return Fix(
+            UNSAFE,
+            f"move `{target}` to `{dev}` at the top of the loop",
+            (Edit(first, f"{target} = {target}.to({dev})\n{{indent}}", insert_before=True),),
+        )

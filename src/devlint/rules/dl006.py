@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
+
+import libcst as cst
 
 from devlint.engine.facts import Cause, FileFacts
+from devlint.rules._fixes import code, replace
 from devlint.rules._mismatch import SAME_DEVICE_ERROR
-from devlint.rules.base import Report, Rule
+from devlint.rules.base import UNSAFE, Fix, Report, Rule
 
 
 class TensorAttributeNotRegistered(Rule):
@@ -58,4 +61,19 @@ class TensorAttributeNotRegistered(Rule):
                 f'register it in `__init__`: `self.register_buffer("{name}", ..., persistent=False)`'
                 f", or move it here: `{attr}.to({partner}.device)`"
             )
-            yield self.report(m.node, msg, help_, init_line=site)
+            fix = self.autofix(facts, site, name)
+            yield self.report(m.node, msg, help_, fix=fix, init_line=site)
+
+    def autofix(self, facts: FileFacts, site: cst.CSTNode, name: str) -> Optional[Fix]:
+        """`self.x = t` -> `self.register_buffer("x", t, persistent=False)`: unsafe, since a
+        buffer also follows `.half()` and DDP broadcasts it."""
+        assign = facts.assignments.get(id(site))
+        if assign is None or not name.isidentifier():
+            return None
+        value = code(facts, assign.value)
+        return replace(
+            UNSAFE,
+            f"register `{name}` as a non-persistent buffer",
+            assign,
+            f'self.register_buffer("{name}", {value}, persistent=False)',
+        )
