@@ -23,10 +23,13 @@ UNSAFE = "unsafe"
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace the source of `node` with `content` (positions come later, from the checker)."""
+    """Replace the source of `node` with `content` (positions come later, from the checker),
+    or, with `insert_before`, put `content` just before it; `{indent}` in the content
+    becomes the indentation of the node's line."""
 
     node: cst.CSTNode
     content: str
+    insert_before: bool = False
 
 
 @dataclass(frozen=True)
