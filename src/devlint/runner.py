@@ -1,0 +1,146 @@
+"""Checking many files: the cache, worker processes, and a deterministic order.
+
+Process start-up is not free on a 2-core machine, so small runs stay in this process;
+larger ones are split into chunks of similar size (by bytes) over `jobs` workers.  The
+output is sorted, so it is identical whatever `jobs` and the cache state.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from devlint.cache import Cache
+from devlint.checker import check_source
+from devlint.findings import Finding
+from devlint.rules import RULES_BY_CODE, Rule
+
+# Below this many bytes of source in all, worker processes cost more than they save.
+PARALLEL_MIN_BYTES = 400_000
+
+
+@dataclass
+class Job:
+    path: Path
+    display: str
+
+
+@dataclass
+class RunResult:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (display path, message)
+
+
+def _check_one(
+    job: Job, rules: Sequence[Rule], cache: Optional[Cache], options: dict
+) -> list[Finding]:
+    from devlint.checker import _syntax_finding  # the DL000 for unreadable files
+
+    try:
+        data = job.path.read_bytes()
+    except OSError as exc:
+        return [_syntax_finding(job.display, 1, 1, f"cannot read file: {exc.strerror or exc}")]
+    key = cache.key(data) if cache is not None else ""
+    if cache is not None:
+        cached = cache.get(key, job.display)
+        if cached is not None:
+            return cached
+    findings = check_source(data, job.display, rules, **options)
+    if cache is not None:
+        cache.put(key, findings)
+    return findings
+
+
+def _check_many(
+    jobs: list[Job],
+    rules: Sequence[Rule],
+    cache: Optional[Cache],
+    options: dict,
+    on_file: Optional[Callable[[], None]] = None,
+) -> tuple[list[Finding], list[tuple[str, str]]]:
+    findings: list[Finding] = []
+    errors: list[tuple[str, str]] = []
+    for job in jobs:
+        try:
+            findings.extend(_check_one(job, rules, cache, options))
+        except Exception as exc:  # an engine bug in one file must not stop the run
+            errors.append((job.display, f"{type(exc).__name__}: {exc}"))
+        if on_file is not None:
+            on_file()
+    return findings, errors
+
+
+def _work(
+    args: tuple[list[Job], list[str], Optional[Path], str, dict],
+) -> tuple[list[Finding], list[tuple[str, str]]]:
+    """Entry point of a worker process: rules travel by code, the cache by its folder."""
+    jobs, codes, cache_root, cache_options, options = args
+    cache = Cache(cache_root, cache_options) if cache_root is not None else None
+    return _check_many(jobs, [RULES_BY_CODE[c] for c in codes], cache, options)
+
+
+def _chunks(jobs: list[Job], n: int) -> list[list[Job]]:
+    """Split into n groups of similar total size (largest files first, greedy)."""
+    sizes = {id(j): _size(j.path) for j in jobs}
+    groups: list[list[Job]] = [[] for _ in range(n)]
+    totals = [0] * n
+    for job in sorted(jobs, key=lambda j: -sizes[id(j)]):
+        i = totals.index(min(totals))
+        groups[i].append(job)
+        totals[i] += sizes[id(job)]
+    return [g for g in groups if g]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def run(
+    jobs: list[Job],
+    rules: Sequence[Rule],
+    *,
+    workers: int = 0,
+    cache: Optional[Cache] = None,
+    options: Optional[dict[str, Any]] = None,
+    on_progress: Optional[Callable[[int, int], None]] = None,
+) -> RunResult:
+    """Check every job; `workers`: 0 = one per core, 1 = in this process."""
+    options = options or {}
+    codes = [r.code for r in rules]
+    cache_root = cache.root if cache is not None else None
+    cache_options = cache.options if cache is not None else ""
+    n = workers or os.cpu_count() or 1
+    total_bytes = sum(_size(j.path) for j in jobs) if n > 1 else 0
+    result = RunResult()
+    if n <= 1 or len(jobs) < 2 or total_bytes < PARALLEL_MIN_BYTES:
+        done = [0]
+
+        def tick() -> None:
+            done[0] += 1
+            if on_progress:
+                on_progress(done[0], len(jobs))
+
+        result.findings, result.errors = _check_many(jobs, rules, cache, options, tick)
+    else:
+        chunks = _chunks(jobs, min(n, len(jobs)) * 4)
+        ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+        finished = 0
+        with ProcessPoolExecutor(max_workers=min(n, len(chunks)), mp_context=ctx) as pool:
+            args = [(c, codes, cache_root, cache_options, options) for c in chunks]
+            for chunk, (f, e) in zip(chunks, pool.map(_work, args)):
+                result.findings.extend(f)
+                result.errors.extend(e)
+                finished += len(chunk)
+                if on_progress:
+                    on_progress(finished, len(jobs))
+    result.findings.sort(key=lambda f: f.sort_key)
+    result.errors.sort()
+    return result
