@@ -21,6 +21,8 @@ lives in `expressions.py`, calls in `calls.py`, `methods.py` and `moves.py` (mix
 from __future__ import annotations
 
 import itertools
+import sys
+import threading
 from dataclasses import replace
 from typing import Iterable, Optional, Sequence
 
@@ -704,8 +706,47 @@ def analyze(
     module: cst.Module, source: Optional[str] = None, device_names: Sequence[str] = ()
 ) -> FileFacts:
     """Compute the device facts of one parsed file (`source`: its text, if at hand;
-    `device_names`: extra variable names that hold the target device)."""
-    return Analyzer(module, source, device_names).run()
+    `device_names`: extra variable names that hold the target device).
+
+    The walk recurses along nested expressions; generated code nests deeper than
+    Python's default limit allows, so such a file is analysed again in a thread with a
+    large stack and a high recursion limit.  RecursionError escapes only beyond that."""
+    try:
+        return Analyzer(module, source, device_names).run()
+    except RecursionError:
+        return _analyze_deep(module, source, device_names)
+
+
+DEEP_STACK_BYTES = 512 * 1024 * 1024
+DEEP_RECURSION_LIMIT = 200_000
+
+
+def _analyze_deep(
+    module: cst.Module, source: Optional[str], device_names: Sequence[str]
+) -> FileFacts:
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        old_limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
+        try:
+            outcome["facts"] = Analyzer(module, source, device_names).run()
+        except RecursionError as exc:
+            outcome["error"] = exc
+        finally:
+            sys.setrecursionlimit(old_limit)
+
+    old_size = threading.stack_size()
+    threading.stack_size(DEEP_STACK_BYTES)
+    try:
+        worker = threading.Thread(target=target, name="devlint-deep-analysis")
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(old_size)
+    if "facts" in outcome:
+        return outcome["facts"]  # type: ignore[return-value]
+    raise RecursionError("file is nested too deeply to analyse")
 
 
 def _first_statement(body: cst.BaseSuite) -> Optional[cst.CSTNode]:
