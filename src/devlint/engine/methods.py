@@ -227,23 +227,7 @@ class MethodsMixin:
                     "mat2",
                 ):
                     operands.append((a.value, v))
-            if name in (
-                "index_select",
-                "gather",
-                "scatter",
-                "scatter_",
-                "scatter_add",
-                "scatter_add_",
-                "index_add",
-                "index_add_",
-                "index_copy",
-                "index_copy_",
-                "index_fill",
-                "index_fill_",
-                "take_along_dim",
-                "masked_fill",
-                "masked_fill_",
-            ):
+            if name in N.INDEX_METHODS:
                 # index tensors must be on the input's device even when 0-dim is not in play
                 operands = [
                     (
