@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import subprocess
 import sys
@@ -27,10 +28,8 @@ def count_lines(root: Path) -> tuple[int, int]:
         if SKIP_DIRS & set(path.relative_to(root).parts):
             continue
         files += 1
-        try:
+        with contextlib.suppress(OSError):
             lines += path.read_bytes().count(b"\n")
-        except OSError:
-            pass
     return files, lines
 
 

@@ -1,0 +1,135 @@
+"""Time devlint on a checkout, side by side with the LibCST parse floor and peers.
+
+Usage: python benchmarks/speed.py CHECKOUT [--repeat 3] [--peers-bin DIR] [--out FILE.md]
+
+Fetches nothing.  Measures, as the median of `--repeat` runs of wall-clock time:
+- the floor: parsing every `.py` file with LibCST in one process (no analysis);
+- devlint cold (`--no-cache`, default `--jobs`, and `--jobs 1`);
+- devlint warm (second run on an unchanged tree with a cache), and after touching one file;
+- peers found in `--peers-bin` (a virtualenv's bin with `torchfix`, `torch-preflight`,
+  `flake8`, `ruff`), each over the same checkout.
+Ratios are against the parse floor and against TorchFix, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PARSE_FLOOR = """
+import sys
+from pathlib import Path
+import libcst as cst
+skip = {".git", ".venv", "venv", "build", "dist", "__pycache__"}
+for p in sorted(Path(sys.argv[1]).rglob("*.py")):
+    if skip & set(p.relative_to(sys.argv[1]).parts):
+        continue
+    try:
+        cst.parse_module(p.read_bytes())
+    except Exception:
+        pass
+"""
+
+
+def timed(cmd: list[str], repeat: int, env: dict | None = None, before=None) -> float:
+    times = []
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        start = time.perf_counter()
+        subprocess.run(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False
+        )
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkout", type=Path)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--peers-bin", type=Path, help="bin folder holding peer linters")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    root = args.checkout.resolve()
+    py = sys.executable
+    devlint = [py, "-m", "devlint", "--exit-zero", "--output-format", "concise"]
+    rows: list[tuple[str, float]] = []
+
+    rows.append(
+        (
+            "LibCST parse, one process (floor)",
+            timed([py, "-c", PARSE_FLOOR, str(root)], args.repeat),
+        )
+    )
+    rows.append(
+        ("devlint cold (--no-cache)", timed([*devlint, "--no-cache", str(root)], args.repeat))
+    )
+    rows.append(
+        (
+            "devlint cold, --jobs 1",
+            timed([*devlint, "--no-cache", "--jobs", "1", str(root)], args.repeat),
+        )
+    )
+
+    cache_dir = Path(tempfile.mkdtemp(prefix="devlint-bench-cache-"))
+    try:
+        warm_cmd = [*devlint, "--cache-dir", str(cache_dir), str(root)]
+        subprocess.run(warm_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        rows.append(("devlint warm (nothing changed)", timed(warm_cmd, args.repeat)))
+        victim = next(iter(sorted(root.rglob("*.py"))))
+        original = victim.read_bytes()
+        counter = [0]
+
+        def touch() -> None:
+            counter[0] += 1
+            victim.write_bytes(original + f"\n# bench {counter[0]}\n".encode())
+
+        try:
+            rows.append(
+                ("devlint warm, one file changed", timed(warm_cmd, args.repeat, before=touch))
+            )
+        finally:
+            victim.write_bytes(original)
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+    if args.peers_bin:
+        peers = {
+            "TorchFix": ["torchfix", str(root)],
+            "torch-preflight": ["torch-preflight", "check", str(root)],
+            "flake8 (alone)": ["flake8", "--select=E9", str(root)],
+            "ruff (reference)": ["ruff", "check", "--no-cache", "--exit-zero", str(root)],
+        }
+        env = dict(os.environ, PATH=f"{args.peers_bin}{os.pathsep}{os.environ.get('PATH', '')}")
+        for name, cmd in peers.items():
+            exe = args.peers_bin / cmd[0]
+            if exe.exists():
+                rows.append((name, timed([str(exe), *cmd[1:]], args.repeat, env=env)))
+
+    floor = rows[0][1]
+    torchfix = dict(rows).get("TorchFix")
+    lines = [
+        f"checkout: {root.name}, {args.repeat} runs each (median), {os.cpu_count()} cores",
+        "",
+        "| what | seconds | / parse floor | / TorchFix |",
+        "|---|---|---|---|",
+    ]
+    for name, secs in rows:
+        vs_tf = f"{secs / torchfix:.3f}" if torchfix else "-"
+        lines.append(f"| {name} | {secs:.2f} | {secs / floor:.2f} | {vs_tf} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        args.out.write_text(table + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
