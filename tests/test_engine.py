@@ -294,3 +294,38 @@ def test_loader_known_only_by_name_needs_evidence_of_cpu_batches() -> None:
         """
     )
     assert [(m.cause, m.culprit.text) for m in loud.mismatches] == [(Cause.BATCH, "x")]
+
+
+def test_tokenizer_outputs_are_cpu_batches_until_moved() -> None:
+    src = """
+        from transformers import AutoModel, AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained("bert-base-uncased")
+        model = AutoModel.from_pretrained("bert-base-uncased").to(device)
+        inputs = tokenizer(["hi"], return_tensors="pt")
+        out = model(**inputs)
+        inputs.to(device)
+        out = model(**inputs)
+        words = tokenizer(["hi"])
+        out = model(**words)
+        """
+    found = facts(src).mismatches
+    assert [(m.cause, m.culprit.text, m.module_text) for m in found] == [
+        (Cause.OTHER, "inputs", "model")
+    ]
+
+
+def test_tuple_of_plain_tensors_in_init_is_a_plain_attribute() -> None:
+    f = facts(
+        """
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lstm = nn.LSTM(10, 20)
+                self.hidden = (torch.zeros(1, 1, 20), torch.zeros(1, 1, 20))
+
+            def forward(self, x):
+                out, self.hidden = self.lstm(x, self.hidden)
+                return out
+        """
+    )
+    assert {m.cause for m in f.mismatches} == {Cause.PLAIN_ATTR}

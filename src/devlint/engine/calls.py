@@ -15,8 +15,10 @@ from devlint.engine.facts import (
     LoadCall,
 )
 from devlint.engine.scope import (
+    ENCODING,
     HEURISTIC_LOADER,
     MAX_CALL_DEPTH,
+    TOKENIZER,
     ClassInfo,
     Scope,
 )
@@ -79,7 +81,17 @@ class CallsMixin:
     ) -> Value:
         if callee.kind is Kind.MODULE or callee.type_name == "<moved>":
             return self.module_call(node, callee, args, scope)
+        if callee.type_name == TOKENIZER:
+            return self.encoding(node)
         return UNKNOWN
+
+    def encoding(self, node: cst.Call) -> Value:
+        """`tokenizer(..., return_tensors="pt")`: a BatchEncoding of CPU tensors, moved in
+        place by `.to(device)`; without `return_tensors="pt"` it holds lists."""
+        rt = self.keyword(node, "return_tensors")
+        if rt is None or N.string_value(rt.value) != "pt":
+            return UNKNOWN
+        return Value(Kind.BATCH, DEV_CPU, type_name=ENCODING, elem=tensor(DEV_CPU, scalar=False))
 
     def eval_args(self, node: cst.Call, scope: Scope) -> list[tuple[cst.Arg, Value]]:
         return [(a, self.eval(a.value, scope)) for a in node.args]
@@ -226,7 +238,9 @@ class CallsMixin:
         if last == "from_pretrained":
             self.eval_args(node, scope)
             text = self.text(node.func)
-            if any(t in text for t in ("Tokenizer", "Processor", "Config", "FeatureExtractor")):
+            if any(t in text for t in ("Tokenizer", "Processor", "FeatureExtractor")):
+                return Value(Kind.OTHER, DEV_ANY, type_name=TOKENIZER)
+            if "Config" in text:
                 return OTHER
             if self.keyword(node, "device_map") is not None:
                 return Value(Kind.MODULE, DEV_UNKNOWN)
@@ -504,7 +518,9 @@ class CallsMixin:
                         operands.extend(
                             (a.value, ev) for _, ev in v.entries if ev.kind is Kind.TENSOR
                         )
-                    elif is_cpu(v.device) and v.origin is Origin.LOADER:
+                    elif is_cpu(v.device) and (
+                        v.origin is Origin.LOADER or v.type_name == ENCODING
+                    ):
                         operands.append(
                             (a.value, tensor(v.device, origin=v.origin, site=v.site, scalar=False))
                         )

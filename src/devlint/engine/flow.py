@@ -689,6 +689,15 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             return tensor(sym("self"), scalar=value.scalar) if value.kind is Kind.TENSOR else value
         if value.kind is Kind.TENSOR and is_cpu(value.device) and value.scalar is False:
             return replace(value, origin=Origin.PLAIN_ATTR, site=target)
+        if value.kind is Kind.BATCH and value.elems is not None:
+            # `self.hidden = (torch.zeros(...), torch.zeros(...))`
+            elems = tuple(
+                replace(e, origin=Origin.PLAIN_ATTR, site=target)
+                if e.kind is Kind.TENSOR and is_cpu(e.device) and e.scalar is False
+                else e
+                for e in value.elems
+            )
+            return replace(value, elems=elems)
         return value
 
     def unpack(self, value: Value, n: int) -> list[Value]:

@@ -13,6 +13,9 @@ MAX_LOOP_PASSES = 3
 HEURISTIC_LOADER = "<loader by name>"
 CPU_SIDE_BASES = ("Dataset", "Sampler", "DataLoader", "Loader", "Transform")
 MAX_CALL_DEPTH = 3
+# type names of Hugging Face tokenizers/processors and of what they return
+TOKENIZER = "<tokenizer>"
+ENCODING = "<encoding>"
 
 
 @dataclass
