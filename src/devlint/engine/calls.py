@@ -384,6 +384,8 @@ class CallsMixin:
             if tensors:
                 return replace(tensors[0], device=dev or tensors[0].device, scalar=False)
         scalar = factory_scalar(last, pos)
+        if scalar is None and first.kind in (Kind.BATCH, Kind.NDARRAY):
+            scalar = False  # `torch.tensor(weights)` with a list or an array: not 0-dim
         if last in N.LEGACY_CONSTRUCTORS:
             dev = None
         if dev is None:
