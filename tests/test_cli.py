@@ -27,7 +27,7 @@ from devlint.engine.facts import FileFacts
 from devlint.findings import Finding
 from devlint.report import render
 from devlint.report.full import caret_line
-from devlint.rules import ALL_RULES, RULES_BY_CODE, Report
+from devlint.rules import ALL_RULES, META_RULES, RULES_BY_CODE, Report
 from tests.fixture_expectations import expectations, fixture_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,8 +47,8 @@ def runner() -> CliRunner:
         return CliRunner()
 
 
-def run(*args: str) -> Result:
-    return runner().invoke(cli, list(args), catch_exceptions=False)
+def run(*args: str, input: bytes | str | None = None) -> Result:
+    return runner().invoke(cli, list(args), catch_exceptions=False, input=input)
 
 
 @pytest.fixture
@@ -442,10 +442,12 @@ def test_rules_table_lists_every_rule() -> None:
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["CODE", "NAME", "SUMMARY"]
     assert lines[1].split()[:2] == ["DL000", "syntax-error"]
-    for rule, line in zip(ALL_RULES, lines[2:]):
+    for rule, line in zip([*ALL_RULES, *META_RULES], lines[2:]):
         assert line.split()[:2] == [rule.code, rule.name]
-        assert rule.summary in line
-    assert len(lines) == len(ALL_RULES) + 2
+        assert " ".join(rule.summary.split()) in line
+    assert lines[-1].split()[:2] == ["DL100", "unused-suppression"]
+    assert lines[-1].endswith("(off by default)")
+    assert len(lines) == len(ALL_RULES) + len(META_RULES) + 2
 
 
 def test_rule_explains_dl003() -> None:
@@ -546,7 +548,9 @@ def test_fixtures_readme_command_exits_1(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.chdir(REPO)
     result = run("fixtures/")
     assert result.exit_code == 1
-    assert re.search(r"^Found \d+ problems?\.$", result.stdout, re.MULTILINE)
+    assert re.search(
+        r"^Found \d+ problems?(?: \(\d+ fixable with --fix\))?\.$", result.stdout, re.MULTILINE
+    )
     assert "fixtures/clean" not in result.stdout
 
 
@@ -562,7 +566,7 @@ TEST_COMMAND = (
 
 def test_readme_rules_table_matches_the_registry() -> None:
     rows = re.findall(r"^\| (DL\d{3}) \| `([^`]+)` \| (.+) \|$", README, re.MULTILINE)
-    assert rows == [(r.code, r.name, r.summary) for r in ALL_RULES], (
+    assert rows == [(r.code, r.name, r.summary) for r in [*ALL_RULES, *META_RULES]], (
         "README.md's rules table is out of date: regenerate it from devlint.rules.ALL_RULES"
     )
 
@@ -577,9 +581,201 @@ def test_pre_commit_hook_definition() -> None:
     for line in [
         "- id: devlint",
         "  name: devlint",
-        "  entry: devlint",
+        "  entry: devlint --force-exclude",
         "  language: python",
-        "  types_or: [python, pyi]",
+        "  types_or: [python, pyi, jupyter]",
         "  require_serial: true",
     ]:
         assert line in text.splitlines()
+
+
+# --- more formats, output files, statistics, stdin, progress ----------------------------
+
+LOAD = 'import torch\nstate = torch.load("model.pt")\n'
+
+
+def test_json_lines_is_one_record_per_line(project: Path) -> None:
+    write(project, "a.py", LOAD)
+    write(project, "b.py", LOAD + LOAD)
+    result = run("--output-format", "json-lines", ".")
+    assert result.exit_code == 1
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(Path(r["filename"]).name, r["location"]["row"]) for r in records] == [
+        ("a.py", 2), ("b.py", 2), ("b.py", 4),
+    ]  # fmt: skip
+    json_records = json.loads(run("--output-format", "json", ".").stdout)
+    assert records == json_records
+    write(project, "a.py", CLEAN)
+    write(project, "b.py", CLEAN)
+    assert run("--output-format", "json-lines", ".").stdout == ""
+
+
+def test_output_format_from_the_environment(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(project, "a.py", LOAD)
+    monkeypatch.setenv("DEVLINT_OUTPUT_FORMAT", "concise")
+    lines = run("a.py").stdout.splitlines()
+    assert lines[0].startswith("a.py:2:9: DL008 ") and lines[-1].startswith("Found 1 problem")
+
+
+def test_output_file_with_a_format_keeps_stdout(project: Path) -> None:
+    write(project, "a.py", LOAD)
+    result = run(
+        "--output-format", "github",
+        "--output-file", "sarif:out/devlint.sarif",
+        "--output-file", "json:report.json",
+        "a.py",
+    )  # fmt: skip
+    assert result.stdout.startswith("::error title=devlint (DL008),file=a.py,")
+    # the folder does not exist: an error (exit 2), the other outputs are still written
+    assert result.exit_code == 2
+    assert "cannot write out/devlint.sarif" in result.stderr
+    (project / "out").mkdir()
+    result = run("--output-format", "github", "--output-file", "sarif:out/devlint.sarif", "a.py")
+    assert result.exit_code == 1
+    log = json.loads((project / "out" / "devlint.sarif").read_text())
+    assert log["runs"][0]["results"][0]["ruleId"] == "DL008"
+    assert json.loads((project / "report.json").read_text())[0]["code"] == "DL008"
+
+
+def test_output_file_without_a_format_replaces_stdout(project: Path) -> None:
+    write(project, "a.py", LOAD)
+    result = run("--output-format", "concise", "--output-file", "report.txt", "a.py")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    text = (project / "report.txt").read_text()
+    assert text.startswith("a.py:2:9: DL008 ") and "\x1b[" not in text
+
+
+def test_output_file_with_an_empty_path_is_a_usage_error(project: Path) -> None:
+    write(project, "a.py", LOAD)
+    assert run("--output-file", "sarif:", "a.py").exit_code == 2
+
+
+def test_statistics(project: Path) -> None:
+    write(project, "a.py", LOAD + "x = torch.zeros(3).cuda()\n")
+    write(project, "b.py", LOAD)
+    write(project, "c.py", BROKEN)
+    result = run("--statistics", ".")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "2  DL008  load-without-map-location",
+        "1  DL000  syntax-error",
+        "1  DL002  hardcoded-accelerator",
+    ]
+    assert re.fullmatch(r"Found 4 problems( \(\d fixable with --fix\))?\.", lines[3])
+    rows = json.loads(run("--statistics", "--output-format", "json", ".").stdout)
+    assert [(r["code"], r["name"], r["count"]) for r in rows] == [
+        ("DL008", "load-without-map-location", 2),
+        ("DL000", "syntax-error", 1),
+        ("DL002", "hardcoded-accelerator", 1),
+    ]
+    assert all(isinstance(r["fixable"], int) for r in rows)
+    write(project, "a.py", CLEAN)
+    write(project, "b.py", CLEAN)
+    write(project, "c.py", CLEAN)
+    assert run("--statistics", ".").stdout == "All checks passed!\n"
+
+
+def test_stdin_with_a_file_name(project: Path) -> None:
+    result = run("-", "--stdin-filename", "src/train.py", "--output-format", "concise", input=LOAD)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0].startswith("src/train.py:2:9: DL008 ")
+    assert run("-", "--stdin-filename", "ok.py", input=CLEAN).exit_code == 0
+    # without `-`, --stdin-filename alone reads stdin too; without a name it is `-`
+    assert run("--stdin-filename", "t.py", input=LOAD).exit_code == 1
+    assert run("-", "--output-format", "concise", input=LOAD).stdout.startswith("-:2:9: DL008")
+
+
+def test_stdin_honours_configuration_for_its_file_name(project: Path) -> None:
+    write(
+        project,
+        "pyproject.toml",
+        '[tool.devlint]\nextend-exclude = ["gen"]\n[tool.devlint.per-file-ignores]\n"tests/*" = ["DL008"]\n',
+    )
+    assert run("-", "--stdin-filename", "tests/t.py", input=LOAD).exit_code == 0
+    assert run("-", "--stdin-filename", "src/t.py", input=LOAD).exit_code == 1
+    assert run("-", "--stdin-filename", "gen/t.py", input=LOAD).exit_code == 1
+    result = run("-", "--stdin-filename", "gen/t.py", "--force-exclude", input=LOAD)
+    assert result.exit_code == 0 and result.stdout == "All checks passed!\n"
+
+
+def test_stdin_cannot_mix_with_paths(project: Path) -> None:
+    write(project, "a.py", CLEAN)
+    assert run("-", "a.py", input=LOAD).exit_code == 2
+
+
+def test_force_exclude_on_the_command_line(project: Path) -> None:
+    write(project, "pyproject.toml", '[tool.devlint]\nextend-exclude = ["migrations"]\n')
+    write(project, "migrations/0001.py", BROKEN)
+    write(project, "ok.py", CLEAN)
+    assert run("migrations/0001.py", "ok.py").exit_code == 1
+    assert run("--force-exclude", "migrations/0001.py", "ok.py").exit_code == 0
+
+
+def test_show_files(project: Path) -> None:
+    write(project, "b.py", CLEAN)
+    write(project, "a/nb.ipynb", "{}")
+    write(project, ".venv/x.py", CLEAN)
+    result = run("--show-files")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [os.path.join("a", "nb.ipynb"), "b.py"]
+
+
+class FakeTerminal:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_on_a_terminal_only_and_erased() -> None:
+    from devlint.cli import Progress
+
+    tty = FakeTerminal(True)
+    progress = Progress(3, tty, delay=0, interval=0)  # type: ignore[arg-type]
+    for done in (1, 2, 3):
+        progress.update(done)
+    progress.close()
+    assert "devlint: 1/3 files" in tty.text and "devlint: 3/3 files" in tty.text
+    assert tty.text.endswith("\r" + " " * len("devlint: 3/3 files") + "\r")
+    pipe = FakeTerminal(False)
+    progress = Progress(3, pipe, delay=0, interval=0)  # type: ignore[arg-type]
+    progress.update(1)
+    progress.close()
+    assert pipe.text == ""
+    slow = FakeTerminal(True)
+    progress = Progress(3, slow)  # type: ignore[arg-type]  # a short run stays silent
+    progress.update(1)
+    progress.close()
+    assert slow.text == ""
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(project: Path) -> None:
+    for i in range(3):
+        write(project, f"m{i}.py", CLEAN)
+    assert run().stderr == ""
+
+
+def test_summary_counts_fixable_findings() -> None:
+    safe = finding(fix={"applicability": "safe", "edits": [], "message": ""})
+    unsafe = finding(fix={"applicability": "unsafe", "edits": [], "message": ""}, line=2)
+    text = render("concise", [safe, unsafe, finding(line=3)])
+    assert text.splitlines()[-1] == "Found 3 problems (1 fixable with --fix)."
+
+
+def test_rules_markdown_and_json() -> None:
+    markdown = run("rules", "--format", "markdown").stdout
+    assert markdown.startswith("# devlint rules\n")
+    records = json.loads(run("rules", "--format", "json").stdout)
+    assert [r["code"] for r in records][:2] == ["DL000", "DL001"]
+    assert records[-1]["code"] == "DL100" and records[-1]["default_enabled"] is False

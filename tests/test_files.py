@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devlint.files import discover
+from devlint.files import FileOptions, discover
 
 
 def touch(root: Path, *names: str) -> None:
@@ -146,3 +146,93 @@ def test_unreadable_directory_is_reported(tmp_path: Path) -> None:
     assert [Path(s.path).name for s in result.files] == ["a.py"]
     assert len(result.errors) == 1
     assert "cannot read directory" in result.errors[0]
+
+
+# --- include, exclude, .gitignore ------------------------------------------------------
+
+
+def found(root: Path, options: FileOptions, *args: str) -> list[str]:
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        result = discover(args or (".",), options)
+    finally:
+        os.chdir(cwd)
+    assert result.errors == []
+    return [s.display.replace(os.sep, "/") for s in result.files]
+
+
+def test_notebooks_are_found_by_default(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py", "nb/explore.ipynb", "nb/.ipynb_checkpoints/explore-checkpoint.ipynb")
+    assert shown(tmp_path, ".") == ["a.py", "nb/explore.ipynb"]
+
+
+def test_gitignore_is_honoured_with_gits_rules(tmp_path: Path) -> None:
+    touch(
+        tmp_path,
+        "keep.py",
+        "out/gen.py",
+        "src/out/also.py",
+        "logs.py",
+        "src/logs.py",
+        "src/data/raw.py",
+        "src/data/keep_me.py",
+        "src/deep/tmp_x.py",
+        "docs/conf.py",
+    )
+    (tmp_path / ".gitignore").write_text(
+        "# build output\nout/\n/logs.py\nsrc/data/*\n!src/data/keep_me.py\n**/tmp_*.py\n"
+    )
+    (tmp_path / "docs" / ".gitignore").write_text("conf.py\n")
+    assert shown(tmp_path, ".") == ["keep.py", "src/data/keep_me.py", "src/logs.py"]
+    options = FileOptions(root=str(tmp_path), respect_gitignore=False)
+    assert len(found(tmp_path, options)) == 9
+
+
+def test_gitignore_of_the_repository_applies_to_a_subdirectory(tmp_path: Path) -> None:
+    (tmp_path / ".git" / "info").mkdir(parents=True)
+    (tmp_path / ".git" / "info" / "exclude").write_text("scratch.py\n")
+    (tmp_path / ".gitignore").write_text("generated/\n")
+    touch(tmp_path, "src/a.py", "src/generated/g.py", "src/scratch.py")
+    assert shown(tmp_path / "src", ".") == ["a.py"]
+
+
+def test_explicit_files_ignore_gitignore_and_exclude(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("out/\n")
+    touch(tmp_path, "out/gen.py", "build/x.py")
+    assert shown(tmp_path, "out/gen.py", "build/x.py") == ["build/x.py", "out/gen.py"]
+
+
+def test_force_exclude_applies_exclude_to_explicit_files(tmp_path: Path) -> None:
+    touch(tmp_path, "build/x.py", "migrations/0001.py", "src/ok.py", "src/vendor/lib.py")
+    options = FileOptions(
+        root=str(tmp_path), extend_exclude=("migrations", "src/vendor"), force_exclude=True
+    )
+    files = ("build/x.py", "migrations/0001.py", "src/ok.py", "src/vendor/lib.py")
+    assert found(tmp_path, options, *files) == ["src/ok.py"]
+    lenient = FileOptions(root=str(tmp_path), extend_exclude=("migrations", "src/vendor"))
+    assert found(tmp_path, lenient, *files) == list(files)
+
+
+def test_anchored_and_name_patterns(tmp_path: Path) -> None:
+    touch(tmp_path, "a/gen.py", "b/gen.py", "docs/x.py", "src/docs/y.py", "t/test_1.py")
+    options = FileOptions(root=str(tmp_path), extend_exclude=("a/gen.py", "/docs", "test_*.py"))
+    assert found(tmp_path, options) == ["b/gen.py", "src/docs/y.py"]
+    options = FileOptions(root=str(tmp_path), extend_exclude=("docs",))
+    assert found(tmp_path, options) == ["a/gen.py", "b/gen.py", "t/test_1.py"]
+
+
+def test_glob_translation() -> None:
+    from devlint.globs import compile_pattern
+
+    assert compile_pattern("**/x.py").matches("a/b/x.py")
+    assert compile_pattern("**/x.py").matches("x.py")
+    assert compile_pattern("a/**/x.py").matches("a/x.py")
+    assert compile_pattern("a/**/x.py").matches("a/b/c/x.py")
+    assert not compile_pattern("a/*.py").matches("a/b/c.py")
+    assert compile_pattern("a/**").matches("a/b/c.py")
+    assert compile_pattern("[!a]*.py").matches("b.py")
+    assert not compile_pattern("[!a]*.py").matches("a.py")
+    assert compile_pattern("file?.py").matches("file1.py")
+    assert compile_pattern("out/").matches("out", is_dir=True)
+    assert not compile_pattern("out/").matches("out", is_dir=False)

@@ -1,4 +1,8 @@
-"""Check one file: read, parse, analyse, run the rules, resolve positions.
+"""Check one file: read, parse, analyse, run the rules, resolve positions, suppress.
+
+Notebooks are checked as the program their code cells make (`devlint.notebooks`), and
+each finding is mapped back to its cell.  Suppression comments (`devlint.suppression`)
+are applied last, on the program's own lines.
 
 Positions are resolved only for files that have something to report: LibCST's
 `PositionProvider` costs about as much as parsing, and most files are clean.
@@ -10,14 +14,19 @@ import ast
 import io
 import tokenize
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange
 
+from devlint import notebooks, suppression
 from devlint.engine import analyze
+from devlint.files import is_notebook
 from devlint.findings import Finding
+from devlint.meta_rules import UNUSED_SUPPRESSION
+from devlint.positions import node_positions
 from devlint.rules import SYNTAX_ERROR, Report, Rule
 from devlint.rules.base import Fix
 
@@ -74,8 +83,26 @@ def decode_source(data: bytes) -> str:
     return text
 
 
-def check_source(data: bytes | str, path: str, rules: Sequence[Rule]) -> list[Finding]:
-    """All findings for one file's contents (DL000 when it cannot be decoded or parsed)."""
+def check_source(
+    data: bytes | str,
+    path: str,
+    rules: Sequence[Rule],
+    *,
+    device_names: Sequence[str] = (),
+    noqa: bool = True,
+    notebook: Optional[bool] = None,
+) -> list[Finding]:
+    """All findings for one file's contents (DL000 when it cannot be decoded or parsed).
+
+    `device_names`: extra names that hold the target device (`device-names` setting).
+    `noqa`: honour suppression comments (`--ignore-noqa` turns it off).
+    `notebook`: read the contents as a Jupyter notebook (default: when `path` ends in
+    `.ipynb`).  Findings in a notebook carry their cell and the line within it.
+    """
+    if notebook is None:
+        notebook = is_notebook(path)
+    if notebook:
+        return _check_notebook(data, path, rules, device_names=device_names, noqa=noqa)
     if isinstance(data, bytes):
         if b"\x00" in data:
             return [_syntax_finding(path, 1, 1, "file contains a null byte; is it a binary file?")]
@@ -85,27 +112,61 @@ def check_source(data: bytes | str, path: str, rules: Sequence[Rule]) -> list[Fi
             return [_syntax_finding(path, 1, 1, f"cannot decode file: {exc}")]
     else:
         text = data
+    return check_text(text, path, rules, device_names=device_names, noqa=noqa)
+
+
+def check_text(
+    text: str,
+    path: str,
+    rules: Sequence[Rule],
+    *,
+    device_names: Sequence[str] = (),
+    noqa: bool = True,
+) -> list[Finding]:
+    """Findings for decoded Python source: parse, analyse, run the rules, suppress."""
+    if noqa and suppression.has_skip_file(text):
+        return []
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         return [_parse_error_finding(text, path, exc)]
     except RecursionError:
         return [_syntax_finding(path, 1, 1, "file is nested too deeply to parse")]
-    if not rules:
-        return []
-    facts = analyze(module, text)
-    reports: list[Report] = []
-    for rule in rules:
-        reports.extend(rule.check(facts))
-    if not reports:
-        return []
-    return _locate(module, text, reports, path, {r.code: r for r in rules})
+    report_unused = noqa and any(r.code == UNUSED_SUPPRESSION.code for r in rules)
+    engine_rules = [r for r in rules if r.code != UNUSED_SUPPRESSION.code]
+    findings: list[Finding] = []
+    if engine_rules:
+        if device_names:
+            facts = analyze(module, text, device_names=tuple(device_names))
+        else:
+            facts = analyze(module, text)
+        reports: list[Report] = []
+        for rule in engine_rules:
+            reports.extend(rule.check(facts))
+        if reports:
+            findings = _locate(module, text, reports, path, {r.code: r for r in engine_rules})
+    if not noqa or (not findings and not report_unused):
+        return findings
+    comments = suppression.scan(text)
+    enabled = [r.code for r in rules]
+    kept = suppression.apply(findings, comments, enabled, report_unused)
+    lines = text.splitlines()
+    kept = [
+        f
+        if f.path
+        else replace(
+            f, path=path, source_line=lines[f.line - 1] if 0 < f.line <= len(lines) else ""
+        )
+        for f in kept
+    ]
+    kept.sort(key=lambda f: f.sort_key)
+    return kept
 
 
 def _locate(
     module: cst.Module, text: str, reports: list[Report], path: str, rules: dict[str, Rule]
 ) -> list[Finding]:
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = node_positions(module)
     lines = text.splitlines()
     seen: set[tuple[str, int, int]] = set()
     findings = []
@@ -167,13 +228,109 @@ def _locate_fix(
     return {"applicability": fix.applicability, "message": fix.title, "edits": edits}
 
 
+# --- notebooks ------------------------------------------------------------------------
+
+
+def _check_notebook(
+    data: bytes | str,
+    path: str,
+    rules: Sequence[Rule],
+    *,
+    device_names: Sequence[str] = (),
+    noqa: bool = True,
+) -> list[Finding]:
+    """A notebook's code cells checked as one program, findings mapped back to cells."""
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return [_syntax_finding(path, 1, 1, f"cannot decode notebook (not UTF-8): {exc}")]
+    else:
+        text = data
+    try:
+        nb = notebooks.read(text)
+    except notebooks.NotebookError as err:
+        lines = text.splitlines()
+        src = lines[err.line - 1] if 0 < err.line <= len(lines) else ""
+        return [_syntax_finding(path, err.line, err.col, err.message, src)]
+    if not nb.python:
+        return []
+    found = check_text(nb.program, path, rules, device_names=device_names, noqa=noqa)
+    return sorted((map_to_cells(nb, f) for f in found), key=lambda f: f.sort_key)
+
+
+def map_to_cells(nb: notebooks.Notebook, f: Finding) -> Finding:
+    """A finding on the combined program, placed in its cell (and in the file's text)."""
+    cell, line, col = nb.cell_position(f.line, f.col)
+    end_cell, end_line, end_col = nb.cell_position(f.end_line, f.end_col)
+    source_line = nb.source_line(cell, line)
+    if end_cell != cell or (end_line, end_col) < (line, col):
+        end_line, end_col = line, len(source_line) + 1
+    noqa_row = None
+    if f.noqa_row is not None:
+        noqa_cell, noqa_row, _ = nb.cell_position(f.noqa_row, 1)
+        if noqa_cell != cell:
+            noqa_row = line
+    start_raw = nb.file_position(cell, line, col)
+    end_raw = nb.file_position(cell, end_line, end_col) if start_raw else None
+    file_span = None
+    if start_raw is not None:
+        if end_raw is None or end_raw < start_raw:
+            end_raw = (start_raw[0], start_raw[1] + 1)
+        file_span = (*start_raw, *end_raw)
+    fix = f.fix
+    if fix is not None:
+        fix = _map_fix(nb, fix)
+    return replace(
+        f,
+        line=line,
+        col=col,
+        end_line=end_line,
+        end_col=end_col,
+        cell=cell,
+        noqa_row=noqa_row,
+        source_line=source_line,
+        file_span=file_span,
+        fix=fix,
+    )
+
+
+def _map_fix(nb: notebooks.Notebook, fix: dict) -> Optional[dict]:
+    edits = []
+    for edit in fix.get("edits", []):
+        start, end = edit["location"], edit["end_location"]
+        cell, row, col = nb.cell_position(start["row"], start["column"])
+        end_cell, end_row, end_col = nb.cell_position(end["row"], end["column"])
+        if end_cell != cell:
+            return None
+        edits.append(
+            {
+                "content": edit["content"],
+                "location": {"row": row, "column": col},
+                "end_location": {"row": end_row, "column": end_col},
+            }
+        )
+    return {**fix, "edits": edits}
+
+
+def read_source(path: Path | str) -> bytes:
+    return Path(path).read_bytes()
+
+
 def check_file(
-    path: Path | str, rules: Sequence[Rule], display: str | None = None
+    path: Path | str,
+    rules: Sequence[Rule],
+    display: str | None = None,
+    *,
+    device_names: Sequence[str] = (),
+    noqa: bool = True,
 ) -> list[Finding]:
     """Read and check one file; an unreadable file is a DL000 finding, not a crash."""
     shown = display if display is not None else str(path)
     try:
-        data = Path(path).read_bytes()
+        data = read_source(path)
     except OSError as exc:
         return [_syntax_finding(shown, 1, 1, f"cannot read file: {exc.strerror or exc}")]
-    return check_source(data, shown, rules)
+    return check_source(
+        data, shown, rules, device_names=device_names, noqa=noqa, notebook=is_notebook(str(path))
+    )

@@ -14,33 +14,41 @@ stderr, the run goes on, and the exit code is 2.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import sys
 import textwrap
+import time
+from pathlib import Path
 from typing import IO, Any, Sequence
 
 import click
 
-from devlint import __version__, checker
-from devlint.files import discover
-from devlint.findings import Finding
-from devlint.report import FORMATS, render
-from devlint.rules import (
-    ALL_RULES,
-    RULES_BY_CODE,
-    SYNTAX_ERROR,
-    Rule,
-    is_valid_selector,
-    select_rules,
+from devlint import __version__, checker, config, runner, suppression
+from devlint.config import Config, Selection
+from devlint.docs import documented_rules, rules_markdown, url
+from devlint.files import (
+    DEFAULT_EXCLUDE,
+    DEFAULT_INCLUDE,
+    Discovery,
+    FileOptions,
+    SourceFile,
+    discover,
+    is_notebook,
 )
+from devlint.findings import Finding
+from devlint.globs import PathSet
+from devlint.meta_rules import UNUSED_SUPPRESSION
+from devlint.report import FORMATS, MACHINE_FORMATS, render, render_statistics
+from devlint.report.full import clean
+from devlint.rules import SYNTAX_ERROR, Rule, is_valid_selector
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-SYNTAX_ERROR_SUMMARY = "The file cannot be read, decoded or parsed, so it was not analysed."
 
 
 def _err(message: str) -> None:
@@ -83,17 +91,16 @@ class DefaultGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+def _split(values: Sequence[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
 def _split_selectors(values: Sequence[str], option: str) -> list[str]:
     """`--select DL001,DL003 --select DL005` -> ['DL001', 'DL003', 'DL005'], validated."""
-    selectors = []
-    for value in values:
-        for part in value.split(","):
-            part = part.strip().upper()
-            if part:
-                selectors.append(part)
+    selectors = [part.upper() for part in _split(values)]
     bad = [s for s in selectors if not is_valid_selector(s)]
     if bad:
-        known = ", ".join(sorted([SYNTAX_ERROR[0], *RULES_BY_CODE]))
+        known = ", ".join(sorted(r.code for r in documented_rules()))
         raise click.BadParameter(
             f"unknown rule code or prefix {', '.join(repr(b) for b in bad)} "
             f"(known codes: {known}; `devlint rules` lists them)",
@@ -102,19 +109,183 @@ def _split_selectors(values: Sequence[str], option: str) -> list[str]:
     return selectors
 
 
-def _ignores_syntax_errors(ignore: Sequence[str]) -> bool:
-    code = SYNTAX_ERROR[0]
-    return any(sel == "ALL" or code.startswith(sel) for sel in ignore)
-
-
-def _check_one(path: str, rules: Sequence[Rule], display: str) -> list[Finding] | None:
-    """The findings of one file, or None after reporting an internal error on stderr."""
+def _check_one(
+    source: SourceFile | None,
+    rules: Sequence[Rule],
+    display: str,
+    device_names: Sequence[str],
+    noqa: bool,
+    data: bytes | None = None,
+) -> list[Finding] | None:
+    """The findings of one file (or of stdin's `data`), or None after reporting an
+    internal error on stderr."""
     try:
-        return checker.check_file(path, rules, display=display)
+        if data is not None:
+            return checker.check_source(
+                data,
+                display,
+                rules,
+                device_names=device_names,
+                noqa=noqa,
+                notebook=is_notebook(display),
+            )
+        assert source is not None
+        return checker.check_file(
+            source.path, rules, display=display, device_names=device_names, noqa=noqa
+        )
     except Exception as exc:  # a bug in devlint must not stop the other files
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         _err(f"internal error in {display}: {detail} (please report this bug)")
         return None
+
+
+class Progress:
+    """`devlint: 120/480 files` on stderr, only when it is a terminal and the run is long.
+
+    Nothing appears before `delay` seconds (short runs stay silent), the line is
+    redrawn at most every `interval` seconds, and it is erased at the end, so it never
+    mixes with the report."""
+
+    def __init__(
+        self, total: int, stream: IO[str], delay: float = 0.5, interval: float = 0.1
+    ) -> None:
+        self.total = total
+        self.stream = stream
+        self.enabled = total > 1 and _isatty(stream)
+        self.delay, self.interval = delay, interval
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.shown = 0
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start < self.delay or (self.shown and now - self.last < self.interval):
+            return
+        self.last = now
+        text = f"devlint: {done}/{self.total} files"
+        self.stream.write("\r" + text.ljust(self.shown))
+        self.stream.flush()
+        self.shown = max(self.shown, len(text))
+
+    def close(self) -> None:
+        if self.enabled and self.shown:
+            self.stream.write("\r" + " " * self.shown + "\r")
+            self.stream.flush()
+
+
+def _isatty(stream: IO[str]) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:
+        return False
+
+
+def _output_targets(values: Sequence[str], main: str) -> list[tuple[str, str, bool]]:
+    """`--output-file sarif:out.sarif` -> ('sarif', 'out.sarif', True);
+    `out.txt` -> (main format, 'out.txt', False): the report goes there, not to stdout."""
+    targets = []
+    for value in values:
+        prefix, sep, rest = value.partition(":")
+        if sep and prefix.lower() in FORMATS:
+            if not rest:
+                raise click.BadParameter(f"{value!r} names no file", param_hint="'--output-file'")
+            targets.append((prefix.lower(), rest, True))
+        else:
+            targets.append((main, value, False))
+    return targets
+
+
+def _drop_ignored(
+    findings: Sequence[Finding], cfg: Config, enabled: set[str], order: Sequence[str]
+) -> list[Finding]:
+    """Apply `per-file-ignores` and `--ignore DL000`, and sort the findings: files in
+    the discovery's order (by path components), then by position."""
+    cache: dict[str, set[str]] = {}
+    kept = []
+    for f in findings:
+        if f.path not in cache:
+            cache[f.path] = _per_file_codes(cfg, f.path) if cfg.per_file_ignores else set()
+        if f.code in cache[f.path]:
+            continue
+        if f.code == SYNTAX_ERROR[0] and SYNTAX_ERROR[0] not in enabled:
+            continue
+        kept.append(f)
+    rank = {path: i for i, path in enumerate(order)}
+    return sorted(kept, key=lambda f: (rank.get(f.path, len(rank)), f.sort_key))
+
+
+def _per_file_codes(cfg: Config, path: str) -> set[str]:
+    """Codes (expanded from prefixes) that `per-file-ignores` switch off for `path`."""
+    selectors: list[str] = []
+    for pattern, ignored in cfg.per_file_ignores.items():
+        if PathSet([pattern], cfg.root).matches_path_or_parent(path):
+            selectors.extend(ignored)
+    if not selectors:
+        return set()
+    known = [r.code for r in documented_rules()]
+    return {c for c in known if any(sel == "ALL" or c.startswith(sel) for sel in selectors)}
+
+
+def _add_noqa(findings: Sequence[Finding], sources: dict[str, str]) -> tuple[int, list[str]]:
+    """Write `# noqa: CODES` for `findings`; returns (directives added, errors)."""
+    by_file: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.code in (SYNTAX_ERROR[0], UNUSED_SUPPRESSION.code):
+            continue
+        by_file.setdefault(f.path, []).append(f)
+    added = 0
+    errors = []
+    for display, items in by_file.items():
+        path = sources.get(display, display)
+        try:
+            added += _add_noqa_to_file(path, items)
+        except (OSError, UnicodeError, SyntaxError, ValueError) as exc:
+            errors.append(f"cannot add noqa to {display}: {exc}")
+    return added, errors
+
+
+def _add_noqa_to_file(path: str, findings: Sequence[Finding]) -> int:
+    from devlint.fix import read_source, write_atomic
+
+    if is_notebook(path):
+        return _add_noqa_to_notebook(path, findings)
+    source = read_source(Path(path))
+    wanted: dict[int, set[str]] = {}
+    for f in findings:
+        wanted.setdefault(f.noqa_row or f.line, set()).add(f.code)
+    lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", source.text)
+    changed = suppression.add_noqa_to_lines(lines, wanted, source.text)
+    if changed:
+        write_atomic(Path(path), source, "".join(lines))
+    return changed
+
+
+def _add_noqa_to_notebook(path: str, findings: Sequence[Finding]) -> int:
+    from devlint import notebooks
+    from devlint.fix import read_source, write_atomic
+
+    source = read_source(Path(path))
+    nb = notebooks.read(source.text)
+    wanted: dict[int, dict[int, set[str]]] = {}
+    for f in findings:
+        if f.cell is not None:
+            wanted.setdefault(f.cell, {}).setdefault(f.noqa_row or f.line, set()).add(f.code)
+    changed = 0
+    for cell, rows in sorted(wanted.items()):
+        lines = list(nb.cell_lines.get(cell, []))
+        program_lines = [text for text, _, _ in notebooks.transform_cell(lines)]
+        program = "".join(line + "\n" for line in program_lines)
+        with_endings = [line + "\n" for line in lines]
+        count = suppression.add_noqa_to_lines(with_endings, rows, program)
+        if count:
+            nb.set_cell_lines(cell, [line[:-1] for line in with_endings])
+            changed += count
+    if changed:
+        write_atomic(Path(path), source, nb.text)
+    return changed
 
 
 @click.group(cls=DefaultGroup, context_settings=CONTEXT_SETTINGS)
@@ -127,7 +298,7 @@ def cli() -> None:
     devlint rules                    list the rules
     devlint rule DL001               explain one rule
 
-    Exit status: 0 no problems, 1 problems found, 2 usage or internal error.
+    Exit status: 0 no problems, 1 problems found, 2 usage, configuration or internal error.
     """
 
 
@@ -152,16 +323,70 @@ def cli() -> None:
     "extend_select",
     multiple=True,
     metavar="CODES",
-    help="Enable these rules on top of the selected or default ones.",
+    help="Enable these rules on top of the selected or default ones (e.g. DL100).",
 )
 @click.option(
     "--output-format",
-    type=click.Choice(sorted(FORMATS), case_sensitive=False),
+    type=click.Choice(list(FORMATS), case_sensitive=False),
     default="full",
     show_default=True,
-    help="full: source and help; concise: one line each; json: ruff-style records.",
+    envvar="DEVLINT_OUTPUT_FORMAT",
+    help="full, concise, json, json-lines, sarif or github (workflow annotations).",
 )
+@click.option(
+    "--output-file",
+    "output_files",
+    multiple=True,
+    metavar="[FORMAT:]PATH",
+    help="Write the report to PATH instead of stdout; FORMAT:PATH (e.g. sarif:devlint.sarif) "
+    "writes that format too and keeps stdout. Repeatable.",
+)
+@click.option("--statistics", is_flag=True, help="Show counts per rule instead of each finding.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    type=click.Path(path_type=str, dir_okay=False),
+    help="Read settings from FILE (pyproject.toml's [tool.devlint], or a devlint.toml).",
+)
+@click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
+@click.option(
+    "--exclude",
+    "exclude",
+    multiple=True,
+    metavar="PATTERNS",
+    help="Skip files and directories matching these globs (replaces the default list).",
+)
+@click.option(
+    "--extend-exclude",
+    "extend_exclude",
+    multiple=True,
+    metavar="PATTERNS",
+    help="Skip these globs as well as the default (or configured) ones.",
+)
+@click.option(
+    "--respect-gitignore/--no-respect-gitignore",
+    default=None,
+    help="Skip files ignored by .gitignore (default: on).",
+)
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply exclude to files named on the command line too (for pre-commit).",
+)
+@click.option(
+    "--stdin-filename",
+    metavar="PATH",
+    help="Read the source from stdin (path `-`) and report it as PATH.",
+)
+@click.option(
+    "--add-noqa",
+    is_flag=True,
+    help="Add `# noqa: CODE` comments for every finding, so only new ones are reported.",
+)
+@click.option("--ignore-noqa", is_flag=True, help="Report findings that comments suppress.")
+@click.option("--show-files", is_flag=True, help="List the files that would be checked, and exit.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the cache (no cache yet).")
 @click.version_option(__version__, "--version", prog_name="devlint")
 @click.pass_context
@@ -172,50 +397,189 @@ def check(
     ignore: tuple[str, ...],
     extend_select: tuple[str, ...],
     output_format: str,
+    output_files: tuple[str, ...],
+    statistics: bool,
     exit_zero: bool,
+    config_file: str | None,
+    isolated: bool,
+    exclude: tuple[str, ...],
+    extend_exclude: tuple[str, ...],
+    respect_gitignore: bool | None,
+    force_exclude: bool,
+    stdin_filename: str | None,
+    add_noqa: bool,
+    ignore_noqa: bool,
+    show_files: bool,
     no_cache: bool,
 ) -> None:
-    """Check PATHS (files or directories; default: the current directory)."""
-    selected = _split_selectors(select, "--select") if select else None
-    ignored = _split_selectors(ignore, "--ignore")
-    extended = _split_selectors(extend_select, "--extend-select")
-    rules = select_rules(selected, ignored, extended)
+    """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
+    cli_selection = Selection(
+        select=tuple(_split_selectors(select, "--select")) if select else None,
+        ignore=tuple(_split_selectors(ignore, "--ignore")),
+        extend_select=tuple(_split_selectors(extend_select, "--extend-select")),
+    )
+    fmt = output_format.lower()
+    targets = _output_targets(output_files, fmt)
+    use_stdin = paths == ("-",) or (not paths and stdin_filename is not None)
+    if "-" in paths and not use_stdin:
+        raise click.UsageError("`-` (stdin) cannot be combined with other paths")
+    if use_stdin and add_noqa:
+        raise click.UsageError("--add-noqa cannot be used with stdin")
+    if isolated and config_file:
+        raise click.UsageError("--isolated and --config cannot be used together")
 
-    discovery = discover(paths or (".",))
+    start = stdin_filename if use_stdin and stdin_filename else (paths[0] if paths else ".")
+    try:
+        cfg = config.resolve(start, config_file=config_file, isolated=isolated)
+    except config.ConfigError as exc:
+        _err(f"error: {exc}")
+        ctx.exit(EXIT_ERROR)
+    enabled = config.enabled_codes([cfg.selection, cli_selection])
+    options = FileOptions(
+        root=cfg.root,
+        exclude=tuple(_split(exclude))
+        or (cfg.exclude if cfg.exclude is not None else DEFAULT_EXCLUDE),
+        extend_exclude=(*cfg.extend_exclude, *_split(extend_exclude)),
+        include=(
+            *(cfg.include if cfg.include is not None else DEFAULT_INCLUDE),
+            *cfg.extend_include,
+        ),
+        respect_gitignore=cfg.respect_gitignore if respect_gitignore is None else respect_gitignore,
+        force_exclude=force_exclude,
+    )
+
+    stdin_data: bytes | None = None
+    if use_stdin:
+        display = os.path.normpath(stdin_filename) if stdin_filename else "-"
+        excluded = bool(stdin_filename) and force_exclude and _is_force_excluded(display, options)
+        discovery = Discovery(files=[] if excluded else [SourceFile("-", display)])
+        if not excluded:
+            stdin_data = _read_stdin()
+    else:
+        discovery = discover(paths or (".",), options)
     for message in discovery.errors:
         _err(f"error: {message}")
-    if not discovery.files and not discovery.errors:
+    if show_files:
+        for source in discovery.files:
+            click.echo(clean(source.display))
+        ctx.exit(EXIT_ERROR if discovery.errors else EXIT_CLEAN)
+    if not discovery.files and not discovery.errors and not use_stdin:
         _err("warning: no Python files found under the given paths")
 
-    findings: list[Finding] = []
-    failed = 0
-    drop_syntax = _ignores_syntax_errors(ignored)
-    for source in discovery.files:
-        result = _check_one(source.path, rules, source.display)
-        if result is None:
-            failed += 1
-            continue
-        if drop_syntax:
-            result = [f for f in result if f.code != SYNTAX_ERROR[0]]
-        findings.extend(sorted(result, key=lambda f: f.sort_key))
-
-    fmt = output_format.lower()
-    color = fmt != "json" and use_color(sys.stdout)
+    rules = config.rules_for(enabled)
+    noqa = not ignore_noqa
+    progress = Progress(len(discovery.files), sys.stderr)
+    if stdin_data is not None:
+        result = _check_one(
+            None, rules, discovery.files[0].display, cfg.device_names, noqa, stdin_data
+        )
+        found, failed = (result or []), (0 if result is not None else 1)
+    else:
+        jobs = [runner.Job(Path(s.path), s.display) for s in discovery.files]
+        run = runner.run(
+            jobs,
+            rules,
+            workers=1,
+            options={"device_names": cfg.device_names, "noqa": noqa},
+            on_progress=lambda done, total: progress.update(done),
+        )
+        for display, message in run.errors:
+            _err(f"internal error in {display}: {message} (please report this bug)")
+        found, failed = run.findings, len(run.errors)
+    progress.close()
+    findings = _drop_ignored(found, cfg, enabled, [s.display for s in discovery.files])
     unchecked = failed + len(discovery.errors)
-    click.echo(render(fmt, findings, color=color, unchecked=unchecked), nl=False, color=color)
+
+    if add_noqa:
+        sources = {s.display: s.path for s in discovery.files}
+        added, errors = _add_noqa(findings, sources)
+        for message in errors:
+            _err(f"error: {message}")
+        noun = "directive" if added == 1 else "directives"
+        click.echo(f"Added {added} noqa {noun}.", err=True)
+        ctx.exit(EXIT_ERROR if unchecked or errors else EXIT_CLEAN)
+
+    notes = [*discovery.errors]
+    if failed:
+        notes.append(f"{failed} file(s) could not be checked: internal error (see stderr)")
+    extra: dict[str, Any] = {"notifications": notes}
+    for target_fmt, target_path, explicit in targets:
+        if statistics and not explicit:
+            text = render_statistics(target_fmt, findings, unchecked=unchecked)
+        else:
+            text = render(target_fmt, findings, unchecked=unchecked, **extra)
+        try:
+            with open(target_path, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+        except OSError as exc:
+            _err(f"error: cannot write {target_path}: {exc.strerror or exc}")
+            unchecked += 1
+    if all(explicit for _, _, explicit in targets):
+        color = fmt not in MACHINE_FORMATS and use_color(sys.stdout)
+        if statistics:
+            text = render_statistics(fmt, findings, unchecked=unchecked)
+        else:
+            text = render(fmt, findings, color=color, unchecked=unchecked, **extra)
+        click.echo(text, nl=False, color=color)
 
     if unchecked:
         ctx.exit(EXIT_ERROR)
     ctx.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
 
 
+def _read_stdin() -> bytes:
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        return buffer.read()
+    return sys.stdin.read().encode("utf-8")  # pragma: no cover - a stdin without bytes
+
+
+def _is_force_excluded(path: str, options: FileOptions) -> bool:
+    return PathSet(
+        [*options.exclude, *options.extend_exclude], options.root
+    ).matches_path_or_parent(path)
+
+
 @cli.command("rules", context_settings=CONTEXT_SETTINGS)
-def rules_command() -> None:
-    """List every rule: code, name and summary."""
-    rows = [(SYNTAX_ERROR[0], SYNTAX_ERROR[1], SYNTAX_ERROR_SUMMARY)]
-    for rule in ALL_RULES:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"], case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="text: a table; markdown: docs/rules.md; json: the rule metadata.",
+)
+def rules_command(fmt: str) -> None:
+    """List every rule: code, name and summary.
+
+    `devlint rules --format markdown > docs/rules.md` regenerates the rules page.
+    """
+    rules = documented_rules()
+    if fmt == "markdown":
+        click.echo(rules_markdown(rules), nl=False)
+        return
+    if fmt == "json":
+        records = [
+            {
+                "code": r.code,
+                "name": r.name,
+                "summary": r.summary,
+                "why": r.why,
+                "fix": r.fix,
+                "bad": r.bad,
+                "good": r.good,
+                "severity": r.severity,
+                "default_enabled": r.default_enabled,
+                "url": url(r.code),
+            }
+            for r in rules
+        ]
+        click.echo(json.dumps(records, indent=2))
+        return
+    rows = []
+    for rule in rules:
         note = "" if rule.default_enabled else " (off by default)"
-        rows.append((rule.code, rule.name, rule.summary + note))
+        rows.append((rule.code, rule.name, " ".join(rule.summary.split()) + note))
     name_width = max(len(name) for _, name, _ in rows)
     click.echo(f"{'CODE':<6} {'NAME':<{name_width}}  SUMMARY")
     for code, name, summary in rows:
@@ -240,13 +604,9 @@ def rule_command(code: str) -> None:
     CODE is a rule code (DL001) or name (module-input-device-mismatch).
     """
     wanted = code.strip()
-    if wanted.upper() == SYNTAX_ERROR[0] or wanted == SYNTAX_ERROR[1]:
-        click.echo(f"{SYNTAX_ERROR[0]} {SYNTAX_ERROR[1]}\n")
-        click.echo(_paragraph(SYNTAX_ERROR_SUMMARY, indent=""))
-        click.echo("\nFix the file so Python can parse it; devlint then checks its device flow.")
-        return
-    rule = RULES_BY_CODE.get(wanted.upper()) or next(
-        (r for r in ALL_RULES if r.name == wanted.lower()), None
+    rule = next(
+        (r for r in documented_rules() if r.code == wanted.upper() or r.name == wanted.lower()),
+        None,
     )
     if rule is None:
         raise click.BadParameter(
@@ -255,6 +615,9 @@ def rule_command(code: str) -> None:
     enabled = "" if rule.default_enabled else " (off by default; enable with --extend-select)"
     click.echo(f"{rule.code} {rule.name}{enabled}\n")
     click.echo(_paragraph(rule.summary, indent=""))
+    if rule.code == SYNTAX_ERROR[0]:
+        click.echo(f"\n{rule.fix}")
+        return
     click.echo("\nWhy it fails at run time:")
     click.echo(_paragraph(rule.why))
     click.echo("\nHow to fix it:")
@@ -263,6 +626,7 @@ def rule_command(code: str) -> None:
     click.echo(_example(rule.bad))
     click.echo("\nFixed:")
     click.echo(_example(rule.good))
+    click.echo(f"\nDocs: {url(rule.code)}")
 
 
 def _harden_stdout() -> None:

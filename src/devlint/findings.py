@@ -27,10 +27,18 @@ class Finding:
     # The source line the finding starts on (for `full` output); empty when unknown.
     source_line: str = field(default="", compare=False)
     fix: Optional[dict] = field(default=None, compare=False)
+    # Notebooks: the 1-based cell (every cell counts, as in ruff) that `line`/`col` are in.
+    cell: Optional[int] = None
+    # The line where a `# noqa` for this finding goes (the last line of a multi-line
+    # statement when the finding's own line cannot take a comment); None: `line`.
+    noqa_row: Optional[int] = field(default=None, compare=False)
+    # Notebooks: (line, col, end_line, end_col) in the file's own text (the .ipynb JSON),
+    # for formats that point into the raw file (SARIF, GitHub annotations).
+    file_span: Optional[tuple[int, int, int, int]] = field(default=None, compare=False)
 
     @property
     def sort_key(self) -> tuple:
-        return (self.path, self.line, self.col, self.code, self.message)
+        return (self.path, self.cell or 0, self.line, self.col, self.code, self.message)
 
     @property
     def url(self) -> str:

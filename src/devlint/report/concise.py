@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Sequence
 
 from devlint.findings import Finding
-from devlint.report.full import location, summary
+from devlint.report.full import location, summary_for
 
 
-def render(findings: Sequence[Finding], *, color: bool = False, unchecked: int = 0) -> str:
+def render(
+    findings: Sequence[Finding], *, color: bool = False, unchecked: int = 0, **_: object
+) -> str:
     lines = [location(f, color) for f in findings]
-    lines.append(summary(len(findings), unchecked))
+    lines.append(summary_for(findings, unchecked))
     return "\n".join(lines) + "\n"

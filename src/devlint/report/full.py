@@ -9,6 +9,7 @@ src/train.py:41:15: DL001 `images` is on the CPU, `model` on `device`
 Found 1 problem.
 ```
 
+In a notebook the position is `cell N:line:col`, the line and column within cell N.
 The helpers here (`location`, `summary`, `clean`) are shared with `concise`.
 """
 
@@ -51,22 +52,41 @@ def style(text: str, color: bool, **kwargs: object) -> str:
     return click.style(text, **kwargs) if color else text  # type: ignore[arg-type]
 
 
+def position(f: Finding) -> str:
+    """`line:col`, or `cell N:line:col` in a notebook (as ruff prints it)."""
+    if f.cell is not None:
+        return f"cell {f.cell}:{f.line}:{f.col}"
+    return f"{f.line}:{f.col}"
+
+
 def location(f: Finding, color: bool = False) -> str:
     """`path:line:col: CODE message`, the line flake8 and ruff users already parse."""
     path = style(clean(f.path), color, bold=True)
     code = style(f.code, color, fg="red", bold=True)
-    return f"{path}:{f.line}:{f.col}: {code} {clean(f.message)}"
+    return f"{path}:{position(f)}: {code} {clean(f.message)}"
 
 
-def summary(count: int, unchecked: int = 0) -> str:
+def is_fixable(f: Finding) -> bool:
+    """A fix that `--fix` applies (unsafe fixes need `--unsafe-fixes`)."""
+    return f.fix is not None and f.fix.get("applicability", "safe") == "safe"
+
+
+def summary(count: int, unchecked: int = 0, fixable: int = 0) -> str:
     """The last line of a human-readable run."""
     noun = "problem" if count == 1 else "problems"
+    fixes = f" ({fixable} fixable with --fix)" if fixable else ""
     if unchecked:
         paths = "path" if unchecked == 1 else "paths"
-        return f"Found {count} {noun}; {unchecked} {paths} could not be checked (see stderr)."
+        return (
+            f"Found {count} {noun}{fixes}; {unchecked} {paths} could not be checked (see stderr)."
+        )
     if count == 0:
         return "All checks passed!"
-    return f"Found {count} {noun}."
+    return f"Found {count} {noun}{fixes}."
+
+
+def summary_for(findings: Sequence[Finding], unchecked: int = 0) -> str:
+    return summary(len(findings), unchecked, sum(1 for f in findings if is_fixable(f)))
 
 
 def caret_line(f: Finding) -> str:
@@ -95,7 +115,9 @@ def render_one(f: Finding, color: bool = False) -> str:
     return "\n".join(parts)
 
 
-def render(findings: Sequence[Finding], *, color: bool = False, unchecked: int = 0) -> str:
+def render(
+    findings: Sequence[Finding], *, color: bool = False, unchecked: int = 0, **_: object
+) -> str:
     blocks = [render_one(f, color) for f in findings]
-    blocks.append(summary(len(findings), unchecked))
+    blocks.append(summary_for(findings, unchecked))
     return "\n\n".join(blocks) + "\n"

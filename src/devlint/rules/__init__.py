@@ -6,7 +6,15 @@ from typing import Iterable, Sequence
 
 from devlint.rules.base import Report, Rule
 
-__all__ = ["ALL_RULES", "RULES_BY_CODE", "SYNTAX_ERROR", "Report", "Rule", "select_rules"]
+__all__ = [
+    "ALL_RULES",
+    "META_RULES",
+    "RULES_BY_CODE",
+    "SYNTAX_ERROR",
+    "Report",
+    "Rule",
+    "select_rules",
+]
 
 # DL000 is not a Rule subclass: the checker emits it when a file cannot be read or parsed.
 SYNTAX_ERROR = ("DL000", "syntax-error")
@@ -37,9 +45,20 @@ def _load() -> list[Rule]:
     return [cls() for cls in classes]
 
 
+def _load_meta() -> list[Rule]:
+    # Rules checked outside the engine (DL100 by the suppression layer): selectable and
+    # documented like the others, but not in ALL_RULES, since they have no engine check.
+    from devlint.meta_rules import META_RULES
+
+    return list(META_RULES)  # type: ignore[arg-type]
+
+
 ALL_RULES: list[Rule] = _load()
+META_RULES: list[Rule] = _load_meta()
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
-KNOWN_CODES: frozenset[str] = frozenset([*RULES_BY_CODE, SYNTAX_ERROR[0]])
+KNOWN_CODES: frozenset[str] = frozenset(
+    [*RULES_BY_CODE, SYNTAX_ERROR[0], *(rule.code for rule in META_RULES)]
+)
 
 
 def _matches(code: str, selectors: Iterable[str]) -> bool:
@@ -54,7 +73,7 @@ def select_rules(
 ) -> list[Rule]:
     """The rules a run enables.  `select=None` means the defaults."""
     chosen = []
-    for rule in ALL_RULES:
+    for rule in [*ALL_RULES, *META_RULES]:
         if select is None:
             on = rule.default_enabled or _matches(rule.code, extend_select)
         else:

@@ -1,0 +1,297 @@
+"""Configuration: `[tool.devlint]` in `pyproject.toml`, or `devlint.toml`/`.devlint.toml`.
+
+The nearest configuration file wins: starting at the first path on the command line (or
+the current directory), each directory up to the file-system root is searched for
+`.devlint.toml`, then `devlint.toml` (settings at the top level), then a
+`pyproject.toml` that has a `[tool.devlint]` table.  `--config FILE` names one
+explicitly and `--isolated` ignores them all.  Relative patterns in the file are
+relative to the directory that holds it.
+
+Every key, rule code and type is checked: a mistake is a `ConfigError` (exit status 2)
+that names the file, the key and what is allowed, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+from devlint.rules import ALL_RULES, META_RULES, SYNTAX_ERROR, Rule, is_valid_selector
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.9 and 3.10
+    import tomli as tomllib
+
+CONFIG_NAMES = (".devlint.toml", "devlint.toml", "pyproject.toml")
+
+
+class ConfigError(Exception):
+    """A configuration file or option that cannot be used (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One layer of rule selection: the configuration file's, then the command line's."""
+
+    select: Optional[tuple[str, ...]] = None
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+
+
+@dataclass
+class Config:
+    """The settings of a run that come from a configuration file (or their defaults)."""
+
+    path: Optional[str] = None
+    # Relative patterns are relative to `root`: the configuration's directory, else the cwd.
+    root: str = field(default_factory=os.getcwd)
+    selection: Selection = field(default_factory=Selection)
+    exclude: Optional[tuple[str, ...]] = None
+    extend_exclude: tuple[str, ...] = ()
+    include: Optional[tuple[str, ...]] = None
+    extend_include: tuple[str, ...] = ()
+    per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    respect_gitignore: bool = True
+    device_names: tuple[str, ...] = ()
+
+
+def _allowed_codes() -> str:
+    codes = sorted([SYNTAX_ERROR[0], *(r.code for r in [*ALL_RULES, *META_RULES])])
+    return f"{', '.join(codes)}, a prefix of them such as DL00, or ALL"
+
+
+def _where(path: str, table: str, key: str) -> str:
+    return f"{path}: {table}{key!r}" if table else f"{path}: {key!r}"
+
+
+def _string_list(value: Any, where: str, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of {what}, not {_show(value)}")
+    return tuple(value)
+
+
+def _show(value: Any) -> str:
+    kind = {
+        bool: "a boolean",
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+    if isinstance(value, list) and value and not all(isinstance(v, str) for v in value):
+        return "a list with non-string items"
+    return kind
+
+
+def _codes(value: Any, where: str) -> tuple[str, ...]:
+    codes = tuple(c.strip().upper() for c in _string_list(value, where, "rule codes"))
+    bad = [c for c in codes if not is_valid_selector(c)]
+    if bad:
+        raise ConfigError(
+            f"{where}: unknown rule code {', '.join(repr(b) for b in bad)} "
+            f"(allowed: {_allowed_codes()})"
+        )
+    return codes
+
+
+def _globs(value: Any, where: str) -> tuple[str, ...]:
+    return _string_list(value, where, "glob patterns")
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, not {_show(value)}")
+    return value
+
+
+def _device_names(value: Any, where: str) -> tuple[str, ...]:
+    names = _string_list(value, where, "variable names (such as 'dev' or 'cfg.device')")
+    bad = [n for n in names if not n or not all(p.isidentifier() for p in n.split("."))]
+    if bad:
+        raise ConfigError(
+            f"{where}: {', '.join(repr(b) for b in bad)} is not a name "
+            "(allowed: identifiers or dotted names such as 'dev' or 'cfg.device')"
+        )
+    return names
+
+
+def _per_file_ignores(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{where} must be a table of glob = [rule codes], such as "
+            f'{{"tests/*" = ["DL002"]}}, not {_show(value)}'
+        )
+    return {str(k): _codes(v, f"{where}[{k!r}]") for k, v in value.items()}
+
+
+KEYS: dict[str, Callable[[Any, str], Any]] = {
+    "select": _codes,
+    "ignore": _codes,
+    "extend-select": _codes,
+    "exclude": _globs,
+    "extend-exclude": _globs,
+    "include": _globs,
+    "extend-include": _globs,
+    "per-file-ignores": _per_file_ignores,
+    "respect-gitignore": _bool,
+    "device-names": _device_names,
+}
+
+
+def parse_table(table: Any, path: str, root: str, table_name: str = "") -> Config:
+    """Validate the settings of one file (the `[tool.devlint]` table or a devlint.toml)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {table_name or 'the file'} must be a table")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = _where(path, table_name, key)
+        check = KEYS.get(key)
+        if check is None:
+            hint = ""
+            if key.replace("_", "-") in KEYS:
+                hint = f" (did you mean {key.replace('_', '-')!r}?)"
+            raise ConfigError(
+                f"{path}: unknown key {key!r} in {table_name or 'the file'}{hint} "
+                f"(allowed: {', '.join(sorted(KEYS))})"
+            )
+        values[key] = check(value, where)
+    return Config(
+        path=path,
+        root=root,
+        selection=Selection(
+            select=values.get("select"),
+            ignore=values.get("ignore", ()),
+            extend_select=values.get("extend-select", ()),
+        ),
+        exclude=values.get("exclude"),
+        extend_exclude=values.get("extend-exclude", ()),
+        include=values.get("include"),
+        extend_include=values.get("extend-include", ()),
+        per_file_ignores=values.get("per-file-ignores", {}),
+        respect_gitignore=values.get("respect-gitignore", True),
+        device_names=values.get("device-names", ()),
+    )
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 ({exc})") from exc
+
+
+def load(path: str) -> Config:
+    """Load one configuration file: `[tool.devlint]` of a pyproject.toml, else top level."""
+    data = _read_toml(path)
+    root = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(path) == "pyproject.toml":
+        tool = data.get("tool", {})
+        table = tool.get("devlint", {}) if isinstance(tool, dict) else {}
+        return parse_table(table, path, root, "[tool.devlint] ")
+    return parse_table(data, path, root)
+
+
+def _has_devlint_table(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return False
+    if b"devlint" not in raw:
+        return False
+    data = _read_toml(path)
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "devlint" in tool
+
+
+def find(start: str) -> Optional[str]:
+    """The nearest configuration file at or above `start` (a file or directory)."""
+    d = os.path.abspath(start)
+    if not os.path.isdir(d):
+        d = os.path.dirname(d)
+    while True:
+        for name in CONFIG_NAMES:
+            candidate = os.path.join(d, name)
+            if not os.path.isfile(candidate):
+                continue
+            if name != "pyproject.toml" or _has_devlint_table(candidate):
+                return candidate
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+def resolve(start: str, config_file: Optional[str] = None, isolated: bool = False) -> Config:
+    """The configuration for a run started at `start` (see the module docstring)."""
+    if isolated:
+        return Config()
+    if config_file is not None:
+        if not os.path.isfile(config_file):
+            raise ConfigError(f"configuration file not found: {config_file}")
+        return load(config_file)
+    found = find(start)
+    return load(found) if found is not None else Config()
+
+
+# --- rule selection ------------------------------------------------------------------
+
+
+def _specificity(code: str, selectors: Sequence[str]) -> Optional[int]:
+    """How specifically `selectors` name `code`: the longest matching one (ALL is 0)."""
+    best: Optional[int] = None
+    for sel in selectors:
+        if sel == "ALL":
+            length = 0
+        elif code.startswith(sel):
+            length = len(sel)
+        else:
+            continue
+        best = length if best is None else max(best, length)
+    return best
+
+
+def _layer(code: str, on: bool, layer: Selection, select_resets: bool = True) -> bool:
+    base = False if (layer.select is not None and select_resets) else on
+    sel = _specificity(code, [*(layer.select or ()), *layer.extend_select])
+    ign = _specificity(code, layer.ignore)
+    if sel is None and ign is None:
+        return base
+    if ign is None:
+        return True
+    if sel is None:
+        return False
+    return sel > ign  # the more specific selector wins; on a tie `ignore` does
+
+
+def enabled_codes(layers: Sequence[Selection], extra_ignore: Sequence[str] = ()) -> set[str]:
+    """The codes a run reports, ruff-style: each layer (configuration file, then command
+    line) starts from the one before; `select` replaces it, `extend-select` adds,
+    `ignore` removes, and within a layer the more specific selector wins.  DL000 is on
+    unless ignored: selecting rules never hides a file that cannot be parsed."""
+    result = set()
+    for rule in [*ALL_RULES, *META_RULES]:
+        on = rule.default_enabled
+        for layer in layers:
+            on = _layer(rule.code, on, layer)
+        if on:
+            result.add(rule.code)
+    syntax = True
+    for layer in layers:
+        syntax = _layer(SYNTAX_ERROR[0], syntax, layer, select_resets=False)
+    if syntax:
+        result.add(SYNTAX_ERROR[0])
+    return {c for c in result if _specificity(c, extra_ignore) is None}
+
+
+def rules_for(codes: set[str]) -> list[Rule]:
+    return [r for r in [*ALL_RULES, *META_RULES] if r.code in codes]

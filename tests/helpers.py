@@ -1,0 +1,42 @@
+"""Shared helpers for the command-line tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from devlint.cli import cli
+
+# One DL008 finding on line 2 (torch.load without map_location): a real engine finding.
+BUGGY = 'import torch\nstate = torch.load("model.pt")\n'
+FIXED = 'import torch\nstate = torch.load("model.pt", map_location="cpu")\n'
+CLEAN = "import torch\n\nx = torch.zeros(3)\n"
+BROKEN = "import torch\nx = )\n"
+
+
+def runner() -> CliRunner:
+    """A runner that keeps stdout and stderr apart, on every click 8 release."""
+    try:
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]  # click < 8.2
+    except TypeError:
+        return CliRunner()
+
+
+def run(*args: str, input: bytes | str | None = None) -> Result:
+    return runner().invoke(cli, list(args), catch_exceptions=False, input=input)
+
+
+def write(root: Path, name: str, text: str | bytes) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def concise(result: Result) -> list[str]:
+    """The finding lines of a concise report (without the summary)."""
+    return [line for line in result.stdout.splitlines() if ": DL" in line]
