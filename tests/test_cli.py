@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import libcst as cst
 import pytest
@@ -86,7 +86,9 @@ class _BareMoves(cst.CSTVisitor):
 def fake_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make DL004 report each bare `x.to(...)`/`x.cuda()` statement, as the engine will."""
 
-    def analyze(module: cst.Module, source: Optional[str] = None) -> FileFacts:
+    def analyze(
+        module: cst.Module, source: Optional[str] = None, device_names: Sequence[str] = ()
+    ) -> FileFacts:
         return FileFacts(module=module)
 
     def check(facts: FileFacts) -> Iterator[Report]:
@@ -410,7 +412,9 @@ def test_a_path_named_rules_is_checkable(project: Path) -> None:
 def test_internal_error_is_reported_and_the_run_goes_on(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(module: cst.Module, source: Optional[str] = None) -> FileFacts:
+    def explode(
+        module: cst.Module, source: Optional[str] = None, device_names: Sequence[str] = ()
+    ) -> FileFacts:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(checker, "analyze", explode)
