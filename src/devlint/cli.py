@@ -26,6 +26,7 @@ from typing import IO, Any, Sequence
 import click
 
 from devlint import __version__, checker, config, runner, suppression
+from devlint.cache import CACHE_DIR_NAME, Cache, options_key
 from devlint.config import Config, Selection
 from devlint.docs import documented_rules, rules_markdown, url
 from devlint.files import (
@@ -38,6 +39,7 @@ from devlint.files import (
     is_notebook,
 )
 from devlint.findings import Finding
+from devlint.fix import apply_fixes, unified_diff
 from devlint.globs import PathSet
 from devlint.meta_rules import UNUSED_SUPPRESSION
 from devlint.report import FORMATS, MACHINE_FORMATS, render, render_statistics
@@ -387,7 +389,39 @@ def cli() -> None:
 )
 @click.option("--ignore-noqa", is_flag=True, help="Report findings that comments suppress.")
 @click.option("--show-files", is_flag=True, help="List the files that would be checked, and exit.")
-@click.option("--no-cache", is_flag=True, help="Do not read or write the cache (no cache yet).")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what remains.")
+@click.option(
+    "--unsafe-fixes",
+    is_flag=True,
+    help="With --fix/--diff: apply unsafe fixes too (they may change behaviour).",
+)
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
+@click.option("--fix-only", is_flag=True, help="Apply fixes and do not report what remains.")
+@click.option("--show-fixes", is_flag=True, help="List the fixes that were applied.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Worker processes (0: one per core; small runs stay in one process).",
+)
+@click.option(
+    "--cache-dir",
+    metavar="DIR",
+    type=click.Path(path_type=str, file_okay=False),
+    envvar="DEVLINT_CACHE_DIR",
+    help="Where to keep the cache (default: .devlint_cache in the project root).",
+)
+@click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")
+@click.option(
+    "--file-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Skip (and report) a file whose check takes longer than this.",
+)
 @click.version_option(__version__, "--version", prog_name="devlint")
 @click.pass_context
 def check(
@@ -410,7 +444,15 @@ def check(
     add_noqa: bool,
     ignore_noqa: bool,
     show_files: bool,
+    fix: bool,
+    unsafe_fixes: bool,
+    diff: bool,
+    fix_only: bool,
+    show_fixes: bool,
+    jobs: int,
+    cache_dir: str | None,
     no_cache: bool,
+    file_timeout: float,
 ) -> None:
     """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
     cli_selection = Selection(
@@ -425,6 +467,11 @@ def check(
         raise click.UsageError("`-` (stdin) cannot be combined with other paths")
     if use_stdin and add_noqa:
         raise click.UsageError("--add-noqa cannot be used with stdin")
+    fixing = fix or fix_only or diff
+    if use_stdin and fixing:
+        raise click.UsageError("--fix, --fix-only and --diff need files, not stdin")
+    if add_noqa and fixing:
+        raise click.UsageError("--add-noqa cannot be combined with --fix or --diff")
     if isolated and config_file:
         raise click.UsageError("--isolated and --config cannot be used together")
 
@@ -475,12 +522,33 @@ def check(
         )
         found, failed = (result or []), (0 if result is not None else 1)
     else:
-        jobs = [runner.Job(Path(s.path), s.display) for s in discovery.files]
+        analysis = {"device_names": tuple(cfg.device_names), "noqa": noqa}
+        if fixing:
+            fixed = apply_fixes(discovery.files, rules, analysis, unsafe_fixes, write=not diff)
+            if diff:
+                progress.close()
+                for result in fixed.results:
+                    click.echo(unified_diff(result), nl=False)
+                _err(fixed.summary(would=True))
+                ctx.exit(EXIT_FINDINGS if fixed.count else EXIT_CLEAN)
+            if show_fixes and fixed.count:
+                click.echo(fixed.listing())
+            if fixed.count or fix_only:
+                _err(fixed.summary(would=False))
+            if fix_only:
+                progress.close()
+                ctx.exit(EXIT_ERROR if fixed.errors or discovery.errors else EXIT_CLEAN)
+        cache = None
+        if not no_cache:
+            cache_root = Path(cache_dir) if cache_dir else Path(cfg.root) / CACHE_DIR_NAME
+            cache = Cache(cache_root, options_key([r.code for r in rules], analysis))
+        file_jobs = [runner.Job(Path(s.path), s.display) for s in discovery.files]
         run = runner.run(
-            jobs,
+            file_jobs,
             rules,
-            workers=1,
-            options={"device_names": cfg.device_names, "noqa": noqa},
+            workers=jobs,
+            cache=cache,
+            options={**analysis, "file_timeout": file_timeout},
             on_progress=lambda done, total: progress.update(done),
         )
         for display, message in run.errors:

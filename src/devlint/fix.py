@@ -11,6 +11,7 @@ temporary file in the same folder and `os.replace`, keeping the mode, the encodi
 from __future__ import annotations
 
 import contextlib
+import difflib
 import io
 import os
 import re
@@ -179,3 +180,75 @@ def fix_file(
     if write and result.changed:
         write_atomic(path, source, result.fixed)
     return result
+
+
+def unified_diff(result: FixResult) -> str:
+    """The change a fix would make, as `--diff` prints it."""
+    return "".join(
+        difflib.unified_diff(
+            result.original.splitlines(keepends=True),
+            result.fixed.splitlines(keepends=True),
+            fromfile=result.path,
+            tofile=result.path,
+        )
+    )
+
+
+@dataclass
+class FixRun:
+    """What `--fix`/`--diff` did over many files."""
+
+    results: list[FixResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    skipped_notebooks: int = 0
+
+    @property
+    def count(self) -> int:
+        return sum(len(r.applied) for r in self.results)
+
+    def summary(self, would: bool) -> str:
+        files = sum(1 for r in self.results if r.changed)
+        verb = "Would fix" if would else "Fixed"
+        text = (
+            f"{verb} {self.count} problem{'s' if self.count != 1 else ''} "
+            f"in {files} file{'s' if files != 1 else ''}."
+        )
+        if self.skipped_notebooks:
+            text += f" ({self.skipped_notebooks} notebook(s) not fixed: fixes apply to .py files.)"
+        return text
+
+    def listing(self) -> str:
+        lines = ["Fixes applied:"]
+        for result in self.results:
+            for f in result.applied:
+                title = f.fix["message"] if f.fix else ""
+                lines.append(f"  {f.path}:{f.line}:{f.col}: {f.code} {title}")
+        return "\n".join(lines)
+
+
+def apply_fixes(
+    sources: Sequence[object], rules: Sequence[object], options: dict, unsafe: bool, write: bool
+) -> FixRun:
+    """Fix every `.py` file of `sources` (objects with `path` and `display`)."""
+    from devlint.checker import check_source  # the checker imports rules; keep this lazy
+
+    run = FixRun()
+    for source in sources:
+        path, display = Path(source.path), source.display  # type: ignore[attr-defined]
+        if path.suffix == ".ipynb":
+            run.skipped_notebooks += 1
+            continue
+
+        def check(text: str, display: str = display) -> list[Finding]:
+            return check_source(text, display, rules, notebook=False, **options)  # type: ignore[arg-type]
+
+        try:
+            result = fix_file(path, check, unsafe=unsafe, write=write)
+        except OSError as exc:
+            run.errors.append(f"cannot write {display}: {exc.strerror or exc}")
+            continue
+        if result is not None:
+            result.path = display
+            if result.changed:
+                run.results.append(result)
+    return run

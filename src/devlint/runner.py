@@ -7,18 +7,21 @@ output is sorted, so it is identical whatever `jobs` and the cache state.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from devlint.cache import Cache
-from devlint.checker import check_source
+from devlint.checker import _syntax_finding, check_source
 from devlint.findings import Finding
-from devlint.rules import RULES_BY_CODE, Rule
+from devlint.rules import ALL_RULES, META_RULES, Rule
 
 # Below this many bytes of source in all, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 400_000
@@ -39,8 +42,6 @@ class RunResult:
 def _check_one(
     job: Job, rules: Sequence[Rule], cache: Optional[Cache], options: dict
 ) -> list[Finding]:
-    from devlint.checker import _syntax_finding  # the DL000 for unreadable files
-
     try:
         data = job.path.read_bytes()
     except OSError as exc:
@@ -50,10 +51,53 @@ def _check_one(
         cached = cache.get(key, job.display)
         if cached is not None:
             return cached
-    findings = check_source(data, job.display, rules, **options)
+    timeout = options.get("file_timeout")
+    analysis_options = {k: v for k, v in options.items() if k != "file_timeout"}
+    try:
+        with time_limit(timeout):
+            findings = check_source(data, job.display, rules, **analysis_options)
+    except FileTimeout:
+        # not cached: a later run with a larger budget should try again
+        return [
+            _syntax_finding(
+                job.display,
+                1,
+                1,
+                f"skipped: checking took longer than --file-timeout ({timeout:g} s)",
+            )
+        ]
     if cache is not None:
         cache.put(key, findings)
     return findings
+
+
+class FileTimeout(Exception):
+    """A file took longer than its budget (`--file-timeout`)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: Optional[float]) -> Iterator[None]:
+    """Interrupt the block after `seconds` (SIGALRM: POSIX, main thread only; elsewhere no
+    limit applies).  Used per file, so a pathological file cannot hang a whole run."""
+    usable = (
+        seconds
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise FileTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _check_many(
@@ -81,7 +125,8 @@ def _work(
     """Entry point of a worker process: rules travel by code, the cache by its folder."""
     jobs, codes, cache_root, cache_options, options = args
     cache = Cache(cache_root, cache_options) if cache_root is not None else None
-    return _check_many(jobs, [RULES_BY_CODE[c] for c in codes], cache, options)
+    by_code = {r.code: r for r in (*ALL_RULES, *META_RULES)}
+    return _check_many(jobs, [by_code[c] for c in codes], cache, options)
 
 
 def _chunks(jobs: list[Job], n: int) -> list[list[Job]]:

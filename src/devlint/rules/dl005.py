@@ -51,7 +51,8 @@ class FactoryWithoutDevice(Rule):
                 continue
             seen.add(id(site))
             factory = facts.text(site)
-            dev = f"{m.partner.text}.device" if m.partner.value.kind.value == "tensor" else "device"
+            # name the partner's device; for a module's own device, point at its input
+            dev = device_expression(m) or "x.device"
             where = describe_device(m.partner.value.device)
             if LEGACY.match(factory):
                 msg = (
@@ -70,6 +71,11 @@ class FactoryWithoutDevice(Rule):
                     help_ = f"use `torch.as_tensor(..., device={dev})`"
                 else:
                     help_ = f"pass `device={dev}`"
+            if device_expression(m) is None:
+                help_ = (
+                    "pass `device=` the device of the module's input "
+                    "(for an input `x`: `device=x.device`)"
+                )
             yield self.report(site, msg, help_, fix=self.autofix(facts, m, site))
 
     def autofix(self, facts: FileFacts, m: Mismatch, site: cst.CSTNode) -> Optional[Fix]:

@@ -1,0 +1,115 @@
+"""The command line's --fix/--diff, --jobs, cache and --file-timeout."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from devlint import runner as runner_module
+from tests.helpers import run, write
+
+NUMPY = (
+    "import torch\n"
+    "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+    "model = torch.nn.Linear(4, 2).to(device)\n"
+    "x = torch.randn(3, 4, device=device)\n"
+    "y = model(x).numpy()\n"
+)
+LOAD = "import torch\nstate = torch.load('a.pt')\n"
+
+
+def test_fix_applies_safe_fixes_and_reports_the_rest(project: Path) -> None:
+    write(project, "a.py", NUMPY)
+    write(project, "b.py", LOAD)
+    result = run("--fix", "--output-format", "concise", "--no-cache", ".")
+    assert result.exit_code == 1  # the unsafe DL008 fix was not applied
+    assert "model(x).detach().cpu().numpy()" in (project / "a.py").read_text()
+    assert (project / "b.py").read_text() == LOAD
+    assert "DL008" in result.stdout and "DL007" not in result.stdout
+    assert "Fixed 1 problem in 1 file." in result.stderr
+
+
+def test_unsafe_fixes_need_the_flag(project: Path) -> None:
+    write(project, "b.py", LOAD)
+    result = run("--fix", "--unsafe-fixes", "--no-cache", ".")
+    assert result.exit_code == 0
+    assert "map_location=" in (project / "b.py").read_text()
+
+
+def test_diff_writes_nothing_and_exits_1(project: Path) -> None:
+    write(project, "a.py", NUMPY)
+    result = run("--diff", "--no-cache", ".")
+    assert result.exit_code == 1
+    assert (project / "a.py").read_text() == NUMPY
+    assert "-y = model(x).numpy()" in result.stdout
+    assert "+y = model(x).detach().cpu().numpy()" in result.stdout
+    clean = run("--diff", "--no-cache", ".", "--select", "DL008")
+    assert clean.exit_code == 0 and clean.stdout == ""
+
+
+def test_fix_only_and_show_fixes(project: Path) -> None:
+    write(project, "a.py", NUMPY)
+    result = run("--fix-only", "--show-fixes", "--no-cache", ".")
+    assert result.exit_code == 0
+    assert "Fixes applied:" in result.stdout and "DL007" in result.stdout
+    assert "Found" not in result.stdout
+
+
+def test_fix_never_touches_a_file_with_a_syntax_error(project: Path) -> None:
+    broken = NUMPY + "def (:\n"
+    write(project, "a.py", broken)
+    run("--fix", "--unsafe-fixes", "--no-cache", ".")
+    assert (project / "a.py").read_text() == broken
+
+
+def test_cache_makes_a_second_run_identical(project: Path) -> None:
+    write(project, "a.py", NUMPY)
+    write(project, "b.py", LOAD)
+    first = run("--output-format", "json", ".")
+    cache = project / ".devlint_cache"
+    assert (cache / "CACHEDIR.TAG").exists() and list(cache.rglob("*.json"))
+    second = run("--output-format", "json", ".")
+    assert json.loads(first.stdout) == json.loads(second.stdout)
+    elsewhere = project / "elsewhere"
+    run("--cache-dir", str(elsewhere), ".")
+    assert list(elsewhere.rglob("*.json"))
+
+
+def test_no_cache_writes_no_cache(project: Path) -> None:
+    write(project, "a.py", LOAD)
+    run("--no-cache", ".")
+    assert not (project / ".devlint_cache").exists()
+
+
+def test_jobs_do_not_change_the_output(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner_module, "PARALLEL_MIN_BYTES", 0)
+    for i in range(6):
+        write(project, f"m{i}.py", NUMPY if i % 2 else LOAD)
+    one = run("--no-cache", "--jobs", "1", "--output-format", "json", ".")
+    two = run("--no-cache", "--jobs", "2", "--output-format", "json", ".")
+    assert one.stdout == two.stdout and json.loads(one.stdout)
+
+
+def test_file_timeout_reports_and_skips_the_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(project, "slow.py", LOAD)
+    write(project, "fast.py", LOAD)
+    real = runner_module.check_source
+
+    def slow(data, display, rules, **kw):
+        if display.endswith("slow.py"):
+            time.sleep(5)
+        return real(data, display, rules, **kw)
+
+    monkeypatch.setattr(runner_module, "check_source", slow)
+    start = time.perf_counter()
+    result = run("--no-cache", "--file-timeout", "0.5", "--output-format", "concise", ".")
+    assert time.perf_counter() - start < 4
+    assert "slow.py:1:1: DL000 skipped: checking took longer than --file-timeout (0.5 s)" in (
+        result.stdout
+    )
+    assert "fast.py:2:9: DL008" in result.stdout
