@@ -29,7 +29,7 @@ class Finding:
     fix: Optional[dict] = field(default=None, compare=False)
     # Notebooks: the 1-based cell (every cell counts, as in ruff) that `line`/`col` are in.
     cell: Optional[int] = None
-    # The line where a `# noqa` for this finding goes (the last line of a multi-line
+    # The line where a noqa comment for this finding goes (the last line of a multi-line
     # statement when the finding's own line cannot take a comment); None: `line`.
     noqa_row: Optional[int] = field(default=None, compare=False)
     # Notebooks: (line, col, end_line, end_col) in the file's own text (the .ipynb JSON),
