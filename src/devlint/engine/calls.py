@@ -79,8 +79,14 @@ class CallsMixin:
     def call_value(
         self, node: cst.Call, callee: Value, args: list[tuple[cst.Arg, Value]], scope: Scope
     ) -> Value:
-        if callee.kind is Kind.MODULE or callee.type_name == "<moved>":
+        if callee.kind is Kind.MODULE:
             return self.module_call(node, callee, args, scope)
+        if callee.type_name == "<moved>":
+            # an object of unknown type moved in place: a module if it is named like one;
+            # pipelines and wrappers (`pipe`, `engine`) move their inputs themselves
+            if N.is_model_name(N.dotted(node.func) or ""):
+                return self.module_call(node, callee, args, scope)
+            return UNKNOWN
         if callee.type_name == TOKENIZER:
             return self.encoding(node)
         return UNKNOWN
@@ -110,6 +116,9 @@ class CallsMixin:
         last = N.last_part(q)
         if q == "torch.device":
             return self.eval_device_ctor(node, scope)
+        if "offload" in last or last == "dispatch_model":
+            self.forget_devices(self.eval_args(node, scope), scope)
+            return UNKNOWN
         if q in ("torch.load", "torch.serialization.load"):
             self.eval_args(node, scope)
             pos = self.positional(node)
@@ -238,6 +247,9 @@ class CallsMixin:
         if last == "from_pretrained":
             self.eval_args(node, scope)
             text = self.text(node.func)
+            if "Pipeline" in text:
+                # pipelines move their inputs to their components' devices themselves
+                return Value(Kind.MODULE, DEV_UNKNOWN, oid=self.new_oid(), moves_inputs=True)
             if any(t in text for t in ("Tokenizer", "Processor", "FeatureExtractor")):
                 return Value(Kind.OTHER, DEV_ANY, type_name=TOKENIZER)
             if "Config" in text:
@@ -566,7 +578,8 @@ class CallsMixin:
                             placed[0],
                             scope,
                         )
-                    elif module.origin is not Origin.PARAM:
+                    elif module.origin is not Origin.PARAM and not self.hooks_possible:
+                        # (hooks of offloading and dispatch move modules at call time)
                         self.record(
                             node,
                             Context.MODULE_CALL,
@@ -636,6 +649,13 @@ class CallsMixin:
         bound = bind_args(func, cls is not None, args)
         if bound is None:
             return UNKNOWN
+        for pname, value in bound.items():
+            if (
+                value.kind in (Kind.TENSOR, Kind.MODULE)
+                and is_placed(value.device)
+                and not is_weak(value.device)
+            ):
+                self.placed_params.add((id(func), pname))
         self._in_progress.add(id(func))
         try:
             inner = self.analyze_function(

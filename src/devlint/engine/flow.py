@@ -40,6 +40,7 @@ from devlint.engine.scope import (
     CPU_SIDE_BASES,
     HEURISTIC_LOADER,
     MAX_LOOP_PASSES,
+    NUMPY_PARAM,
     ClassInfo,
     LoopInfo,
     Scope,
@@ -98,13 +99,20 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         # Facts whose partner is only a parameter's device count when the file itself
         # places something on an accelerator (set during the walk, applied at the end).
         self.placed_seen = False
+        # hooks (offloading, accelerate dispatch) move modules when they are called
+        self.hooks_possible = any(
+            s in code for s in ("offload", "dispatch_model", "_hook(", "init_empty_weights")
+        )
+        self._tensor_uses: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+        # (function, parameter) pairs that a call in this file passes a placed tensor to
+        self.placed_params: set[tuple[int, str]] = set()
         self.created_in: dict[int, int] = {}  # factory call -> the function it runs in
         # loop targets over loaders known only by name, and those whose batches get moved
         self.heuristic_sites: set[int] = set()
         self.moved_sites: set[int] = set()
         self._conditions: dict[int, bool] = {}
         self.module_guarded = False
-        self._pending: list[tuple[list, object]] = []
+        self._pending: list[tuple[list, object, Optional[tuple[int, str]]]] = []
         self.collate_moves = collate_moves(module)
         self.default_device_changed = "set_default_device" in code
         self._in_progress: set[int] = set()
@@ -219,13 +227,23 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             for method in info.methods.values():
                 self.analyze_function(method, info, report=True)
         if self.placed_seen:
-            for target, fact in self._pending:
-                target.append(fact)
+            for target, fact, evidence in self._pending:
+                if evidence is None or evidence in self.placed_params:
+                    target.append(fact)
         return self.facts
 
-    def add_fact(self, target: list, fact: object, needs_placement: bool) -> None:
-        if needs_placement:
-            self._pending.append((target, fact))
+    def add_fact(
+        self,
+        target: list,
+        fact: object,
+        needs_placement: bool,
+        evidence: Optional[tuple[int, str]] = None,
+    ) -> None:
+        """Record a fact; one that needs the file to place something on an accelerator
+        (and, with `evidence`, a call passing a placed tensor to that parameter) waits
+        until the whole file has been walked."""
+        if needs_placement or evidence is not None:
+            self._pending.append((target, fact, evidence))
         else:
             target.append(fact)
 
@@ -238,7 +256,10 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         fname = func.name.value
         if (cls is not None and cls.cpu_side) or "collate" in fname or "transform" in fname:
             return {p.name.value: UNKNOWN for p in func.params.params}
-        used_as_tensor = tensor_uses(func)
+        uses = self._tensor_uses.get(id(func))
+        if uses is None:
+            uses = self._tensor_uses[id(func)] = tensor_uses(func)
+        used_as_tensor, numpy_only = uses
         if cls is not None and cls.is_module and func.name.value == "forward":
             # a module's inputs are tensors by convention
             used_as_tensor |= {p.name.value for p in func.params.params if p.default is None}
@@ -248,10 +269,16 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             if i == 0 and cls is not None and name in ("self", "cls"):
                 continue
             self.check_device_default(p, scope)
-            env[name] = self.param_value(name, p, used_as_tensor)
+            env[name] = self.param_value(name, p, used_as_tensor, numpy_only)
         return env
 
-    def param_value(self, name: str, p: cst.Param, used_as_tensor: set[str]) -> Value:
+    def param_value(
+        self,
+        name: str,
+        p: cst.Param,
+        used_as_tensor: set[str],
+        numpy_only: frozenset[str] = frozenset(),
+    ) -> Value:
         ann = self.text(p.annotation.annotation) if p.annotation is not None else ""
         if self.is_device_name(name) or ann in ("torch.device", "device"):
             return Value(Kind.DEVICE, sym(name))
@@ -271,6 +298,11 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             )
         if name in used_as_tensor:
             return tensor(sym(f"param:{name}"), origin=Origin.PARAM, scalar=None)
+        if name in numpy_only:
+            # a tensor only if a caller in this file passes one (see `placed_params`)
+            return tensor(
+                sym(f"param:{name}"), origin=Origin.PARAM, scalar=None, type_name=NUMPY_PARAM
+            )
         return UNKNOWN
 
     def check_device_default(self, p: cst.Param, scope: Scope) -> None:
@@ -353,6 +385,10 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             if key in cls.rebound:
                 return UNKNOWN
             if key in cls.moved and value.kind is not Kind.TENSOR:
+                return replace(value, device=DEV_UNKNOWN)
+            if value.kind is Kind.MODULE and cls.bases and is_cpu(value.device):
+                # a class with unknown bases (a diffusers `ModelMixin`, say) may itself be
+                # moved as a whole: its submodules' device is not known
                 return replace(value, device=DEV_UNKNOWN)
         if value.origin is Origin.PLAIN_ATTR:
             return value

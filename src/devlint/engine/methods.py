@@ -54,18 +54,25 @@ class MethodsMixin:
             args = self.eval_args(node, scope)
             if name in ("forward", "__call__"):
                 return self.module_call(node, receiver, args, scope)
-            if name in (
-                "parameters",
-                "named_parameters",
-                "buffers",
-                "state_dict",
-                "children",
-                "modules",
-                "named_modules",
-            ):
+            if "offload" in name or name in ("dispatch", "enable_group_offload"):
+                self.move_in_place(receiver, None, replace(receiver, device=DEV_UNKNOWN), scope)
+                return OTHER
+            if name in ("parameters", "buffers"):
                 return Value(
                     Kind.BATCH, receiver.device, elem=tensor(receiver.device, requires_grad=True)
                 )
+            if name in ("children", "modules"):
+                return Value(Kind.BATCH, receiver.device, elem=Value(Kind.MODULE, receiver.device))
+            if name in ("named_parameters", "named_buffers", "named_children", "named_modules"):
+                item = (
+                    Value(Kind.MODULE, receiver.device)
+                    if name in ("named_children", "named_modules")
+                    else tensor(receiver.device, requires_grad=True)
+                )
+                pair = Value(Kind.BATCH, receiver.device, elems=(OTHER, item))
+                return Value(Kind.BATCH, receiver.device, elem=pair)
+            if name == "state_dict":
+                return Value(Kind.BATCH, receiver.device, elem=tensor(receiver.device))
             if name in (
                 "train",
                 "eval",
@@ -137,14 +144,22 @@ class MethodsMixin:
                 return self.call_function(
                     info.methods[name], info, node, args, scope, self_value=receiver
                 )
-        # accelerate / fabric move things for the user
-        if name in ("prepare", "setup", "setup_dataloaders", "prepare_model"):
+        # accelerate / fabric move things for the user, in place too
+        if name in ("prepare", "setup", "setup_dataloaders", "prepare_model", "setup_module"):
+            self.forget_devices(args, scope)
             return Value(Kind.BATCH, DEV_UNKNOWN)
         if name == "add_argument":
             self.check_argparse_default(node, scope)
         if name == "numpy":
             return Value(Kind.NDARRAY, DEV_ANY)
         return UNKNOWN
+
+    def forget_devices(self, args: list[tuple[cst.Arg, Value]], scope: Scope) -> None:
+        """Modules handed to something that places them (`fabric.setup(model)`,
+        `dispatch_model(model)`, `cpu_offload(model)`): their device is no longer known."""
+        for _, value in args:
+            if value.kind is Kind.MODULE and value.oid:
+                self.move_in_place(value, None, replace(value, device=DEV_UNKNOWN), scope)
 
     def unique_method_owner(self, name: str) -> Optional[ClassInfo]:
         """The only module class of this file that defines method `name`, if exactly one does:
@@ -173,10 +188,17 @@ class MethodsMixin:
                 and receiver.origin is not Origin.DISCARDED
                 and self.once("numpy", id(node))
             ):
+                # a parameter's tensor counts only where a call in this file passes it a
+                # tensor on the accelerator (library helpers are often CPU-side)
+                evidence = None
+                atoms = list(receiver.device)
+                if len(atoms) == 1 and atoms[0].startswith("sym:param:") and scope.func is not None:
+                    evidence = (id(scope.func), atoms[0][len("sym:param:") :])
                 self.add_fact(
                     self.facts.numpy_calls,
                     NumpyCall(node, self.text(func.value), receiver, receiver.requires_grad),
                     is_weak(receiver.device),
+                    evidence,
                 )
             return Value(Kind.NDARRAY, DEV_ANY)
         if name in N.NON_TENSOR_METHODS:

@@ -136,14 +136,13 @@ REDUCTIONS = frozenset(
 # fmt: off
 TENSOR_USE_ATTRS = frozenset(
     {
-        "shape", "size", "dim", "device", "dtype", "view", "reshape", "unsqueeze", "squeeze",
-        "permute", "transpose", "contiguous", "float", "long", "half", "masked_fill", "sum",
+        # not `device`, `dtype`, `float`, `half`, `to`: modules have them too
+        "shape", "size", "dim", "view", "reshape", "unsqueeze", "squeeze",
+        "permute", "transpose", "contiguous", "long", "masked_fill", "sum",
         "mean", "flatten", "expand", "repeat", "view_as", "reshape_as", "detach", "clone",
         "softmax", "log_softmax", "argmax", "new_zeros", "new_ones", "new_full", "new_empty",
         "new_tensor", "chunk", "split", "narrow", "numel", "masked_fill_", "type_as", "bmm",
         "matmul", "is_cuda", "ndim", "norm", "sigmoid", "tanh", "exp", "log", "abs", "clamp",
-        "numpy",
-        # only tensors have .numpy(): arrays do not
     }
 )
 # fmt: on
@@ -178,6 +177,11 @@ LOADER_NAME_RE = re.compile(r"(loader|_dl$|^dl$|^dl_|dataloader|batches$|batch_i
 MODEL_NAME_RE = re.compile(
     r"^(model|net|network|module|encoder|decoder|generator|discriminator|classifier|backbone|"
     r"net[GD]|[GD]|policy|critic|actor|\w+_model|model_\w+|\w+_net|\w+net)$"
+)
+# ...but not `model_class`, `model_name`, `model_fn`, `model_config`: things about models
+NOT_MODEL_SUFFIX_RE = re.compile(
+    r"_(class|cls|fn|func|factory|name|names|path|dir|type|id|kwargs|args|config|cfg|"
+    r"args|file|url|list|dict|state|params|builder|kind)$"
 )
 # A test expression that checks which device is available or in use.
 DEVICE_CONDITION_RE = re.compile(
@@ -280,7 +284,8 @@ def is_loader_name(name: str) -> bool:
 
 
 def is_model_name(name: str) -> bool:
-    return bool(MODEL_NAME_RE.match(name.rsplit(".", 1)[-1]))
+    last = name.rsplit(".", 1)[-1]
+    return bool(MODEL_NAME_RE.match(last)) and not NOT_MODEL_SUFFIX_RE.search(last)
 
 
 def accelerator_literal(node: cst.BaseExpression) -> Optional[str]:

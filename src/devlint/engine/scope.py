@@ -16,6 +16,8 @@ MAX_CALL_DEPTH = 3
 # type names of Hugging Face tokenizers/processors and of what they return
 TOKENIZER = "<tokenizer>"
 ENCODING = "<encoding>"
+# a parameter known to be a tensor only by its `.numpy()` calls
+NUMPY_PARAM = "<numpy param>"
 
 
 @dataclass

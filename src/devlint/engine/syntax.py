@@ -157,30 +157,27 @@ def moves_params(func: cst.FunctionDef) -> bool:
     )
 
 
-_TENSOR_USES: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}
-
-
-def tensor_uses(func: cst.FunctionDef) -> frozenset[str]:
-    """Parameters the body evidently uses as tensors (`x.shape`, `x.view(...)`)."""
-    cached = _TENSOR_USES.get(id(func))
-    if cached is not None and cached[0] is func:
-        return cached[1]
+def tensor_uses(func: cst.FunctionDef) -> tuple[frozenset[str], frozenset[str]]:
+    """Parameters the body evidently uses as tensors (`x.shape`, `x.view(...)`), and those
+    whose only sign of being a tensor is a `.numpy()` call (NumPy-like arrays of other
+    libraries have one too, so that alone is weaker evidence)."""
     params = {
         p.name.value
         for p in (*func.params.params, *func.params.kwonly_params, *func.params.posonly_params)
     }
-    found = frozenset(
-        n.value.value
-        for n in walk(func.body, into_functions=False)
-        if isinstance(n, cst.Attribute)
-        and isinstance(n.value, cst.Name)
-        and n.value.value in params
-        and n.attr.value in N.TENSOR_USE_ATTRS
-    )
-    if len(_TENSOR_USES) > 4096:
-        _TENSOR_USES.clear()
-    _TENSOR_USES[id(func)] = (func, found)
-    return found
+    strong: set[str] = set()
+    numpy: set[str] = set()
+    for n in walk(func.body, into_functions=False):
+        if (
+            isinstance(n, cst.Attribute)
+            and isinstance(n.value, cst.Name)
+            and n.value.value in params
+        ):
+            if n.attr.value in N.TENSOR_USE_ATTRS:
+                strong.add(n.value.value)
+            elif n.attr.value == "numpy":
+                numpy.add(n.value.value)
+    return frozenset(strong), frozenset(numpy - strong)
 
 
 def bind_args(
