@@ -53,3 +53,11 @@ def test_files_without_device_code_skip_libcst_but_syntax_errors_still_count(
     monkeypatch.undo()
     broken = checker.check_source("import os\nprint(os.sep\n", "broken.py", ALL_RULES)
     assert [f.code for f in broken] == ["DL000"]
+
+
+def test_syntax_errors_are_found_when_only_dl000_is_selected() -> None:
+    from devlint.rules import RULES_BY_CODE
+
+    broken = "import torch\nx = torch.load(\n"
+    codes = [f.code for f in checker.check_source(broken, "b.py", [RULES_BY_CODE["DL008"]][:0])]
+    assert codes == ["DL000"]

@@ -143,13 +143,15 @@ def check_text(
     report_unused = noqa and any(r.code == UNUSED_SUPPRESSION.code for r in rules)
     engine_rules = [r for r in rules if r.code != UNUSED_SUPPRESSION.code]
     findings: list[Finding] = []
-    if engine_rules and (may_have_findings(text) or not _python_parses(text, path)):
+    analyse = bool(engine_rules) and may_have_findings(text)
+    if analyse or not _python_parses(text, path):
         try:
             module = cst.parse_module(text)
         except cst.ParserSyntaxError as exc:
             return [_parse_error_finding(text, path, exc)]
         except RecursionError:
             return [_syntax_finding(path, 1, 1, "file is nested too deeply to parse")]
+    if analyse:
         try:
             facts = analyze(module, text, device_names=tuple(device_names))
         except RecursionError:
