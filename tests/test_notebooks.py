@@ -236,3 +236,12 @@ def test_read_keeps_line_numbers_one_for_one() -> None:
     assert nb.program.count("\n") == len(nb.origins)
     assert [(o.cell, o.line) for o in nb.origins][:3] == [(2, 1), (2, 2), (2, 3)]
     assert nb.program.splitlines()[:3] == ["pass", "pass", "import torch"]
+
+
+def test_shell_lines_continued_with_a_backslash_are_dropped_whole() -> None:
+    from devlint.notebooks import transform_lines
+
+    lines = ["!pip install -q \\\n", "    transformers \\\n", "    peft\n", "x = 1\n"]
+    assert [text for text, _, _ in transform_lines(lines)] == ["pass", "", "", "x = 1\n"]
+    magic = ["%time y = \\\n", "    2\n"]
+    assert [text for text, _, _ in transform_lines(magic)] == ["y = \\\n", "    2\n"]

@@ -288,9 +288,17 @@ def transform_cell(lines: list[str]) -> list[tuple[str, int, int]]:
 def transform_lines(lines: list[str]) -> list[tuple[str, int, int]]:
     state = _LineState()
     out = []
+    continued = False  # inside a shell or magic line continued with a backslash
     for line in lines:
+        if continued:
+            out.append(("", 0, 0))
+            continued = line.rstrip().endswith("\\")
+            continue
         if state.at_statement_start:
             out.append(transform_line(line))
+            # a dropped shell/magic line continued with a backslash drops its continuation
+            dropped = out[-1][0].strip() == "pass" and line.lstrip().startswith(("!", "%"))
+            continued = dropped and line.rstrip().endswith("\\")
         else:
             out.append((line, 0, 0))
         state.feed(out[-1][0])
