@@ -113,7 +113,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         self._conditions: dict[int, bool] = {}
         self.module_guarded = False
         self._pending: list[tuple[list, object, Optional[tuple[int, str]]]] = []
-        self.collate_moves = collate_moves(module)
+        self.collate_moves = "collate" in code and collate_moves(module)
         self.default_device_changed = "set_default_device" in code
         self._in_progress: set[int] = set()
         self._collect_defs(module.body)
@@ -130,7 +130,6 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                     if isinstance(item, cst.FunctionDef):
                         info.methods[item.name.value] = item
                 info.defines_to = "to" in info.methods or "_apply" in info.methods
-                info.rebound, info.moved = mutated_self_attrs(info.methods)
 
                 self.classes[info.name] = info
             elif isinstance(stmt, (cst.If, cst.Try)):
@@ -139,6 +138,9 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             info.cpu_side = self._is_cpu_side_class(info, set())
         for info in self.classes.values():
             info.is_module = self._is_module_class(info, set())
+            if not info.is_module:
+                # only plain classes (trainers...) need to know what later methods change
+                info.rebound, info.moved = mutated_self_attrs(info.methods)
             forward = info.methods.get("forward")
             if info.is_module and forward is not None:
                 info.moves_inputs = moves_params(forward)
