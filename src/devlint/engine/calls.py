@@ -323,7 +323,7 @@ class CallsMixin:
             self.eval(a.value, scope)
         lit = N.accelerator_literal(arg)
         if lit is not None:
-            self.add_hardcoded(arg, repr(lit) if True else lit, "literal", scope, node)
+            self.add_hardcoded(arg, repr(lit), "literal", scope)
             return Value(Kind.DEVICE, frozenset({lit}))
         s = N.string_value(arg)
         if s is not None:
@@ -347,7 +347,7 @@ class CallsMixin:
         """The device an argument names: a device value, a string, a tensor (`.to(other)`)."""
         lit = N.accelerator_literal(arg)
         if lit is not None:
-            self.add_hardcoded(arg, repr(lit), "literal", scope, where)
+            self.add_hardcoded(arg, repr(lit), "literal", scope)
             return frozenset({lit})
         s = N.string_value(arg)
         if s is not None:
@@ -374,13 +374,16 @@ class CallsMixin:
         literal: str,
         form: str,
         scope: Scope,
-        where: Optional[cst.CSTNode] = None,
+        call: Optional[cst.Call] = None,
     ) -> None:
+        """Record a hard-coded accelerator (`call`: the `.cuda()` call, for its fix)."""
         if scope.guarded or not scope.report:
             return
         if not self.once("hard", id(node)):
             return
-        self.facts.hardcoded.append(HardcodedDevice(node, literal, form, scope.receives_tensors))
+        self.facts.hardcoded.append(
+            HardcodedDevice(node, literal, form, scope.receives_tensors, call)
+        )
 
     def eval_factory(self, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)

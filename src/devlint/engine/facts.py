@@ -91,6 +91,7 @@ class HardcodedDevice:
     literal: str  # 'cuda', 'cuda:0', '.cuda()'
     form: str  # 'literal' | 'cuda_call' | 'default'
     in_tensor_function: bool  # `.cuda()` inside a function that receives tensors
+    call: Optional[cst.Call] = None  # the `.cuda()` call itself (form "cuda_call")
 
 
 @dataclass

@@ -50,7 +50,7 @@ class MovesMixin:
             if arg is None or (isinstance(arg, cst.Name) and arg.value in ("True", "False")):
                 receiver_text = self.facts.text(func.value, 1000)
                 call_text = f"{receiver_text}.cuda()" if len(receiver_text) <= 30 else ".cuda()"
-                self.add_hardcoded(func.attr, call_text, "cuda_call", scope)
+                self.add_hardcoded(func.attr, call_text, "cuda_call", scope, node)
                 target = frozenset({"cuda"})
                 if arg is not None:
                     self.eval(arg, scope)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 import libcst as cst
 
 from devlint.engine.facts import FileFacts
 from devlint.engine.names import string_value
-from devlint.rules._fixes import fallback_device, replace
-from devlint.rules.base import UNSAFE, Report, Rule
+from devlint.rules._fixes import code, fallback_device, replace
+from devlint.rules.base import UNSAFE, Fix, Report, Rule
 
 _DEVICE_VAR = 'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")'
 
@@ -67,6 +67,8 @@ class HardcodedAccelerator(Rule):
                 )
                 help_ = f"choose the device once with a fallback: `{_DEVICE_VAR}`"
             fix = None
+            if h.form == "cuda_call" and h.call is not None:
+                fix = _cuda_call_fix(facts, h.call)
             if h.form == "literal" and isinstance(h.node, cst.SimpleString):
                 literal = string_value(h.node) or ""
                 fallback = fallback_device(literal)
@@ -75,3 +77,26 @@ class HardcodedAccelerator(Rule):
                         UNSAFE, f"fall back to the CPU: `{fallback}`", h.node, f"({fallback})"
                     )
             yield self.report(h.node, msg, help_, fix=fix)
+
+
+def _cuda_call_fix(facts: FileFacts, call: cst.Call) -> Optional[Fix]:
+    """`x.cuda()` -> `x.to("cuda" if torch.cuda.is_available() else "cpu")`, keeping other
+    keyword arguments (`non_blocking=True`); unsafe (the program now also runs on CPU)."""
+    if not isinstance(call.func, cst.Attribute):
+        return None
+    fallback = fallback_device("cuda")
+    assert fallback is not None
+    if any(a.keyword is None for a in call.args):
+        return None  # a positional argument (`.cuda(True)`): leave it to the author
+    extra = "".join(
+        f", {a.keyword.value}={code(facts, a.value)}"
+        for a in call.args
+        if a.keyword is not None and a.keyword.value != "device"
+    )
+    receiver = code(facts, call.func.value)
+    return replace(
+        UNSAFE,
+        "use `.to(...)` with a CPU fallback",
+        call,
+        f"{receiver}.to({fallback}{extra})",
+    )
