@@ -408,6 +408,9 @@ class CallsMixin:
                 dev = scope.default_device
             elif self.default_device_changed:
                 dev = DEV_UNKNOWN
+        out = self.keyword(node, "out")
+        if dev is None and out is not None:
+            dev = DEV_UNKNOWN  # `out=` decides where the result lives
         if dev is None and any(a.star == "**" for a in node.args):
             dev = DEV_UNKNOWN  # `**factory_kwargs` may carry device=
         if dev is not None:

@@ -389,8 +389,9 @@ class ExpressionsMixin:
         )
         origin, site = base.origin, base.site
         if not placed:
-            # keep why a CPU result is on the CPU (factory, batch, ...)
-            for _, v in tensors:
+            # keep why a CPU result is on the CPU (factory, batch, ...): the operand that
+            # certainly has dimensions first, since a 0-dim one mixes with anything
+            for _, v in sorted(tensors, key=lambda nv: nv[1].scalar is not False):
                 if v.origin is not Origin.NONE and v.scalar is not True:
                     origin, site = v.origin, v.site
                     break
