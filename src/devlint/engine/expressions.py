@@ -455,6 +455,15 @@ class ExpressionsMixin:
         weak = is_weak(pval.device)
         needs_placement = weak and cause not in (Cause.FACTORY, Cause.PLAIN_ATTR)
         if (
+            cause is Cause.FACTORY
+            and weak
+            and scope.func is not None
+            and self.created_in.get(id(cval.site), 0) == id(None)
+        ):
+            # a module-level tensor (test data, a constant) meeting a parameter: which
+            # device callers use is anyone's guess, and test modules do this on purpose
+            return
+        if (
             cause is Cause.OTHER
             and cval.kind is Kind.TENSOR
             and cval.origin is Origin.NONE
