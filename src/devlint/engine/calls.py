@@ -54,11 +54,6 @@ class CallsMixin:
     # ------------------------------------------------------------------ calls
     def eval_Call(self, node: cst.Call, scope: Scope) -> Value:
         func = node.func
-        for a in node.args:
-            if a.keyword is not None and a.keyword.value in ("device", "map_location"):
-                lit = N.accelerator_literal(a.value)
-                if lit is not None:
-                    self.add_hardcoded(a.value, repr(lit), "literal", scope)
         if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda", "cpu"):
             return self.eval_move(node, scope, statement=None)
         q = self.imports.qualify(func)
@@ -122,12 +117,10 @@ class CallsMixin:
         if q in ("torch.load", "torch.serialization.load"):
             self.eval_args(node, scope)
             pos = self.positional(node)
-            if (
-                self.keyword(node, "map_location") is None
-                and len(pos) < 2
-                and scope.report
-                and self.once("load", id(node))
-            ):
+            location = self.keyword(node, "map_location")
+            if location is not None:
+                self.device_of_arg(location.value, scope)  # a hard-coded "cuda:0" is DL002
+            if location is None and len(pos) < 2 and scope.report and self.once("load", id(node)):
                 self.facts.loads.append(
                     LoadCall(node, self.text(node), self.device_var_name(scope))
                 )
@@ -323,8 +316,9 @@ class CallsMixin:
             self.eval(a.value, scope)
         lit = N.accelerator_literal(arg)
         if lit is not None:
-            self.add_hardcoded(arg, repr(lit), "literal", scope)
-            return Value(Kind.DEVICE, frozenset({lit}))
+            # `torch.device("cuda")` fails nowhere by itself: it is reported where it is
+            # used to place something (see `device_of_arg`)
+            return self.device_literal(arg, lit, scope)
         s = N.string_value(arg)
         if s is not None:
             return Value(Kind.DEVICE, DEV_CPU if s.startswith("cpu") else DEV_UNKNOWN)
@@ -343,8 +337,14 @@ class CallsMixin:
                     return key
         return None
 
-    def device_of_arg(self, arg: cst.BaseExpression, scope: Scope, where: cst.CSTNode) -> Device:
-        """The device an argument names: a device value, a string, a tensor (`.to(other)`)."""
+    def device_literal(self, node: cst.BaseExpression, lit: str, scope: Scope) -> Value:
+        """A literal accelerator device; unguarded, it remembers where it was written."""
+        site = None if scope.guarded else node
+        return Value(Kind.DEVICE, frozenset({lit}), site=site)
+
+    def device_of_arg(self, arg: cst.BaseExpression, scope: Scope) -> Device:
+        """The device an argument names (a device value, a string, a tensor for
+        `.to(other)`) where it places something: a hard-coded accelerator is reported."""
         lit = N.accelerator_literal(arg)
         if lit is not None:
             self.add_hardcoded(arg, repr(lit), "literal", scope)
@@ -353,6 +353,9 @@ class CallsMixin:
         if s is not None:
             return DEV_CPU if s.startswith("cpu") else DEV_UNKNOWN
         v = self.eval(arg, scope)
+        if v.kind is Kind.DEVICE and v.site is not None:
+            written = N.string_value(v.site) if isinstance(v.site, cst.SimpleString) else None
+            self.add_hardcoded(v.site, repr(written or next(iter(v.device))), "literal", scope)
         if v.kind in (Kind.DEVICE, Kind.TENSOR):
             return v.device
         if v.kind is Kind.OTHER and v.device == DEV_ANY:
@@ -366,7 +369,7 @@ class CallsMixin:
         kw = self.keyword(node, "device")
         if kw is None:
             return None
-        return self.device_of_arg(kw.value, scope, node)
+        return self.device_of_arg(kw.value, scope)
 
     def add_hardcoded(
         self,

@@ -93,7 +93,7 @@ class MovesMixin:
                     return None  # torch.float16 and friends
             if N.dotted(arg) is not None and (N.dotted(arg) or "").endswith("dtype"):
                 return None
-        return self.device_of_arg(arg, scope, node)
+        return self.device_of_arg(arg, scope)
 
     def apply_move(
         self,
