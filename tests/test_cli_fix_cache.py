@@ -113,3 +113,15 @@ def test_file_timeout_reports_and_skips_the_file(
         result.stdout
     )
     assert "fast.py:2:9: DL008" in result.stdout
+
+
+def test_huge_files_are_reported_not_analysed(project: Path) -> None:
+    body = "import torch\n" + "x = torch.ones(3) + 1\n" * 150_000  # ~3.3 MB
+    write(project, "generated.py", body)
+    start = time.perf_counter()
+    result = run("--no-cache", "--fix", "--output-format", "concise", ".")
+    assert time.perf_counter() - start < 10
+    assert "generated.py:1:1: DL000 skipped: the file is 3.3 MB, over --max-file-size (2 MB)" in (
+        result.stdout
+    )
+    assert (project / "generated.py").read_text() == body

@@ -422,6 +422,14 @@ def cli() -> None:
     metavar="SECONDS",
     help="Skip (and report) a file whose check takes longer than this.",
 )
+@click.option(
+    "--max-file-size",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    metavar="MB",
+    help="Skip (and report) larger files, generated code mostly.",
+)
 @click.version_option(__version__, "--version", prog_name="devlint")
 @click.pass_context
 def check(
@@ -453,6 +461,7 @@ def check(
     cache_dir: str | None,
     no_cache: bool,
     file_timeout: float,
+    max_file_size: float,
 ) -> None:
     """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
     cli_selection = Selection(
@@ -524,7 +533,14 @@ def check(
     else:
         analysis = {"device_names": tuple(cfg.device_names), "noqa": noqa}
         if fixing:
-            fixed = apply_fixes(discovery.files, rules, analysis, unsafe_fixes, write=not diff)
+            fixed = apply_fixes(
+                discovery.files,
+                rules,
+                analysis,
+                unsafe_fixes,
+                write=not diff,
+                max_bytes=int(max_file_size * 1_000_000),
+            )
             if diff:
                 progress.close()
                 for result in fixed.results:
@@ -548,7 +564,11 @@ def check(
             rules,
             workers=jobs,
             cache=cache,
-            options={**analysis, "file_timeout": file_timeout},
+            options={
+                **analysis,
+                "file_timeout": file_timeout,
+                "max_file_bytes": int(max_file_size * 1_000_000),
+            },
             on_progress=lambda done, total: progress.update(done),
         )
         for display, message in run.errors:

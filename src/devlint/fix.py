@@ -227,9 +227,15 @@ class FixRun:
 
 
 def apply_fixes(
-    sources: Sequence[object], rules: Sequence[object], options: dict, unsafe: bool, write: bool
+    sources: Sequence[object],
+    rules: Sequence[object],
+    options: dict,
+    unsafe: bool,
+    write: bool,
+    max_bytes: Optional[int] = None,
 ) -> FixRun:
-    """Fix every `.py` file of `sources` (objects with `path` and `display`)."""
+    """Fix every `.py` file of `sources` (objects with `path` and `display`); files over
+    `max_bytes` are left alone (the check reports them)."""
     from devlint.checker import check_source  # the checker imports rules; keep this lazy
 
     run = FixRun()
@@ -237,6 +243,11 @@ def apply_fixes(
         path, display = Path(source.path), source.display  # type: ignore[attr-defined]
         if path.suffix == ".ipynb":
             run.skipped_notebooks += 1
+            continue
+        try:
+            if max_bytes and path.stat().st_size > max_bytes:
+                continue
+        except OSError:
             continue
 
         def check(text: str, display: str = display) -> list[Finding]:

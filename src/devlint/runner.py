@@ -52,7 +52,22 @@ def _check_one(
         if cached is not None:
             return cached
     timeout = options.get("file_timeout")
-    analysis_options = {k: v for k, v in options.items() if k != "file_timeout"}
+    max_bytes = options.get("max_file_bytes")
+    if max_bytes and len(data) > max_bytes:
+        # LibCST needs several hundred bytes of memory per byte of source: a generated
+        # 10 MB file would take gigabytes and a minute; it is reported, not analysed
+        return [
+            _syntax_finding(
+                job.display,
+                1,
+                1,
+                f"skipped: the file is {len(data) / 1e6:.1f} MB, over --max-file-size "
+                f"({max_bytes / 1e6:g} MB); generated code?",
+            )
+        ]
+    analysis_options = {
+        k: v for k, v in options.items() if k not in ("file_timeout", "max_file_bytes")
+    }
     try:
         with time_limit(timeout):
             findings = check_source(data, job.display, rules, **analysis_options)
