@@ -18,7 +18,6 @@ from typing import Iterator, Optional, Sequence
 
 import libcst as cst
 import pytest
-from click.testing import CliRunner, Result
 
 import devlint
 from devlint import checker
@@ -29,43 +28,13 @@ from devlint.report import render
 from devlint.report.full import caret_line
 from devlint.rules import ALL_RULES, META_RULES, RULES_BY_CODE, Report
 from tests.fixture_expectations import expectations, fixture_files
+from tests.helpers import BROKEN, CLEAN, run, runner, write
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
 
-CLEAN = "import torch\n\nx = torch.zeros(3)\n"
-# DL000 at 2:5 with the same message on Python 3.9 to 3.13.
-BROKEN = "import torch\nx = )\n"
+# DL000 at 2:5 with the same message on Python 3.9 to 3.13 (tests.helpers.BROKEN).
 MOVES = "import torch\n\ndef f(x, device):\n    x.to(device)\n    y = x * 2\n    y.cuda()\n"
-
-
-def runner() -> CliRunner:
-    """A runner that keeps stdout and stderr apart, on every click 8 release."""
-    try:
-        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]  # click < 8.2
-    except TypeError:
-        return CliRunner()
-
-
-def run(*args: str, input: bytes | str | None = None) -> Result:
-    return runner().invoke(cli, list(args), catch_exceptions=False, input=input)
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty directory that is the current directory."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def write(root: Path, name: str, text: str | bytes) -> Path:
-    path = root / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 class _BareMoves(cst.CSTVisitor):
