@@ -45,6 +45,7 @@ from devlint.meta_rules import UNUSED_SUPPRESSION
 from devlint.report import FORMATS, MACHINE_FORMATS, render, render_statistics
 from devlint.report.full import clean
 from devlint.rules import SYNTAX_ERROR, Rule, is_valid_selector
+from devlint.runtime.command import confirm as confirm_command
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -724,6 +725,10 @@ def _harden_stdout() -> None:
         if reconfigure is not None:
             with contextlib.suppress(ValueError, OSError):
                 reconfigure(errors="backslashreplace")
+
+
+# `devlint confirm`: the runtime harness (imports torch only when it runs a program)
+cli.add_command(confirm_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

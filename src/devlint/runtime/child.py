@@ -1,0 +1,229 @@
+"""The child process of `devlint confirm`: run the user's program under the harness.
+
+    python -m devlint.runtime.child SPEC.json
+
+SPEC names the program (`script` or `module`, and its `argv`), the harness options and
+where to write the results.  The program runs as `python script.py ARGS` would run it
+(`__main__`, `sys.argv`, `sys.path[0]` the script's directory) or as `python -m module`.
+Events go to the events file as they happen; at the end (normal exit, `sys.exit`, an
+exception) the results file gets the exit status, the exception, the lines of the user's
+files that ran, and notes; then the process exits as the program would have, printing
+the program's own traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+import traceback
+from typing import Any
+
+
+def _exit_code(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _trim(tb):
+    """Drop the harness frames above the program's first frame."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    while tb is not None and (
+        tb.tb_frame.f_code.co_filename.startswith(here)
+        or tb.tb_frame.f_code.co_filename.endswith(("runpy.py", "<frozen runpy>"))
+    ):
+        tb = tb.tb_next
+    return tb
+
+
+def _print_exception(exc: BaseException) -> None:
+    """The program's traceback as Python prints it, without the harness's frames."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the devlint package
+    te = traceback.TracebackException(type(exc), exc, _trim(exc.__traceback__))
+    seen: set[int] = set()
+    node: Any = te
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        node.stack = traceback.StackSummary.from_list(
+            [f for f in node.stack if not f.filename.startswith(here)]
+        )
+        node = node.__cause__ or node.__context__
+    sys.stderr.write("".join(te.format()))
+
+
+def run(spec: dict[str, Any]) -> int:
+    from devlint.runtime.coverage import LineRecorder
+
+    recorder = LineRecorder()
+    recorder.start(probes=True)
+    result: dict[str, Any] = {"status": "ok", "exit_code": 0, "exception": None}
+    code = 0
+    try:
+        from devlint.runtime import tracer
+        from devlint.runtime.install import NoDevice, install, notes
+
+        config = tracer.Config(
+            mode=spec.get("device", "auto"),
+            keep_going=bool(spec.get("keep_going")),
+            max_batches=int(spec.get("max_batches") or 0),
+            events_path=spec["events"],
+            device_count=int(spec.get("device_count") or 1),
+        )
+        try:
+            harness = install(config)
+        except NoDevice as exc:
+            print(f"devlint confirm: {exc}", file=sys.stderr)
+            result.update(
+                status="no-device", exit_code=2, exception={"type": "NoDevice", "message": str(exc)}
+            )
+            _write(spec, result, recorder)
+            return 2
+        result["device"] = harness.mode
+        result["torch"] = __import__("torch").__version__
+        argv = list(spec.get("argv") or [])
+        try:
+            if spec.get("module"):
+                sys.argv = [spec["module"], *argv]
+                sys.path.insert(0, os.getcwd())
+                runpy.run_module(spec["module"], run_name="__main__", alter_sys=True)
+            else:
+                script = os.path.abspath(spec["script"])
+                sys.argv = [script, *argv]
+                sys.path[0] = os.path.dirname(script)
+                _run_script(script, recorder)
+        except SystemExit as exc:
+            code = _exit_code(exc)
+            result.update(status="exit" if code else "ok", exit_code=code)
+        except BaseException as exc:  # the program's own failure, reported as Python would
+            code = 1
+            result.update(
+                status="exception",
+                exit_code=1,
+                exception={
+                    "type": type(exc).__name__,
+                    "message": str(exc),
+                    "device_error": bool(getattr(exc, "_devlint_recorded", False)),
+                },
+            )
+            _print_exception(exc)
+        result["notes"] = notes()
+        result["event_counts"] = [
+            {"key": list(_key(e)), "count": e.get("count", 1)} for e in harness.sink.events
+        ]
+    finally:
+        _write(spec, result, recorder)
+    return code
+
+
+def _run_script(path: str, recorder) -> None:
+    """`python path` (as runpy.run_path runs it), with the line probes compiled in."""
+    run_code = getattr(runpy, "_run_module_code", None)
+    if run_code is None:
+        runpy.run_path(path, run_name="__main__")
+        return
+    code, init = recorder.compile_main(path)
+    run_code(code, init, "__main__", script_name=path)
+
+
+def _key(event: dict[str, Any]):
+    from devlint.runtime.events import event_key
+
+    return event_key(event)
+
+
+def _write(spec: dict[str, Any], result: dict[str, Any], recorder) -> None:
+    recorder.stop()
+    result["lines"] = recorder.snapshot()
+    path = spec.get("results")
+    if not path:
+        return
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(result, fh, default=str)
+    os.replace(tmp, path)
+
+
+def serve(specs: list[dict[str, Any]], jobs: int) -> dict[int, int]:
+    """Run many programs, each in a process forked from this one after torch and the
+    harness modules are imported (they are paid for once, not once per program).  Used
+    to confirm many scripts in one go (the fixture sweep of the tests, benchmarks)."""
+    import signal
+    import time
+
+    import torch
+    import torch.utils.data  # noqa: F401
+
+    from devlint.runtime import emulation, install, tracer  # noqa: F401
+
+    emulation._table()
+    pending = list(enumerate(specs))
+    running: dict[int, tuple[int, float]] = {}
+    codes: dict[int, int] = {}
+    while pending or running:
+        while pending and len(running) < max(1, jobs):
+            index, spec = pending.pop(0)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:  # the program's process
+                code = 70
+                try:
+                    out = os.open(spec["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                    os.dup2(out, 1)
+                    os.dup2(out, 2)
+                    os.chdir(spec["cwd"])
+                    os.environ.update(spec.get("env") or {})
+                    code = run(spec)
+                except SystemExit as exc:
+                    code = _exit_code(exc)
+                except BaseException:
+                    traceback.print_exc()
+                finally:
+                    try:
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                    finally:
+                        os._exit(code)
+            timeout = spec.get("timeout")
+            running[pid] = (index, time.monotonic() + timeout if timeout else float("inf"))
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            now = time.monotonic()
+            for child, (index, deadline) in list(running.items()):
+                if now > deadline:
+                    os.kill(child, signal.SIGKILL)
+                    codes[index] = -9
+            time.sleep(0.02)
+            continue
+        index, _ = running.pop(pid)
+        codes.setdefault(index, os.waitstatus_to_exitcode(status))
+    return codes
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) == 3 and args[0] == "--many":
+        with open(args[1], encoding="utf-8") as fh:
+            specs = json.load(fh)
+        codes = serve(specs, int(args[2]))
+        print(json.dumps({str(k): v for k, v in codes.items()}))
+        sys.exit(0)
+    if len(args) != 1:
+        print("usage: python -m devlint.runtime.child SPEC.json", file=sys.stderr)
+        raise SystemExit(2)
+    with open(args[0], encoding="utf-8") as fh:
+        spec = json.load(fh)
+    code = run(spec)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

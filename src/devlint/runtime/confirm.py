@@ -1,0 +1,644 @@
+"""`devlint confirm`: run a program under the harness and give each static finding a verdict.
+
+1. The program runs in a child process (`devlint.runtime.child`) under the harness, with
+   its own arguments, working directory (or a temporary copy of it, `--sandbox`) and
+   interpreter.  The child writes the device events as they happen and, at the end, which
+   lines of the user's files ran.
+2. The static pass checks the user's files that ran (it reads them; it never imports or
+   runs anything).
+3. Each finding gets a verdict:
+
+   CONFIRMED      a runtime device event is linked to it: its line is one of the event's
+                  user frames (DL001, DL003, DL006, DL007, DL008, DL009), the site that
+                  created an operand on its device (DL005), a move asked of an operand and
+                  thrown away (DL004), or the binding of the device value that was asked
+                  for where there is no accelerator (DL002)
+   REFUTED        the line ran, the program ran to its end, and nothing linked to it
+   NOT REACHED    the line never ran
+   INCONCLUSIVE   the line ran but the program stopped early (an exception, a device error
+                  without --keep-going, the timeout): what it made never had its chance
+   UNTESTED       the rule cannot be observed with this device (DL002 needs `--device cpu`;
+                  the mixing rules need an accelerator, real or emulated)
+
+   Events that no finding explains are reported as MISSED BY STATIC: feedback for the rules.
+
+This module never imports torch: torch is imported by the child only.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from devlint.findings import Finding
+from devlint.runtime.events import event_key, read_events
+
+CONFIRMED = "CONFIRMED"
+REFUTED = "REFUTED"
+NOT_REACHED = "NOT REACHED"
+INCONCLUSIVE = "INCONCLUSIVE"
+UNTESTED = "UNTESTED"
+MISSED = "MISSED BY STATIC"
+VERDICTS = (CONFIRMED, REFUTED, NOT_REACHED, INCONCLUSIVE, UNTESTED)
+
+DEVICES = ("auto", "cuda", "mps", "emulated", "cpu")
+
+# Which event kinds can confirm a rule, and through which links.
+FRAMES, ORIGINS, MOVES, BINDINGS = "frames", "origins", "moves", "bindings"
+RULE_LINKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "DL001": (("mismatch",), (FRAMES,)),
+    "DL002": (("no-accelerator",), (FRAMES, BINDINGS)),
+    "DL003": (("mismatch",), (FRAMES,)),
+    "DL004": (("mismatch", "numpy"), (MOVES,)),
+    "DL005": (("mismatch",), (ORIGINS, FRAMES)),
+    "DL006": (("mismatch",), (FRAMES, ORIGINS)),
+    "DL007": (("numpy",), (FRAMES,)),
+    "DL008": (("load",), (FRAMES,)),
+    "DL009": (("mismatch",), (FRAMES,)),
+}
+# Rules a run with no accelerator (`--device cpu`) can observe, and the others.
+CPU_RULES = frozenset({"DL002", "DL008"})
+ACCEL_RULES = frozenset(RULE_LINKS) - {"DL002"}
+
+
+class ConfirmError(Exception):
+    """A usage or setup problem (exit status 2)."""
+
+
+@dataclass
+class Program:
+    """What to run: a script or a module, its arguments, and the interpreter."""
+
+    script: Optional[str] = None
+    module: Optional[str] = None
+    argv: list[str] = field(default_factory=list)
+    python: str = sys.executable
+    python_flags: list[str] = field(default_factory=list)
+
+    @property
+    def display(self) -> str:
+        target = self.script if self.script else f"-m {self.module}"
+        return " ".join(["python", *self.python_flags, target, *self.argv])
+
+
+_PYTHON = re.compile(r"^(python|pypy)[\d.]*(\.exe)?$", re.IGNORECASE)
+_FLAGS_WITH_VALUE = {"-X", "-W", "-Q"}
+
+
+def parse_program(tokens: Sequence[str]) -> Program:
+    """`python [FLAGS] train.py ARGS`, `python -m pkg.mod ARGS`, or `train.py ARGS`."""
+    toks = list(tokens)
+    if not toks:
+        raise ConfirmError("no program given: devlint confirm [OPTIONS] -- python train.py ARGS")
+    prog = Program()
+    if _PYTHON.match(os.path.basename(toks[0])) or os.path.abspath(toks[0]) == sys.executable:
+        first = toks.pop(0)
+        if os.sep in first or (os.altsep and os.altsep in first):
+            prog.python = first
+        while toks and toks[0].startswith("-") and toks[0] not in ("-m", "-c", "-"):
+            flag = toks.pop(0)
+            prog.python_flags.append(flag)
+            if flag in _FLAGS_WITH_VALUE and toks:
+                prog.python_flags.append(toks.pop(0))
+        if toks and toks[0] == "-c":
+            raise ConfirmError("`python -c` is not supported: put the code in a file")
+    if not toks:
+        raise ConfirmError("no script or module given")
+    if toks[0] == "-m":
+        if len(toks) < 2:
+            raise ConfirmError("`-m` needs a module name")
+        prog.module = toks[1]
+        prog.argv = toks[2:]
+    else:
+        prog.script = toks[0]
+        prog.argv = toks[1:]
+        if not os.path.isfile(prog.script):
+            raise ConfirmError(f"no such file: {prog.script}")
+    return prog
+
+
+@dataclass
+class Options:
+    device: str = "auto"
+    keep_going: bool = False
+    max_batches: int = 0
+    timeout: Optional[float] = None
+    sandbox: bool = False
+    device_count: int = 1
+    cwd: Optional[str] = None
+    quiet_program: bool = False  # capture the program's output instead of passing it on
+
+
+@dataclass
+class RunResult:
+    status: str  # ok, exit, exception, timeout, killed, no-device, error
+    exit_code: Optional[int]
+    device: Optional[str]
+    exception: Optional[dict[str, Any]]
+    events: list[dict[str, Any]]
+    lines: dict[str, set[int]]
+    notes: list[str]
+    elapsed: float
+    torch_version: Optional[str] = None
+    output: str = ""
+
+    @property
+    def completed(self) -> bool:
+        """The program ran to its end (a `sys.exit` is an end too)."""
+        return self.status in ("ok", "exit")
+
+
+def _devlint_root() -> str:
+    import devlint
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(devlint.__file__)))
+
+
+def _copy_tree(src: str, dst: str) -> None:
+    ignore = shutil.ignore_patterns(
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        "node_modules",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".devlint_cache",
+    )
+    shutil.copytree(src, dst, ignore=ignore, symlinks=True, dirs_exist_ok=True)
+
+
+def run(program: Program, options: Options) -> RunResult:
+    """Run `program` in a child process under the harness."""
+    if options.device not in DEVICES:
+        raise ConfirmError(f"unknown device {options.device!r} (choose from {', '.join(DEVICES)})")
+    cwd = os.path.abspath(options.cwd or os.getcwd())
+    work = tempfile.mkdtemp(prefix="devlint-confirm-")
+    run_dir = cwd
+    script = os.path.abspath(program.script) if program.script else None
+    try:
+        if options.sandbox:
+            run_dir = os.path.join(work, "sandbox")
+            _copy_tree(cwd, run_dir)
+            if script and _inside(script, cwd):
+                script = os.path.join(run_dir, os.path.relpath(script, cwd))
+        spec = {
+            "script": script,
+            "module": program.module,
+            "argv": program.argv,
+            "device": options.device,
+            "keep_going": options.keep_going,
+            "max_batches": options.max_batches,
+            "device_count": options.device_count,
+            "events": os.path.join(work, "events.jsonl"),
+            "results": os.path.join(work, "results.json"),
+        }
+        spec_path = os.path.join(work, "spec.json")
+        with open(spec_path, "w", encoding="utf-8") as fh:
+            json.dump(spec, fh)
+        env = dict(os.environ)
+        root = _devlint_root()
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        if options.device == "cpu":
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        env.pop("DEVLINT_HARNESS", None)
+        cmd = [program.python, *program.python_flags, "-m", "devlint.runtime.child", spec_path]
+        started = time.monotonic()
+        status_override = None
+        output = ""
+        capture = subprocess.PIPE if options.quiet_program else None
+        proc = subprocess.Popen(
+            cmd,
+            cwd=run_dir,
+            env=env,
+            stdout=capture,
+            stderr=subprocess.STDOUT if capture else None,
+            start_new_session=True,
+            text=True if capture else None,
+        )
+        try:
+            out, _ = proc.communicate(timeout=options.timeout)
+            output = out or ""
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            out, _ = proc.communicate()
+            output = out or ""
+            status_override = "timeout"
+        except KeyboardInterrupt:
+            _kill(proc)
+            proc.communicate()
+            raise
+        elapsed = time.monotonic() - started
+        result = _read_results(spec, proc.returncode, status_override)
+        result.elapsed = elapsed
+        result.output = output
+        if options.sandbox:
+            _unmap(result, run_dir, cwd)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_many(
+    programs: Sequence[Program], options: Options | Sequence[Options], jobs: int = 2
+) -> list[RunResult]:
+    """Run several programs under the harness, `jobs` at a time (`options`: one for all,
+    or one per program).  On POSIX they are forked from one process that imported torch
+    once (much faster for many small programs); elsewhere, or with --sandbox, each runs as
+    `run` runs it.  Each program's output is kept in its `RunResult.output`."""
+    all_options = [options] * len(programs) if isinstance(options, Options) else list(options)
+    if len(all_options) != len(programs):
+        raise ConfirmError("run_many: one Options per program, or one for all")
+    if any(o.sandbox for o in all_options) or not hasattr(os, "fork") or sys.platform == "win32":
+        return [
+            run(p, Options(**{**o.__dict__, "quiet_program": True}))
+            for p, o in zip(programs, all_options)
+        ]
+    work = tempfile.mkdtemp(prefix="devlint-confirm-many-")
+    try:
+        specs = []
+        for i, (program, options) in enumerate(zip(programs, all_options)):
+            cwd = os.path.abspath(options.cwd or os.getcwd())
+            script = os.path.abspath(program.script) if program.script else None
+            specs.append(
+                {
+                    "script": script,
+                    "module": program.module,
+                    "argv": program.argv,
+                    "device": options.device,
+                    "keep_going": options.keep_going,
+                    "max_batches": options.max_batches,
+                    "device_count": options.device_count,
+                    "events": os.path.join(work, f"{i}.events.jsonl"),
+                    "results": os.path.join(work, f"{i}.results.json"),
+                    "output": os.path.join(work, f"{i}.out"),
+                    "cwd": os.path.dirname(script) if script and options.cwd is None else cwd,
+                    "env": {"CUDA_VISIBLE_DEVICES": ""} if options.device == "cpu" else {},
+                    "timeout": options.timeout,
+                }
+            )
+        specs_path = os.path.join(work, "specs.json")
+        with open(specs_path, "w", encoding="utf-8") as fh:
+            json.dump(specs, fh)
+        env = dict(os.environ)
+        root = _devlint_root()
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.pop("DEVLINT_HARNESS", None)
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "devlint.runtime.child", "--many", specs_path, str(jobs)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        try:
+            codes = {int(k): v for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
+        except (ValueError, IndexError):
+            raise ConfirmError(f"the runner failed: {proc.stderr[-2000:]}") from None
+        results = []
+        for i, spec in enumerate(specs):
+            code = codes.get(i, -1)
+            result = _read_results(spec, code, "timeout" if code == -9 else None)
+            result.elapsed = time.monotonic() - started
+            try:
+                with open(spec["output"], encoding="utf-8", errors="replace") as fh:
+                    result.output = fh.read()
+            except OSError:
+                pass
+            results.append(result)
+        return results
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _inside(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath(
+            [os.path.realpath(path), os.path.realpath(root)]
+        ) == os.path.realpath(root)
+    except ValueError:
+        return False
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (OSError, AttributeError):
+        proc.kill()
+
+
+def _read_results(
+    spec: dict[str, Any], returncode: int, status_override: Optional[str]
+) -> RunResult:
+    data: dict[str, Any] = {}
+    try:
+        with open(spec["results"], encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        data = {}
+    events = read_events(spec["events"])
+    counts = {}
+    for item in data.get("event_counts", ()):
+        counts[_tuplify(item["key"])] = item["count"]
+    for e in events:
+        n = counts.get(event_key(e))
+        if n:
+            e["count"] = max(e.get("count", 1), n)
+    status = status_override or data.get("status") or ("killed" if returncode else "error")
+    return RunResult(
+        status=status,
+        exit_code=data.get("exit_code", returncode),
+        device=data.get("device"),
+        exception=data.get("exception"),
+        events=events,
+        lines={p: set(v) for p, v in (data.get("lines") or {}).items()},
+        notes=list(data.get("notes") or ()),
+        elapsed=0.0,
+        torch_version=data.get("torch"),
+    )
+
+
+def _tuplify(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_tuplify(x) for x in v)
+    return v
+
+
+def _unmap(result: RunResult, run_dir: str, cwd: str) -> None:
+    real_run = os.path.realpath(run_dir)
+
+    def fix(path: Any) -> Any:
+        if isinstance(path, str):
+            rp = os.path.realpath(path) if os.path.isabs(path) else path
+            if isinstance(rp, str) and rp.startswith(real_run + os.sep):
+                return os.path.join(cwd, os.path.relpath(rp, real_run))
+            if path.startswith(run_dir + os.sep):
+                return os.path.join(cwd, os.path.relpath(path, run_dir))
+        return path
+
+    result.lines = {fix(p): v for p, v in result.lines.items()}
+    for e in result.events:
+        for fr in e.get("frames", ()):
+            fr["path"] = fix(fr["path"])
+        for op in e.get("operands", ()):
+            if op.get("origin"):
+                op["origin"][0] = fix(op["origin"][0])
+            for m in op.get("moves", ()):
+                m[0] = fix(m[0])
+        for b in e.get("bindings", ()) or ():
+            b[0] = fix(b[0])
+
+
+# --- linking ---------------------------------------------------------------------------
+
+
+@dataclass
+class Confirmation:
+    verdict: str
+    message: str = ""  # the runtime message (or why there is none)
+    devices: list[str] = field(default_factory=list)
+    event: Optional[dict[str, Any]] = None
+    link: str = ""  # frames / origins / moves / bindings
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "verdict": self.verdict,
+            "runtime_message": self.message,
+            "devices": self.devices,
+        }
+        if self.event is not None:
+            e = self.event
+            top = (e.get("frames") or [{}])[0]
+            d.update(
+                kind=e.get("kind"),
+                op=e.get("op"),
+                exception=e.get("exception"),
+                link=self.link,
+                location={"filename": top.get("path"), "row": top.get("line")},
+                count=e.get("count", 1),
+                healed=bool(e.get("healed")),
+            )
+        return d
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def event_links(event: dict[str, Any]) -> dict[str, set[tuple[str, int]]]:
+    links: dict[str, set[tuple[str, int]]] = {
+        FRAMES: set(),
+        ORIGINS: set(),
+        MOVES: set(),
+        BINDINGS: set(),
+    }
+    for fr in event.get("frames", ()):
+        links[FRAMES].add((_norm(fr["path"]), fr["line"]))
+    for op in event.get("operands", ()):
+        if op.get("origin"):
+            links[ORIGINS].add((_norm(op["origin"][0]), op["origin"][1]))
+        for m in op.get("moves", ()):
+            links[MOVES].add((_norm(m[0]), m[1]))
+    for b in event.get("bindings", ()) or ():
+        links[BINDINGS].add((_norm(b[0]), b[1]))
+    return links
+
+
+class _Statements:
+    """The line range whose execution means a finding's line "ran" (per file, cached)."""
+
+    def __init__(self) -> None:
+        self.trees: dict[str, Optional[ast.AST]] = {}
+
+    def span(self, path: str, line: int) -> tuple[int, int]:
+        tree = self.trees.get(path, False)
+        if tree is False:
+            try:
+                with open(path, "rb") as fh:
+                    tree = ast.parse(fh.read())
+            except (OSError, SyntaxError, ValueError):
+                tree = None
+            self.trees[path] = tree
+        if tree is None:
+            return (line, line)
+        best: Optional[ast.stmt] = None
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.stmt)
+                and node.lineno <= line <= (node.end_lineno or node.lineno)
+                and (best is None or node.lineno >= best.lineno)
+            ):
+                best = node
+        if best is None:
+            return (line, line)
+        body = getattr(best, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+            start = min([best.lineno, *[d.lineno for d in getattr(best, "decorator_list", [])]])
+            return (start, max(start, body[0].lineno - 1))
+        return (best.lineno, best.end_lineno or best.lineno)
+
+
+def testable(code: str, device: Optional[str]) -> bool:
+    if device == "cpu":
+        return code in CPU_RULES
+    return code in ACCEL_RULES
+
+
+def confirm_findings(
+    findings: Sequence[Finding], result: RunResult
+) -> tuple[list[tuple[Finding, Confirmation]], list[dict[str, Any]]]:
+    """Verdicts for `findings` and the events no finding explains (MISSED BY STATIC)."""
+    statements = _Statements()
+    lines = {_norm(p): v for p, v in result.lines.items()}
+    links = [event_links(e) for e in result.events]
+    used: set[int] = set()
+    out: list[tuple[Finding, Confirmation]] = []
+    for f in findings:
+        rule = RULE_LINKS.get(f.code)
+        key = (_norm(f.path), f.line)
+        conf: Optional[Confirmation] = None
+        if rule is not None:
+            kinds, via = rule
+            for i, (event, lk) in enumerate(zip(result.events, links)):
+                if event.get("kind") not in kinds:
+                    continue
+                how = next((v for v in via if key in lk[v]), None)
+                if how is None:
+                    continue
+                used.add(i)
+                if conf is None:
+                    conf = Confirmation(
+                        CONFIRMED,
+                        f"{event.get('exception', 'RuntimeError')}: {event.get('message', '')}",
+                        list(event.get("devices", [])),
+                        event,
+                        how,
+                    )
+        if conf is None:
+            start, end = statements.span(f.path, f.line)
+            hits = lines.get(_norm(f.path), set())
+            reached = any(start <= ln <= end for ln in hits) or f.line in hits
+            if not reached:
+                conf = Confirmation(NOT_REACHED, "the line never ran")
+            elif rule is None or not testable(f.code, result.device):
+                conf = Confirmation(UNTESTED, _untested_reason(f.code, result.device))
+            elif not result.completed:
+                conf = Confirmation(
+                    INCONCLUSIVE,
+                    "the line ran, but the program stopped early (" + _stop_reason(result) + ")",
+                )
+            else:
+                conf = Confirmation(
+                    REFUTED, "the line ran and nothing it made or touched mixed devices"
+                )
+        out.append((f, conf))
+    missed = [e for i, e in enumerate(result.events) if i not in used]
+    # With no accelerator, every failure after the first comes from the same few device
+    # values: once a DL002 finding explains one, the others are its consequences.
+    explained_files = {
+        _norm(f.path) for f, c in out if f.code == "DL002" and c.verdict == CONFIRMED
+    }
+    missed = [
+        e
+        for e in missed
+        if not (
+            e.get("kind") == "no-accelerator"
+            and any(_norm(fr["path"]) in explained_files for fr in e.get("frames", ()))
+        )
+    ]
+    return out, missed
+
+
+def _untested_reason(code: str, device: Optional[str]) -> str:
+    if code not in RULE_LINKS:
+        return "not a runtime-observable rule"
+    if device == "cpu":
+        return "needs an accelerator (real or --device emulated) to show"
+    if code == "DL002":
+        return "shows only where there is no accelerator: run with --device cpu"
+    return f"cannot be observed with device {device}"
+
+
+def _stop_reason(result: RunResult) -> str:
+    if result.status == "timeout":
+        return "timeout"
+    if result.exception:
+        kind = "device error" if result.exception.get("device_error") else "exception"
+        return f"{kind}: {result.exception.get('type')}"
+    return result.status
+
+
+def static_findings(paths: Sequence[str], root: Optional[str] = None) -> list[Finding]:
+    """The static pass over `paths` with the project's rule selection (reads files only)."""
+    from devlint.checker import check_file
+
+    rules = _rules(root or os.getcwd())
+    found: list[Finding] = []
+    for path in paths:
+        try:
+            found.extend(f for f in check_file(path, rules) if f.code in RULE_LINKS)
+        except Exception as exc:  # one unreadable file must not stop the report
+            print(f"devlint confirm: could not check {path}: {exc}", file=sys.stderr)
+    found.sort(key=lambda f: (f.path, f.line, f.col, f.code))
+    return found
+
+
+def _rules(root: str):
+    from devlint.rules import ALL_RULES
+
+    try:
+        from devlint import config as cfg
+
+        conf = cfg.resolve(root)
+        codes = cfg.enabled_codes([conf.selection])
+        return [r for r in ALL_RULES if r.code in codes]
+    except Exception:
+        return list(ALL_RULES)
+
+
+def files_that_ran(result: RunResult, program: Program) -> list[str]:
+    paths = {p for p, v in result.lines.items() if v and os.path.isfile(p)}
+    if program.script and os.path.isfile(program.script):
+        paths.add(os.path.abspath(program.script))
+    dev = os.path.dirname(os.path.abspath(__file__))
+    return sorted(p for p in paths if not p.startswith(os.path.dirname(dev)))
+
+
+@dataclass
+class Report:
+    program: Program
+    result: RunResult
+    items: list[tuple[Finding, Confirmation]]
+    missed: list[dict[str, Any]]
+
+    def counts(self) -> dict[str, int]:
+        c = {v: 0 for v in VERDICTS}
+        for _, conf in self.items:
+            c[conf.verdict] += 1
+        return c
+
+
+def confirm(program: Program, options: Options, select: Optional[Sequence[str]] = None) -> Report:
+    result = run(program, options)
+    paths = files_that_ran(result, program)
+    findings = static_findings(paths, options.cwd)
+    if select:
+        findings = [f for f in findings if any(f.code.startswith(s) for s in select)]
+    items, missed = confirm_findings(findings, result)
+    return Report(program, result, items, missed)

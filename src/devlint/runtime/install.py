@@ -1,0 +1,153 @@
+"""Install the harness in the process that runs the user's program.
+
+`install(config)` resolves the device (`auto`: real CUDA, then MPS, else the emulated
+accelerator), installs the tracer (and the emulation), pushes the TorchFunctionMode on
+this thread and on every thread started later, limits DataLoader iterations
+(`--max-batches`) and makes DataLoader worker processes install the same harness, whether
+they start by fork, forkserver or spawn (the configuration travels in the environment
+variable DEVLINT_HARNESS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from typing import Any, Optional
+
+import torch
+
+from devlint.runtime import tracer
+from devlint.runtime.tracer import Config, Harness, Hooks, TracerMode
+
+ENV = "DEVLINT_HARNESS"
+
+
+class NoDevice(RuntimeError):
+    """The device asked for is not on this machine."""
+
+
+def resolve(mode: str) -> str:
+    if mode == "auto":
+        if tracer.real_mode_available("cuda"):
+            return "cuda"
+        if tracer.real_mode_available("mps"):
+            return "mps"
+        return "emulated"
+    if mode in ("cuda", "mps") and not tracer.real_mode_available(mode):
+        raise NoDevice(
+            f"--device {mode}: this machine has no {mode.upper()} device "
+            f"(use --device emulated or auto)"
+        )
+    return mode
+
+
+_MODE: Optional[TracerMode] = None
+
+
+def install(config: Config) -> Harness:
+    global _MODE
+    if tracer.HARNESS is not None:
+        return tracer.HARNESS
+    mode = resolve(config.mode)
+    harness = Harness(config, mode)
+    tracer.HARNESS = harness
+    os.environ[ENV] = json.dumps(config._asdict())
+    if mode == "emulated":
+        from devlint.runtime import emulation
+
+        hooks = emulation.install(harness, config.device_count)
+        tf_mode: TracerMode = emulation.EmulationMode(harness, hooks)
+    else:
+        hooks = Hooks(harness)
+        hooks.install()
+        tf_mode = TracerMode(harness)
+    harness.hooks = hooks  # type: ignore[attr-defined]
+    _patch_dataloader(hooks, config)
+    tf_mode.__enter__()
+    _MODE = tf_mode
+    tracer.thread_bootstrap_patch(_enter_mode)
+    return harness
+
+
+def _enter_mode() -> None:
+    if _MODE is not None:
+        _MODE.__enter__()
+
+
+def _patch_dataloader(hooks: Hooks, config: Config) -> None:
+    """Tag each batch with the loop that took it (tensors that come from worker processes
+    have lost their provenance on the way), stop after --max-batches, and make worker
+    processes install the harness."""
+    import sys
+
+    from torch import nn
+    from torch.utils.data import dataloader
+    from torch.utils.data._utils import worker
+
+    from devlint.runtime._sites import innermost_user_site
+
+    limit = config.max_batches
+    base = dataloader._BaseDataLoaderIter
+    orig_next = base.__next__
+
+    def __next__(self):
+        n = self.__dict__.get("_devlint_batches", 0)
+        if limit > 0 and n >= limit:
+            raise StopIteration
+        self.__dict__["_devlint_batches"] = n + 1
+        batch = orig_next(self)
+        site = innermost_user_site(sys._getframe(1))
+        if site is not None:
+            _tag(batch, tracer.Prov(site), 0)
+        return batch
+
+    hooks.patch(base, "__next__", __next__)
+    if not hasattr(worker, "_devlint_orig_worker_loop"):
+        worker._devlint_orig_worker_loop = worker._worker_loop  # type: ignore[attr-defined]
+    hooks.patch(worker, "_worker_loop", worker_loop)
+
+    orig_register = nn.Module.register_parameter
+
+    def register_parameter(self, name, param):
+        orig_register(self, name, param)
+        if param is not None and tracer.get_prov(param) is None:
+            site = innermost_user_site(sys._getframe(1))
+            tracer.set_prov(param, tracer.Prov(site))
+
+    hooks.patch(nn.Module, "register_parameter", register_parameter)
+
+
+def _tag(obj: Any, prov: tracer.Prov, depth: int) -> None:
+    if isinstance(obj, torch.Tensor):
+        if tracer.get_prov(obj) is None:
+            tracer.set_prov(obj, prov)
+    elif depth < 4 and isinstance(obj, (list, tuple)):
+        for v in obj:
+            _tag(v, prov, depth + 1)
+    elif depth < 4 and isinstance(obj, dict):
+        for v in obj.values():
+            _tag(v, prov, depth + 1)
+
+
+def worker_loop(*args: Any, **kwargs: Any) -> Any:
+    """DataLoader worker entry: install the harness (spawn/forkserver), then run."""
+    from torch.utils.data._utils import worker
+
+    if tracer.HARNESS is None:
+        raw = os.environ.get(ENV)
+        if raw:
+            with contextlib.suppress(Exception):
+                install(Config(**json.loads(raw)))
+    orig = getattr(worker, "_devlint_orig_worker_loop", None)
+    if orig is None or orig is worker_loop:
+        raise RuntimeError("devlint: the DataLoader worker loop is missing")
+    return orig(*args, **kwargs)
+
+
+def notes() -> list[str]:
+    if tracer.HARNESS is not None and tracer.HARNESS.mode == "emulated":
+        from devlint.runtime import emulation
+
+        return list(emulation.EMU.notes)
+    return []

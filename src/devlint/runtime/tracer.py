@@ -1,0 +1,1035 @@
+"""The device tracer: where tensors were made and moved, and every device error, recorded
+with the user's frames before PyTorch raises.
+
+It works the same on a real accelerator (CUDA, MPS), with no accelerator at all (`--device
+cpu`) and under the emulated accelerator (`devlint.runtime.emulation`, which builds on it):
+
+* Provenance.  Every tensor made in the program carries a `Prov`: the user site that made
+  it on its device (the factory call, the `.to()` call, the `__init__` assignment that ran
+  the factory) and the moves that were asked of it but whose result it is not (a
+  discarded `x.to(device)`).  Derived tensors inherit the provenance of their first
+  operand on the same device, so a mask computed from a CPU `torch.arange` still points at
+  the `arange` line.  Plain tensors keep it in a side table (weak references, so nothing
+  is written into the tensor: checkpoints stay clean); emulated tensors in themselves.
+* Errors.  A TorchFunctionMode sees every torch call made from Python; when one raises a
+  device error (mixing, `.numpy()` of an accelerator tensor, no accelerator), the event is
+  recorded with the user frames, the operands' devices and provenance and PyTorch's own
+  text, then the error goes on, or with `--keep-going` the call is healed (operands moved
+  to the accelerator operand's device, `.numpy()` through `.cpu()`, the accelerator
+  request answered on the CPU) and the program continues.  Errors raised inside C++
+  (autograd, composite kernels) reach the outermost torch call that Python made, and are
+  attributed there.
+* Moves and factories are patched on `torch.Tensor` and `torch` (not only seen by the
+  mode) so they are recorded in every thread and inside torch's own Python functions.
+
+Only `devlint.runtime` imports this module, and only in the process that runs the user's
+program (the `confirm` child, or pytest with `--devlint-confirm`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import sys
+import threading
+from typing import Any, Callable, NamedTuple, Optional
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from devlint.runtime._sites import innermost_user_site, is_user_file, user_frames
+from devlint.runtime.events import EventSink
+
+Tensor = torch.Tensor
+_TensorBase = torch._C.TensorBase
+
+
+class Prov(NamedTuple):
+    origin: Optional[tuple[str, int]]
+    moves: tuple = ()
+    healed: bool = False
+
+
+# --- provenance ------------------------------------------------------------------------
+#
+# Kept in the tensor's own __dict__ (a weak side table would stop `torch.utils.swap_tensors`,
+# which refuses tensors with weak references).  `torch._utils._get_obj_state` is patched so
+# the attribute never reaches a pickle: checkpoints stay ordinary.
+
+_PROV_ATTR = "_devlint_prov"
+
+
+def get_prov(t: Any) -> Optional[Prov]:
+    try:
+        return t.__dict__.get(_PROV_ATTR)
+    except AttributeError:
+        return None
+
+
+def set_prov(t: Any, prov: Prov) -> None:
+    with contextlib.suppress(AttributeError):
+        t.__dict__[_PROV_ATTR] = prov
+
+
+def _strip_state(orig):
+    @functools.wraps(orig)
+    def _get_obj_state(obj):
+        state = orig(obj)
+        if isinstance(state, dict) and _PROV_ATTR in state:
+            state = {k: v for k, v in state.items() if k != _PROV_ATTR}
+        return state
+
+    return _get_obj_state
+
+
+def device_of(t: Any) -> torch.device:
+    """The device the program sees (the emulated one for an emulated tensor)."""
+    return t.device
+
+
+def dstr(device: Any) -> str:
+    return str(device)
+
+
+def accel_type(device: torch.device) -> bool:
+    return device.type not in ("cpu", "meta")
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+class Config(NamedTuple):
+    mode: str = "auto"  # requested: auto, cuda, mps, emulated, cpu
+    keep_going: bool = False
+    max_batches: int = 0
+    events_path: str = ""
+    device_count: int = 1
+
+
+class Harness:
+    """Everything one traced program run shares: the configuration and the events."""
+
+    def __init__(self, config: Config, mode: str) -> None:
+        self.config = config
+        self.mode = mode  # resolved: cuda, mps, emulated, cpu
+        self.sink = EventSink(config.events_path or None)
+        self.keep_going = config.keep_going
+        self.local = threading.local()
+
+    def record(self, event: dict[str, Any]) -> None:
+        event.setdefault("healed", False)
+        self.sink.add(event)
+
+
+HARNESS: Optional[Harness] = None
+
+
+def operand_record(name: str, t: Any) -> dict[str, Any]:
+    prov = get_prov(t)
+    return {
+        "name": name,
+        "device": dstr(device_of(t)),
+        "origin": list(prov.origin) if prov and prov.origin else None,
+        "moves": [list(m) for m in prov.moves] if prov else [],
+    }
+
+
+def make_event(
+    kind: str,
+    op: str,
+    message: str,
+    exception: str,
+    devices: list[str],
+    operands: list[dict[str, Any]],
+    frame=None,
+    **extra: Any,
+) -> dict[str, Any]:
+    if frame is None:
+        frame = sys._getframe(1)
+    event = {
+        "kind": kind,
+        "op": op,
+        "message": message,
+        "exception": exception,
+        "devices": devices,
+        "frames": user_frames(frame),
+        "operands": operands,
+    }
+    event.update(extra)
+    return event
+
+
+def mark_recorded(exc: BaseException) -> BaseException:
+    with contextlib.suppress(AttributeError, TypeError):
+        exc._devlint_recorded = True  # type: ignore[attr-defined]
+    return exc
+
+
+def is_recorded(exc: BaseException) -> bool:
+    return bool(getattr(exc, "_devlint_recorded", False))
+
+
+# --- classification of real errors --------------------------------------------------------
+
+_NO_ACCEL = (
+    "Torch not compiled with CUDA enabled",
+    "No CUDA GPUs are available",
+    "Found no NVIDIA driver",
+    "CUDA driver initialization failed",
+    "Cannot access accelerator device when none is available",
+    "Attempting to deserialize object on a CUDA device",
+    "Attempting to deserialize object on CUDA device",
+    "The MPS backend is supported on",
+    "MPS backend is not available",
+    "PyTorch is not linked with support for mps devices",
+)
+_MIXING = (
+    "Expected all tensors to be on the same device",
+    "indices should be either on",
+    "tensors are not at the same device",
+    "to be on the same device",
+    "Expected object of device type",
+)
+_TYPE_PAIR = re.compile(r"Input type \(([\w.]+)\) and (?:weight|bias) type \(([\w.]+)\)")
+
+
+def classify(exc: BaseException) -> Optional[str]:
+    text = str(exc)
+    if isinstance(exc, TypeError) and "device type tensor to numpy" in text:
+        return "numpy"
+    if any(s in text for s in _NO_ACCEL):
+        return "no-accelerator"
+    if any(s in text for s in _MIXING):
+        return "mismatch"
+    m = _TYPE_PAIR.search(text)
+    if m and (".cuda." in m.group(1)) != (".cuda." in m.group(2)):
+        return "mismatch"
+    return None
+
+
+def tensors_in(args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
+    """The tensor operands of a Python-level call, one level into lists and tuples."""
+    out: list[tuple[str, Any]] = []
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            out.append((f"arg{i}", a))
+        elif isinstance(a, (list, tuple)):
+            for j, b in enumerate(a):
+                if isinstance(b, Tensor):
+                    out.append((f"arg{i}[{j}]", b))
+    for k, v in kwargs.items():
+        if isinstance(v, Tensor):
+            out.append((k, v))
+        elif isinstance(v, (list, tuple)):
+            for j, b in enumerate(v):
+                if isinstance(b, Tensor):
+                    out.append((f"{k}[{j}]", b))
+    return out
+
+
+def func_name(func: Any) -> str:
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or str(func)
+    for prefix, public in (
+        ("TensorBase.", "Tensor."),
+        ("_VariableFunctionsClass.", "torch."),
+        ("_TensorBase.", "Tensor."),
+    ):
+        if name.startswith(prefix):
+            return public + name[len(prefix) :]
+    module = getattr(func, "__module__", None)
+    if module in ("torch._C._nn", "torch.nn.functional") and "." not in name:
+        return f"torch.nn.functional.{name}"
+    return name
+
+
+# --- the mode --------------------------------------------------------------------------
+
+
+class _HookDepth(threading.local):
+    depth = 0
+
+
+_IN_HOOK = _HookDepth()
+
+
+class _in_hook:
+    def __enter__(self):
+        _IN_HOOK.depth += 1
+
+    def __exit__(self, *exc):
+        _IN_HOOK.depth -= 1
+        return False
+
+
+class TracerMode(TorchFunctionMode):
+    """Provenance for derived tensors and attribution of device errors (see module doc)."""
+
+    def __init__(self, harness: Harness) -> None:
+        super().__init__()
+        self.harness = harness
+        self.handlers: dict[Any, Callable] = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        __tracebackhide__ = True
+        if kwargs is None:
+            kwargs = {}
+        handler = self.handlers.get(func)
+        if handler is not None:
+            return handler(func, types, args, kwargs)
+        try:
+            out = func(*args, **kwargs)
+        except Exception as exc:
+            return self.on_error(func, args, kwargs, exc)
+        inherit(out, args)
+        return out
+
+    # Real devices: classify, record, heal.
+    def on_error(self, func, args, kwargs, exc: Exception, attempt: int = 0):
+        __tracebackhide__ = True
+        if is_recorded(exc):
+            if self.harness.keep_going and getattr(exc, "_devlint_healable", False):
+                pass
+            raise exc
+        kind = classify(exc)
+        if kind is None:
+            raise exc
+        if kind == "no-accelerator" and getattr(_IN_HOOK, "depth", 0):
+            raise exc  # the patched move or factory that made this call records it
+        operands = tensors_in(args, kwargs)
+        devices = _device_pair(operands)
+        if kind == "numpy" and operands:
+            devices = [dstr(device_of(operands[0][1])), "cpu"]
+        event = make_event(
+            kind,
+            func_name(func),
+            str(exc),
+            type(exc).__name__,
+            devices,
+            [operand_record(n, t) for n, t in operands],
+            frame=sys._getframe(1),
+        )
+        if kind == "no-accelerator":
+            event["bindings"] = device_bindings(sys._getframe(1), args, kwargs)
+        healed = None
+        if self.harness.keep_going and attempt < 8:
+            healed = self.heal(kind, func, args, kwargs, operands)
+        event["healed"] = healed is not None
+        self.harness.record(event)
+        if healed is None:
+            raise mark_recorded(exc)
+        new_args, new_kwargs = healed
+        try:
+            out = func(*new_args, **new_kwargs)
+        except Exception as exc2:
+            return self.on_error(func, new_args, new_kwargs, exc2, attempt + 1)
+        inherit(out, new_args)
+        return out
+
+    def heal(self, kind, func, args, kwargs, operands):
+        if kind == "mismatch":
+            target = None
+            for _, t in operands:
+                if accel_type(t.device):
+                    target = t.device
+                    break
+            if target is None:
+                return None
+            return _map_tensors(args, kwargs, lambda t: _heal_move(t, target))
+        if kind == "numpy" and operands:
+            return _map_tensors(args, kwargs, lambda t: t.cpu() if accel_type(t.device) else t)
+        if kind == "no-accelerator" and "device" in kwargs:
+            kwargs = dict(kwargs)
+            kwargs["device"] = "cpu"
+            kwargs.pop("pin_memory", None)
+            return args, kwargs
+        return None
+
+
+def _heal_move(t: Tensor, target: torch.device) -> Tensor:
+    if t.device == target:
+        return t
+    with torch.no_grad() if not t.requires_grad else _null():
+        moved = _ORIG["to"](t, target)
+    prov = get_prov(t)
+    if prov is not None:
+        set_prov(moved, prov._replace(healed=True))
+    return moved
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _map_tensors(args, kwargs, fn):
+    def conv(a):
+        if isinstance(a, Tensor):
+            return fn(a)
+        if isinstance(a, list):
+            return [fn(b) if isinstance(b, Tensor) else b for b in a]
+        if isinstance(a, tuple) and not hasattr(a, "_fields"):
+            return tuple(fn(b) if isinstance(b, Tensor) else b for b in a)
+        return a
+
+    return tuple(conv(a) for a in args), {k: conv(v) for k, v in kwargs.items()}
+
+
+def _device_pair(operands: list[tuple[str, Any]]) -> list[str]:
+    devs: list[str] = []
+    for _, t in operands:
+        d = dstr(device_of(t))
+        if d not in devs:
+            devs.append(d)
+    accel = [d for d in devs if not d.startswith("cpu")]
+    rest = [d for d in devs if d.startswith("cpu")]
+    ordered = accel + rest
+    return ordered[:2]
+
+
+def inherit(out: Any, args: tuple) -> None:
+    """Give the tensors a call returned the provenance of its first operand on their
+    device, or the current user site when none has any."""
+    if isinstance(out, Tensor):
+        outs = (out,)
+    elif isinstance(out, (tuple, list)) and out and isinstance(out[0], Tensor):
+        outs = tuple(o for o in out if isinstance(o, Tensor))
+    else:
+        return
+    for o in outs:
+        if get_prov(o) is not None:
+            continue
+        prov = None
+        try:
+            odev = o.device
+        except Exception:
+            continue
+        for a in args:
+            if isinstance(a, Tensor):
+                cand = (a,)
+            elif isinstance(a, (list, tuple)):
+                cand = a
+            else:
+                continue
+            for b in cand:
+                if isinstance(b, Tensor) and b is not o:
+                    p = get_prov(b)
+                    if p is not None and b.device == odev:
+                        prov = p
+                        break
+            if prov is not None:
+                break
+        if prov is None:
+            site = innermost_user_site(sys._getframe())
+            prov = Prov(site)
+        set_prov(o, prov)
+
+
+# --- where a device value came from (no accelerator) ---------------------------------------
+
+
+def _same_device_value(value: Any, target: torch.device) -> bool:
+    try:
+        if isinstance(value, torch.device):
+            return value.type == target.type
+        if isinstance(value, str) and value and len(value) < 32:
+            return torch.device(value).type == target.type
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return False
+
+
+def _requested_device(args: tuple, kwargs: dict) -> Optional[torch.device]:
+    cands = [kwargs.get("device"), kwargs.get("map_location"), *args]
+    for c in cands:
+        if isinstance(c, torch.device) and accel_type(c):
+            return c
+        if isinstance(c, str):
+            try:
+                d = torch.device(c)
+            except (RuntimeError, TypeError, ValueError):
+                continue
+            if accel_type(d):
+                return d
+    return torch.device("cuda")
+
+
+def _store_lines(code, name: str, attr: bool) -> list[int]:
+    import dis
+
+    ops = ("STORE_ATTR",) if attr else ("STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF")
+    lines: list[int] = []
+    line = code.co_firstlineno
+    for ins in dis.get_instructions(code):
+        pos = getattr(ins, "positions", None)
+        if pos is not None and pos.lineno is not None:
+            line = pos.lineno
+        elif ins.starts_line:
+            line = ins.starts_line if isinstance(ins.starts_line, int) else line
+        if ins.opname in ops and ins.argval == name:
+            lines.append(line)
+    return lines
+
+
+def _body_first_line(code) -> int:
+    import dis
+
+    first = code.co_firstlineno
+    best = None
+    for ins in dis.get_instructions(code):
+        pos = getattr(ins, "positions", None)
+        ln = pos.lineno if pos is not None else None
+        if ln is not None and ln > first and (best is None or ln < best):
+            best = ln
+    return best if best is not None else first
+
+
+def device_bindings(frame, args: tuple, kwargs: dict) -> list[list]:
+    """Sites that bound the accelerator device a failing call asked for: assignments of
+    the local (or `self` attribute) that holds it, and the signature of the function
+    whose parameter holds it (a `device="cuda"` default)."""
+    target = _requested_device(args, kwargs)
+    sites: list[list] = []
+    while frame is not None:
+        code = frame.f_code
+        if is_user_file(code.co_filename):
+            params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+            for name, value in list(frame.f_locals.items()):
+                if _same_device_value(value, target):
+                    lines = _store_lines(code, name, attr=False)
+                    if name in params:
+                        end = _body_first_line(code)
+                        lines.extend(range(code.co_firstlineno, max(end, code.co_firstlineno + 1)))
+                    sites.extend([code.co_filename, ln] for ln in lines)
+                elif name == "self":
+                    for attr, value2 in list(getattr(value, "__dict__", {}).items()):
+                        if _same_device_value(value2, target):
+                            for meth in vars(type(value)).values():
+                                c2 = getattr(meth, "__code__", None)
+                                if c2 is not None:
+                                    sites.extend(
+                                        [c2.co_filename, ln]
+                                        for ln in _store_lines(c2, attr, attr=True)
+                                    )
+        frame = frame.f_back
+    out: list[list] = []
+    for s in sites:
+        if s not in out:
+            out.append(s)
+    return out
+
+
+# --- patched moves and factories ------------------------------------------------------------
+
+_ORIG: dict[str, Any] = {}
+
+FACTORIES = (
+    "zeros",
+    "ones",
+    "empty",
+    "full",
+    "rand",
+    "randn",
+    "randint",
+    "randperm",
+    "arange",
+    "range",
+    "linspace",
+    "logspace",
+    "eye",
+    "tensor",
+    "as_tensor",
+    "asarray",
+    "zeros_like",
+    "ones_like",
+    "empty_like",
+    "full_like",
+    "rand_like",
+    "randn_like",
+    "randint_like",
+    "empty_strided",
+    "scalar_tensor",
+    "tril_indices",
+    "triu_indices",
+    "normal",
+    "hann_window",
+    "hamming_window",
+    "blackman_window",
+    "bartlett_window",
+    "kaiser_window",
+    "sparse_coo_tensor",
+    "from_numpy",
+    "frombuffer",
+)
+NEW_METHODS = ("new_tensor", "new_empty", "new_zeros", "new_ones", "new_full", "new_empty_strided")
+
+
+def parse_to(args: tuple, kwargs: dict):
+    """(device, dtype, non_blocking, copy, memory_format, other) of a `Tensor.to` call."""
+    kwargs = dict(kwargs)
+    copy = bool(kwargs.pop("copy", False))
+    if args and isinstance(args[0], Tensor):
+        other = args[0]
+        rest = args[1:]
+        non_blocking = kwargs.pop("non_blocking", rest[0] if rest else False)
+        if len(rest) > 1:
+            copy = bool(rest[1])
+        return other.device, other.dtype, non_blocking, copy, kwargs.get("memory_format"), other
+    if "other" in kwargs:
+        other = kwargs.pop("other")
+        return (
+            other.device,
+            other.dtype,
+            kwargs.get("non_blocking", False),
+            copy,
+            kwargs.get("memory_format"),
+            other,
+        )
+    pos = list(args)
+    # Positional `copy` (to(device, dtype, non_blocking, copy)) is rare; take it off.
+    if len(pos) >= 4 and isinstance(pos[3], bool):
+        copy = pos.pop(3)
+    elif len(pos) == 3 and isinstance(pos[0], torch.dtype) and isinstance(pos[2], bool):
+        copy = pos.pop(2)
+    device, dtype, non_blocking, memory_format = torch._C._nn._parse_to(*pos, **kwargs)
+    return device, dtype, non_blocking, copy, memory_format, None
+
+
+def record_move(src: Tensor, out: Tensor, target: torch.device, site) -> None:
+    """`out` was made at `site`; a move of `src` to `target` was asked there."""
+    if out is src:
+        return
+    set_prov(out, Prov(site))
+    prov = get_prov(src) or Prov(None)
+    set_prov(src, prov._replace(moves=(*prov.moves, (site[0], site[1], dstr(target)))))
+
+
+class Hooks:
+    """Install/uninstall of the patches that every mode shares.  Subclasses (the
+    emulation) override `move` and `factory`."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
+        self.saved: list[tuple[Any, str, Any]] = []
+
+    # -- patching helpers --
+    def patch(self, owner: Any, name: str, value: Any) -> None:
+        if not hasattr(owner, name):
+            return
+        self.saved.append(
+            (
+                owner,
+                name,
+                owner.__dict__.get(name, _MISSING)
+                if isinstance(owner, type)
+                else getattr(owner, name),
+            )
+        )
+        setattr(owner, name, value)
+
+    def restore(self) -> None:
+        for owner, name, old in reversed(self.saved):
+            if old is _MISSING:
+                with contextlib.suppress(AttributeError):
+                    delattr(owner, name)
+            else:
+                setattr(owner, name, old)
+        self.saved.clear()
+
+    def install(self) -> None:
+        for name in ("to", "cuda", "cpu", "type", "numpy", "pin_memory", *NEW_METHODS):
+            if name not in _ORIG:
+                _ORIG[name] = getattr(_TensorBase, name)
+        self.patch(Tensor, "to", self._wrap_move("to"))
+        self.patch(Tensor, "cuda", self._wrap_move("cuda"))
+        self.patch(Tensor, "cpu", self._wrap_move("cpu"))
+        self.patch(Tensor, "type", self._wrap_move("type"))
+        hooks = self
+
+        def numpy(t, *args, **kwargs):
+            return hooks._numpy(t, *args, **kwargs)
+
+        numpy.__doc__ = _TensorBase.numpy.__doc__
+        self.patch(Tensor, "numpy", numpy)
+        for name in NEW_METHODS:
+            self.patch(Tensor, name, self._wrap_new(name))
+        for name in FACTORIES:
+            fn = getattr(torch, name, None)
+            if fn is None:
+                continue
+            key = "torch." + name
+            if key not in _ORIG:
+                _ORIG[key] = fn
+            self.patch(torch, name, self._wrap_factory(name, _ORIG[key]))
+        self.patch(torch, "load", self._wrap_load(torch.load))
+        if hasattr(torch._utils, "_get_obj_state"):
+            self.patch(torch._utils, "_get_obj_state", _strip_state(torch._utils._get_obj_state))
+        if not hasattr(torch.serialization, "_devlint_orig_load"):
+            torch.serialization._devlint_orig_load = torch.serialization.load  # type: ignore[attr-defined]
+
+    # -- moves --
+    def _wrap_move(self, kind: str):
+        hooks = self
+
+        def move(self, *args, **kwargs):
+            return hooks.move(kind, self, args, kwargs)
+
+        move.__name__ = kind
+        move.__qualname__ = f"Tensor.{kind}"
+        move.__doc__ = getattr(_TensorBase, kind).__doc__
+        return move
+
+    def target_of(self, kind: str, src: Tensor, args: tuple, kwargs: dict):
+        """The device a move asks for, or None (no device change asked)."""
+        if kind == "cpu":
+            return torch.device("cpu")
+        if kind == "cuda":
+            dev = args[0] if args else kwargs.get("device")
+            if dev is None:
+                return torch.device("cuda", _current_device())
+            if isinstance(dev, int):
+                return torch.device("cuda", dev)
+            d = torch.device(dev)
+            if d.index is None:
+                d = torch.device(d.type, _current_device())
+            return d
+        if kind == "type":
+            t = args[0] if args else kwargs.get("dtype")
+            if t is None:
+                return None
+            name = (
+                t
+                if isinstance(t, str)
+                else f"{getattr(t, '__module__', '')}.{getattr(t, '__name__', '')}"
+            )
+            if name.startswith("torch.cuda."):
+                return torch.device("cuda", _current_device())
+            if isinstance(t, str) or name.startswith("torch."):
+                return torch.device("cpu") if src.device.type != "cpu" else None
+            return None
+        try:
+            device = parse_to(args, kwargs)[0]
+        except (RuntimeError, TypeError):
+            return None
+        if device is None:
+            return None
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", _current_device())
+        return device
+
+    def move(self, kind: str, src: Tensor, args: tuple, kwargs: dict):
+        __tracebackhide__ = True
+        orig = _ORIG[kind]
+        try:
+            target = self.target_of(kind, src, args, kwargs)
+        except (RuntimeError, TypeError, ValueError):
+            target = None
+        try:
+            with _in_hook():
+                out = orig(src, *args, **kwargs)
+        except Exception as exc:
+            return self.move_error(kind, src, args, kwargs, exc, target)
+        if target is not None and isinstance(out, Tensor) and out is not src:
+            site = innermost_user_site(sys._getframe())
+            if site is not None and target != src.device:
+                record_move(src, out, target, site)
+            elif site is not None:
+                set_prov(out, get_prov(src) or Prov(site))
+        return out
+
+    def move_error(self, kind, src, args, kwargs, exc, target):
+        """No accelerator: record and, with --keep-going, answer on the CPU."""
+        __tracebackhide__ = True
+        if classify(exc) != "no-accelerator" or is_recorded(exc):
+            raise exc
+        frame = sys._getframe()
+        event = make_event(
+            "no-accelerator",
+            f"Tensor.{kind}",
+            str(exc),
+            type(exc).__name__,
+            [dstr(target) if target is not None else "cuda", "cpu"],
+            [operand_record("self", src)],
+            frame=frame,
+            bindings=device_bindings(frame, args, kwargs),
+        )
+        event["healed"] = self.harness.keep_going
+        self.harness.record(event)
+        if not self.harness.keep_going:
+            raise mark_recorded(exc)
+        if kind in ("cuda",):
+            return src
+        if kind == "type":
+            return src
+        _, dtype, _, _copy, _memory_format, _ = _safe_parse_to(args, kwargs)
+        out = src
+        if dtype is not None and dtype != src.dtype:
+            out = _ORIG["to"](out, dtype)
+        return out
+
+    # -- numpy --
+    def _numpy(self, t, *args, **kwargs):
+        __tracebackhide__ = True
+        try:
+            return _ORIG["numpy"](t, *args, **kwargs)
+        except TypeError as exc:
+            if classify(exc) != "numpy" or is_recorded(exc):
+                raise
+            return self.numpy_error(t, exc, sys._getframe(1))
+
+    def numpy_error(self, t, exc, frame):
+        __tracebackhide__ = True
+        event = make_event(
+            "numpy",
+            "Tensor.numpy",
+            str(exc),
+            type(exc).__name__,
+            [dstr(t.device), "cpu"],
+            [operand_record("self", t)],
+            frame=frame,
+        )
+        event["healed"] = self.harness.keep_going
+        self.harness.record(event)
+        if not self.harness.keep_going:
+            raise mark_recorded(exc)
+        return t.detach().cpu().numpy().copy()
+
+    # -- factories --
+    def _wrap_factory(self, name: str, orig):
+        hooks = self
+
+        @functools.wraps(orig)
+        def factory(*args, **kwargs):
+            return hooks.factory(name, orig, args, kwargs)
+
+        return factory
+
+    def _wrap_new(self, name: str):
+        hooks = self
+        orig = _ORIG[name]
+
+        def new(self, *args, **kwargs):
+            return hooks.new_method(name, orig, self, args, kwargs)
+
+        new.__name__ = name
+        new.__qualname__ = f"Tensor.{name}"
+        return new
+
+    def new_method(self, name, orig, src, args, kwargs):
+        out = orig(src, *args, **kwargs)
+        site = innermost_user_site(sys._getframe())
+        if site is not None and isinstance(out, Tensor):
+            set_prov(out, Prov(site))
+        return out
+
+    def factory(self, name: str, orig, args: tuple, kwargs: dict):
+        __tracebackhide__ = True
+        try:
+            with _in_hook():
+                out = orig(*args, **kwargs)
+        except Exception as exc:
+            return self.factory_error(name, orig, args, kwargs, exc)
+        if isinstance(out, Tensor):
+            site = innermost_user_site(sys._getframe())
+            if site is not None:
+                set_prov(out, Prov(site))
+        return out
+
+    def factory_error(self, name, orig, args, kwargs, exc):
+        __tracebackhide__ = True
+        if classify(exc) != "no-accelerator" or is_recorded(exc):
+            raise exc
+        frame = sys._getframe()
+        event = make_event(
+            "no-accelerator",
+            f"torch.{name}",
+            str(exc),
+            type(exc).__name__,
+            [dstr(_requested_device((), kwargs)), "cpu"],
+            [],
+            frame=frame,
+            bindings=device_bindings(frame, (), kwargs),
+        )
+        event["healed"] = self.harness.keep_going
+        self.harness.record(event)
+        if not self.harness.keep_going:
+            raise mark_recorded(exc)
+        kwargs = dict(kwargs)
+        kwargs["device"] = "cpu"
+        kwargs.pop("pin_memory", None)
+        out = orig(*args, **kwargs)
+        site = innermost_user_site(frame)
+        if isinstance(out, Tensor) and site is not None:
+            set_prov(out, Prov(site))
+        return out
+
+    # -- torch.load --
+    def _wrap_load(self, orig):
+        hooks = self
+
+        @functools.wraps(orig)
+        def load(f, map_location=None, *args, **kwargs):
+            return hooks.load(orig, f, map_location, args, kwargs)
+
+        return load
+
+    def load(self, orig, f, map_location, args, kwargs):
+        """Real devices and no accelerator: torch.load runs for real; a checkpoint with
+        accelerator storages loaded without map_location is recorded (it fails on a
+        CPU-only machine), and a load that fails for want of an accelerator too."""
+        __tracebackhide__ = True
+        seen: list[str] = []
+        frame = sys._getframe()
+        if map_location is None:
+            restore = _recording_restore(seen)
+            try:
+                with _in_hook():
+                    out = orig(f, restore, *args, **kwargs)
+            except Exception as exc:
+                return self.load_error(orig, f, map_location, args, kwargs, exc, frame)
+            accel = [loc for loc in seen if not loc.startswith("cpu")]
+            if accel:
+                self.harness.record(
+                    make_event(
+                        "load",
+                        "torch.load",
+                        cpu_only_load_message(accel[0]),
+                        "RuntimeError",
+                        [_loc_device(accel[0]), "cpu"],
+                        [],
+                        frame=frame,
+                        locations=sorted(set(seen)),
+                    )
+                )
+            return out
+        try:
+            with _in_hook():
+                return orig(f, map_location, *args, **kwargs)
+        except Exception as exc:
+            return self.load_error(orig, f, map_location, args, kwargs, exc, frame)
+
+    def load_error(self, orig, f, map_location, args, kwargs, exc, frame):
+        __tracebackhide__ = True
+        if classify(exc) != "no-accelerator" or is_recorded(exc):
+            raise exc
+        kind = "load" if map_location is None else "no-accelerator"
+        event = make_event(
+            kind,
+            "torch.load",
+            str(exc),
+            type(exc).__name__,
+            ["cuda", "cpu"],
+            [],
+            frame=frame,
+        )
+        if kind == "no-accelerator":
+            event["bindings"] = device_bindings(frame, (), {"map_location": map_location})
+        event["healed"] = self.harness.keep_going
+        self.harness.record(event)
+        if not self.harness.keep_going:
+            raise mark_recorded(exc)
+        _rewind(f)
+        return orig(f, "cpu", *args, **kwargs)
+
+
+_MISSING = object()
+
+
+def _safe_parse_to(args, kwargs):
+    try:
+        return parse_to(args, kwargs)
+    except (RuntimeError, TypeError):
+        return None, None, False, False, None, None
+
+
+def _current_device() -> int:
+    try:
+        return torch.cuda.current_device()
+    except Exception:
+        return 0
+
+
+def _rewind(f: Any) -> None:
+    if hasattr(f, "seek"):
+        with contextlib.suppress(OSError, ValueError):
+            f.seek(0)
+
+
+def _loc_device(location: str) -> str:
+    return location if ":" in location else f"{location}:0"
+
+
+def _recording_restore(seen: list[str]):
+    from torch.serialization import default_restore_location
+
+    def restore(storage, location):
+        seen.append(location)
+        return default_restore_location(storage, location)
+
+    return restore
+
+
+def cpu_only_load_message(location: str) -> str:
+    """PyTorch's own error for loading `location` storages where there is no accelerator
+    (asked of torch.serialization with `is_available` answering False)."""
+    backend = location.split(":", 1)[0]
+    module = getattr(torch, backend, None)
+    if module is None or not hasattr(module, "is_available"):
+        return f"cannot load {location} storages on a CPU-only machine"
+    saved = module.is_available
+    module.is_available = lambda: False
+    try:
+        torch.serialization._validate_device(location, backend)  # type: ignore[attr-defined]
+    except RuntimeError as exc:
+        return str(exc)
+    except Exception:
+        pass
+    finally:
+        module.is_available = saved
+    return (
+        f"Attempting to deserialize object on a {backend.upper()} device but "
+        f"torch.{backend}.is_available() is False. If you are running on a CPU-only machine, "
+        "please use torch.load with map_location=torch.device('cpu') to map your storages "
+        "to the CPU."
+    )
+
+
+def real_mode_available(kind: str) -> bool:
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return bool(mps and mps.is_available())
+    return False
+
+
+def thread_bootstrap_patch(enter: Callable[[], Any]) -> Callable[[], None]:
+    """Make every new thread enter the mode (a TorchFunctionMode is per thread)."""
+    orig = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
+
+    def _bootstrap_inner(self):
+        with contextlib.suppress(Exception):
+            enter()
+        return orig(self)
+
+    threading.Thread._bootstrap_inner = _bootstrap_inner  # type: ignore[attr-defined]
+
+    def undo() -> None:
+        threading.Thread._bootstrap_inner = orig  # type: ignore[attr-defined]
+
+    return undo
+
+
+__all__ = [
+    "HARNESS",
+    "Config",
+    "Harness",
+    "Hooks",
+    "Prov",
+    "TracerMode",
+    "get_prov",
+    "set_prov",
+]
