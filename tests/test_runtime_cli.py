@@ -137,21 +137,18 @@ def test_text_report(bug: Path) -> None:
     assert "stopped on a device error" in lines[-1]
 
 
+@pytest.fixture(scope="module")
+def report(bug: Path):
+    from devlint.runtime.confirm import Options, Program, confirm
+
+    return confirm(Program(script=str(bug)), Options(device="emulated", quiet_program=True))
+
+
 @torch_needed
-def test_json_report(bug: Path, tmp_path: Path) -> None:
-    out = tmp_path / "report.json"
-    result = _invoke(
-        "--device",
-        "emulated",
-        "--quiet-program",
-        "--output-format",
-        "json",
-        "--output-file",
-        str(out),
-        str(bug),
-    )
-    assert result.exit_code == 1
-    data = json.loads(out.read_text())
+def test_json_report(report) -> None:
+    from devlint.runtime.render import render
+
+    data = json.loads(render(report, "json"))
     (finding,) = data["findings"]
     assert finding["code"] == "DL005"
     assert finding["location"] == {"row": 5, "column": 5}
@@ -167,20 +164,34 @@ def test_json_report(bug: Path, tmp_path: Path) -> None:
 
 
 @torch_needed
-def test_json_lines_and_sarif_reports(bug: Path) -> None:
-    result = _invoke(
-        "--device", "emulated", "--quiet-program", "--output-format", "json-lines", str(bug)
-    )
-    (line,) = result.output.strip().splitlines()
+def test_json_lines_and_sarif_reports(report) -> None:
+    from devlint.runtime.render import render
+
+    (line,) = render(report, "json-lines").strip().splitlines()
     assert json.loads(line)["confirmation"]["verdict"] == "CONFIRMED"
-    result = _invoke(
-        "--device", "emulated", "--quiet-program", "--output-format", "sarif", str(bug)
-    )
-    log = json.loads(result.output)
+    log = json.loads(render(report, "sarif"))
     (res,) = log["runs"][0]["results"]
     assert res["ruleId"] == "DL005"
     assert res["properties"]["confirmation"]["verdict"] == "CONFIRMED"
     assert log["runs"][0]["invocations"][0]["properties"]["confirm"]["device"] == "emulated"
+
+
+@torch_needed
+def test_output_file(bug: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = _invoke(
+        "--device",
+        "emulated",
+        "--quiet-program",
+        "--output-format",
+        "json",
+        "--output-file",
+        str(out),
+        str(bug),
+    )
+    assert result.exit_code == 1
+    assert result.output == ""
+    assert json.loads(out.read_text())["findings"][0]["confirmation"]["verdict"] == "CONFIRMED"
 
 
 @torch_needed
