@@ -501,7 +501,6 @@ class ExpressionsMixin:
                 partner=Operand(self.text(pnode), pval, pnode),
                 cause=cause,
                 certain=certain,
-                in_batch_loop=bool(scope.loops),
                 loop_targets=scope.loops[-1].targets if scope.loops else frozenset(),
                 loop_first=scope.loops[-1].first if scope.loops else None,
                 module_text=module_text,

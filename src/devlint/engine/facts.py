@@ -49,7 +49,6 @@ class Mismatch:
     partner: Operand  # the operand on the device the operation follows
     cause: Cause
     certain: bool = True  # False: only on some paths (moved on one branch only)
-    in_batch_loop: bool = False
     module_text: Optional[str] = None  # for MODULE_CALL: the callee's text
     # the culprit was created in the scope where it meets its partner (so a fix at its
     # creation site may name the partner)

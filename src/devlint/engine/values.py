@@ -124,7 +124,6 @@ class Value:
     # Where the value got its (wrong) device: factory call, loop target, __init__ assignment,
     # discarded statement.  Used for messages and for reporting one defect once.
     site: Optional[cst.CSTNode] = None
-    site_text: str = ""
     # 0-dim tensor?  True, False, or None when the engine cannot tell.
     scalar: Optional[bool] = False
     # Known structure of containers: positional elements, dict entries, or a homogeneous
@@ -194,19 +193,18 @@ def join_values(a: Value, b: Value) -> Value:
     if a.elem is not None and b.elem is not None:
         elem = join_values(a.elem, b.elem)
     return Value(
-        a.kind,
-        dev,
-        origin,
-        site,
-        a.site_text if site is a.site else b.site_text,
-        a.scalar if a.scalar == b.scalar else None,
-        elems,
-        entries,
-        elem,
-        a.oid if a.oid == b.oid else 0,
-        a.type_name if a.type_name == b.type_name else "",
-        a.moves_inputs and b.moves_inputs,
-        a.requires_grad or b.requires_grad,
+        kind=a.kind,
+        device=dev,
+        origin=origin,
+        site=site,
+        scalar=a.scalar if a.scalar == b.scalar else None,
+        elems=elems,
+        entries=entries,
+        elem=elem,
+        oid=a.oid if a.oid == b.oid else 0,
+        type_name=a.type_name if a.type_name == b.type_name else "",
+        moves_inputs=a.moves_inputs and b.moves_inputs,
+        requires_grad=a.requires_grad or b.requires_grad,
     )
 
 
