@@ -103,6 +103,7 @@ class FileFacts:
     hardcoded: list[HardcodedDevice] = field(default_factory=list)
     # `self.x = value` statements by the id of their `self.x` target (for the DL006 fix)
     assignments: dict[int, cst.Assign] = field(default_factory=dict)
+    bindings: Optional[object] = None  # rules._scope.Bindings, built when a fix needs it
 
     def text(self, node: cst.CSTNode, limit: int = 60) -> str:
         """Source text of a node on one line, shortened for messages."""

@@ -12,6 +12,7 @@ import libcst as cst
 
 from devlint.engine.facts import FileFacts, Mismatch
 from devlint.engine.values import Kind
+from devlint.rules._scope import usable_device
 from devlint.rules.base import Edit, Fix
 
 
@@ -63,10 +64,12 @@ def simple_expression(text: str) -> bool:
     return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
-def device_expression(m: Mismatch, variable_only: bool = False) -> Optional[str]:
-    """Source text naming the partner's device: the device variable it was moved with
-    (`device`, `args.device`), else `x.device` for a tensor partner with a simple name
-    (not with `variable_only`: a fix placed before the partner exists cannot name it)."""
+def device_candidates(m: Mismatch, variable_only: bool = False) -> list[str]:
+    """Source texts naming the partner's device, best first: the device variable it was
+    moved with (`device`, `args.device`), then `x.device` for a tensor partner with a simple
+    name (not with `variable_only`: a fix placed before the partner exists cannot name it).
+    They are texts from elsewhere in the file: a fix checks they can run where it puts them
+    (`fix_device`)."""
     partner = m.partner
     names = [
         a[4:]
@@ -75,10 +78,29 @@ def device_expression(m: Mismatch, variable_only: bool = False) -> Optional[str]
         and a not in ("sym:self", "sym:auto")
         and not a.startswith("sym:param:")
     ]
+    found = []
     if len(names) == 1 and simple_expression(names[0]) and len(partner.value.device) == 1:
-        return names[0]
+        found.append(names[0])
     if not variable_only and partner.value.kind is Kind.TENSOR and simple_expression(partner.text):
-        return f"{partner.text}.device"
+        found.append(f"{partner.text}.device")
+    return found
+
+
+def device_expression(m: Mismatch, variable_only: bool = False) -> Optional[str]:
+    """The best text naming the partner's device, for messages (fixes use `fix_device`)."""
+    found = device_candidates(m, variable_only)
+    return found[0] if found else None
+
+
+def fix_device(
+    facts: FileFacts, m: Mismatch, at: cst.CSTNode, variable_only: bool = False
+) -> Optional[str]:
+    """The first text naming the partner's device that can be evaluated at `at` (or its
+    `self.<attr>` equivalent inside a method), or None: a fix must not raise NameError."""
+    for text in device_candidates(m, variable_only):
+        usable = usable_device(facts, text, at)
+        if usable is not None:
+            return usable
     return None
 
 

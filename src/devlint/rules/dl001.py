@@ -6,7 +6,7 @@ from typing import Iterator, Optional
 
 from devlint.engine.facts import Cause, Context, FileFacts, Mismatch
 from devlint.engine.values import Kind, describe_device, is_cpu
-from devlint.rules._fixes import code, device_expression, is_atom, replace
+from devlint.rules._fixes import code, fix_device, is_atom, replace
 from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint
 from devlint.rules.base import UNSAFE, Fix, Report, Rule
 
@@ -66,7 +66,7 @@ class ModuleInputDeviceMismatch(Rule):
         """Move the input at the call (`model(x.to(device))`): unsafe, since other uses of
         the input keep the old device."""
         node = m.culprit.node
-        dev = device_expression(m)
+        dev = fix_device(facts, m, node) if node is not None else None
         if node is None or dev is None or m.culprit.text == m.module_text:
             return None
         if m.culprit.value.kind is not Kind.TENSOR:

@@ -8,7 +8,7 @@ import libcst as cst
 
 from devlint.engine.facts import Cause, FileFacts, Mismatch
 from devlint.engine.values import describe_device
-from devlint.rules._fixes import code, device_expression
+from devlint.rules._fixes import code, fix_device
 from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint
 from devlint.rules.base import UNSAFE, Edit, Fix, Report, Rule
 
@@ -60,8 +60,10 @@ class BatchNotMovedInLoop(Rule):
         the loop body, when `x` is a loop target or an entry of one; unsafe (the device is
         the one the model uses, which may not be what the author intended)."""
         node, first = m.culprit.node, m.loop_first
-        dev = device_expression(m, variable_only=True)
-        if node is None or first is None or dev is None:
+        if node is None or first is None:
+            return None
+        dev = fix_device(facts, m, first, variable_only=True)
+        if dev is None:
             return None
         if isinstance(node, cst.Name):
             base = node.value

@@ -40,8 +40,9 @@ class DiscardedTensorMove(Rule):
     def autofix(self, facts: FileFacts, d: DiscardedMove) -> Optional[Fix]:
         """`x.to(d)` -> `x = x.to(d)`: safe for plain local names; unsafe for attributes and
         subscripts; none for loop variables (rebinding them repairs nothing the loop's
-        container holds) and for parameters (`self.w = ...` raises for an nn.Parameter)."""
-        if d.is_loop_target or d.receiver.requires_grad:
+        container holds) and for parameter attributes (`self.w = ...` raises for an
+        nn.Parameter); a local that requires grad (a model output) rebinds like any other."""
+        if d.is_loop_target or (d.receiver.requires_grad and d.is_attribute):
             return None
         receiver = d.call.func.value if isinstance(d.call.func, cst.Attribute) else None
         if receiver is None:

@@ -10,7 +10,7 @@ import libcst as cst
 from devlint.engine.facts import Cause, FileFacts, Mismatch
 from devlint.engine.names import RANDOM_FACTORIES
 from devlint.engine.values import describe_device
-from devlint.rules._fixes import device_expression, replace, with_keyword
+from devlint.rules._fixes import device_expression, fix_device, replace, with_keyword
 from devlint.rules._mismatch import SAME_DEVICE_ERROR
 from devlint.rules.base import SAFE, UNSAFE, Fix, Report, Rule
 
@@ -82,7 +82,7 @@ class FactoryWithoutDevice(Rule):
         """Add `device=<partner's device>` where the partner is visible from the factory;
         `torch.from_numpy(a)` becomes `torch.as_tensor(a, device=...)`.  Safe for
         deterministic factories; unsafe for random ones (another device draws other numbers)."""
-        dev = device_expression(m)
+        dev = fix_device(facts, m, site)
         if dev is None or not m.same_scope or not isinstance(site, cst.Call):
             return None
         func = site.func

@@ -8,6 +8,7 @@ import libcst as cst
 
 from devlint.engine.facts import FileFacts
 from devlint.rules._fixes import replace, with_keyword
+from devlint.rules._scope import usable_device
 from devlint.rules.base import UNSAFE, Report, Rule
 
 
@@ -27,7 +28,7 @@ class LoadWithoutMapLocation(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for load in facts.loads:
-            loc = load.device_name or '"cpu"'
+            loc = usable_device(facts, load.device_name, load.node) or '"cpu"'
             msg = (
                 f"`{load.call_text}` has no `map_location`: a checkpoint saved on a GPU fails to "
                 "load on a CPU-only machine and lands on GPU 0 on a multi-GPU one"
