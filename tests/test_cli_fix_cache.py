@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from devlint import checker as checker_module
 from devlint import runner as runner_module
 from tests.helpers import run, write
 
@@ -98,14 +99,14 @@ def test_file_timeout_reports_and_skips_the_file(
 ) -> None:
     write(project, "slow.py", LOAD)
     write(project, "fast.py", LOAD)
-    real = runner_module.check_source
+    real = checker_module.check_source
 
     def slow(data, display, rules, **kw):
         if display.endswith("slow.py"):
             time.sleep(5)
         return real(data, display, rules, **kw)
 
-    monkeypatch.setattr(runner_module, "check_source", slow)
+    monkeypatch.setattr(checker_module, "check_source", slow)
     start = time.perf_counter()
     result = run("--no-cache", "--file-timeout", "0.5", "--output-format", "concise", ".")
     assert time.perf_counter() - start < 4

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devlint import runner
+from devlint import checker, runner
 from devlint.cache import Cache, options_key
 from devlint.rules import ALL_RULES
 
@@ -82,16 +82,52 @@ def test_an_engine_crash_in_one_file_is_an_error_not_a_stop(
     bad = tmp_path / "bad.py"
     good.write_text("import torch\nx = torch.load('a.pt')\n")
     bad.write_text("import torch\n")
-    real = runner.check_source
+    real = checker.check_source
 
     def flaky(data, display, rules, **kw):
         if display == "bad.py":
             raise RuntimeError("boom")
         return real(data, display, rules, **kw)
 
-    monkeypatch.setattr(runner, "check_source", flaky)
+    monkeypatch.setattr(checker, "check_source", flaky)
     result = runner.run(
         [runner.Job(good, "good.py"), runner.Job(bad, "bad.py")], ALL_RULES, workers=1
     )
     assert [f.code for f in result.findings] == ["DL008"]
     assert result.errors == [("bad.py", "RuntimeError: boom")]
+
+
+def test_every_rule_module_is_registered() -> None:
+    """The registry lists rules by code without importing them: it must not miss one."""
+    from devlint import rules
+
+    modules = sorted(p.stem for p in Path(rules.__file__).parent.glob("dl[0-9][0-9][0-9].py"))
+    assert [rules._ENGINE_RULES[c][0] for c in rules.ENGINE_CODES] == modules
+    assert [r.code for r in ALL_RULES] == list(rules.ENGINE_CODES)
+
+
+def test_a_run_the_cache_answers_never_loads_the_analysis(tmp_path: Path) -> None:
+    """Nothing changed: devlint reads, hashes and prints; LibCST and the rules stay unloaded
+    (their import alone costs more than the whole warm run)."""
+    import subprocess
+    import sys
+
+    project = tmp_path / "p"
+    project.mkdir()
+    for path in sorted(FIXTURES.glob("buggy/dl00[18]*.py")):
+        (project / path.name).write_bytes(path.read_bytes())
+    probe = (
+        "import sys\n"
+        "from devlint.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exit:\n"
+        "    loaded = sorted(m for m in sys.modules if m == 'libcst' or m.startswith('devlint.rules.dl'))\n"
+        "    print('LOADED', loaded, exit.code, file=sys.stderr)\n"
+    )
+    args = [sys.executable, "-c", probe, str(project), "--cache-dir", str(tmp_path / "c")]
+    cold = subprocess.run(args, capture_output=True, text=True)
+    warm = subprocess.run(args, capture_output=True, text=True)
+    assert "LOADED ['devlint.rules.dl001'" in cold.stderr and "'libcst'" in cold.stderr
+    assert "LOADED [] 1" in warm.stderr, warm.stderr
+    assert warm.stdout == cold.stdout and "DL008" in warm.stdout

@@ -24,31 +24,12 @@ from libcst.metadata import CodeRange
 from devlint import notebooks, suppression
 from devlint.engine import analyze
 from devlint.files import is_notebook
-from devlint.findings import Finding
+from devlint.findings import Finding, syntax_finding
 from devlint.meta_rules import UNUSED_SUPPRESSION
 from devlint.positions import node_positions
 from devlint.prefilter import may_have_findings
-from devlint.rules import SYNTAX_ERROR, Report, Rule
+from devlint.rules import Report, Rule
 from devlint.rules.base import Fix
-
-
-def _syntax_finding(path: str, line: int, col: int, message: str, source_line: str = "") -> Finding:
-    code, name = SYNTAX_ERROR
-    return Finding(
-        code=code,
-        name=name,
-        message=message,
-        path=path,
-        line=max(line, 1),
-        col=max(col, 1),
-        end_line=max(line, 1),
-        end_col=max(col, 1) + 1,
-        help=(
-            "devlint could not analyse this file; "
-            "fix the problem above so its device flow can be checked"
-        ),
-        source_line=source_line,
-    )
 
 
 def _parse_error_finding(text: str, path: str, exc: cst.ParserSyntaxError) -> Finding:
@@ -72,7 +53,7 @@ def _parse_error_finding(text: str, path: str, exc: cst.ParserSyntaxError) -> Fi
         pass
     src = lines[line - 1] if 0 < line <= len(lines) else ""
     col = min(max(col, 1), len(src) + 1)
-    return _syntax_finding(path, line, col, f"syntax error: {message}", src)
+    return syntax_finding(path, line, col, f"syntax error: {message}", src)
 
 
 def _python_parses(text: str, path: str) -> bool:
@@ -119,11 +100,11 @@ def check_source(
         return _check_notebook(data, path, rules, device_names=device_names, noqa=noqa)
     if isinstance(data, bytes):
         if b"\x00" in data:
-            return [_syntax_finding(path, 1, 1, "file contains a null byte; is it a binary file?")]
+            return [syntax_finding(path, 1, 1, "file contains a null byte; is it a binary file?")]
         try:
             text = decode_source(data)
         except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
-            return [_syntax_finding(path, 1, 1, f"cannot decode file: {exc}")]
+            return [syntax_finding(path, 1, 1, f"cannot decode file: {exc}")]
     else:
         text = data
     return check_text(text, path, rules, device_names=device_names, noqa=noqa)
@@ -150,12 +131,12 @@ def check_text(
         except cst.ParserSyntaxError as exc:
             return [_parse_error_finding(text, path, exc)]
         except RecursionError:
-            return [_syntax_finding(path, 1, 1, "file is nested too deeply to parse")]
+            return [syntax_finding(path, 1, 1, "file is nested too deeply to parse")]
     if analyse:
         try:
             facts = analyze(module, text, device_names=tuple(device_names))
         except RecursionError:
-            return [_syntax_finding(path, 1, 1, "file is nested too deeply to analyse")]
+            return [syntax_finding(path, 1, 1, "file is nested too deeply to analyse")]
         reports: list[Report] = []
         for rule in engine_rules:
             reports.extend(rule.check(facts))
@@ -260,7 +241,7 @@ def _check_notebook(
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            return [_syntax_finding(path, 1, 1, f"cannot decode notebook (not UTF-8): {exc}")]
+            return [syntax_finding(path, 1, 1, f"cannot decode notebook (not UTF-8): {exc}")]
     else:
         text = data
     try:
@@ -268,7 +249,7 @@ def _check_notebook(
     except notebooks.NotebookError as err:
         lines = text.splitlines()
         src = lines[err.line - 1] if 0 < err.line <= len(lines) else ""
-        return [_syntax_finding(path, err.line, err.col, err.message, src)]
+        return [syntax_finding(path, err.line, err.col, err.message, src)]
     if not nb.python:
         return []
     found = check_text(nb.program, path, rules, device_names=device_names, noqa=noqa)
@@ -346,7 +327,7 @@ def check_file(
     try:
         data = read_source(path)
     except OSError as exc:
-        return [_syntax_finding(shown, 1, 1, f"cannot read file: {exc.strerror or exc}")]
+        return [syntax_finding(shown, 1, 1, f"cannot read file: {exc.strerror or exc}")]
     return check_source(
         data, shown, rules, device_names=device_names, noqa=noqa, notebook=is_notebook(str(path))
     )

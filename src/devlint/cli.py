@@ -25,7 +25,7 @@ from typing import IO, Any, Sequence
 
 import click
 
-from devlint import __version__, checker, config, runner, suppression
+from devlint import __version__, config, runner, suppression
 from devlint.cache import CACHE_DIR_NAME, Cache, options_key
 from devlint.config import Config, Selection
 from devlint.docs import documented_rules, rules_markdown, url
@@ -39,12 +39,11 @@ from devlint.files import (
     is_notebook,
 )
 from devlint.findings import Finding
-from devlint.fix import apply_fixes, unified_diff
 from devlint.globs import PathSet
 from devlint.meta_rules import UNUSED_SUPPRESSION
 from devlint.report import FORMATS, MACHINE_FORMATS, render, render_statistics
 from devlint.report.full import clean
-from devlint.rules import SYNTAX_ERROR, Rule, is_valid_selector
+from devlint.rules import KNOWN_CODES, SYNTAX_ERROR, Rule, is_valid_selector
 from devlint.runtime.command import confirm as confirm_command
 
 EXIT_CLEAN = 0
@@ -103,7 +102,7 @@ def _split_selectors(values: Sequence[str], option: str) -> list[str]:
     selectors = [part.upper() for part in _split(values)]
     bad = [s for s in selectors if not is_valid_selector(s)]
     if bad:
-        known = ", ".join(sorted(r.code for r in documented_rules()))
+        known = ", ".join(sorted(KNOWN_CODES))
         raise click.BadParameter(
             f"unknown rule code or prefix {', '.join(repr(b) for b in bad)} "
             f"(known codes: {known}; `devlint rules` lists them)",
@@ -122,6 +121,8 @@ def _check_one(
 ) -> list[Finding] | None:
     """The findings of one file (or of stdin's `data`), or None after reporting an
     internal error on stderr."""
+    from devlint import checker  # the analysis loads only when a file needs it
+
     try:
         if data is not None:
             return checker.check_source(
@@ -228,7 +229,7 @@ def _per_file_codes(cfg: Config, path: str) -> set[str]:
             selectors.extend(ignored)
     if not selectors:
         return set()
-    known = [r.code for r in documented_rules()]
+    known = sorted(KNOWN_CODES)
     return {c for c in known if any(sel == "ALL" or c.startswith(sel) for sel in selectors)}
 
 
@@ -523,20 +524,28 @@ def check(
     if not discovery.files and not discovery.errors and not use_stdin:
         _err("warning: no Python files found under the given paths")
 
-    rules = config.rules_for(enabled)
+    # the codes; the rule objects (and the analysis) load only if a file needs checking
+    codes = sorted(c for c in enabled if c != SYNTAX_ERROR[0])
     noqa = not ignore_noqa
     progress = Progress(len(discovery.files), sys.stderr)
     if stdin_data is not None:
         result = _check_one(
-            None, rules, discovery.files[0].display, cfg.device_names, noqa, stdin_data
+            None,
+            config.rules_for(set(codes)),
+            discovery.files[0].display,
+            cfg.device_names,
+            noqa,
+            stdin_data,
         )
         found, failed = (result or []), (0 if result is not None else 1)
     else:
         analysis = {"device_names": tuple(cfg.device_names), "noqa": noqa}
         if fixing:
+            from devlint.fix import apply_fixes, unified_diff
+
             fixed = apply_fixes(
                 discovery.files,
-                rules,
+                config.rules_for(set(codes)),
                 analysis,
                 unsafe_fixes,
                 write=not diff,
@@ -558,11 +567,11 @@ def check(
         cache = None
         if not no_cache:
             cache_root = Path(cache_dir) if cache_dir else Path(cfg.root) / CACHE_DIR_NAME
-            cache = Cache(cache_root, options_key([r.code for r in rules], analysis))
+            cache = Cache(cache_root, options_key(codes, analysis))
         file_jobs = [runner.Job(Path(s.path), s.display) for s in discovery.files]
         run = runner.run(
             file_jobs,
-            rules,
+            codes,
             workers=jobs,
             cache=cache,
             options={

@@ -18,7 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
-from devlint.rules import ALL_RULES, META_RULES, SYNTAX_ERROR, Rule, is_valid_selector
+from devlint.rules import KNOWN_CODES, RULE_DEFAULTS, SYNTAX_ERROR, Rule, is_valid_selector
+from devlint.rules import rules_for as _rules_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,7 +60,7 @@ class Config:
 
 
 def _allowed_codes() -> str:
-    codes = sorted([SYNTAX_ERROR[0], *(r.code for r in [*ALL_RULES, *META_RULES])])
+    codes = sorted(KNOWN_CODES)
     return f"{', '.join(codes)}, a prefix of them such as DL00, or ALL"
 
 
@@ -279,12 +280,11 @@ def enabled_codes(layers: Sequence[Selection], extra_ignore: Sequence[str] = ())
     `ignore` removes, and within a layer the more specific selector wins.  DL000 is on
     unless ignored: selecting rules never hides a file that cannot be parsed."""
     result = set()
-    for rule in [*ALL_RULES, *META_RULES]:
-        on = rule.default_enabled
+    for code, on in RULE_DEFAULTS:
         for layer in layers:
-            on = _layer(rule.code, on, layer)
+            on = _layer(code, on, layer)
         if on:
-            result.add(rule.code)
+            result.add(code)
     syntax = True
     for layer in layers:
         syntax = _layer(SYNTAX_ERROR[0], syntax, layer, select_resets=False)
@@ -294,4 +294,5 @@ def enabled_codes(layers: Sequence[Selection], extra_ignore: Sequence[str] = ())
 
 
 def rules_for(codes: set[str]) -> list[Rule]:
-    return [r for r in [*ALL_RULES, *META_RULES] if r.code in codes]
+    """The rule objects for `codes` (this loads the engine rules)."""
+    return _rules_for(codes)

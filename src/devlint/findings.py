@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+# DL000 is not a Rule: the checker reports it when a file cannot be read or parsed.
+SYNTAX_ERROR = ("DL000", "syntax-error")
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -43,3 +46,23 @@ class Finding:
     @property
     def url(self) -> str:
         return f"https://github.com/devlint/devlint/blob/main/docs/rules.md#{self.code.lower()}"
+
+
+def syntax_finding(path: str, line: int, col: int, message: str, source_line: str = "") -> Finding:
+    """A DL000 finding: the file could not be read, decoded, parsed or analysed."""
+    code, name = SYNTAX_ERROR
+    return Finding(
+        code=code,
+        name=name,
+        message=message,
+        path=path,
+        line=max(line, 1),
+        col=max(col, 1),
+        end_line=max(line, 1),
+        end_col=max(col, 1) + 1,
+        help=(
+            "devlint could not analyse this file; "
+            "fix the problem above so its device flow can be checked"
+        ),
+        source_line=source_line,
+    )

@@ -3,25 +3,26 @@
 Process start-up is not free on a 2-core machine, so small runs stay in this process;
 larger ones are split into chunks of similar size (by bytes) over `jobs` workers.  The
 output is sorted, so it is identical whatever `jobs` and the cache state.
+
+What the cache answers is answered first, in this process, before any worker starts or
+the analysis (LibCST and the rules) is even imported: a run where nothing changed costs
+reading and hashing the files.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import signal
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from devlint.cache import Cache
-from devlint.checker import _syntax_finding, check_source
-from devlint.findings import Finding
-from devlint.rules import ALL_RULES, META_RULES, Rule
+from devlint.findings import Finding, syntax_finding
+from devlint.rules import Rule, rules_for
 
 # Below this many bytes of source in all, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 400_000
@@ -45,19 +46,16 @@ def _check_one(
     try:
         data = job.path.read_bytes()
     except OSError as exc:
-        return [_syntax_finding(job.display, 1, 1, f"cannot read file: {exc.strerror or exc}")]
+        return [syntax_finding(job.display, 1, 1, f"cannot read file: {exc.strerror or exc}")]
+    # the cache was asked before (`_from_cache`): this file is new or changed
     key = cache.key(data) if cache is not None else ""
-    if cache is not None:
-        cached = cache.get(key, job.display)
-        if cached is not None:
-            return cached
     timeout = options.get("file_timeout")
     max_bytes = options.get("max_file_bytes")
     if max_bytes and len(data) > max_bytes:
         # LibCST needs several hundred bytes of memory per byte of source: a generated
         # 10 MB file would take gigabytes and a minute; it is reported, not analysed
         return [
-            _syntax_finding(
+            syntax_finding(
                 job.display,
                 1,
                 1,
@@ -68,13 +66,15 @@ def _check_one(
     analysis_options = {
         k: v for k, v in options.items() if k not in ("file_timeout", "max_file_bytes")
     }
+    from devlint.checker import check_source  # the analysis loads only when it is needed
+
     try:
         with time_limit(timeout):
             findings = check_source(data, job.display, rules, **analysis_options)
     except FileTimeout:
         # not cached: a later run with a larger budget should try again
         return [
-            _syntax_finding(
+            syntax_finding(
                 job.display,
                 1,
                 1,
@@ -117,13 +117,14 @@ def time_limit(seconds: Optional[float]) -> Iterator[None]:
 
 def _check_many(
     jobs: list[Job],
-    rules: Sequence[Rule],
+    codes: Sequence[str],
     cache: Optional[Cache],
     options: dict,
     on_file: Optional[Callable[[], None]] = None,
 ) -> tuple[list[Finding], list[tuple[str, str]]]:
     findings: list[Finding] = []
     errors: list[tuple[str, str]] = []
+    rules = rules_for(codes) if jobs else []
     for job in jobs:
         try:
             findings.extend(_check_one(job, rules, cache, options))
@@ -140,8 +141,26 @@ def _work(
     """Entry point of a worker process: rules travel by code, the cache by its folder."""
     jobs, codes, cache_root, cache_options, options = args
     cache = Cache(cache_root, cache_options) if cache_root is not None else None
-    by_code = {r.code: r for r in (*ALL_RULES, *META_RULES)}
-    return _check_many(jobs, [by_code[c] for c in codes], cache, options)
+    return _check_many(jobs, codes, cache, options)
+
+
+def _from_cache(jobs: list[Job], cache: Cache) -> tuple[list[Finding], list[Job]]:
+    """The findings the cache holds for `jobs`, and the jobs it cannot answer (changed,
+    new or unreadable files: `_check_one` reports those)."""
+    found: list[Finding] = []
+    misses: list[Job] = []
+    for job in jobs:
+        try:
+            data = job.path.read_bytes()
+        except OSError:
+            misses.append(job)
+            continue
+        cached = cache.get(cache.key(data), job.display)
+        if cached is None:
+            misses.append(job)
+        else:
+            found.extend(cached)
+    return found, misses
 
 
 def _chunks(jobs: list[Job], n: int) -> list[list[Job]]:
@@ -165,34 +184,51 @@ def _size(path: Path) -> int:
 
 def run(
     jobs: list[Job],
-    rules: Sequence[Rule],
+    rules: Sequence[Rule | str],
     *,
     workers: int = 0,
     cache: Optional[Cache] = None,
     options: Optional[dict[str, Any]] = None,
     on_progress: Optional[Callable[[int, int], None]] = None,
 ) -> RunResult:
-    """Check every job; `workers`: 0 = one per core, 1 = in this process."""
+    """Check every job with `rules` (Rule objects or codes); `workers`: 0 = one per core,
+    1 = in this process."""
     options = options or {}
-    codes = [r.code for r in rules]
+    codes = [r if isinstance(r, str) else r.code for r in rules]
     cache_root = cache.root if cache is not None else None
     cache_options = cache.options if cache is not None else ""
+    result = RunResult()
+    total_jobs = len(jobs)
+    answered = 0
+    if cache is not None:
+        result.findings, jobs = _from_cache(jobs, cache)
+        answered = total_jobs - len(jobs)
+        if on_progress and answered:
+            on_progress(answered, total_jobs)
     n = workers or os.cpu_count() or 1
     total_bytes = sum(_size(j.path) for j in jobs) if n > 1 else 0
-    result = RunResult()
     if n <= 1 or len(jobs) < 2 or total_bytes < PARALLEL_MIN_BYTES:
-        done = [0]
+        done = [answered]
 
         def tick() -> None:
             done[0] += 1
             if on_progress:
-                on_progress(done[0], len(jobs))
+                on_progress(done[0], total_jobs)
 
-        result.findings, result.errors = _check_many(jobs, rules, cache, options, tick)
+        found, result.errors = _check_many(jobs, codes, cache, options, tick)
+        result.findings.extend(found)
     else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # load the analysis once here, so that forked workers share it instead of each
+        # importing LibCST and the rules
+        rules_for(codes)
+        import devlint.checker  # noqa: F401
+
         chunks = _chunks(jobs, min(n, len(jobs)) * 4)
         ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
-        finished = 0
+        finished = answered
         with ProcessPoolExecutor(max_workers=min(n, len(chunks)), mp_context=ctx) as pool:
             args = [(c, codes, cache_root, cache_options, options) for c in chunks]
             for chunk, (f, e) in zip(chunks, pool.map(_work, args)):
@@ -200,7 +236,7 @@ def run(
                 result.errors.extend(e)
                 finished += len(chunk)
                 if on_progress:
-                    on_progress(finished, len(jobs))
+                    on_progress(finished, total_jobs)
     result.findings.sort(key=lambda f: f.sort_key)
     result.errors.sort()
     return result

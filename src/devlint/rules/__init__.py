@@ -2,63 +2,87 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+import importlib
+from typing import TYPE_CHECKING, Iterable, Sequence
 
+from devlint.findings import SYNTAX_ERROR
+from devlint.meta_rules import META_RULES as _META_RULES
 from devlint.rules.base import Report, Rule
+
+if TYPE_CHECKING:
+    ALL_RULES: list[Rule]
+    RULES_BY_CODE: dict[str, Rule]
 
 __all__ = [
     "ALL_RULES",
+    "ENGINE_CODES",
     "META_RULES",
     "RULES_BY_CODE",
+    "RULE_DEFAULTS",
     "SYNTAX_ERROR",
     "Report",
     "Rule",
+    "rules_for",
     "select_rules",
 ]
 
-# DL000 is not a Rule subclass: the checker emits it when a file cannot be read or parsed.
-SYNTAX_ERROR = ("DL000", "syntax-error")
 
-
-def _load() -> list[Rule]:
-    from devlint.rules.dl001 import ModuleInputDeviceMismatch
-    from devlint.rules.dl002 import HardcodedAccelerator
-    from devlint.rules.dl003 import BatchNotMovedInLoop
-    from devlint.rules.dl004 import DiscardedTensorMove
-    from devlint.rules.dl005 import FactoryWithoutDevice
-    from devlint.rules.dl006 import TensorAttributeNotRegistered
-    from devlint.rules.dl007 import NumpyOnAccelerator
-    from devlint.rules.dl008 import LoadWithoutMapLocation
-    from devlint.rules.dl009 import MixedDeviceOperation
-
-    classes = [
-        ModuleInputDeviceMismatch,
-        HardcodedAccelerator,
-        BatchNotMovedInLoop,
-        DiscardedTensorMove,
-        FactoryWithoutDevice,
-        TensorAttributeNotRegistered,
-        NumpyOnAccelerator,
-        LoadWithoutMapLocation,
-        MixedDeviceOperation,
-    ]
-    return [cls() for cls in classes]
-
-
-def _load_meta() -> list[Rule]:
-    # Rules checked outside the engine (DL100 by the suppression layer): selectable and
-    # documented like the others, but not in ALL_RULES, since they have no engine check.
-    from devlint.meta_rules import META_RULES
-
-    return list(META_RULES)  # type: ignore[arg-type]
-
-
-ALL_RULES: list[Rule] = _load()
-META_RULES: list[Rule] = _load_meta()
-RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
-KNOWN_CODES: frozenset[str] = frozenset(
-    [*RULES_BY_CODE, SYNTAX_ERROR[0], *(rule.code for rule in META_RULES)]
+# The engine rules by code: module and class.  Selection, configuration and cached runs
+# need only the codes, so the rule modules (and LibCST, which they import) load on first
+# use of `ALL_RULES` or `RULES_BY_CODE`: a run answered from the cache never loads them.
+_ENGINE_RULES: dict[str, tuple[str, str]] = {
+    "DL001": ("dl001", "ModuleInputDeviceMismatch"),
+    "DL002": ("dl002", "HardcodedAccelerator"),
+    "DL003": ("dl003", "BatchNotMovedInLoop"),
+    "DL004": ("dl004", "DiscardedTensorMove"),
+    "DL005": ("dl005", "FactoryWithoutDevice"),
+    "DL006": ("dl006", "TensorAttributeNotRegistered"),
+    "DL007": ("dl007", "NumpyOnAccelerator"),
+    "DL008": ("dl008", "LoadWithoutMapLocation"),
+    "DL009": ("dl009", "MixedDeviceOperation"),
+}
+ENGINE_CODES: tuple[str, ...] = tuple(_ENGINE_RULES)
+# Rules checked outside the engine (DL100 by the suppression layer): selectable and
+# documented like the others, but not in ALL_RULES, since they have no engine check.
+META_RULES: list[Rule] = list(_META_RULES)  # type: ignore[arg-type]
+# (code, on by default) for every selectable rule, without loading the engine rules
+RULE_DEFAULTS: tuple[tuple[str, bool], ...] = (
+    *((code, True) for code in ENGINE_CODES),
+    *((rule.code, rule.default_enabled) for rule in META_RULES),
 )
+KNOWN_CODES: frozenset[str] = frozenset(
+    [*ENGINE_CODES, SYNTAX_ERROR[0], *(rule.code for rule in META_RULES)]
+)
+_loaded: dict[str, Rule] = {}
+
+
+def _load() -> dict[str, Rule]:
+    if not _loaded:
+        for code, (module, cls) in _ENGINE_RULES.items():
+            rule = getattr(importlib.import_module(f"devlint.rules.{module}"), cls)()
+            assert rule.code == code, (code, rule.code)
+            _loaded[code] = rule
+    return _loaded
+
+
+def __getattr__(name: str) -> object:
+    """`ALL_RULES` (in code order) and `RULES_BY_CODE`, loaded on first use (PEP 562)."""
+    if name == "ALL_RULES":
+        return list(_load().values())
+    if name == "RULES_BY_CODE":
+        return dict(_load())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def rules_for(codes: Iterable[str]) -> list[Rule]:
+    """The rules with these codes, engine rules then meta rules, in code order."""
+    wanted = set(codes)
+    engine = (
+        [rule for code, rule in _load().items() if code in wanted]
+        if wanted & set(ENGINE_CODES)
+        else []
+    )
+    return [*engine, *(rule for rule in META_RULES if rule.code in wanted)]
 
 
 def _matches(code: str, selectors: Iterable[str]) -> bool:
@@ -73,7 +97,7 @@ def select_rules(
 ) -> list[Rule]:
     """The rules a run enables.  `select=None` means the defaults."""
     chosen = []
-    for rule in [*ALL_RULES, *META_RULES]:
+    for rule in [*_load().values(), *META_RULES]:
         if select is None:
             on = rule.default_enabled or _matches(rule.code, extend_select)
         else:

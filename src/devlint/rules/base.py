@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterator, Optional
 
-import libcst as cst
+if TYPE_CHECKING:  # only annotations: a run answered from the cache never loads LibCST
+    import libcst as cst
 
-if TYPE_CHECKING:
     from devlint.engine.facts import FileFacts
 
 
