@@ -26,7 +26,7 @@ from devlint.engine import analyze
 from devlint.files import is_notebook
 from devlint.findings import Finding, syntax_finding
 from devlint.meta_rules import UNUSED_SUPPRESSION
-from devlint.positions import node_positions
+from devlint.positions import positions_of
 from devlint.prefilter import may_have_findings
 from devlint.rules import Report, Rule
 from devlint.rules.base import Fix
@@ -163,7 +163,12 @@ def check_text(
 def _locate(
     module: cst.Module, text: str, reports: list[Report], path: str, rules: dict[str, Rule]
 ) -> list[Finding]:
-    positions = node_positions(module)
+    wanted = [rep.node for rep in reports]
+    for rep in reports:
+        wanted.extend(ref for _, ref in rep.refs)
+        if rep.fix is not None:
+            wanted.extend(edit.node for edit in rep.fix.edits)
+    positions = positions_of(module, text, wanted)
     lines = text.splitlines()
     seen: set[tuple[str, int, int]] = set()
     findings = []
