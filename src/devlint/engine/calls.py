@@ -4,7 +4,7 @@ methods, module calls and same-file functions."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional
+from typing import Callable, Optional
 
 import libcst as cst
 
@@ -107,206 +107,197 @@ class CallsMixin:
         return [a for a in node.args if a.keyword is None and not a.star]
 
     def eval_known_call(self, q: str, node: cst.Call, scope: Scope) -> Optional[Value]:
-        """Calls recognised by qualified name: torch, nn, data loaders, project code."""
+        """Calls recognised by qualified name: torch, nn, data loaders, project code.
+
+        Exact names first (`_BY_NAME`), then last parts (`DataLoader`, `from_pretrained`
+        from any package), then families of names by prefix, in order (`_FAMILIES`), then
+        this file's own functions and classes."""
         last = N.last_part(q)
-        if q == "torch.device":
-            return self.eval_device_ctor(node, scope)
         if "offload" in last or last == "dispatch_model":
+            # accelerate/diffusers offload hooks move weights at run time: forget placement
             self.forget_devices(self.eval_args(node, scope), scope)
             return UNKNOWN
-        if q in ("torch.load", "torch.serialization.load"):
-            self.eval_args(node, scope)
-            pos = self.positional(node)
-            location = self.keyword(node, "map_location")
-            if location is not None:
-                self.device_of_arg(location.value, scope)  # a hard-coded "cuda:0" is DL002
-            if location is None and len(pos) < 2 and scope.report and self.once("load", id(node)):
-                self.facts.loads.append(
-                    LoadCall(node, self.text(node), self.device_var_name(scope))
-                )
-            return UNKNOWN
-        if q == "torch.set_default_device":
-            self.eval_args(node, scope)
-            return OTHER
-        if (
-            q.startswith("torch.")
-            and q.count(".") == 1
-            and (last in N.FACTORIES or last in N.LEGACY_CONSTRUCTORS)
-        ):
-            return self.eval_factory(last, node, scope)
-        if q.startswith("torch.") and last in N.INHERITING_FACTORIES:
-            args = self.eval_args(node, scope)
-            dev = self.device_kwarg(node, scope)
-            first = args[0][1] if args else UNKNOWN
-            return tensor(dev if dev is not None else first.device, scalar=first.scalar)
-        if (
-            q in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
-            or last == "DataLoader"
-        ):
-            return self.eval_loader(node, scope)
-        if last == "TensorDataset":
-            args = self.eval_args(node, scope)
-            elems = tuple(
-                replace(v, origin=Origin.NONE) if v.kind is Kind.TENSOR else UNKNOWN
-                for _, v in args
-            )
-            return Value(
-                Kind.LOADER,
-                container_device(list(elems)),
-                elem=Value(Kind.BATCH, container_device(list(elems)), elems=elems),
-            )
-        if q in ("enumerate", "builtins.enumerate"):
-            args = self.eval_args(node, scope)
-            inner = self.element_of(args[0][1], args[0][0].value, scope) if args else UNKNOWN
-            src = args[0][1] if args else UNKNOWN
-            return Value(
-                src.kind if src.kind is Kind.LOADER else Kind.BATCH,
-                DEV_ANY,
-                elem=Value(Kind.BATCH, inner.device, elems=(OTHER, inner)),
-                type_name=src.type_name,
-            )
-        if q in ("zip", "builtins.zip"):
-            args = self.eval_args(node, scope)
-            inners = tuple(self.element_of(v, a.value, scope) for a, v in args)
-            is_loader = any(v.kind is Kind.LOADER for _, v in args)
-            heuristic = any(v.type_name == HEURISTIC_LOADER for _, v in args)
-            return Value(
-                Kind.LOADER if is_loader else Kind.BATCH,
-                DEV_ANY,
-                elem=Value(Kind.BATCH, container_device(list(inners)), elems=inners),
-                type_name=HEURISTIC_LOADER if heuristic else "",
-            )
-        if last in ("tqdm", "iter", "trange") or q in ("tqdm.tqdm", "tqdm.auto.tqdm"):
-            args = self.eval_args(node, scope)
-            return args[0][1] if args else UNKNOWN
-        if q in ("next", "builtins.next"):
-            args = self.eval_args(node, scope)
-            return self.element_of(args[0][1], args[0][0].value, scope) if args else UNKNOWN
-        if q in (
-            "len",
-            "int",
-            "float",
-            "str",
-            "bool",
-            "print",
-            "isinstance",
-            "range",
-            "min",
-            "max",
-            "round",
-            "abs",
-            "sum",
-            "hasattr",
-            "getattr",
-            "open",
-        ):
-            self.eval_args(node, scope)
-            if q == "range":
-                return Value(Kind.BATCH, DEV_ANY, elem=OTHER)
-            return OTHER if q != "open" else UNKNOWN
-        if q in ("list", "tuple", "sorted", "reversed"):
-            args = self.eval_args(node, scope)
-            if args:
-                src = args[0][1]
-                el = self.element_of(src, args[0][0].value, scope)
-                return Value(
-                    Kind.BATCH, src.device if src.kind is Kind.BATCH else el.device, elem=el
-                )
-            return Value(Kind.BATCH, DEV_ANY)
-        if (
-            last in ("DataParallel", "DistributedDataParallel")
-            or last == "FullyShardedDataParallel"
-        ):
-            args = self.eval_args(node, scope)
-            inner = args[0][1] if args else UNKNOWN
-            moves = (
-                last == "DataParallel"
-                or self.keyword(node, "device_ids") is not None
-                or last == "FullyShardedDataParallel"
-            )
-            return Value(
-                Kind.MODULE,
-                inner.device
-                if inner.kind is Kind.MODULE or inner.type_name == "<moved>"
-                else DEV_UNKNOWN,
-                oid=inner.oid,
-                moves_inputs=moves,
-            )
-        if q.startswith("torch.nn.") and last[:1].isupper() and "functional" not in q:
-            return self.eval_nn_constructor(q, last, node, scope)
-        if q.startswith("torch.optim.") and last[:1].isupper():
-            self.eval_args(node, scope)
-            return Value(Kind.OPTIMIZER, DEV_ANY)
-        if last == "from_pretrained":
-            self.eval_args(node, scope)
-            text = self.text(node.func)
-            if "Pipeline" in text:
-                # pipelines move their inputs to their components' devices themselves
-                return Value(Kind.MODULE, DEV_UNKNOWN, oid=self.new_oid(), moves_inputs=True)
-            if any(t in text for t in ("Tokenizer", "Processor", "FeatureExtractor")):
-                return Value(Kind.OTHER, DEV_ANY, type_name=TOKENIZER)
-            if "Config" in text:
-                return OTHER
-            if self.keyword(node, "device_map") is not None:
-                return Value(Kind.MODULE, DEV_UNKNOWN)
-            return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
-        if q.startswith("torchvision.models.") and last[:1].islower() and last != "get_weight":
-            self.eval_args(node, scope)
-            return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
-        if q in ("timm.create_model",):
-            self.eval_args(node, scope)
-            return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
-        if q.startswith(("numpy.", "np.")):
-            self.eval_args(node, scope)
-            return Value(Kind.NDARRAY, DEV_ANY)
-        if q.startswith("torch.") and (
-            last in N.COMBINING_FUNCTIONS or q.startswith("torch.nn.functional.")
-        ):
-            return self.eval_torch_function(q, last, node, scope)
-        if q.startswith("torch.") and q.split(".")[1] in (
-            "cuda",
-            "backends",
-            "distributed",
-            "manual_seed",
-            "autograd",
-            "amp",
-            "jit",
-            "onnx",
-            "compile",
-        ):
-            args = self.eval_args(node, scope)
-            if q in ("torch.cuda.is_available", "torch.cuda.device_count"):
-                return OTHER
-            if q in ("torch.compile", "torch.jit.script", "torch.jit.trace") and args:
-                # compiled/scripted modules live where the module does
-                inner = args[0][1]
-                return inner if inner.kind is Kind.MODULE else UNKNOWN
-            return UNKNOWN
-        if q in ("torch.accelerator.current_accelerator", "torch.get_default_device"):
-            self.eval_args(node, scope)
-            return Value(Kind.DEVICE, sym("auto"))
-        if q.startswith("torch.") and q.count(".") == 1 and last[:1].islower():
-            # other torch ops follow their first tensor argument
-            args = self.eval_args(node, scope)
-            dev_kw = self.device_kwarg(node, scope)
-            for _, v in args:
-                if v.kind is Kind.TENSOR:
-                    return replace(
-                        v,
-                        device=dev_kw if dev_kw is not None else v.device,
-                        scalar=None if last in N.REDUCTIONS else v.scalar,
-                        origin=v.origin if dev_kw is None else Origin.NONE,
-                    )
-            if last in ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled"):
-                return OTHER
-            return UNKNOWN
-        local = q.split(".")[0]
-        if q in self.functions and q == local:
+        handler = _BY_NAME.get(q) or _BY_LAST.get(last)
+        if handler is None:
+            handler = next((h for matches, h in _FAMILIES if matches(q, last)), None)
+        if handler is not None:
+            return handler(self, q, last, node, scope)
+        if q in self.functions and q == q.split(".")[0]:
             args = self.eval_args(node, scope)
             return self.call_function(self.functions[q], None, node, args, scope)
         if q in self.classes:
             return self.construct(self.classes[q], node, scope)
         return None
+
+    # Handlers of `eval_known_call`: (q, last part of q, call, scope) -> value.
+    def _call_device(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        return self.eval_device_ctor(node, scope)
+
+    def _call_load(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        self.eval_args(node, scope)
+        pos = self.positional(node)
+        location = self.keyword(node, "map_location")
+        if location is not None:
+            self.device_of_arg(location.value, scope)  # a hard-coded "cuda:0" is DL002
+        if location is None and len(pos) < 2 and scope.report and self.once("load", id(node)):
+            self.facts.loads.append(LoadCall(node, self.text(node), self.device_var_name(scope)))
+        return UNKNOWN
+
+    def _call_other(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """Calls whose result holds no tensor (`len`, `torch.set_default_device`...)."""
+        self.eval_args(node, scope)
+        return OTHER
+
+    def _call_opaque(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """Calls whose result is unknown (`open`...)."""
+        self.eval_args(node, scope)
+        return UNKNOWN
+
+    def _call_range(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        self.eval_args(node, scope)
+        return Value(Kind.BATCH, DEV_ANY, elem=OTHER)
+
+    def _call_factory(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        return self.eval_factory(last, node, scope)
+
+    def _call_inheriting_factory(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`torch.zeros_like(x)`: on `x`'s device unless `device=` says otherwise."""
+        args = self.eval_args(node, scope)
+        dev = self.device_kwarg(node, scope)
+        first = args[0][1] if args else UNKNOWN
+        return tensor(dev if dev is not None else first.device, scalar=first.scalar)
+
+    def _call_loader(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        return self.eval_loader(node, scope)
+
+    def _call_tensor_dataset(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        args = self.eval_args(node, scope)
+        elems = tuple(
+            replace(v, origin=Origin.NONE) if v.kind is Kind.TENSOR else UNKNOWN for _, v in args
+        )
+        return Value(
+            Kind.LOADER,
+            container_device(list(elems)),
+            elem=Value(Kind.BATCH, container_device(list(elems)), elems=elems),
+        )
+
+    def _call_enumerate(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        args = self.eval_args(node, scope)
+        inner = self.element_of(args[0][1], args[0][0].value, scope) if args else UNKNOWN
+        src = args[0][1] if args else UNKNOWN
+        return Value(
+            src.kind if src.kind is Kind.LOADER else Kind.BATCH,
+            DEV_ANY,
+            elem=Value(Kind.BATCH, inner.device, elems=(OTHER, inner)),
+            type_name=src.type_name,
+        )
+
+    def _call_zip(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        args = self.eval_args(node, scope)
+        inners = tuple(self.element_of(v, a.value, scope) for a, v in args)
+        is_loader = any(v.kind is Kind.LOADER for _, v in args)
+        heuristic = any(v.type_name == HEURISTIC_LOADER for _, v in args)
+        return Value(
+            Kind.LOADER if is_loader else Kind.BATCH,
+            DEV_ANY,
+            elem=Value(Kind.BATCH, container_device(list(inners)), elems=inners),
+            type_name=HEURISTIC_LOADER if heuristic else "",
+        )
+
+    def _call_pass_through(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`tqdm(loader)`, `iter(loader)`: the argument itself, as far as devices go."""
+        args = self.eval_args(node, scope)
+        return args[0][1] if args else UNKNOWN
+
+    def _call_next(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        args = self.eval_args(node, scope)
+        return self.element_of(args[0][1], args[0][0].value, scope) if args else UNKNOWN
+
+    def _call_sequence(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`list(...)`, `sorted(...)`: a container of the argument's elements."""
+        args = self.eval_args(node, scope)
+        if not args:
+            return Value(Kind.BATCH, DEV_ANY)
+        src = args[0][1]
+        el = self.element_of(src, args[0][0].value, scope)
+        return Value(Kind.BATCH, src.device if src.kind is Kind.BATCH else el.device, elem=el)
+
+    def _call_data_parallel(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """DataParallel/DDP/FSDP: the wrapped module, and whether the wrapper moves inputs."""
+        args = self.eval_args(node, scope)
+        inner = args[0][1] if args else UNKNOWN
+        moves = (
+            last in ("DataParallel", "FullyShardedDataParallel")
+            or self.keyword(node, "device_ids") is not None
+        )
+        placed = inner.kind is Kind.MODULE or inner.type_name == "<moved>"
+        return Value(
+            Kind.MODULE, inner.device if placed else DEV_UNKNOWN, oid=inner.oid, moves_inputs=moves
+        )
+
+    def _call_nn_constructor(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        return self.eval_nn_constructor(q, last, node, scope)
+
+    def _call_optimizer(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        self.eval_args(node, scope)
+        return Value(Kind.OPTIMIZER, DEV_ANY)
+
+    def _call_from_pretrained(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        self.eval_args(node, scope)
+        text = self.text(node.func)
+        if "Pipeline" in text:
+            # pipelines move their inputs to their components' devices themselves
+            return Value(Kind.MODULE, DEV_UNKNOWN, oid=self.new_oid(), moves_inputs=True)
+        if any(t in text for t in ("Tokenizer", "Processor", "FeatureExtractor")):
+            return Value(Kind.OTHER, DEV_ANY, type_name=TOKENIZER)
+        if "Config" in text:
+            return OTHER
+        if self.keyword(node, "device_map") is not None:
+            return Value(Kind.MODULE, DEV_UNKNOWN)
+        return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
+
+    def _call_model_zoo(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`torchvision.models.resnet18()`, `timm.create_model(...)`: a new CPU module."""
+        self.eval_args(node, scope)
+        return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
+
+    def _call_numpy(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        self.eval_args(node, scope)
+        return Value(Kind.NDARRAY, DEV_ANY)
+
+    def _call_torch_function(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        return self.eval_torch_function(q, last, node, scope)
+
+    def _call_torch_runtime(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`torch.cuda.*`, `torch.backends.*`, `torch.compile`...: no tensor, except that
+        compiled and scripted modules live where the module does."""
+        args = self.eval_args(node, scope)
+        if q in ("torch.cuda.is_available", "torch.cuda.device_count"):
+            return OTHER
+        if q in ("torch.compile", "torch.jit.script", "torch.jit.trace") and args:
+            inner = args[0][1]
+            return inner if inner.kind is Kind.MODULE else UNKNOWN
+        return UNKNOWN
+
+    def _call_default_device(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        self.eval_args(node, scope)
+        return Value(Kind.DEVICE, sym("auto"))
+
+    def _call_torch_op(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """Other `torch.*` ops follow their first tensor argument (or `device=`)."""
+        args = self.eval_args(node, scope)
+        dev_kw = self.device_kwarg(node, scope)
+        for _, v in args:
+            if v.kind is Kind.TENSOR:
+                return replace(
+                    v,
+                    device=dev_kw if dev_kw is not None else v.device,
+                    scalar=None if last in N.REDUCTIONS else v.scalar,
+                    origin=v.origin if dev_kw is None else Origin.NONE,
+                )
+        if last in ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled"):
+            return OTHER
+        return UNKNOWN
 
     def eval_device_ctor(self, node: cst.Call, scope: Scope) -> Value:
         if not node.args:
@@ -688,3 +679,89 @@ class CallsMixin:
         for r in inner.returns[1:]:
             result = join_values(result, r)
         return result
+
+
+_Handler = Callable[[CallsMixin, str, str, cst.Call, Scope], Value]
+_SCALAR_BUILTINS = (
+    "len", "int", "float", "str", "bool", "print", "isinstance", "min", "max", "round",
+    "abs", "sum", "hasattr", "getattr",
+)  # fmt: skip
+_BY_NAME: dict[str, _Handler] = {
+    "torch.device": CallsMixin._call_device,
+    "torch.load": CallsMixin._call_load,
+    "torch.serialization.load": CallsMixin._call_load,
+    "torch.set_default_device": CallsMixin._call_other,
+    "enumerate": CallsMixin._call_enumerate,
+    "builtins.enumerate": CallsMixin._call_enumerate,
+    "zip": CallsMixin._call_zip,
+    "builtins.zip": CallsMixin._call_zip,
+    "next": CallsMixin._call_next,
+    "builtins.next": CallsMixin._call_next,
+    **{name: CallsMixin._call_other for name in _SCALAR_BUILTINS},
+    "range": CallsMixin._call_range,
+    "open": CallsMixin._call_opaque,
+    **{name: CallsMixin._call_sequence for name in ("list", "tuple", "sorted", "reversed")},
+    "timm.create_model": CallsMixin._call_model_zoo,
+    "torch.accelerator.current_accelerator": CallsMixin._call_default_device,
+    "torch.get_default_device": CallsMixin._call_default_device,
+}
+# by the last part of the name, whatever package it comes from
+_BY_LAST: dict[str, _Handler] = {
+    "DataLoader": CallsMixin._call_loader,
+    "TensorDataset": CallsMixin._call_tensor_dataset,
+    "tqdm": CallsMixin._call_pass_through,
+    "trange": CallsMixin._call_pass_through,
+    "iter": CallsMixin._call_pass_through,
+    "DataParallel": CallsMixin._call_data_parallel,
+    "DistributedDataParallel": CallsMixin._call_data_parallel,
+    "FullyShardedDataParallel": CallsMixin._call_data_parallel,
+    "from_pretrained": CallsMixin._call_from_pretrained,
+}
+_TORCH_RUNTIME = (
+    "cuda", "backends", "distributed", "manual_seed", "autograd", "amp", "jit", "onnx", "compile",
+)  # fmt: skip
+# families of names, tried in this order: (q, last) -> does the handler apply?
+_FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
+    (
+        lambda q, last: (
+            q.startswith("torch.")
+            and q.count(".") == 1
+            and (last in N.FACTORIES or last in N.LEGACY_CONSTRUCTORS)
+        ),
+        CallsMixin._call_factory,
+    ),
+    (
+        lambda q, last: q.startswith("torch.") and last in N.INHERITING_FACTORIES,
+        CallsMixin._call_inheriting_factory,
+    ),
+    (
+        lambda q, last: q.startswith("torch.nn.") and last[:1].isupper() and "functional" not in q,
+        CallsMixin._call_nn_constructor,
+    ),
+    (
+        lambda q, last: q.startswith("torch.optim.") and last[:1].isupper(),
+        CallsMixin._call_optimizer,
+    ),
+    (
+        lambda q, last: (
+            q.startswith("torchvision.models.") and last[:1].islower() and last != "get_weight"
+        ),
+        CallsMixin._call_model_zoo,
+    ),
+    (lambda q, last: q.startswith(("numpy.", "np.")), CallsMixin._call_numpy),
+    (
+        lambda q, last: (
+            q.startswith("torch.")
+            and (last in N.COMBINING_FUNCTIONS or q.startswith("torch.nn.functional."))
+        ),
+        CallsMixin._call_torch_function,
+    ),
+    (
+        lambda q, last: q.startswith("torch.") and q.split(".")[1] in _TORCH_RUNTIME,
+        CallsMixin._call_torch_runtime,
+    ),
+    (
+        lambda q, last: q.startswith("torch.") and q.count(".") == 1 and last[:1].islower(),
+        CallsMixin._call_torch_op,
+    ),
+)

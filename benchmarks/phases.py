@@ -1,0 +1,81 @@
+"""Where a cold run's time goes, phase by phase, in one process.
+
+Usage: python benchmarks/phases.py CHECKOUT [--repeat 3]
+
+For every `.py` file the prefilter lets through, times: LibCST parse, the flow analysis
+(`engine.analyze`), the rules (messages and fixes), and positions (only for files with
+findings, as the checker does).  Reading, the prefilter and process start-up are shown
+apart.  Prints the best of `--repeat` passes per phase, in seconds and as a share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import libcst as cst
+
+from devlint.engine.flow import analyze
+from devlint.positions import positions_of
+from devlint.prefilter import may_have_findings
+from devlint.rules import ALL_RULES
+
+SKIP = {".git", ".venv", "venv", "build", "dist", "__pycache__"}
+
+
+def one_pass(files: list[Path]) -> dict[str, float]:
+    spent = dict.fromkeys(("read + prefilter", "parse", "analysis", "rules", "positions"), 0.0)
+    for path in files:
+        t0 = time.perf_counter()
+        text = path.read_text(encoding="utf-8", errors="replace")
+        keep = may_have_findings(text)
+        t1 = time.perf_counter()
+        spent["read + prefilter"] += t1 - t0
+        if not keep:
+            continue
+        try:
+            module = cst.parse_module(text)
+        except Exception:  # syntax errors are reported by devlint itself
+            continue
+        t2 = time.perf_counter()
+        try:
+            facts = analyze(module, text)
+        except RecursionError:
+            continue
+        t3 = time.perf_counter()
+        reports = [r for rule in ALL_RULES for r in rule.check(facts)]
+        t4 = time.perf_counter()
+        if reports:
+            positions_of(module, text, [r.node for r in reports])
+        t5 = time.perf_counter()
+        spent["parse"] += t2 - t1
+        spent["analysis"] += t3 - t2
+        spent["rules"] += t4 - t3
+        spent["positions"] += t5 - t4
+    return spent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkout", type=Path)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    files = [
+        p
+        for p in sorted(args.checkout.rglob("*.py"))
+        if not SKIP & set(p.relative_to(args.checkout).parts)
+    ]
+    passes = [one_pass(files) for _ in range(args.repeat)]
+    best = {k: min(p[k] for p in passes) for k in passes[0]}
+    total = sum(best.values())
+    print(f"{args.checkout.name}: {len(files)} files, best of {args.repeat} passes")
+    print("| phase | seconds | share |")
+    print("|---|---|---|")
+    for phase, secs in best.items():
+        print(f"| {phase} | {secs:.3f} | {secs / total:.0%} |")
+    print(f"| total (one process, imports excluded) | {total:.3f} | |")
+
+
+if __name__ == "__main__":
+    main()
