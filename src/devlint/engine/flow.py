@@ -67,7 +67,6 @@ from devlint.engine.values import (
     Origin,
     Value,
     container_device,
-    contains_loader_elem,
     is_cpu,
     is_known,
     join_values,
@@ -576,13 +575,10 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
     def walk_for(self, stmt: cst.For, scope: Scope) -> None:
         iterable = self.eval(stmt.iter, scope)
         elem = self.element_of(iterable, stmt.iter, scope)
-        is_batch = iterable.kind is Kind.LOADER or (
-            iterable.elem is not None and contains_loader_elem(iterable.elem)
-        )
         targets = frozenset(target_names(stmt.target))
         if iterable.type_name == HEURISTIC_LOADER:
             self.heuristic_sites.add(id(stmt.target))
-        scope.loops.append(LoopInfo(is_batch, targets, _first_statement(stmt.body)))
+        scope.loops.append(LoopInfo(targets, _first_statement(stmt.body)))
         self.run_loop(
             lambda: (
                 self.bind(stmt.target, elem, scope, site=stmt.target),
@@ -595,7 +591,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             self.walk_block(stmt.orelse.body.body, scope)
 
     def walk_while(self, stmt: cst.While, scope: Scope) -> None:
-        scope.loops.append(LoopInfo(False, frozenset()))
+        scope.loops.append(LoopInfo(frozenset()))
         self.run_loop(
             lambda: (self.eval(stmt.test, scope), self.walk_block(stmt.body.body, scope)), scope
         )

@@ -41,7 +41,6 @@ class ClassInfo:
 
 @dataclass
 class LoopInfo:
-    is_batch_loop: bool
     targets: frozenset[str]
     # the first statement of the loop body (where a fix inserts the missing moves)
     first: Optional[cst.CSTNode] = None

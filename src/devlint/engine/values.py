@@ -223,12 +223,6 @@ def common_origin(values: list[Value]) -> Origin:
     return origins.pop() if len(origins) == 1 else Origin.NONE
 
 
-def contains_loader_elem(value: Value) -> bool:
-    if value.origin is Origin.LOADER:
-        return True
-    return any(contains_loader_elem(e) for e in value.elems or ())
-
-
 def move_container(value: Value, target: Device) -> Value:
     elems = tuple(move_value(e, target) for e in value.elems) if value.elems is not None else None
     entries = (
