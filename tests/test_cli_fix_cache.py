@@ -126,3 +126,37 @@ def test_huge_files_are_reported_not_analysed(project: Path) -> None:
         result.stdout
     )
     assert (project / "generated.py").read_text() == body
+
+
+def _notebook(code: str, output_bytes: int) -> str:
+    image = "A" * output_bytes  # an embedded PNG, as base64, in a cell's outputs
+    cell = {
+        "cell_type": "code",
+        "execution_count": 1,
+        "metadata": {},
+        "source": code.splitlines(keepends=True),
+        "outputs": [{"output_type": "display_data", "data": {"image/png": image}, "metadata": {}}],
+    }
+    return json.dumps(
+        {
+            "cells": [cell],
+            "metadata": {"language_info": {"name": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
+
+
+def test_a_notebook_large_only_by_its_outputs_is_analysed(project: Path) -> None:
+    """Plots make notebooks megabytes; the size limit is about code that LibCST parses."""
+    write(project, "plots.ipynb", _notebook(LOAD, 3_000_000))
+    result = run("--no-cache", "--output-format", "concise", ".")
+    assert "plots.ipynb:cell 1:2:9: DL008" in result.stdout
+    assert "DL000" not in result.stdout
+
+
+def test_a_notebook_with_too_much_code_is_reported(project: Path) -> None:
+    code = "import torch\n" + "x = torch.ones(3) + 1\n" * 20_000  # ~0.4 MB of code
+    write(project, "generated.ipynb", _notebook(code, 0))
+    result = run("--no-cache", "--max-file-size", "0.1", "--output-format", "concise", ".")
+    assert "generated.ipynb:1:1: DL000 skipped: the notebook's code is 0.4 MB" in result.stdout

@@ -86,6 +86,7 @@ def check_source(
     device_names: Sequence[str] = (),
     noqa: bool = True,
     notebook: Optional[bool] = None,
+    max_code_bytes: Optional[int] = None,
 ) -> list[Finding]:
     """All findings for one file's contents (DL000 when it cannot be decoded or parsed).
 
@@ -93,11 +94,14 @@ def check_source(
     `noqa`: honour suppression comments (`--ignore-noqa` turns it off).
     `notebook`: read the contents as a Jupyter notebook (default: when `path` ends in
     `.ipynb`).  Findings in a notebook carry their cell and the line within it.
+    `max_code_bytes`: a notebook whose code cells hold more is reported, not analysed.
     """
     if notebook is None:
         notebook = is_notebook(path)
     if notebook:
-        return _check_notebook(data, path, rules, device_names=device_names, noqa=noqa)
+        return _check_notebook(
+            data, path, rules, device_names=device_names, noqa=noqa, max_code_bytes=max_code_bytes
+        )
     if isinstance(data, bytes):
         if b"\x00" in data:
             return [syntax_finding(path, 1, 1, "file contains a null byte; is it a binary file?")]
@@ -240,6 +244,7 @@ def _check_notebook(
     *,
     device_names: Sequence[str] = (),
     noqa: bool = True,
+    max_code_bytes: Optional[int] = None,
 ) -> list[Finding]:
     """A notebook's code cells checked as one program, findings mapped back to cells."""
     if isinstance(data, bytes):
@@ -257,6 +262,17 @@ def _check_notebook(
         return [syntax_finding(path, err.line, err.col, err.message, src)]
     if not nb.python:
         return []
+    code_bytes = len(nb.program.encode("utf-8"))
+    if max_code_bytes and code_bytes > max_code_bytes:
+        return [
+            syntax_finding(
+                path,
+                1,
+                1,
+                f"skipped: the notebook's code is {code_bytes / 1e6:.1f} MB, over "
+                f"--max-file-size ({max_code_bytes / 1e6:g} MB); generated code?",
+            )
+        ]
     found = check_text(nb.program, path, rules, device_names=device_names, noqa=noqa)
     return sorted((map_to_cells(nb, f) for f in found), key=lambda f: f.sort_key)
 

@@ -422,7 +422,10 @@ def cli() -> None:
     default=60.0,
     show_default=True,
     metavar="SECONDS",
-    help="Skip (and report) a file whose check takes longer than this.",
+    help=(
+        "Skip (and report) a file whose check takes longer than this (POSIX; the parse "
+        "itself is not interrupted, --max-file-size bounds it)."
+    ),
 )
 @click.option(
     "--max-file-size",

@@ -26,6 +26,8 @@ from devlint.rules import Rule, rules_for
 
 # Below this many bytes of source in all, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 400_000
+# A notebook file may be this many times --max-file-size (its outputs are not parsed).
+NOTEBOOK_RAW_FACTOR = 25
 
 
 @dataclass
@@ -51,7 +53,11 @@ def _check_one(
     key = cache.key(data) if cache is not None else ""
     timeout = options.get("file_timeout")
     max_bytes = options.get("max_file_bytes")
-    if max_bytes and len(data) > max_bytes:
+    notebook = job.path.suffix == ".ipynb"
+    # A notebook's size is mostly its outputs (images): the limit applies to its code
+    # (in the checker), and to the file only at NOTEBOOK_RAW_FACTOR times the limit.
+    raw_limit = max_bytes * NOTEBOOK_RAW_FACTOR if max_bytes and notebook else max_bytes
+    if raw_limit and len(data) > raw_limit:
         # LibCST needs several hundred bytes of memory per byte of source: a generated
         # 10 MB file would take gigabytes and a minute; it is reported, not analysed
         return [
@@ -60,12 +66,14 @@ def _check_one(
                 1,
                 1,
                 f"skipped: the file is {len(data) / 1e6:.1f} MB, over --max-file-size "
-                f"({max_bytes / 1e6:g} MB); generated code?",
+                f"({raw_limit / 1e6:g} MB); generated code?",
             )
         ]
     analysis_options = {
         k: v for k, v in options.items() if k not in ("file_timeout", "max_file_bytes")
     }
+    if notebook and max_bytes:
+        analysis_options["max_code_bytes"] = max_bytes
     from devlint.checker import check_source  # the analysis loads only when it is needed
 
     try:
