@@ -39,8 +39,6 @@ NOT_FULLY_FIXED = {
     "dl001_seq2seq_decoder_not_moved.py": "DL001",
     # a default `device="cuda"` parameter: no fallback expression fits a signature
     "dl002_device_param_default.py": "DL002",
-    # the model is a parameter: its device is not a variable visible in the loop
-    "dl003_train_one_epoch_mask_not_moved.py": "DL003",
     # rebinding a loop variable repairs nothing
     "dl004_loop_batch_to_discarded.py": "DL004",
     # the partner is a module (`self.pos_emb`) or is not in scope where the factory is

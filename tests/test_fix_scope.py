@@ -143,3 +143,18 @@ def test_dl005_fix_never_names_a_partner_made_further_down() -> None:
     assert "logits.device" not in fixed
     assert "torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0], device=device)" in fixed
     compile(fixed, "t.py", "exec")
+
+
+def test_dl003_fix_follows_the_rest_of_the_batch_when_the_model_is_a_parameter() -> None:
+    source = (
+        "import torch\n"
+        "def train(model, loader, device):\n"
+        "    for x, mask, y in loader:\n"
+        "        x = x.to(device)\n"
+        "        y = y.to(device)\n"
+        "        loss = (model(x, mask) - y).sum()\n"
+        "def main():\n"
+        "    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "    train(torch.nn.Linear(2, 2).to(device), [], device)\n"
+    )
+    assert "        mask = mask.to(device)\n        x = x.to(device)\n" in _fixed(source)

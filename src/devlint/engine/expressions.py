@@ -61,6 +61,20 @@ class ExpressionsMixin:
             return UNKNOWN
         return method(node, scope)
 
+    def sibling_devices(self, scope: Scope) -> tuple[str, ...]:
+        """The device variables that the other elements of the current batch were moved
+        with (`device` in `x = x.to(device)`): where a fix can send the one left behind
+        when the model it meets came in as a parameter."""
+        found: list[str] = []
+        for name in sorted(scope.loops[-1].targets):
+            value = self.lookup(name, scope)
+            if value is None or value.kind is not Kind.TENSOR or len(value.device) != 1:
+                continue
+            (atom,) = value.device
+            if atom.startswith("sym:") and not atom.startswith(("sym:param:", "sym:self", "sym:auto")):
+                found.append(atom[4:])
+        return tuple(dict.fromkeys(found))
+
     def lookup(self, key: str, scope: Scope) -> Optional[Value]:
         if key in scope.env:
             return scope.env[key]
@@ -503,6 +517,7 @@ class ExpressionsMixin:
                 certain=certain,
                 loop_targets=scope.loops[-1].targets if scope.loops else frozenset(),
                 loop_first=scope.loops[-1].first if scope.loops else None,
+                sibling_devices=self.sibling_devices(scope) if cause is Cause.BATCH else (),
                 module_text=module_text,
                 same_scope=cval.site is not None
                 and self.created_in.get(id(cval.site)) == id(scope.func),

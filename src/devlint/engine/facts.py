@@ -56,6 +56,8 @@ class Mismatch:
     # inside a batch loop: the loop's targets and its first statement (for the DL003 fix)
     loop_targets: frozenset[str] = frozenset()
     loop_first: Optional[cst.CSTNode] = None
+    # for a batch element: the device variables its siblings were moved with
+    sibling_devices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

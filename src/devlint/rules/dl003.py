@@ -10,6 +10,7 @@ from devlint.engine.facts import Cause, FileFacts, Mismatch
 from devlint.engine.values import describe_device
 from devlint.rules._fixes import code, fix_device
 from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint
+from devlint.rules._scope import usable_device
 from devlint.rules.base import UNSAFE, Edit, Fix, Report, Rule
 
 
@@ -63,6 +64,9 @@ class BatchNotMovedInLoop(Rule):
         if node is None or first is None:
             return None
         dev = fix_device(facts, m, first, variable_only=True)
+        if dev is None and len(m.sibling_devices) == 1:
+            # the model came in as a parameter: the device the rest of the batch goes to
+            dev = usable_device(facts, m.sibling_devices[0], first)
         if dev is None:
             return None
         if isinstance(node, cst.Name):
