@@ -71,7 +71,9 @@ class ExpressionsMixin:
             if value is None or value.kind is not Kind.TENSOR or len(value.device) != 1:
                 continue
             (atom,) = value.device
-            if atom.startswith("sym:") and not atom.startswith(("sym:param:", "sym:self", "sym:auto")):
+            if atom.startswith("sym:") and not atom.startswith(
+                ("sym:param:", "sym:self", "sym:auto")
+            ):
                 found.append(atom[4:])
         return tuple(dict.fromkeys(found))
 

@@ -107,9 +107,15 @@ class FileFacts:
     assignments: dict[int, cst.Assign] = field(default_factory=dict)
     bindings: Optional[object] = None  # rules._scope.Bindings, built when a fix needs it
 
+    # one-line source text by node id: loop bodies are walked several times, and each
+    # walk asks again for the text of the same nodes (generating code is not cheap)
+    _texts: dict[int, str] = field(default_factory=dict, repr=False)
+
     def text(self, node: cst.CSTNode, limit: int = 60) -> str:
         """Source text of a node on one line, shortened for messages."""
         if self.module is None:
             return "..."
-        code = " ".join(self.module.code_for_node(node).split())
+        code = self._texts.get(id(node))
+        if code is None:
+            code = self._texts[id(node)] = " ".join(self.module.code_for_node(node).split())
         return code if len(code) <= limit else code[: limit - 3] + "..."

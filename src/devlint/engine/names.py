@@ -192,11 +192,12 @@ ACCELERATOR_LITERAL_RE = re.compile(r"^(cuda|mps|xpu|hpu|npu|xla)(:\d+)?$")
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:
     """`a.b.c` for Name/Attribute chains, else None."""
+    # compared by type: `isinstance` on LibCST classes goes through ABCMeta (slow)
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
+    while type(node) is cst.Attribute:
         parts.append(node.attr.value)
         node = node.value
-    if isinstance(node, cst.Name):
+    if type(node) is cst.Name:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None

@@ -113,16 +113,19 @@ def mutated_self_attrs(methods: dict[str, cst.FunctionDef]) -> tuple[set[str], s
     for name, method in methods.items():
         if name == "__init__":
             continue
-        for n in walk(method):
-            if isinstance(n, cst.AssignTarget):
+        for n in walk(method):  # one pass for both questions
+            cls = type(n)
+            if cls is cst.AssignTarget:
                 for target in flat_targets(n.target):
                     dotted = N.dotted(target)
                     if dotted and dotted.startswith("self."):
                         rebound.add(dotted)
-        for f in method_calls(method, ("to", "cuda", "cpu")):
-            dotted = N.dotted(f.value)
-            if dotted and dotted.startswith("self."):
-                moved.add(dotted)
+            elif cls is cst.Call:
+                f = n.func
+                if type(f) is cst.Attribute and f.attr.value in ("to", "cuda", "cpu"):
+                    dotted = N.dotted(f.value)
+                    if dotted and dotted.startswith("self."):
+                        moved.add(dotted)
     return rebound, moved
 
 
@@ -168,11 +171,7 @@ def tensor_uses(func: cst.FunctionDef) -> tuple[frozenset[str], frozenset[str]]:
     strong: set[str] = set()
     numpy: set[str] = set()
     for n in walk(func.body, into_functions=False):
-        if (
-            isinstance(n, cst.Attribute)
-            and isinstance(n.value, cst.Name)
-            and n.value.value in params
-        ):
+        if type(n) is cst.Attribute and type(n.value) is cst.Name and n.value.value in params:
             if n.attr.value in N.TENSOR_USE_ATTRS:
                 strong.add(n.value.value)
             elif n.attr.value == "numpy":
