@@ -572,6 +572,7 @@ def check(
             cache_root = Path(cache_dir) if cache_dir else Path(cfg.root) / CACHE_DIR_NAME
             cache = Cache(cache_root, options_key(codes, analysis))
         file_jobs = [runner.Job(Path(s.path), s.display) for s in discovery.files]
+        runner.tune_gc()
         run = runner.run(
             file_jobs,
             codes,

@@ -12,6 +12,7 @@ reading and hashing the files.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -94,6 +95,17 @@ def _check_one(
     return findings
 
 
+def tune_gc() -> None:
+    """Collect cycles less often: LibCST builds about a hundred thousand objects per file,
+    all freed by reference counting (its trees have no cycles), and the collector's passes
+    over them cost a fifth of a run (pytorch/examples, one process: 1.01 s -> 0.83 s).
+    What the imports made is frozen out of the collector's sight; cycles the analysis does
+    make are still collected, every 50,000 allocations instead of every 700.  For the
+    command line and its workers (short-lived processes), not for library callers."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 class FileTimeout(Exception):
     """A file took longer than its budget (`--file-timeout`)."""
 
@@ -148,6 +160,7 @@ def _work(
 ) -> tuple[list[Finding], list[tuple[str, str]]]:
     """Entry point of a worker process: rules travel by code, the cache by its folder."""
     jobs, codes, cache_root, cache_options, options = args
+    tune_gc()  # inherited under fork; spawned workers start afresh
     cache = Cache(cache_root, cache_options) if cache_root is not None else None
     return _check_many(jobs, codes, cache, options)
 
