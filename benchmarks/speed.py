@@ -51,6 +51,16 @@ def timed(cmd: list[str], repeat: int, env: dict | None = None, before=None) -> 
     return statistics.median(times)
 
 
+def interleaved(commands: dict[str, list[str]], repeat: int) -> list[tuple[str, float]]:
+    """Medians of `repeat` rounds, each round running every command once: a busy
+    neighbour on a shared machine then slows all of them alike, and the ratios hold."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, cmd in commands.items():
+            times[name].append(timed(cmd, 1))
+    return [(name, statistics.median(ts)) for name, ts in times.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkout", type=Path)
@@ -68,19 +78,14 @@ def main() -> None:
     devlint = [py, "-m", "devlint", "--exit-zero", "--output-format", "concise"]
     rows: list[tuple[str, float]] = []
 
-    rows.append(
-        (
-            "LibCST parse, one process (floor)",
-            timed([py, "-c", PARSE_FLOOR, str(root)], args.repeat),
-        )
-    )
-    rows.append(
-        ("devlint cold (--no-cache)", timed([*devlint, "--no-cache", str(root)], args.repeat))
-    )
-    rows.append(
-        (
-            "devlint cold, --jobs 1",
-            timed([*devlint, "--no-cache", "--jobs", "1", str(root)], args.repeat),
+    rows.extend(
+        interleaved(
+            {
+                "LibCST parse, one process (floor)": [py, "-c", PARSE_FLOOR, str(root)],
+                "devlint cold (--no-cache)": [*devlint, "--no-cache", str(root)],
+                "devlint cold, --jobs 1": [*devlint, "--no-cache", "--jobs", "1", str(root)],
+            },
+            args.repeat,
         )
     )
 

@@ -184,16 +184,26 @@ def _from_cache(jobs: list[Job], cache: Cache) -> tuple[list[Finding], list[Job]
     return found, misses
 
 
-def _chunks(jobs: list[Job], n: int) -> list[list[Job]]:
-    """Split into n groups of similar total size (largest files first, greedy)."""
+def _chunks(jobs: list[Job], pieces: int) -> list[list[Job]]:
+    """About `pieces` chunks of similar total size, largest files first: a large file is a
+    chunk of its own at the front, small files are batched at the end.  Workers take
+    chunks in order, so the last chunks anyone takes are small and all workers finish at
+    nearly the same time (pytorch/examples: 0.71 s -> 0.68 s against 8 balanced groups)."""
     sizes = {id(j): _size(j.path) for j in jobs}
-    groups: list[list[Job]] = [[] for _ in range(n)]
-    totals = [0] * n
-    for job in sorted(jobs, key=lambda j: -sizes[id(j)]):
-        i = totals.index(min(totals))
-        groups[i].append(job)
-        totals[i] += sizes[id(job)]
-    return [g for g in groups if g]
+    ordered = sorted(jobs, key=lambda j: (-sizes[id(j)], j.display))
+    target = max(1, sum(sizes.values()) // max(1, pieces))
+    chunks: list[list[Job]] = []
+    current: list[Job] = []
+    total = 0
+    for job in ordered:
+        current.append(job)
+        total += sizes[id(job)]
+        if total >= target:
+            chunks.append(current)
+            current, total = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _size(path: Path) -> int:
@@ -247,9 +257,11 @@ def run(
         rules_for(codes)
         import devlint.checker  # noqa: F401
 
-        chunks = _chunks(jobs, min(n, len(jobs)) * 4)
+        chunks = _chunks(jobs, min(n, len(jobs)) * 16)
         ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
         finished = answered
+        # This process only waits: taking chunks here too measured slower on large runs
+        # (6 repositories, 0.4M lines: 14.6-14.9 s against 13.5 s).
         with ProcessPoolExecutor(max_workers=min(n, len(chunks)), mp_context=ctx) as pool:
             args = [(c, codes, cache_root, cache_options, options) for c in chunks]
             for chunk, (f, e) in zip(chunks, pool.map(_work, args)):
