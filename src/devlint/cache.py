@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -64,6 +63,8 @@ class Cache:
             target = self._path(key)
             target.parent.mkdir(parents=True, exist_ok=True)
             payload = json.dumps([_dump(f) for f in findings], separators=(",", ":"))
+            import tempfile  # only runs that write entries need it
+
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -14,6 +14,7 @@ stderr, the run goes on, and the exit code is 2.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import re
@@ -44,7 +45,6 @@ from devlint.meta_rules import UNUSED_SUPPRESSION
 from devlint.report import FORMATS, MACHINE_FORMATS, render, render_statistics
 from devlint.report.full import clean
 from devlint.rules import KNOWN_CODES, SYNTAX_ERROR, Rule, is_valid_selector
-from devlint.runtime.command import confirm as confirm_command
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -72,12 +72,24 @@ class DefaultGroup(click.Group):
     """A group whose default command is `check`: unknown first arguments are paths."""
 
     default_command = "check"
+    # commands imported only when used: `confirm` brings the runtime harness
+    lazy_commands = {"confirm": ("devlint.runtime.command", "confirm")}
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         group_options = {"--version", *ctx.help_option_names}
-        if not args or (args[0] not in self.commands and args[0] not in group_options):
+        known = args and (args[0] in self.commands or args[0] in self.lazy_commands)
+        if not args or (not known and args[0] not in group_options):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
+            module, attr = self.lazy_commands[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The group's help, then the options of `check`, which is what most users want."""
@@ -738,10 +750,6 @@ def _harden_stdout() -> None:
         if reconfigure is not None:
             with contextlib.suppress(ValueError, OSError):
                 reconfigure(errors="backslashreplace")
-
-
-# `devlint confirm`: the runtime harness (imports torch only when it runs a program)
-cli.add_command(confirm_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
