@@ -20,6 +20,7 @@ from devlint.engine.flow import analyze
 from devlint.positions import positions_of
 from devlint.prefilter import may_have_findings
 from devlint.rules import ALL_RULES
+from devlint.runner import tune_gc
 
 SKIP = {".git", ".venv", "venv", "build", "dist", "__pycache__"}
 
@@ -66,6 +67,7 @@ def main() -> None:
         for p in sorted(args.checkout.rglob("*.py"))
         if not SKIP & set(p.relative_to(args.checkout).parts)
     ]
+    tune_gc()  # as the command line does
     passes = [one_pass(files) for _ in range(args.repeat)]
     best = {k: min(p[k] for p in passes) for k in passes[0]}
     total = sum(best.values())
