@@ -329,3 +329,34 @@ def test_tuple_of_plain_tensors_in_init_is_a_plain_attribute() -> None:
         """
     )
     assert {m.cause for m in f.mismatches} == {Cause.PLAIN_ATTR}
+
+
+def test_numpy_under_a_cpu_test_is_on_the_cpu() -> None:
+    """`.numpy()` where a test says the tensor is on the CPU is not reported; in the other
+    branch, or under an inverted test, it is."""
+    from devlint.checker import check_source
+    from devlint.rules import ALL_RULES
+
+    src = textwrap.dedent(
+        """\
+        import torch
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        def export(x):
+            x = x.to(device)
+            if device == "cpu":
+                a = x.numpy()
+            if device.type != "cpu":
+                b = x.numpy()  # line 8: reported
+            else:
+                c = x.numpy()
+            if x.is_cuda:
+                d = x.numpy()  # line 12: reported
+            else:
+                e = x.numpy()
+            if device != torch.device("cpu"):
+                f = x.numpy()  # line 16: reported
+        export(torch.ones(2))
+        """
+    )
+    found = check_source(src, "t.py", ALL_RULES)
+    assert sorted(f.line for f in found if f.code == "DL007") == [8, 12, 16]

@@ -152,6 +152,8 @@ def test_syntax_error_in_a_cell_is_dl000_in_that_cell(project: Path) -> None:
         ('{"cells": [{"cell_type": "code", "source": 3}]}', "DL000 cell 1: `source` must be"),
         ('{"cells": [7]}', "DL000 cell 1 is not a JSON object"),
         (b'{"cells": ["\xff"]}', "DL000 cannot decode notebook (not UTF-8)"),
+        ("", "1:1: DL000 notebook file is empty: a notebook is JSON"),
+        ("\n  \n", "1:1: DL000 notebook file is empty: a notebook is JSON"),
     ],
 )
 def test_malformed_notebooks_are_dl000_with_a_clear_message(

@@ -254,6 +254,9 @@ def _check_notebook(
             return [syntax_finding(path, 1, 1, f"cannot decode notebook (not UTF-8): {exc}")]
     else:
         text = data
+    if not text.strip():
+        # often a large-file pointer that was never fetched, or a failed save
+        return [syntax_finding(path, 1, 1, "notebook file is empty: a notebook is JSON")]
     try:
         nb = notebooks.read(text)
     except notebooks.NotebookError as err:

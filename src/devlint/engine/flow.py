@@ -502,14 +502,22 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
     def walk_if(self, stmt: cst.If, scope: Scope) -> bool:
         self.eval(stmt.test, scope)
         device_test = self.is_device_condition(stmt.test)
+        on_cpu = self.cpu_test(stmt.test, scope) if device_test else None
         before = dict(scope.env)
         if device_test:
             scope.guard += 1
+        refined = {}
+        if on_cpu is not None and on_cpu[2]:
+            refined = self.refine_to_cpu(scope, on_cpu[0], on_cpu[1])
         body_falls = self.walk_block(stmt.body.body, scope)
+        self.unrefine(scope, refined)
         if device_test:
             scope.guard -= 1
         body_env = scope.env
         scope.env = dict(before)
+        refined = {}
+        if on_cpu is not None and not on_cpu[2]:
+            refined = self.refine_to_cpu(scope, on_cpu[0], on_cpu[1])
         else_falls = True
         if stmt.orelse is not None:
             if device_test:
@@ -520,6 +528,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                 else_falls = self.walk_block(stmt.orelse.body.body, scope)
             if device_test:
                 scope.guard -= 1
+        self.unrefine(scope, refined)
         else_env = scope.env
         if device_test and not body_falls and stmt.orelse is None:
             scope.guarded_rest = True  # `if not torch.cuda.is_available(): raise ...`
@@ -533,6 +542,86 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             scope.env = self.join_envs(body_env, else_env, device_test)
             return False
         return True
+
+    def cpu_test(
+        self, test: cst.BaseExpression, scope: Scope
+    ) -> Optional[tuple[set[str], set[str], bool]]:
+        """A test that says where something is on the CPU: `device == "cpu"`,
+        `self.device == CPU_DEVICE`, `x.device.type != "cpu"`, `x.is_cuda`, each possibly
+        negated.  Returns the device atoms and tensor names that are on the CPU, and in
+        which branch (True: where the test holds), so that `.numpy()` under
+        `if self.device == cpu:` is not reported."""
+        holds = True
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, holds = test.expression, not holds
+        if isinstance(test, cst.Attribute) and test.attr.value == "is_cuda":
+            name = N.dotted(test.value)
+            return (set(), {name}, not holds) if name else None
+        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            return None
+        target = test.comparisons[0]
+        if isinstance(target.operator, (cst.NotEqual, cst.IsNot)):
+            holds = not holds
+        elif not isinstance(target.operator, (cst.Equal, cst.Is)):
+            return None
+        left, right = test.left, target.comparator
+        if self.is_cpu_device(right, scope):
+            side = left
+        elif self.is_cpu_device(left, scope):
+            side = right
+        else:
+            return None
+        if isinstance(side, cst.Attribute) and side.attr.value == "type":
+            side = side.value  # `device.type == "cpu"`
+        text = N.dotted(side)
+        if text is None:
+            return None
+        atoms, names = {f"sym:{text}"}, set()
+        if text.endswith(".device"):
+            names.add(text[: -len(".device")])  # `x.device == "cpu"`: the tensor x
+        known = self.lookup(text, scope)
+        if known is not None and known.kind is Kind.DEVICE:
+            atoms |= {a for a in known.device if a.startswith("sym:")}
+        return atoms, names, holds
+
+    def is_cpu_device(self, node: cst.BaseExpression, scope: Scope) -> bool:
+        """`"cpu"`, `torch.device("cpu")`, or a name bound to the CPU device only."""
+        if N.string_value(node) == "cpu":
+            return True
+        if isinstance(node, cst.Call) and node.args:
+            return (
+                self.imports.qualify(node.func) == "torch.device"
+                and N.string_value(node.args[0].value) == "cpu"
+            )
+        key = N.dotted(node)
+        known = self.lookup(key, scope) if key is not None else None
+        return known is not None and known.kind is Kind.DEVICE and is_cpu(known.device)
+
+    @staticmethod
+    def refine_to_cpu(
+        scope: Scope, atoms: set[str], names: set[str]
+    ) -> dict[str, tuple[Value, Value]]:
+        """In a branch where `atoms`' devices and the tensors `names` are the CPU; returns
+        key -> (value before, refined value), for `unrefine`."""
+        refined = {}
+        for key, value in list(scope.env.items()):
+            if key in names and value.kind is Kind.TENSOR:
+                new = replace(value, device=DEV_CPU)
+            elif value.device & atoms:
+                new = replace(value, device=(value.device - atoms) | DEV_CPU)
+            else:
+                continue
+            scope.env[key] = new
+            refined[key] = (value, new)
+        return refined
+
+    @staticmethod
+    def unrefine(scope: Scope, refined: dict[str, tuple[Value, Value]]) -> None:
+        """The branch is over: what it learnt was knowledge, not a move, so values it did
+        not rebind are what they were before the test."""
+        for key, (before, new) in refined.items():
+            if scope.env.get(key) is new:
+                scope.env[key] = before
 
     def walk_match(self, stmt: cst.Match, scope: Scope) -> bool:
         self.eval(stmt.subject, scope)
