@@ -708,6 +708,9 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             value = self.eval(item.item, scope)
             if q == "torch.device" and isinstance(item.item, cst.Call):
                 scope.default_device = value.device if value.kind is Kind.DEVICE else DEV_UNKNOWN
+            elif value.kind is Kind.DEVICE and isinstance(item.item, (cst.Name, cst.Attribute)):
+                # `with device:` (a torch.device variable) sets the default device too
+                scope.default_device = value.device
             if item.asname is not None:
                 self.bind(item.asname.name, value if q != "builtins.open" else UNKNOWN, scope)
         falls = self.walk_block(stmt.body.body, scope)
