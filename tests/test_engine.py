@@ -360,3 +360,106 @@ def test_numpy_under_a_cpu_test_is_on_the_cpu() -> None:
     )
     found = check_source(src, "t.py", ALL_RULES)
     assert sorted(f.line for f in found if f.code == "DL007") == [8, 12, 16]
+
+
+def _findings(src: str) -> list[tuple[str, int]]:
+    from devlint.checker import check_source
+    from devlint.rules import ALL_RULES
+
+    return sorted((f.code, f.line) for f in check_source(textwrap.dedent(src), "t.py", ALL_RULES))
+
+
+def test_modules_that_hold_no_cpu_state_meet_inputs_anywhere() -> None:
+    """False positives found in kornia, peft and LLMs-from-scratch: none of these modules
+    is on the CPU while its input is on the device."""
+    assert (
+        _findings(
+            """\
+            import torch
+            import torch.nn as nn
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            class Warp(nn.Module):
+                def __init__(self, h: int, w: int, align=False):
+                    super().__init__()
+                    self.h, self.w = h, w
+                    self.align = align
+                def forward(self, x):
+                    return x[..., : self.h, : self.w]
+            def stages(augmentations):
+                return nn.Sequential(*augmentations)
+            base = nn.Linear(4, 4).to(device)
+            x = torch.randn(2, 4, device=device)
+            wrapped = Adapter.from_pretrained(base, "adapter/")
+            placed = Encoder.from_pretrained("ckpt", device=device)
+            activations = nn.Sequential(nn.ReLU(), nn.Dropout())
+            with device:
+                built = nn.Linear(4, 4)
+            pipeline = stages(load_augmentations())
+            for out in (Warp(2, 2)(x), pipeline(x), wrapped(x), placed(x), activations(x), built(x)):
+                print(out.shape)
+            """
+        )
+        == []
+    )
+
+
+def test_a_module_of_cpu_layers_still_mismatches() -> None:
+    assert _findings(
+        """\
+        import torch
+        import torch.nn as nn
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        x = torch.randn(2, 4, device=device)
+        model = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+        print(model(x))
+        """
+    ) == [("DL001", 6)]
+
+
+def test_pytest_fixtures_of_the_file_give_test_parameters_their_values() -> None:
+    src = """\
+        import pytest
+        import torch
+        import torch.nn as nn
+        class TestMerge:
+            @pytest.fixture
+            def model(self):
+                return nn.Linear(8, 3)
+            def test_merge(self, model):
+                assert model(torch.ones(2, 8)).shape == (2, 3)
+        @pytest.fixture
+        def net():
+            return nn.Linear(8, 3)
+        def test_net(net):
+            assert net(torch.ones(2, 8)).shape == (2, 3)
+        def helper(model):
+            return model(torch.ones(2, 8))
+        """
+    # the helper's model could be anywhere: its CPU input is still reported
+    assert _findings(src) == [("DL005", 16)]
+
+
+def test_a_parameter_shadows_a_function_of_the_same_name() -> None:
+    src = """\
+        import torch
+        import torch.nn as nn
+        def model():
+            return nn.Linear(8, 3)
+        def run(model):
+            return model(torch.ones(2, 8))
+        """
+    assert _findings(src) == [("DL005", 6)]
+
+
+def test_a_float_or_tensor_parameter_is_not_taken_for_a_tensor() -> None:
+    src = """\
+        from typing import Union
+        import torch
+        import torch.nn as nn
+        from torch import Tensor
+        class LayerScale(nn.Module):
+            def __init__(self, dim: int, init: Union[float, Tensor] = 1e-5):
+                super().__init__()
+                self.gamma = nn.Parameter(init * torch.ones(dim))
+        """
+    assert _findings(src) == []

@@ -122,6 +122,8 @@ class CallsMixin:
             handler = next((h for matches, h in _FAMILIES if matches(q, last)), None)
         if handler is not None:
             return handler(self, q, last, node, scope)
+        if q in scope.env:
+            return None  # a local variable (a parameter named `model`) shadows the module's
         if q in self.functions and q == q.split(".")[0]:
             args = self.eval_args(node, scope)
             return self.call_function(self.functions[q], None, node, args, scope)
@@ -243,8 +245,20 @@ class CallsMixin:
         return Value(Kind.OPTIMIZER, DEV_ANY)
 
     def _call_from_pretrained(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
-        self.eval_args(node, scope)
+        args = self.eval_args(node, scope)
         text = self.text(node.func)
+        pos = [v for a, v in args if a.keyword is None and not a.star]
+        if len(pos) >= 2:
+            # `PeftModel.from_pretrained(base_model, path)`: an adapter around a model
+            # that already lives somewhere; it stays there
+            inner = pos[0]
+            if inner.kind is Kind.MODULE:
+                return inner
+            return Value(Kind.MODULE, DEV_UNKNOWN, oid=self.new_oid())
+        device = self.keyword(node, "device")
+        if device is not None:
+            # `DISK.from_pretrained(checkpoint, device=device)` (kornia and others)
+            return Value(Kind.MODULE, self.device_of_arg(device.value, scope), oid=self.new_oid())
         if "Pipeline" in text:
             # pipelines move their inputs to their components' devices themselves
             return Value(Kind.MODULE, DEV_UNKNOWN, oid=self.new_oid(), moves_inputs=True)
@@ -298,6 +312,33 @@ class CallsMixin:
         if last in ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled"):
             return OTHER
         return UNKNOWN
+
+    @staticmethod
+    def container_device(args: list[tuple[cst.Arg, Value]]) -> Device:
+        """Where `nn.Sequential(...)`/`nn.ModuleList([...])` lives: the CPU if a member
+        holds CPU state; anywhere if no member holds state (activations, stateless
+        modules); unknown if a member is unknown (`nn.Sequential(*stages)` of a
+        parameter) or elsewhere."""
+        members: list[Value] = []
+        for _, v in args:
+            if v.kind is Kind.BATCH:
+                if v.elems is not None:
+                    members.extend(v.elems)
+                elif v.entries is not None:
+                    members.extend(e for _, e in v.entries)
+                else:
+                    members.append(v.elem if v.elem is not None else UNKNOWN)
+            elif v.kind in (Kind.MODULE, Kind.UNKNOWN):
+                members.append(v)
+        if not members:
+            return DEV_CPU  # filled later (`.append(...)`): the usual CPU construction
+        devices = [m.device if m.kind is Kind.MODULE else DEV_UNKNOWN for m in members]
+        if any(d == DEV_UNKNOWN or not is_known(d) for d in devices):
+            return DEV_UNKNOWN
+        held = [d for d in devices if d != DEV_ANY]
+        if not held:
+            return DEV_ANY
+        return DEV_CPU if all(is_cpu(d) for d in held) else DEV_UNKNOWN
 
     def eval_device_ctor(self, node: cst.Call, scope: Scope) -> Value:
         if not node.args:
@@ -462,12 +503,7 @@ class CallsMixin:
                 )
             return Value(Kind.MODULE, DEV_ANY, oid=self.new_oid())
         if last in ("ModuleList", "Sequential", "ModuleDict", "ParameterList", "ParameterDict"):
-            devs = [v.device for _, v in args if v.kind is Kind.MODULE]
-            dev = DEV_CPU
-            for d in devs:
-                if not is_cpu(d) and d != DEV_ANY:
-                    dev = DEV_UNKNOWN
-            return Value(Kind.MODULE, dev, oid=self.new_oid())
+            return Value(Kind.MODULE, self.container_device(args), oid=self.new_oid())
         if self.keyword(node, "device") is not None:
             d = self.device_kwarg(node, scope)
             return Value(Kind.MODULE, d or DEV_UNKNOWN, oid=self.new_oid())
@@ -612,9 +648,10 @@ class CallsMixin:
     def construct(self, info: ClassInfo, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         if info.is_module:
+            home = DEV_CPU if scope.default_device is None else scope.default_device
             value = Value(
                 Kind.MODULE,
-                DEV_CPU if scope.default_device is None else scope.default_device,
+                DEV_ANY if info.stateless else home,
                 oid=self.new_oid(),
                 type_name=info.name,
                 moves_inputs=info.moves_inputs,

@@ -16,6 +16,7 @@ from devlint.engine.facts import (
     Operand,
 )
 from devlint.engine.scope import (
+    ENCODING,
     HEURISTIC_LOADER,
     Scope,
 )
@@ -229,7 +230,19 @@ class ExpressionsMixin:
                         return base.elems[i]
             if base.elem is not None:
                 return base.elem
-            if base.entries is None and base.elems is None and is_known(base.device):
+            if (
+                base.entries is None
+                and base.elems is None
+                and is_known(base.device)
+                and (
+                    base.origin is Origin.LOADER
+                    or base.type_name == ENCODING
+                    or not is_cpu(base.device)
+                )
+            ):
+                # an element of a batch or of a model's output: a tensor (a CPU container
+                # the analysis lost track of, a dict of modules filled in a loop, say,
+                # may hold anything)
                 return tensor(
                     base.device,
                     origin=base.origin,

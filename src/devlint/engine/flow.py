@@ -21,6 +21,7 @@ lives in `expressions.py`, calls in `calls.py`, `methods.py` and `moves.py` (mix
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 import threading
 from dataclasses import replace
@@ -48,7 +49,9 @@ from devlint.engine.scope import (
 from devlint.engine.syntax import (
     called_method_names,
     collate_moves,
+    holds_no_state,
     is_exit_call,
+    is_returning_fixture,
     moves_params,
     mutated_self_attrs,
     names_in,
@@ -91,6 +94,8 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         self.imports.collect(module.body)
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, cst.FunctionDef] = {}
+        # pytest fixtures of this file that return their value, by name
+        self.fixtures: dict[str, cst.FunctionDef] = {}
         self._oids = itertools.count(1)
         self._seen: set[tuple] = set()
         self.module_env: dict[str, Value] = {}
@@ -122,6 +127,8 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         for stmt in body:
             if isinstance(stmt, cst.FunctionDef):
                 self.functions[stmt.name.value] = stmt
+                if is_returning_fixture(stmt):
+                    self.fixtures[stmt.name.value] = stmt
             elif isinstance(stmt, cst.ClassDef):
                 bases = [self.imports.qualify(b.value) or "" for b in stmt.bases]
                 info = ClassInfo(stmt, stmt.name.value, bases)
@@ -137,6 +144,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             info.cpu_side = self._is_cpu_side_class(info, set())
         for info in self.classes.values():
             info.is_module = self._is_module_class(info, set())
+            info.stateless = info.is_module and holds_no_state(info.bases, info.methods)
             if not info.is_module:
                 # only plain classes (trainers...) need to know what later methods change
                 info.rebound, info.moved = mutated_self_attrs(info.methods)
@@ -265,12 +273,28 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             # a module's inputs are tensors by convention
             used_as_tensor |= {p.name.value for p in func.params.params if p.default is None}
         params = [*func.params.posonly_params, *func.params.params, *func.params.kwonly_params]
+        is_test = fname.startswith("test")
         for i, p in enumerate(params):
             name = p.name.value
             if i == 0 and cls is not None and name in ("self", "cls"):
                 continue
             self.check_device_default(p, scope)
-            env[name] = self.param_value(name, p, used_as_tensor, numpy_only)
+            fixture, owner = (self.fixtures.get(name), None) if is_test else (None, None)
+            method = cls.methods.get(name) if is_test and cls is not None else None
+            if method is not None and is_returning_fixture(method):
+                fixture, owner = method, cls  # a fixture defined in the test class
+            if fixture is not None and fixture is not func:
+                # pytest passes the fixture's value: where it lives is in this file
+                env[name] = self.call_function(
+                    fixture,
+                    owner,
+                    cst.Call(func=fixture.name),
+                    [],
+                    scope,
+                    self_value=None if owner is None else self.self_value(owner),
+                )
+            else:
+                env[name] = self.param_value(name, p, used_as_tensor, numpy_only)
         return env
 
     def param_value(
@@ -283,7 +307,14 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         ann = self.text(p.annotation.annotation) if p.annotation is not None else ""
         if self.is_device_name(name) or ann in ("torch.device", "device"):
             return Value(Kind.DEVICE, sym(name))
-        if "Tensor" in ann and "Dict" not in ann and "List" not in ann and "dict" not in ann:
+        scalar_too = re.search(r"\b(float|int|bool)\b", ann) is not None  # Union[float, Tensor]
+        if (
+            "Tensor" in ann
+            and not scalar_too
+            and "Dict" not in ann
+            and "List" not in ann
+            and "dict" not in ann
+        ):
             return tensor(sym(f"param:{name}"), origin=Origin.PARAM, scalar=None)
         if ann and any(t in ann for t in ("int", "float", "str", "bool")) and "Tensor" not in ann:
             return OTHER

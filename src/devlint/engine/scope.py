@@ -34,6 +34,8 @@ class ClassInfo:
     moved: set[str] = field(default_factory=set)
     # runs on the CPU by construction (datasets, samplers): parameters are not symbolic
     cpu_side: bool = False
+    # a module whose instances hold no tensors (no layers, parameters or buffers)
+    stateless: bool = False
     methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     # self attributes after __init__, computed on demand
     attrs: Optional[dict[str, Value]] = None

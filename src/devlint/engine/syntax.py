@@ -152,12 +152,27 @@ def called_method_names(func: cst.FunctionDef) -> set[str]:
 
 
 def moves_params(func: cst.FunctionDef) -> bool:
-    """Does the body call `.to(...)`/`.cuda(...)` on one of its parameters?"""
+    """Does the body call `.to(...)`/`.cuda(...)` on one of its parameters, or move one
+    of its own submodules to a parameter's device (`self.heads[k].to(x.device)`)?
+    Either way the module meets its inputs where they are."""
     params = {p.name.value for p in func.params.params} - {"self"}
-    return any(
-        isinstance(f.value, cst.Name) and f.value.value in params
-        for f in method_calls(func, ("to", "cuda"))
-    )
+    for f in method_calls(func, ("to", "cuda")):
+        if isinstance(f.value, cst.Name) and f.value.value in params:
+            return True
+    for call in calls(func):
+        f = call.func
+        if not (isinstance(f, cst.Attribute) and f.attr.value == "to"):
+            continue
+        receiver = f.value
+        while isinstance(receiver, (cst.Attribute, cst.Subscript)):
+            receiver = receiver.value
+        if not (isinstance(receiver, cst.Name) and receiver.value == "self"):
+            continue  # `torch.tensor(...).to(x.device)` places new data, not the module
+        for a in call.args:
+            target = N.dotted(a.value) or ""
+            if target.endswith(".device") and target[: -len(".device")] in params:
+                return True
+    return False
 
 
 def tensor_uses(func: cst.FunctionDef) -> tuple[frozenset[str], frozenset[str]]:
@@ -208,3 +223,95 @@ def is_device_expr(node: cst.BaseExpression, value: Value) -> bool:
         return True
     s = N.string_value(node)
     return s is not None and (s.startswith("cpu") or N.accelerator_literal(node) is not None)
+
+
+_SCALAR_TYPES = ("int", "float", "bool", "str")
+
+
+def holds_no_state(bases: list[str], methods: dict[str, cst.FunctionDef]) -> bool:
+    """A module class whose instances hold no tensors: its one base is `nn.Module`, no
+    method registers a parameter or buffer, and `__init__` stores on `self` only literals
+    and parameters known to be scalars (annotated `int`/`float`/`bool`/`str`, or with a
+    literal default).  Calling it with tensors on any device cannot mix devices because
+    of what it holds, so it has no device of its own."""
+    if len(bases) != 1 or not (bases[0] == "Module" or bases[0].endswith("nn.Module")):
+        return False
+    for method in methods.values():
+        for call in calls(method):
+            name = N.dotted(call.func) or ""
+            if name.rsplit(".", 1)[-1] in ("register_buffer", "register_parameter", "Parameter"):
+                return False
+    init = methods.get("__init__")
+    if init is None:
+        return False
+    scalars = set()
+    for p in (*init.params.params, *init.params.kwonly_params):
+        ann = N.dotted(p.annotation.annotation) if p.annotation is not None else None
+        if ann in _SCALAR_TYPES or (p.default is not None and _is_literal(p.default)):
+            scalars.add(p.name.value)
+    for n in walk(init):
+        if type(n) is cst.AnnAssign:
+            pairs = [(n.target, n.value)]
+        elif type(n) is cst.Assign:
+            pairs = []
+            for t in n.targets:
+                pairs.extend(_assigned_pairs(t.target, n.value))
+        else:
+            continue
+        for target, value in pairs:
+            if _is_self_attr(target) and not (
+                value is None
+                or _is_literal(value)
+                or (type(value) is cst.Name and value.value in scalars)
+            ):
+                return False
+    return True
+
+
+def _assigned_pairs(
+    target: cst.BaseExpression, value: Optional[cst.BaseExpression]
+) -> list[tuple[cst.BaseExpression, Optional[cst.BaseExpression]]]:
+    """(target, value) pairs of an assignment, unpacking `self.a, self.b = a, b`; an
+    unpacking whose right side is not a matching tuple pairs each target with itself as
+    the value (never a literal)."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        elements = [e.value for e in target.elements]
+        if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(elements):
+            return [
+                pair
+                for t, v in zip(elements, value.elements)
+                for pair in _assigned_pairs(t, v.value)
+            ]
+        return [(t, t) for t in elements]
+    return [(target, value)]
+
+
+def _is_self_attr(node: cst.BaseExpression) -> bool:
+    return (
+        type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self"
+    )
+
+
+def _is_literal(node: cst.BaseExpression) -> bool:
+    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
+        return True
+    if type(node) is cst.Name:
+        return node.value in ("True", "False", "None")
+    if isinstance(node, cst.UnaryOperation):
+        return _is_literal(node.expression)
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return all(_is_literal(e.value) for e in node.elements)
+    return False
+
+
+def is_returning_fixture(func: cst.FunctionDef) -> bool:
+    """`@pytest.fixture` (or `@fixture(...)`) on a function that returns its value (a
+    fixture that yields keeps its parameters symbolic)."""
+    decorated = False
+    for d in func.decorators:
+        expr = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+        if (N.dotted(expr) or "").rsplit(".", 1)[-1] == "fixture":
+            decorated = True
+    if not decorated:
+        return False
+    return not any(type(n) in (cst.Yield,) for n in walk(func.body, into_functions=False))
