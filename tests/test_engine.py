@@ -463,3 +463,46 @@ def test_a_float_or_tensor_parameter_is_not_taken_for_a_tensor() -> None:
                 self.gamma = nn.Parameter(init * torch.ones(dim))
         """
     assert _findings(src) == []
+
+
+def test_a_helper_only_ever_given_a_cpu_model_makes_cpu_inputs_safely() -> None:
+    """`select_action(policy, obs)` of a script whose policy stays on the CPU: a factory
+    meeting the parameter is reported only if a call could pass something placed.  In a
+    library (no `__main__`), a public function's callers are elsewhere: reported."""
+    helper = """\
+        import numpy as np
+        import torch
+        import torch.nn as nn
+        def select_action(policy, observation):
+            return policy(torch.from_numpy(observation).float())
+        """.rstrip(" ")
+    cpu_caller = "policy = nn.Linear(4, 2)\nselect_action(policy, np.zeros(4))\n"
+    gpu_caller = (
+        "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+        "policy = nn.Linear(4, 2).to(device)\n"
+        "select_action(policy, np.zeros(4))\n"
+    )
+
+    def script(caller: str) -> str:
+        return helper + "        if __name__ == '__main__':\n" + textwrap.indent(caller, " " * 12)
+
+    assert _findings(script(cpu_caller)) == []
+    assert _findings(script(gpu_caller)) == [("DL005", 5)]
+    assert _findings(helper + textwrap.indent(cpu_caller, " " * 8)) == [("DL005", 5)]
+    assert _findings(helper) == [("DL005", 5)]
+
+
+def test_a_block_expected_to_raise_is_not_reported() -> None:
+    src = """\
+        import pytest
+        import torch
+        import torch.nn as nn
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        model = nn.Linear(3, 3).to(device)
+        def test_mixing_devices_raises():
+            with pytest.raises(RuntimeError):
+                model(torch.randn(2, 3))
+        def test_mixing_devices():
+            model(torch.randn(2, 3))
+        """
+    assert _findings(src) == [("DL005", 10)]

@@ -687,12 +687,17 @@ class CallsMixin:
         if bound is None:
             return UNKNOWN
         for pname, value in bound.items():
-            if (
+            placed = (
                 value.kind in (Kind.TENSOR, Kind.MODULE)
                 and is_placed(value.device)
                 and not is_weak(value.device)
-            ):
+            )
+            if placed:
                 self.placed_params.add((id(func), pname))
+            on_cpu = value.kind in (Kind.TENSOR, Kind.MODULE) and is_cpu(value.device)
+            self.passed.setdefault((id(func), pname), set()).add(
+                "placed" if placed else "cpu" if on_cpu else "other"
+            )
         self._in_progress.add(id(func))
         try:
             inner = self.analyze_function(

@@ -520,6 +520,19 @@ class ExpressionsMixin:
         if key in self._seen:
             return
         self._seen.add(key)
+        evidence = None
+        if (
+            cause is Cause.FACTORY
+            and weak
+            and scope.func is not None
+            and len(pval.device) == 1
+            # a script's functions are called only where we see; a library's public
+            # functions by anyone
+            and (self.is_program or scope.func.name.value.startswith("_"))
+        ):
+            (atom,) = pval.device
+            if atom.startswith("sym:param:"):
+                evidence = (-id(scope.func), atom[len("sym:param:") :])
         self.add_fact(
             self.facts.mismatches,
             Mismatch(
@@ -538,6 +551,7 @@ class ExpressionsMixin:
                 and self.created_in.get(id(cval.site)) == id(scope.func),
             ),
             needs_placement,
+            evidence,
         )
 
     # ------------------------------------------------------------------ iteration

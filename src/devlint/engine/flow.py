@@ -110,6 +110,8 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         self._tensor_uses: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
         # (function, parameter) pairs that a call in this file passes a placed tensor to
         self.placed_params: set[tuple[int, str]] = set()
+        # (function, parameter) -> what same-file calls pass it: "cpu", "placed", "other"
+        self.passed: dict[tuple[int, str], set[str]] = {}
         self.created_in: dict[int, int] = {}  # factory call -> the function it runs in
         # loop targets over loaders known only by name, and those whose batches get moved
         self.heuristic_sites: set[int] = set()
@@ -118,6 +120,10 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         self.module_guarded = False
         self._pending: list[tuple[list, object, Optional[tuple[int, str]]]] = []
         self.collate_moves = "collate" in code and collate_moves(module)
+        # a script (`if __name__ == "__main__":`), whose functions only it calls
+        self.is_program = any(
+            isinstance(s, cst.If) and "__name__" in set(names_in(s.test)) for s in module.body
+        )
         self.default_device_changed = "set_default_device" in code
         self._in_progress: set[int] = set()
         self._collect_defs(module.body)
@@ -235,10 +241,14 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         for info in self.classes.values():
             for method in info.methods.values():
                 self.analyze_function(method, info, report=True)
-        if self.placed_seen:
-            for target, fact, evidence in self._pending:
-                if evidence is None or evidence in self.placed_params:
+        for target, fact, evidence in self._pending:
+            if evidence is not None and evidence[0] < 0:
+                # a factory meeting a parameter: unless every call in this file passes it
+                # a CPU model or tensor (a script's `select_action(policy, obs)`)
+                if self.passed.get((-evidence[0], evidence[1])) != {"cpu"}:
                     target.append(fact)
+            elif self.placed_seen and (evidence is None or evidence in self.placed_params):
+                target.append(fact)
         return self.facts
 
     def add_fact(
@@ -250,7 +260,9 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
     ) -> None:
         """Record a fact; one that needs the file to place something on an accelerator
         (and, with `evidence`, a call passing a placed tensor to that parameter) waits
-        until the whole file has been walked."""
+        until the whole file has been walked.  Evidence with a negative function id asks
+        the opposite: drop the fact if every same-file call passes that parameter a CPU
+        value."""
         if needs_placement or evidence is not None:
             self._pending.append((target, fact, evidence))
         else:
@@ -733,8 +745,13 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         scope.env = current
 
     def walk_with(self, stmt: cst.With, scope: Scope) -> bool:
-        saved_default = scope.default_device
+        saved_default, saved_report = scope.default_device, scope.report
         for item in stmt.items:
+            if isinstance(item.item, cst.Call) and (N.dotted(item.item.func) or "").rsplit(".", 1)[
+                -1
+            ] in ("raises", "assertRaises", "assertRaisesRegex"):
+                # `with pytest.raises(RuntimeError):` the block is meant to fail
+                scope.report = False
             q = self.imports.qualify(item.item.func) if isinstance(item.item, cst.Call) else None
             value = self.eval(item.item, scope)
             if q == "torch.device" and isinstance(item.item, cst.Call):
@@ -745,7 +762,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             if item.asname is not None:
                 self.bind(item.asname.name, value if q != "builtins.open" else UNKNOWN, scope)
         falls = self.walk_block(stmt.body.body, scope)
-        scope.default_device = saved_default
+        scope.default_device, scope.report = saved_default, saved_report
         return falls
 
     def walk_try(self, stmt: cst.Try, scope: Scope) -> bool:
