@@ -236,11 +236,6 @@ def holds_no_state(bases: list[str], methods: dict[str, cst.FunctionDef]) -> boo
     of what it holds, so it has no device of its own."""
     if len(bases) != 1 or not (bases[0] == "Module" or bases[0].endswith("nn.Module")):
         return False
-    for method in methods.values():
-        for call in calls(method):
-            name = N.dotted(call.func) or ""
-            if name.rsplit(".", 1)[-1] in ("register_buffer", "register_parameter", "Parameter"):
-                return False
     init = methods.get("__init__")
     if init is None:
         return False
@@ -264,6 +259,12 @@ def holds_no_state(bases: list[str], methods: dict[str, cst.FunctionDef]) -> boo
                 or _is_literal(value)
                 or (type(value) is cst.Name and value.value in scalars)
             ):
+                return False
+    # (checked last: most module classes already failed above, on a layer in __init__)
+    for method in methods.values():
+        for call in calls(method):
+            name = N.dotted(call.func) or ""
+            if name.rsplit(".", 1)[-1] in ("register_buffer", "register_parameter", "Parameter"):
                 return False
     return True
 
