@@ -197,26 +197,13 @@ def run(program: Program, options: Options) -> RunResult:
             _copy_tree(cwd, run_dir)
             if script and _inside(script, cwd):
                 script = os.path.join(run_dir, os.path.relpath(script, cwd))
-        spec = {
-            "script": script,
-            "module": program.module,
-            "argv": program.argv,
-            "device": options.device,
-            "keep_going": options.keep_going,
-            "max_batches": options.max_batches,
-            "device_count": options.device_count,
-            "events": os.path.join(work, "events.jsonl"),
-            "results": os.path.join(work, "results.json"),
-        }
+        spec = _child_spec(program, options, script, work, "")
         spec_path = os.path.join(work, "spec.json")
         with open(spec_path, "w", encoding="utf-8") as fh:
             json.dump(spec, fh)
-        env = dict(os.environ)
-        root = _devlint_root()
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env = _child_env()
         if options.device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""
-        env.pop("DEVLINT_HARNESS", None)
         cmd = [program.python, *program.python_flags, "-m", "devlint.runtime.child", spec_path]
         started = time.monotonic()
         status_override = None
@@ -254,6 +241,33 @@ def run(program: Program, options: Options) -> RunResult:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _child_spec(
+    program: Program, options: Options, script: Optional[str], work: str, prefix: str
+) -> dict[str, Any]:
+    """What the child (`devlint.runtime.child`) runs and where it writes its events and
+    results (`<work>/<prefix>events.jsonl`, `...results.json`)."""
+    return {
+        "script": script,
+        "module": program.module,
+        "argv": program.argv,
+        "device": options.device,
+        "keep_going": options.keep_going,
+        "max_batches": options.max_batches,
+        "device_count": options.device_count,
+        "events": os.path.join(work, f"{prefix}events.jsonl"),
+        "results": os.path.join(work, f"{prefix}results.json"),
+    }
+
+
+def _child_env() -> dict[str, str]:
+    """The child's environment: devlint importable, no harness flag inherited."""
+    env = dict(os.environ)
+    root = _devlint_root()
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("DEVLINT_HARNESS", None)
+    return env
+
+
 def run_many(
     programs: Sequence[Program], options: Options | Sequence[Options], jobs: int = 2
 ) -> list[RunResult]:
@@ -277,15 +291,7 @@ def run_many(
             script = os.path.abspath(program.script) if program.script else None
             specs.append(
                 {
-                    "script": script,
-                    "module": program.module,
-                    "argv": program.argv,
-                    "device": options.device,
-                    "keep_going": options.keep_going,
-                    "max_batches": options.max_batches,
-                    "device_count": options.device_count,
-                    "events": os.path.join(work, f"{i}.events.jsonl"),
-                    "results": os.path.join(work, f"{i}.results.json"),
+                    **_child_spec(program, options, script, work, f"{i}."),
                     "output": os.path.join(work, f"{i}.out"),
                     "cwd": os.path.dirname(script) if script and options.cwd is None else cwd,
                     "env": {"CUDA_VISIBLE_DEVICES": ""} if options.device == "cpu" else {},
@@ -295,10 +301,7 @@ def run_many(
         specs_path = os.path.join(work, "specs.json")
         with open(specs_path, "w", encoding="utf-8") as fh:
             json.dump(specs, fh)
-        env = dict(os.environ)
-        root = _devlint_root()
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        env.pop("DEVLINT_HARNESS", None)
+        env = _child_env()
         started = time.monotonic()
         proc = subprocess.run(
             [sys.executable, "-m", "devlint.runtime.child", "--many", specs_path, str(jobs)],

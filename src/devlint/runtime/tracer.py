@@ -740,19 +740,20 @@ class Hooks:
                 set_prov(out, get_prov(src) or Prov(site))
         return out
 
-    def move_error(self, kind, src, args, kwargs, exc, target):
-        """No accelerator: record and, with --keep-going, answer on the CPU."""
+    def no_accelerator(self, op, exc, devices, operands, frame, args, kwargs):
+        """Record a failed request for an accelerator that is not there; re-raise it
+        (marked recorded) unless --keep-going heals it, when the caller answers on the
+        CPU.  Any other error is re-raised untouched."""
         __tracebackhide__ = True
         if classify(exc) != "no-accelerator" or is_recorded(exc):
             raise exc
-        frame = sys._getframe()
         event = make_event(
             "no-accelerator",
-            f"Tensor.{kind}",
+            op,
             str(exc),
             type(exc).__name__,
-            [dstr(target) if target is not None else "cuda", "cpu"],
-            [operand_record("self", src)],
+            devices,
+            operands,
             frame=frame,
             bindings=device_bindings(frame, args, kwargs),
         )
@@ -760,6 +761,19 @@ class Hooks:
         self.harness.record(event)
         if not self.harness.keep_going:
             raise mark_recorded(exc)
+
+    def move_error(self, kind, src, args, kwargs, exc, target):
+        """No accelerator: record and, with --keep-going, answer on the CPU."""
+        __tracebackhide__ = True
+        self.no_accelerator(
+            f"Tensor.{kind}",
+            exc,
+            [dstr(target) if target is not None else "cuda", "cpu"],
+            [operand_record("self", src)],
+            sys._getframe(),
+            args,
+            kwargs,
+        )
         if kind in ("cuda",):
             return src
         if kind == "type":
@@ -840,23 +854,16 @@ class Hooks:
 
     def factory_error(self, name, orig, args, kwargs, exc):
         __tracebackhide__ = True
-        if classify(exc) != "no-accelerator" or is_recorded(exc):
-            raise exc
         frame = sys._getframe()
-        event = make_event(
-            "no-accelerator",
+        self.no_accelerator(
             f"torch.{name}",
-            str(exc),
-            type(exc).__name__,
+            exc,
             [dstr(_requested_device((), kwargs)), "cpu"],
             [],
-            frame=frame,
-            bindings=device_bindings(frame, (), kwargs),
+            frame,
+            (),
+            kwargs,
         )
-        event["healed"] = self.harness.keep_going
-        self.harness.record(event)
-        if not self.harness.keep_going:
-            raise mark_recorded(exc)
         kwargs = dict(kwargs)
         kwargs["device"] = "cpu"
         kwargs.pop("pin_memory", None)
