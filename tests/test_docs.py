@@ -50,8 +50,9 @@ def test_rule_command_for_every_documented_rule() -> None:
 
 def test_dl100_examples_behave_as_documented() -> None:
     from devlint.checker import check_source
-    from devlint.config import Selection, enabled_codes, rules_for
+    from devlint.config import Selection, enabled_codes
     from devlint.meta_rules import UNUSED_SUPPRESSION as rule
+    from devlint.rules import rules_for
 
     rules = rules_for(enabled_codes([Selection(extend_select=("DL100",))]))
     prelude = "import torch\n"

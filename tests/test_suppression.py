@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from devlint.checker import check_source
-from devlint.config import enabled_codes, rules_for
-from devlint.rules import ALL_RULES
+from devlint.config import enabled_codes
+from devlint.rules import ALL_RULES, rules_for
 from devlint.suppression import scan
 from tests.helpers import BUGGY, CLEAN, concise, run, write
 

@@ -44,7 +44,7 @@ from devlint.globs import PathSet
 from devlint.meta_rules import UNUSED_SUPPRESSION
 from devlint.report import FORMATS, MACHINE_FORMATS, render, render_statistics
 from devlint.report.full import clean
-from devlint.rules import KNOWN_CODES, SYNTAX_ERROR, Rule, is_valid_selector
+from devlint.rules import KNOWN_CODES, SYNTAX_ERROR, Rule, is_valid_selector, rules_for
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -546,7 +546,7 @@ def check(
     if stdin_data is not None:
         result = _check_one(
             None,
-            config.rules_for(set(codes)),
+            rules_for(codes),
             discovery.files[0].display,
             cfg.device_names,
             noqa,
@@ -560,7 +560,7 @@ def check(
 
             fixed = apply_fixes(
                 discovery.files,
-                config.rules_for(set(codes)),
+                rules_for(codes),
                 analysis,
                 unsafe_fixes,
                 write=not diff,

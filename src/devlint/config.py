@@ -18,8 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
-from devlint.rules import KNOWN_CODES, RULE_DEFAULTS, SYNTAX_ERROR, Rule, is_valid_selector
-from devlint.rules import rules_for as _rules_for
+from devlint.rules import KNOWN_CODES, RULE_DEFAULTS, SYNTAX_ERROR, is_valid_selector
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -291,8 +290,3 @@ def enabled_codes(layers: Sequence[Selection], extra_ignore: Sequence[str] = ())
     if syntax:
         result.add(SYNTAX_ERROR[0])
     return {c for c in result if _specificity(c, extra_ignore) is None}
-
-
-def rules_for(codes: set[str]) -> list[Rule]:
-    """The rule objects for `codes` (this loads the engine rules)."""
-    return _rules_for(codes)

@@ -156,12 +156,13 @@ def moves_params(func: cst.FunctionDef) -> bool:
     of its own submodules to a parameter's device (`self.heads[k].to(x.device)`)?
     Either way the module meets its inputs where they are."""
     params = {p.name.value for p in func.params.params} - {"self"}
-    for f in method_calls(func, ("to", "cuda")):
+    for call in calls(func):  # one pass for both questions
+        f = call.func
+        if not (isinstance(f, cst.Attribute) and f.attr.value in ("to", "cuda")):
+            continue
         if isinstance(f.value, cst.Name) and f.value.value in params:
             return True
-    for call in calls(func):
-        f = call.func
-        if not (isinstance(f, cst.Attribute) and f.attr.value == "to"):
+        if f.attr.value != "to":
             continue
         receiver = f.value
         while isinstance(receiver, (cst.Attribute, cst.Subscript)):
@@ -315,4 +316,4 @@ def is_returning_fixture(func: cst.FunctionDef) -> bool:
             decorated = True
     if not decorated:
         return False
-    return not any(type(n) in (cst.Yield,) for n in walk(func.body, into_functions=False))
+    return not any(type(n) is cst.Yield for n in walk(func.body, into_functions=False))

@@ -20,6 +20,7 @@ from typing import Iterable, Optional, Union
 import libcst as cst
 
 from devlint.engine.facts import FileFacts
+from devlint.engine.syntax import target_names
 from devlint.engine.walk import iter_children
 
 
@@ -39,17 +40,6 @@ class _Scope:
 
 
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-
-
-def target_names(node: cst.CSTNode) -> list[str]:
-    """The names an assignment target binds (`a`, `a, (b, *c)`); attributes bind none."""
-    if isinstance(node, cst.Name):
-        return [node.value]
-    if isinstance(node, (cst.Tuple, cst.List)):
-        return [n for e in node.elements for n in target_names(e.value)]
-    if isinstance(node, cst.StarredElement):
-        return target_names(node.value)
-    return []
 
 
 def _import_names(node: Union[cst.Import, cst.ImportFrom]) -> list[str]:
@@ -72,8 +62,8 @@ class _Bind:
 
     __slots__ = ("names", "scope")
 
-    def __init__(self, names: list[str], scope: _Scope) -> None:
-        self.names, self.scope = names, scope
+    def __init__(self, names: Iterable[str], scope: _Scope) -> None:
+        self.names, self.scope = list(names), scope
 
 
 class Bindings:
