@@ -10,14 +10,11 @@ fixture runs without `--keep-going` and must show no device event.  The table na
 device, torch version and each verdict; the exit status is 1 if any expected line is not
 CONFIRMED or any clean fixture has an event.
 
-On the lent GPU machine (Python 3.12, torch, click and pytest, no LibCST), carry the
-wheels of LibCST and PyYAML (its one requirement) for cp312 manylinux x86_64 in `.whl/`, as
-the device tool's README says (`pip download --no-deps --only-binary=:all:
---python-version 3.12 ... -d .whl libcst pyyaml`), and run from the repository root:
+On the lent GPU machine (Python 3.12, torch, click and pytest) nothing needs to be
+carried: devlint's own requirement is click (its analysis reads Python's `ast`).  From
+the repository root:
 
-    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl &&
-    PYTHONPATH=/tmp/site:src python3 benchmarks/fixture_confirmation.py --device cuda \\
-        --out $OUT/cuda.md
+    PYTHONPATH=src python3 benchmarks/fixture_confirmation.py --device cuda --out $OUT/cuda.md
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Usage: python benchmarks/speed.py CHECKOUT [--repeat 3] [--peers-bin DIR] [--out FILE.md]
 
 Fetches nothing.  Measures, as the median of `--repeat` runs of wall-clock time:
-- the floor: parsing every `.py` file with LibCST in one process (no analysis);
+- the floor: parsing every `.py` file with LibCST in one process (no analysis), the
+  yardstick of the speed issue, when LibCST is installed (`pip install libcst`; devlint
+  itself does not need it), and with Python's `ast` for reference;
 - devlint cold (`--no-cache`, default `--jobs`, and `--jobs 1`);
 - devlint warm (second run on an unchanged tree with a cache), and after touching one file;
 - peers found in `--peers-bin` (a virtualenv's bin with `torchfix`, `torch-preflight`,
@@ -26,16 +28,18 @@ from pathlib import Path
 PARSE_FLOOR = """
 import sys
 from pathlib import Path
-import libcst as cst
-skip = {".git", ".venv", "venv", "build", "dist", "__pycache__"}
+import {module}
+skip = {{".git", ".venv", "venv", "build", "dist", "__pycache__"}}
 for p in sorted(Path(sys.argv[1]).rglob("*.py")):
     if skip & set(p.relative_to(sys.argv[1]).parts):
         continue
     try:
-        cst.parse_module(p.read_bytes())
+        {parse}(p.read_bytes())
     except Exception:
         pass
 """
+LIBCST_FLOOR = PARSE_FLOOR.format(module="libcst", parse="libcst.parse_module")
+AST_FLOOR = PARSE_FLOOR.format(module="ast", parse="ast.parse")
 
 
 def timed(cmd: list[str], repeat: int, env: dict | None = None, before=None) -> float:
@@ -78,16 +82,18 @@ def main() -> None:
     devlint = [py, "-m", "devlint", "--exit-zero", "--output-format", "concise"]
     rows: list[tuple[str, float]] = []
 
-    rows.extend(
-        interleaved(
-            {
-                "LibCST parse, one process (floor)": [py, "-c", PARSE_FLOOR, str(root)],
-                "devlint cold (--no-cache)": [*devlint, "--no-cache", str(root)],
-                "devlint cold, --jobs 1": [*devlint, "--no-cache", "--jobs", "1", str(root)],
-            },
-            args.repeat,
-        )
+    has_libcst = (
+        subprocess.run([py, "-c", "import libcst"], stderr=subprocess.DEVNULL).returncode == 0
     )
+    commands = {}
+    if has_libcst:
+        commands["LibCST parse, one process (floor)"] = [py, "-c", LIBCST_FLOOR, str(root)]
+    else:
+        print("LibCST is not installed: ratios are against the `ast` parse", file=sys.stderr)
+    commands["Python `ast` parse, one process"] = [py, "-c", AST_FLOOR, str(root)]
+    commands["devlint cold (--no-cache)"] = [*devlint, "--no-cache", str(root)]
+    commands["devlint cold, --jobs 1"] = [*devlint, "--no-cache", "--jobs", "1", str(root)]
+    rows.extend(interleaved(commands, args.repeat))
 
     cache_dir = Path(tempfile.mkdtemp(prefix="devlint-bench-cache-"))
     try:

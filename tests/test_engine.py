@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import ast
 import textwrap
-
-import libcst as cst
 
 from devlint.engine.facts import Cause, Context
 from devlint.engine.flow import Analyzer, analyze
@@ -20,7 +19,8 @@ device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def run(src: str) -> Analyzer:
-    a = Analyzer(cst.parse_module(PRELUDE + textwrap.dedent(src)))
+    text = PRELUDE + textwrap.dedent(src)
+    a = Analyzer(ast.parse(text), text)
     a.run()
     return a
 
@@ -30,7 +30,8 @@ def env(src: str) -> dict:
 
 
 def facts(src: str):
-    return analyze(cst.parse_module(PRELUDE + textwrap.dedent(src)))
+    text = PRELUDE + textwrap.dedent(src)
+    return analyze(ast.parse(text), text)
 
 
 def test_canonical_device_is_symbolic_accelerator() -> None:
@@ -267,8 +268,8 @@ def test_configured_device_names_are_device_values() -> None:
         "    b = b.to(tgt)\n"
         "    out = model(a)\n"
     )
-    assert analyze(cst.parse_module(src), src).mismatches == []
-    found = analyze(cst.parse_module(src), src, device_names=["tgt"]).mismatches
+    assert analyze(ast.parse(src), src).mismatches == []
+    found = analyze(ast.parse(src), src, device_names=["tgt"]).mismatches
     assert [(m.cause, m.culprit.text) for m in found] == [(Cause.BATCH, "a")]
 
 

@@ -78,6 +78,44 @@ def test_overlapping_fixes_apply_one_per_round() -> None:
     assert fixed == "y = a.cpu().numpy()\n"
 
 
+def test_a_multiline_call_keeps_its_layout_when_it_gains_an_argument() -> None:
+    """The new argument follows the call's own layout, and continuation lines keep their
+    indentation (the edit replaces the call's span with its own text plus the argument)."""
+    text = (
+        "import torch\n"
+        "class Data:\n"
+        "    def load(self, root):\n"
+        "        return torch.load(\n"
+        "            os.path.join(root,  # the file\n"
+        "                         'data.pt'),\n"
+        "        )\n"
+    )
+    assert fix_text(text, unsafe=True) == (
+        "import torch\n"
+        "class Data:\n"
+        "    def load(self, root):\n"
+        "        return torch.load(\n"
+        "            os.path.join(root,  # the file\n"
+        "                         'data.pt'), map_location=\"cpu\",\n"
+        "        )\n"
+    )
+    per_line = (
+        "import torch\n"
+        "def load(path):\n"
+        "    return torch.load(\n"
+        "        path,\n"
+        "        weights_only=True,\n"
+        "    )\n"
+    )
+    assert fix_text(per_line, unsafe=True) == per_line.replace(
+        "weights_only=True,\n", 'weights_only=True,\n        map_location="cpu",\n'
+    )
+    one_line = "import torch\nw = torch.load('m.pt', weights_only=True)\n"
+    assert fix_text(one_line, unsafe=True) == (
+        "import torch\nw = torch.load('m.pt', weights_only=True, map_location=\"cpu\")\n"
+    )
+
+
 SRC = (
     "import torch\n"
     "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"

@@ -1,15 +1,17 @@
-"""`positions_of` (statements generated one by one, placed by `ast`) gives exactly the
-positions of the whole-module pass, for every node, in every layout."""
+"""`Source` (the character positions and source text of `ast` nodes, which findings
+and fixes are placed with) agrees with the standard library's own conversion, for every
+node of every fixture and of odd layouts: non-ASCII lines (`ast` counts bytes), form
+feeds, CR-only and CRLF line ends, tabs, continuations."""
 
 from __future__ import annotations
 
-import random
+import ast
+import io
 from pathlib import Path
 
-import libcst as cst
 import pytest
 
-import devlint.positions as positions
+from devlint.engine.nodes import Source
 from devlint.engine.walk import walk
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -37,6 +39,7 @@ LAYOUTS = {
     "no_trailing_newline": "def f():\n    return torch.load('m.pt')",
     "continuations": "x = torch.ones(\n    3,\n)  \\\n    + 1\ny = [\n  1,\n  2]\n",
     "form_feed": "import torch\n\x0c\ndef f():\n    return torch.ones(1)\n",
+    "wide_chars": "x = '日本語'; y = torch.ones(1).cuda()  # 🙂\nz = ('ü' +\n  'é')\n",
     "indent_mix": "class A:\n  def f(self):\n        return 1\n  def g(self):\n     return 2\n",
 }
 
@@ -48,44 +51,27 @@ def _sources() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("name", "text"), _sources(), ids=[n for n, _ in _sources()])
-def test_positions_of_equals_the_whole_module_pass(name: str, text: str) -> None:
-    module = cst.parse_module(text)
-    full = positions.node_positions(module)
-    nodes = [n for n in walk(module) if not isinstance(n, cst.Module)]
-    rng = random.Random(name)
-    groups = [[n] for n in nodes] if len(nodes) < 400 else []
-    groups += [rng.sample(nodes, min(6, len(nodes))) for _ in range(20)]
-    for group in groups:
-        got = positions.positions_of(module, text, group)
-        assert {id(n): got.get(n) for n in group} == {id(n): full.get(n) for n in group}
+def test_segments_and_spans_agree_with_the_standard_library(name: str, text: str) -> None:
+    tree = ast.parse(text)
+    source = Source(text)
+    lines = io.StringIO(text, newline="").readlines()  # split at \n, \r\n, \r only
+    checked = 0
+    for node in walk(tree):
+        if getattr(node, "end_col_offset", None) is None:
+            continue
+        expected = ast.get_source_segment(text, node)
+        assert source.segment(node) == expected, ast.dump(node)
+        line, col, end_line, end_col = source.span(node)  # type: ignore[misc]
+        assert (line, end_line) == (node.lineno, node.end_lineno)
+        parts = io.StringIO(expected, newline="").readlines() or [""]
+        assert lines[line - 1][col:].startswith(parts[0])
+        assert lines[end_line - 1][:end_col].endswith(parts[-1])
+        checked += 1
+    assert checked > 0
 
 
-def test_only_the_statements_holding_the_nodes_are_generated(monkeypatch) -> None:
-    """The point of it: a node in the last statement of a long file costs one statement."""
-    text = "".join(f"x{i} = torch.ones({i})\n" for i in range(500)) + "y = x1.cuda()\n"
-    module = cst.parse_module(text)
-    generated: list[cst.CSTNode] = []
-    real = positions._place_statement
-
-    def spy(module, statement, *args):
-        generated.append(statement)
-        return real(module, statement, *args)
-
-    monkeypatch.setattr(positions, "_place_statement", spy)
-    monkeypatch.setattr(positions, "node_positions", lambda m: pytest.fail("fell back"))
-    last = module.body[-1]
-    got = positions.positions_of(module, text, [last])
-    assert generated == [last]
-    assert got[last].start.line == 501
-
-
-def test_a_file_ast_rejects_falls_back_to_the_whole_module_pass(monkeypatch) -> None:
-    text = "x = 1\ny = torch.ones(1)\n"
-    module = cst.parse_module(text)
-    target = module.body[1]
-
-    def broken(_text):
-        raise SyntaxError("newer syntax than this Python")
-
-    monkeypatch.setattr(positions.ast, "parse", broken)
-    assert positions.positions_of(module, text, [target])[target].start.line == 2
+def test_a_node_the_engine_made_up_has_no_span_and_prints_as_code() -> None:
+    source = Source("x = 1\n")
+    made_up = ast.Call(func=ast.Name(id="fixture"), args=[], keywords=[])
+    assert source.span(made_up) is None
+    assert source.segment(made_up) == "fixture()"

@@ -31,8 +31,7 @@ BAD_INPUTS: dict[str, bytes] = {
     "incomplete": b"def f(:\n",
     "unterminated": b"x = '''\n",
     "deep_parens": b"x = " + b"(" * 1000 + b"1" + b")" * 1000 + b"\n",
-    # 500 nested calls recurse past the default limit (the engine retries with a deep stack);
-    # much deeper nesting is slow in LibCST's parser itself (1000 levels: ~10 s)
+    # 500 nested calls: more than Python's parser allows (200 nested brackets): DL000
     "deep_calls": b"import torch\nx = " + b"f(" * 500 + b"1" + b")" * 500 + b"\n",
     "deep_operators": b"import torch\nx = " + b" + ".join([b"torch.zeros(2)"] * 1500) + b"\n",
     "long_line": b"import torch\nx = [" + b", ".join([b"torch.zeros(1)"] * 5000) + b"]\n",

@@ -10,6 +10,7 @@ temporary file in the same folder and `os.replace`, keeping the mode, the encodi
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import io
@@ -18,11 +19,10 @@ import re
 import stat
 import tempfile
 import tokenize
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
-
-import libcst as cst
 
 from devlint.findings import Finding
 from devlint.rules.base import SAFE
@@ -52,7 +52,7 @@ def applicable(finding: Finding, unsafe: bool) -> bool:
 
 
 def _line_starts(text: str) -> list[int]:
-    """Offsets where each line starts, splitting lines as LibCST does (\\r\\n, \\r, \\n)."""
+    """Offsets where each line starts, splitting lines as Python does (\\r\\n, \\r, \\n)."""
     starts = [0]
     starts.extend(m.end() for m in _LINE_BREAK.finditer(text))
     return starts
@@ -89,9 +89,13 @@ def apply_edits(text: str, findings: Sequence[Finding], unsafe: bool) -> tuple[s
 
 
 def parses(text: str) -> bool:
+    """Is the fixed text a valid program for the Python running devlint (its own parser,
+    which never runs the code)?  A fix that breaks the syntax is never written."""
     try:
-        cst.parse_module(text)
-    except (cst.ParserSyntaxError, RecursionError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, "<fixed>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
 

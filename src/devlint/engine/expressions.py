@@ -3,10 +3,9 @@ the places where operands on different devices meet."""
 
 from __future__ import annotations
 
+import ast
 from dataclasses import replace
 from typing import Optional, Sequence
-
-import libcst as cst
 
 from devlint.engine import names as N
 from devlint.engine.facts import (
@@ -15,6 +14,7 @@ from devlint.engine.facts import (
     Mismatch,
     Operand,
 )
+from devlint.engine.nodes import BINARY_OPERATORS, is_constant
 from devlint.engine.scope import (
     ENCODING,
     HEURISTIC_LOADER,
@@ -46,18 +46,32 @@ from devlint.engine.values import (
 )
 from devlint.engine.walk import iter_children
 
+# the text of a comparison operator, for messages
+_COMPARISON_OPERATORS: dict[type, str] = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.In: "in",
+    ast.NotIn: "not in",
+}
+
 
 class ExpressionsMixin:
     """`Analyzer` methods that evaluate expressions (no calls)."""
 
     # ------------------------------------------------------------------ expressions
-    def eval(self, node: Optional[cst.BaseExpression], scope: Scope) -> Value:
+    def eval(self, node: Optional[ast.expr], scope: Scope) -> Value:
         if node is None:
             return UNKNOWN
         method = getattr(self, "eval_" + type(node).__name__, None)
         if method is None:
             for child in iter_children(node):
-                if isinstance(child, cst.BaseExpression):
+                if isinstance(child, ast.expr):
                     self.eval(child, scope)
             return UNKNOWN
         return method(node, scope)
@@ -85,13 +99,12 @@ class ExpressionsMixin:
             return scope.globals[key]
         return None
 
-    def eval_Name(self, node: cst.Name, scope: Scope) -> Value:
-        found = self.lookup(node.value, scope)
+    def eval_Name(self, node: ast.Name, scope: Scope) -> Value:
+        found = self.lookup(node.id, scope)
         if found is not None:
             return found
-        name = node.value
-        if name in ("True", "False", "None"):
-            return OTHER
+        name = node.id
+        # (`True`, `False` and `None` are constants: see `eval_Constant`)
         if self.is_device_name(name):
             return Value(Kind.DEVICE, sym(name))
         if N.is_loader_name(name):
@@ -112,14 +125,17 @@ class ExpressionsMixin:
             type_name=HEURISTIC_LOADER if heuristic else "",
         )
 
-    def eval_Integer(self, node: cst.CSTNode, scope: Scope) -> Value:
+    def eval_Constant(self, node: ast.Constant, scope: Scope) -> Value:
+        """Numbers, `True`, `False`, `None` and strings other than device strings are
+        plain values; `...` is unknown."""
+        value = node.value
+        if type(value) is str:
+            return self._string(node)
+        if value is Ellipsis:
+            return UNKNOWN
         return OTHER
 
-    eval_Float = eval_Integer
-    eval_Imaginary = eval_Integer
-    eval_ConcatenatedString = eval_Integer
-
-    def eval_SimpleString(self, node: cst.SimpleString, scope: Scope) -> Value:
+    def _string(self, node: ast.Constant) -> Value:
         """Device strings are device values (`device = "cpu"`); other strings are not."""
         s = N.string_value(node)
         if s == "cpu":
@@ -129,19 +145,19 @@ class ExpressionsMixin:
             return Value(Kind.DEVICE, frozenset({lit}))
         return OTHER
 
-    def eval_FormattedString(self, node: cst.FormattedString, scope: Scope) -> Value:
-        for part in node.parts:
-            if isinstance(part, cst.FormattedStringExpression):
-                self.eval(part.expression, scope)
+    def eval_JoinedStr(self, node: ast.JoinedStr, scope: Scope) -> Value:
+        for part in node.values:
+            if type(part) is ast.FormattedValue:
+                self.eval(part.value, scope)
         return OTHER
 
-    def eval_Attribute(self, node: cst.Attribute, scope: Scope) -> Value:
+    def eval_Attribute(self, node: ast.Attribute, scope: Scope) -> Value:
         key = N.dotted(node)
         if key is not None:
             found = self.lookup(key, scope)
             if found is not None:
                 return found
-        attr = node.attr.value
+        attr = node.attr
         q = self.imports.qualify(node) if key is not None else None
         if q is not None and q.startswith("torch.") and q.count(".") == 1 and attr in N.DTYPE_NAMES:
             return OTHER
@@ -182,14 +198,24 @@ class ExpressionsMixin:
             return self.default_loader()
         return UNKNOWN
 
-    def eval_Subscript(self, node: cst.Subscript, scope: Scope) -> Value:
+    def _subscript_elements(self, node: ast.Subscript) -> list[ast.expr]:
+        """The indices of a subscript (an expression or an `ast.Slice` each): `a[i, j]` and
+        `a[(i, j)]` (the same to Python) have two, `a[()]` one (an empty tuple); `a[*b]`
+        has `b`."""
+        s = node.slice
+        if type(s) is not ast.Tuple or not s.elts:
+            return [s]
+        return [e.value if type(e) is ast.Starred else e for e in s.elts]
+
+    def eval_Subscript(self, node: ast.Subscript, scope: Scope) -> Value:
         base = self.eval(node.value, scope)
+        elements = self._subscript_elements(node)
         indices = []
-        for el in node.slice:
-            if isinstance(el.slice, cst.Index):
-                indices.append((el.slice.value, self.eval(el.slice.value, scope)))
+        for el in elements:
+            if type(el) is not ast.Slice:
+                indices.append((el, self.eval(el, scope)))
             else:
-                for part in (el.slice.lower, el.slice.upper, el.slice.step):
+                for part in (el.lower, el.upper, el.step):
                     if part is not None:
                         self.eval(part, scope)
         if base.kind is Kind.TENSOR:
@@ -208,7 +234,7 @@ class ExpressionsMixin:
                         (idx_node, idx),
                         scope,
                     )
-            only_slices = all(not isinstance(el.slice, cst.Index) for el in node.slice)
+            only_slices = all(type(el) is ast.Slice for el in elements)
             return replace(base, scalar=base.scalar if only_slices else None)
         if base.kind is Kind.BATCH:
             key = subscript_key(node)
@@ -218,14 +244,12 @@ class ExpressionsMixin:
                         return v
             if base.elems is not None and len(indices) == 1:
                 idx_node = indices[0][0]
-                if isinstance(idx_node, cst.Integer):
-                    i = int(idx_node.value)
+                if is_constant(idx_node, int):
+                    i = idx_node.value
                     if 0 <= i < len(base.elems):
                         return base.elems[i]
-                elif isinstance(idx_node, cst.UnaryOperation) and isinstance(
-                    idx_node.expression, cst.Integer
-                ):
-                    i = -int(idx_node.expression.value)
+                elif type(idx_node) is ast.UnaryOp and is_constant(idx_node.operand, int):
+                    i = -idx_node.operand.value
                     if -len(base.elems) <= i < 0:
                         return base.elems[i]
             if base.elem is not None:
@@ -257,18 +281,29 @@ class ExpressionsMixin:
             return base.elem
         return UNKNOWN
 
-    def eval_Tuple(self, node: cst.Tuple, scope: Scope) -> Value:
-        return self._sequence(node.elements, scope)
+    def eval_Tuple(self, node: ast.Tuple, scope: Scope) -> Value:
+        return self._sequence(node.elts, scope)
 
-    def eval_List(self, node: cst.List, scope: Scope) -> Value:
-        return self._sequence(node.elements, scope)
+    def eval_List(self, node: ast.List, scope: Scope) -> Value:
+        return self._sequence(node.elts, scope)
 
-    def _sequence(self, elements: Sequence[cst.BaseElement], scope: Scope) -> Value:
+    def eval_Set(self, node: ast.Set, scope: Scope) -> Value:
+        # the items are evaluated (they may meet other devices); the set itself is unknown
+        for el in node.elts:
+            self.eval(el.value if type(el) is ast.Starred else el, scope)
+        return UNKNOWN
+
+    def eval_YieldFrom(self, node: ast.YieldFrom, scope: Scope) -> Value:
+        self.eval(node.value, scope)
+        return UNKNOWN
+
+    def _sequence(self, elements: Sequence[ast.expr], scope: Scope) -> Value:
         values = []
         for el in elements:
-            v = self.eval(el.value, scope)
-            values.append(UNKNOWN if isinstance(el, cst.StarredElement) else v)
-        if any(isinstance(el, cst.StarredElement) for el in elements):
+            starred = type(el) is ast.Starred
+            v = self.eval(el.value if starred else el, scope)  # type: ignore[attr-defined]
+            values.append(UNKNOWN if starred else v)
+        if any(type(el) is ast.Starred for el in elements):
             return Value(Kind.BATCH, DEV_UNKNOWN)
         return Value(
             Kind.BATCH,
@@ -277,40 +312,39 @@ class ExpressionsMixin:
             origin=common_origin(values),
         )
 
-    def eval_Dict(self, node: cst.Dict, scope: Scope) -> Value:
+    def eval_Dict(self, node: ast.Dict, scope: Scope) -> Value:
         entries = []
         ok = True
-        for el in node.elements:
-            if isinstance(el, cst.DictElement):
-                v = self.eval(el.value, scope)
-                k = N.string_value(el.key)
+        for key, value in zip(node.keys, node.values):
+            if key is not None:
+                v = self.eval(value, scope)
+                k = N.string_value(key)
                 if k is None:
                     ok = False
                 else:
                     entries.append((k, v))
             else:
-                self.eval(el.value, scope)
+                # `**value`
+                self.eval(value, scope)
                 ok = False
         if not ok:
             return Value(Kind.BATCH, DEV_UNKNOWN)
         return Value(Kind.BATCH, container_device([v for _, v in entries]), entries=tuple(entries))
 
     def _comprehension(
-        self, node: cst.CSTNode, scope: Scope, elt_nodes: Sequence[cst.BaseExpression]
+        self, node: ast.AST, scope: Scope, elt_nodes: Sequence[ast.expr]
     ) -> list[Value]:
         saved = dict(scope.env)
-        comp = node.for_in  # type: ignore[attr-defined]
-        while comp is not None:
+        for comp in node.generators:  # type: ignore[attr-defined]
             it = self.eval(comp.iter, scope)
             self.bind(comp.target, self.element_of(it, comp.iter, scope), scope)
             for cond in comp.ifs:
-                self.eval(cond.test, scope)
-            comp = comp.inner_for_in
+                self.eval(cond, scope)
         values = [self.eval(e, scope) for e in elt_nodes]
         scope.env = saved
         return values
 
-    def eval_ListComp(self, node: cst.ListComp, scope: Scope) -> Value:
+    def eval_ListComp(self, node: ast.ListComp, scope: Scope) -> Value:
         (v,) = self._comprehension(node, scope, [node.elt])
         return Value(
             Kind.BATCH,
@@ -322,7 +356,7 @@ class ExpressionsMixin:
     eval_GeneratorExp = eval_ListComp
     eval_SetComp = eval_ListComp
 
-    def eval_DictComp(self, node: cst.DictComp, scope: Scope) -> Value:
+    def eval_DictComp(self, node: ast.DictComp, scope: Scope) -> Value:
         _, v = self._comprehension(node, scope, [node.key, node.value])
         return Value(
             Kind.BATCH,
@@ -332,7 +366,7 @@ class ExpressionsMixin:
             origin=v.origin if v.origin is Origin.LOADER else Origin.NONE,
         )
 
-    def eval_IfExp(self, node: cst.IfExp, scope: Scope) -> Value:
+    def eval_IfExp(self, node: ast.IfExp, scope: Scope) -> Value:
         self.eval(node.test, scope)
         device_test = self.is_device_condition(node.test)
         if device_test:
@@ -347,55 +381,56 @@ class ExpressionsMixin:
             return self.join_guarded(a, b)
         return join_values(a, b)
 
-    def eval_NamedExpr(self, node: cst.NamedExpr, scope: Scope) -> Value:
+    def eval_NamedExpr(self, node: ast.NamedExpr, scope: Scope) -> Value:
         v = self.eval(node.value, scope)
         self.bind(node.target, v, scope)
         return v
 
-    def eval_Await(self, node: cst.Await, scope: Scope) -> Value:
-        return self.eval(node.expression, scope)
+    def eval_Await(self, node: ast.Await, scope: Scope) -> Value:
+        return self.eval(node.value, scope)
 
-    def eval_Lambda(self, node: cst.Lambda, scope: Scope) -> Value:
+    def eval_Lambda(self, node: ast.Lambda, scope: Scope) -> Value:
         return UNKNOWN
 
-    def eval_UnaryOperation(self, node: cst.UnaryOperation, scope: Scope) -> Value:
-        v = self.eval(node.expression, scope)
-        if isinstance(node.operator, cst.Not):
+    def eval_UnaryOp(self, node: ast.UnaryOp, scope: Scope) -> Value:
+        v = self.eval(node.operand, scope)
+        if type(node.op) is ast.Not:
             return OTHER
         return v
 
-    def eval_BooleanOperation(self, node: cst.BooleanOperation, scope: Scope) -> Value:
-        a = self.eval(node.left, scope)
-        b = self.eval(node.right, scope)
-        return join_values(a, b) if a.kind is b.kind else UNKNOWN
+    def eval_BoolOp(self, node: ast.BoolOp, scope: Scope) -> Value:
+        # `a or b or c` is one node: fold its operands left to right
+        a = self.eval(node.values[0], scope)
+        for operand in node.values[1:]:
+            b = self.eval(operand, scope)
+            a = join_values(a, b) if a.kind is b.kind else UNKNOWN
+        return a
 
-    def eval_BinaryOperation(self, node: cst.BinaryOperation, scope: Scope) -> Value:
+    def eval_BinOp(self, node: ast.BinOp, scope: Scope) -> Value:
         left = self.eval(node.left, scope)
         right = self.eval(node.right, scope)
         return self.combine(
             node,
             [(node.left, left), (node.right, right)],
             scope,
-            op_text=self.text(node.operator).strip(),
+            op_text=BINARY_OPERATORS[type(node.op)],
         )
 
-    def eval_Comparison(self, node: cst.Comparison, scope: Scope) -> Value:
+    def eval_Compare(self, node: ast.Compare, scope: Scope) -> Value:
         operands = [(node.left, self.eval(node.left, scope))]
-        for target in node.comparisons:
-            operands.append((target.comparator, self.eval(target.comparator, scope)))
-        if any(
-            isinstance(t.operator, (cst.In, cst.NotIn, cst.Is, cst.IsNot)) for t in node.comparisons
-        ):
+        for comparator in node.comparators:
+            operands.append((comparator, self.eval(comparator, scope)))
+        if any(type(op) in (ast.In, ast.NotIn, ast.Is, ast.IsNot) for op in node.ops):
             return OTHER
-        op = self.text(node.comparisons[0].operator).strip()
+        op = _COMPARISON_OPERATORS[type(node.ops[0])]
         result = self.combine(node, operands, scope, op_text=op)
         return result if result.kind is Kind.TENSOR else OTHER
 
     # ------------------------------------------------------------------ combining
     def combine(
         self,
-        node: cst.CSTNode,
-        operands: list[tuple[cst.CSTNode, Value]],
+        node: ast.AST,
+        operands: list[tuple[ast.AST, Value]],
         scope: Scope,
         op_text: str,
         context: Context = Context.OPERATION,
@@ -434,8 +469,8 @@ class ExpressionsMixin:
 
     def check_operands(
         self,
-        node: cst.CSTNode,
-        tensors: list[tuple[cst.CSTNode, Value]],
+        node: ast.AST,
+        tensors: list[tuple[ast.AST, Value]],
         scope: Scope,
         op_text: str,
         context: Context,
@@ -454,11 +489,11 @@ class ExpressionsMixin:
 
     def record(
         self,
-        node: cst.CSTNode,
+        node: ast.AST,
         context: Context,
         op_text: str,
-        culprit: tuple[cst.CSTNode, Value],
-        partner: tuple[cst.CSTNode, Value],
+        culprit: tuple[ast.AST, Value],
+        partner: tuple[ast.AST, Value],
         scope: Scope,
         module_text: Optional[str] = None,
     ) -> None:
@@ -528,7 +563,7 @@ class ExpressionsMixin:
             and len(pval.device) == 1
             # a script's functions are called only where we see; a library's public
             # functions by anyone
-            and (self.is_program or scope.func.name.value.startswith("_"))
+            and (self.is_program or scope.func.name.startswith("_"))
         ):
             (atom,) = pval.device
             if atom.startswith("sym:param:"):
@@ -555,7 +590,7 @@ class ExpressionsMixin:
         )
 
     # ------------------------------------------------------------------ iteration
-    def element_of(self, value: Value, node: cst.BaseExpression, scope: Scope) -> Value:
+    def element_of(self, value: Value, node: ast.expr, scope: Scope) -> Value:
         if value.elem is not None:
             return value.elem
         if value.kind is Kind.LOADER:

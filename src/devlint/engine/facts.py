@@ -1,17 +1,17 @@
 """What the engine tells rules: the places where device-relevant things happen.
 
-Each fact carries the LibCST node to report on and the abstract values involved, so
+Each fact carries the syntax-tree node to report on and the abstract values involved, so
 a rule decides *whether* to report and *how to word it* without re-deriving flow.
 """
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
 
-import libcst as cst
-
+from devlint.engine.nodes import Source
 from devlint.engine.values import Value
 
 
@@ -35,14 +35,14 @@ class Context(Enum):
 class Operand:
     text: str  # source text of the operand expression, for messages
     value: Value
-    node: Optional[cst.CSTNode] = None
+    node: Optional[ast.AST] = None
 
 
 @dataclass(frozen=True)
 class Mismatch:
     """Two operands on different devices meet at `node`."""
 
-    node: cst.CSTNode
+    node: ast.AST
     context: Context
     op_text: str  # `model(images)`, `torch.cat`, `+`
     culprit: Operand  # the operand on the wrong (usually CPU) side
@@ -55,15 +55,15 @@ class Mismatch:
     same_scope: bool = False
     # inside a batch loop: the loop's targets and its first statement (for the DL003 fix)
     loop_targets: frozenset[str] = frozenset()
-    loop_first: Optional[cst.CSTNode] = None
+    loop_first: Optional[ast.AST] = None
     # for a batch element: the device variables its siblings were moved with
     sibling_devices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class DiscardedMove:
-    node: cst.CSTNode  # the expression statement
-    call: cst.Call  # the discarded `x.to(...)` call
+    node: ast.AST  # the expression statement
+    call: ast.Call  # the discarded `x.to(...)` call
     call_text: str  # `x.to(device)`
     receiver_text: str
     receiver: Value
@@ -73,7 +73,7 @@ class DiscardedMove:
 
 @dataclass(frozen=True)
 class NumpyCall:
-    node: cst.CSTNode
+    node: ast.AST
     receiver_text: str
     receiver: Value
     needs_detach: bool  # the tensor may require grad (model output, parameter)
@@ -81,41 +81,42 @@ class NumpyCall:
 
 @dataclass(frozen=True)
 class LoadCall:
-    node: cst.CSTNode
+    node: ast.AST
     call_text: str
     device_name: Optional[str]  # a device variable in scope, for the help text
 
 
 @dataclass(frozen=True)
 class HardcodedDevice:
-    node: cst.CSTNode
+    node: ast.AST
     literal: str  # 'cuda', 'cuda:0', '.cuda()'
     form: str  # 'literal' | 'cuda_call' | 'default'
     in_tensor_function: bool  # `.cuda()` inside a function that receives tensors
-    call: Optional[cst.Call] = None  # the `.cuda()` call itself (form "cuda_call")
+    call: Optional[ast.Call] = None  # the `.cuda()` call itself (form "cuda_call")
 
 
 @dataclass
 class FileFacts:
-    module: Optional[cst.Module] = None
+    module: Optional[ast.Module] = None
+    source: Optional[Source] = None
     mismatches: list[Mismatch] = field(default_factory=list)
     discarded_moves: list[DiscardedMove] = field(default_factory=list)
     numpy_calls: list[NumpyCall] = field(default_factory=list)
     loads: list[LoadCall] = field(default_factory=list)
     hardcoded: list[HardcodedDevice] = field(default_factory=list)
     # `self.x = value` statements by the id of their `self.x` target (for the DL006 fix)
-    assignments: dict[int, cst.Assign] = field(default_factory=dict)
+    assignments: dict[int, ast.Assign] = field(default_factory=dict)
     bindings: Optional[object] = None  # rules._scope.Bindings, built when a fix needs it
 
     # one-line source text by node id: loop bodies are walked several times, and each
     # walk asks again for the text of the same nodes (generating code is not cheap)
     _texts: dict[int, str] = field(default_factory=dict, repr=False)
 
-    def text(self, node: cst.CSTNode, limit: int = 60) -> str:
+    def text(self, node: ast.AST, limit: int = 60) -> str:
         """Source text of a node on one line, shortened for messages."""
-        if self.module is None:
+        if self.source is None:
             return "..."
         code = self._texts.get(id(node))
         if code is None:
-            code = self._texts[id(node)] = " ".join(self.module.code_for_node(node).split())
+            code = self._texts[id(node)] = " ".join(self.source.segment(node).split())
         return code if len(code) <= limit else code[: limit - 3] + "..."

@@ -1,6 +1,6 @@
 """The flow-sensitive device analysis.
 
-An abstract interpreter over LibCST nodes: it walks each scope statement by statement,
+An abstract interpreter over `ast` nodes: it walks each scope statement by statement,
 keeping an environment from names (`x`, `self.model`, `args.device`) to abstract values
 (`values.Value`), joins environments where branches meet and runs loop bodies to a
 fixpoint.  While evaluating expressions it records *facts* (`facts.py`): places where
@@ -20,14 +20,13 @@ lives in `expressions.py`, calls in `calls.py`, `methods.py` and `moves.py` (mix
 
 from __future__ import annotations
 
+import ast
 import itertools
 import re
 import sys
 import threading
 from dataclasses import replace
 from typing import Iterable, Optional, Sequence
-
-import libcst as cst
 
 from devlint.engine import names as N
 from devlint.engine.calls import CallsMixin
@@ -37,6 +36,15 @@ from devlint.engine.facts import (
 )
 from devlint.engine.methods import MethodsMixin
 from devlint.engine.moves import MovesMixin
+from devlint.engine.nodes import (
+    BINARY_OPERATORS,
+    FUNCTION_DEFS,
+    AnyFunctionDef,
+    Source,
+    all_params,
+    args_of,
+    default_of,
+)
 from devlint.engine.scope import (
     CPU_SIDE_BASES,
     HEURISTIC_LOADER,
@@ -82,24 +90,24 @@ from devlint.engine.values import (
 class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
     def __init__(
         self,
-        module: cst.Module,
-        source: Optional[str] = None,
+        module: ast.Module,
+        source: str,
         device_names: Sequence[str] = (),
     ) -> None:
         # extra names (`[tool.devlint] device-names`) that hold the target device
         self.device_names = frozenset(device_names)
         self.module = module
-        self.facts = FileFacts(module=module)
+        self.facts = FileFacts(module=module, source=Source(source))
         self.imports = N.ImportMap()
         self.imports.collect(module.body)
         self.classes: dict[str, ClassInfo] = {}
-        self.functions: dict[str, cst.FunctionDef] = {}
+        self.functions: dict[str, AnyFunctionDef] = {}
         # pytest fixtures of this file that return their value, by name
-        self.fixtures: dict[str, cst.FunctionDef] = {}
+        self.fixtures: dict[str, AnyFunctionDef] = {}
         self._oids = itertools.count(1)
         self._seen: set[tuple] = set()
         self.module_env: dict[str, Value] = {}
-        code = source if source is not None else module.code
+        code = source
         # Facts whose partner is only a parameter's device count when the file itself
         # places something on an accelerator (set during the walk, applied at the end).
         self.placed_seen = False
@@ -122,30 +130,30 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         self.collate_moves = "collate" in code and collate_moves(module)
         # a script (`if __name__ == "__main__":`), whose functions only it calls
         self.is_program = any(
-            isinstance(s, cst.If) and "__name__" in set(names_in(s.test)) for s in module.body
+            type(s) is ast.If and "__name__" in set(names_in(s.test)) for s in module.body
         )
         self.default_device_changed = "set_default_device" in code
         self._in_progress: set[int] = set()
         self._collect_defs(module.body)
 
     # ------------------------------------------------------------------ set-up
-    def _collect_defs(self, body: Sequence[cst.CSTNode]) -> None:
+    def _collect_defs(self, body: Sequence[ast.stmt]) -> None:
         for stmt in body:
-            if isinstance(stmt, cst.FunctionDef):
-                self.functions[stmt.name.value] = stmt
+            if isinstance(stmt, FUNCTION_DEFS):
+                self.functions[stmt.name] = stmt
                 if is_returning_fixture(stmt):
-                    self.fixtures[stmt.name.value] = stmt
-            elif isinstance(stmt, cst.ClassDef):
-                bases = [self.imports.qualify(b.value) or "" for b in stmt.bases]
-                info = ClassInfo(stmt, stmt.name.value, bases)
-                for item in stmt.body.body:
-                    if isinstance(item, cst.FunctionDef):
-                        info.methods[item.name.value] = item
+                    self.fixtures[stmt.name] = stmt
+            elif type(stmt) is ast.ClassDef:
+                bases = [self.imports.qualify(b) or "" for b in stmt.bases]
+                info = ClassInfo(stmt, stmt.name, bases)
+                for item in stmt.body:
+                    if isinstance(item, FUNCTION_DEFS):
+                        info.methods[item.name] = item
                 info.defines_to = "to" in info.methods or "_apply" in info.methods
 
                 self.classes[info.name] = info
-            elif isinstance(stmt, (cst.If, cst.Try)):
-                self._collect_defs(stmt.body.body)
+            elif isinstance(stmt, _IF_TRY):
+                self._collect_defs(stmt.body)
         for info in self.classes.values():
             info.cpu_side = self._is_cpu_side_class(info, set())
         for info in self.classes.values():
@@ -208,7 +216,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
     def new_oid(self) -> int:
         return next(self._oids)
 
-    def text(self, node: cst.CSTNode) -> str:
+    def text(self, node: ast.AST) -> str:
         return self.facts.text(node)
 
     def is_device_name(self, name: str) -> bool:
@@ -219,7 +227,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             or (name.rsplit(".", 1)[-1] in self.device_names)
         )
 
-    def is_device_condition(self, node: cst.CSTNode) -> bool:
+    def is_device_condition(self, node: ast.AST) -> bool:
         """A test that checks which device is available or in use (`torch.cuda.is_available()`,
         `args.cuda`, `device.type == "cuda"`): code under it is guarded."""
         key = id(node)
@@ -270,27 +278,27 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
 
     # ------------------------------------------------------------------ functions
     def param_values(
-        self, func: cst.FunctionDef, cls: Optional[ClassInfo], scope: Scope
+        self, func: AnyFunctionDef, cls: Optional[ClassInfo], scope: Scope
     ) -> dict[str, Value]:
         """Symbolic values for parameters: tensors live wherever the caller's tensors do."""
         env: dict[str, Value] = {}
-        fname = func.name.value
+        fname = func.name
         if (cls is not None and cls.cpu_side) or "collate" in fname or "transform" in fname:
-            return {p.name.value: UNKNOWN for p in func.params.params}
+            return {p.arg: UNKNOWN for p in func.args.args}
         uses = self._tensor_uses.get(id(func))
         if uses is None:
             uses = self._tensor_uses[id(func)] = tensor_uses(func)
         used_as_tensor, numpy_only = uses
-        if cls is not None and cls.is_module and func.name.value == "forward":
+        if cls is not None and cls.is_module and func.name == "forward":
             # a module's inputs are tensors by convention
-            used_as_tensor |= {p.name.value for p in func.params.params if p.default is None}
-        params = [*func.params.posonly_params, *func.params.params, *func.params.kwonly_params]
+            used_as_tensor |= {p.arg for p in func.args.args if default_of(func, p) is None}
+        params = all_params(func.args)
         is_test = fname.startswith("test")
         for i, p in enumerate(params):
-            name = p.name.value
+            name = p.arg
             if i == 0 and cls is not None and name in ("self", "cls"):
                 continue
-            self.check_device_default(p, scope)
+            self.check_device_default(func, p, scope)
             fixture, owner = (self.fixtures.get(name), None) if is_test else (None, None)
             method = cls.methods.get(name) if is_test and cls is not None else None
             if method is not None and is_returning_fixture(method):
@@ -300,7 +308,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                 env[name] = self.call_function(
                     fixture,
                     owner,
-                    cst.Call(func=fixture.name),
+                    ast.Call(func=ast.Name(id=fixture.name), args=[], keywords=[]),
                     [],
                     scope,
                     self_value=None if owner is None else self.self_value(owner),
@@ -312,11 +320,11 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
     def param_value(
         self,
         name: str,
-        p: cst.Param,
+        p: ast.arg,
         used_as_tensor: set[str],
         numpy_only: frozenset[str] = frozenset(),
     ) -> Value:
-        ann = self.text(p.annotation.annotation) if p.annotation is not None else ""
+        ann = self.text(p.annotation) if p.annotation is not None else ""
         if self.is_device_name(name) or ann in ("torch.device", "device"):
             return Value(Kind.DEVICE, sym(name))
         scalar_too = re.search(r"\b(float|int|bool)\b", ann) is not None  # Union[float, Tensor]
@@ -349,28 +357,27 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             )
         return UNKNOWN
 
-    def check_device_default(self, p: cst.Param, scope: Scope) -> None:
+    def check_device_default(self, func: AnyFunctionDef, p: ast.arg, scope: Scope) -> None:
         """`def f(device="cuda")`: a finding only when the body places data with it
         (`torch.get_autocast_dtype("cuda")`-style device *types* fail nowhere)."""
-        if p.default is None or not self.is_device_name(p.name.value):
+        default = default_of(func, p)
+        if default is None or not self.is_device_name(p.arg):
             return
-        lit = N.accelerator_literal(p.default)
-        if lit is None and isinstance(p.default, cst.Call):
-            q = self.imports.qualify(p.default.func)
-            if q == "torch.device" and p.default.args:
-                lit = N.accelerator_literal(p.default.args[0].value)
+        lit = N.accelerator_literal(default)
+        if lit is None and type(default) is ast.Call:
+            q = self.imports.qualify(default.func)
+            if q == "torch.device" and args_of(default):
+                lit = N.accelerator_literal(args_of(default)[0].value)
         if (
             lit is not None
             and scope.report
-            and (scope.func is None or places_with(scope.func, p.name.value))
+            and (scope.func is None or places_with(scope.func, p.arg))
         ):
-            self.add_hardcoded(
-                p.default, f"{p.name.value}={self.text(p.default)}", "default", scope
-            )
+            self.add_hardcoded(default, f"{p.arg}={self.text(default)}", "default", scope)
 
     def analyze_function(
         self,
-        func: cst.FunctionDef,
+        func: AnyFunctionDef,
         cls: Optional[ClassInfo],
         report: bool,
         args: Optional[dict[str, Value]] = None,
@@ -379,9 +386,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
     ) -> Scope:
         scope = Scope(env={}, report=report, func=func, cls=cls, depth=depth)
         scope.globals = self.module_env
-        if self.module_guarded or any(
-            self.is_device_condition(d.decorator) for d in func.decorators
-        ):
+        if self.module_guarded or any(self.is_device_condition(d) for d in func.decorator_list):
             scope.guarded_rest = (
                 True  # @pytest.mark.skipif(not torch.cuda.is_available()), @onlyCUDA
             )
@@ -393,21 +398,21 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             scope.env.update(self.self_attrs(cls, func))
             scope.env["self"] = self_value or self.self_value(cls, func)
         scope.env.update(params)
-        self.walk_block(func.body.body if isinstance(func.body, cst.IndentedBlock) else [], scope)
+        self.walk_block(func.body, scope)
         return scope
 
-    def self_value(self, cls: ClassInfo, func: Optional[cst.FunctionDef] = None) -> Value:
+    def self_value(self, cls: ClassInfo, func: Optional[AnyFunctionDef] = None) -> Value:
         if cls.is_module:
             # during __init__ nothing has been moved yet: the module is on the CPU
             in_init = func is not None and (
-                func.name.value == "__init__" or func.name.value in self.called_in_init
+                func.name == "__init__" or func.name in self.called_in_init
             )
             return Value(Kind.MODULE, DEV_CPU if in_init else sym("self"), type_name=cls.name)
         return Value(Kind.OTHER, DEV_ANY, type_name=cls.name)
 
-    def self_attrs(self, cls: ClassInfo, func: cst.FunctionDef) -> dict[str, Value]:
+    def self_attrs(self, cls: ClassInfo, func: AnyFunctionDef) -> dict[str, Value]:
         """What `self.x` holds when a method other than `__init__` starts."""
-        if func.name.value == "__init__":
+        if func.name == "__init__":
             return {}
         if cls.attrs is None:
             cls.attrs = {}
@@ -447,102 +452,104 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         return value
 
     # ------------------------------------------------------------------ statements
-    def walk_block(self, body: Iterable[cst.CSTNode], scope: Scope) -> bool:
+    def walk_block(self, body: Iterable[ast.stmt], scope: Scope) -> bool:
         """Walk statements; returns False when the block certainly exits (return/raise)."""
         return all(self.walk_stmt(stmt, scope) for stmt in body)
 
-    def walk_stmt(self, stmt: cst.CSTNode, scope: Scope) -> bool:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            return all(self.walk_small(small, stmt, scope) for small in stmt.body)
-        if isinstance(stmt, cst.If):
+    def walk_stmt(self, stmt: ast.stmt, scope: Scope) -> bool:
+        cls = type(stmt)
+        small = _SMALL.get(cls)
+        if small is not None:
+            return small(self, stmt, scope)
+        if cls is ast.If:
             return self.walk_if(stmt, scope)
-        if isinstance(stmt, (cst.For,)):
+        if cls is ast.For or cls is ast.AsyncFor:
             self.walk_for(stmt, scope)
             return True
-        if isinstance(stmt, cst.While):
+        if cls is ast.While:
             self.walk_while(stmt, scope)
             return True
-        if isinstance(stmt, cst.With):
+        if cls is ast.With or cls is ast.AsyncWith:
             return self.walk_with(stmt, scope)
-        if isinstance(stmt, cst.Try):
+        if cls in _TRY:
             return self.walk_try(stmt, scope)
-        if isinstance(stmt, cst.FunctionDef):
+        if cls is ast.FunctionDef or cls is ast.AsyncFunctionDef:
             if scope.func is not None:
                 # nested function: analysed standalone later only for module-level defs;
                 # analyse nested ones now, with the enclosing environment as globals
                 inner = Scope(env={}, report=scope.report, func=stmt, cls=None)
                 inner.globals = {**(scope.globals or {}), **scope.env}
                 inner.env.update(self.param_values(stmt, None, inner))
-                if isinstance(stmt.body, cst.IndentedBlock):
-                    self.walk_block(stmt.body.body, inner)
+                self.walk_block(stmt.body, inner)
             return True
-        if isinstance(stmt, cst.ClassDef):
+        if cls is ast.ClassDef:
             return True
-        if isinstance(stmt, cst.Match):
+        if cls is _MATCH:
             return self.walk_match(stmt, scope)
         return True
 
-    def walk_small(self, small: cst.BaseSmallStatement, line: cst.CSTNode, scope: Scope) -> bool:
-        if isinstance(small, cst.Assign):
-            if any(N.dotted(t.target) == "pytestmark" for t in small.targets) and (
-                self.is_device_condition(small.value)
-            ):
-                scope.guarded_rest = True
-            lit = N.accelerator_literal(small.value)
-            if lit is not None and any(
-                self.is_device_name(N.dotted(t.target) or "") for t in small.targets
-            ):
-                self.add_hardcoded(small.value, repr(lit), "literal", scope)
-            value = self.eval(small.value, scope)
-            if len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Attribute):
-                self.facts.assignments[id(small.targets[0].target)] = small
-            for target in small.targets:
-                self.bind(target.target, value, scope)
-        elif isinstance(small, cst.AnnAssign):
-            if small.value is not None:
-                self.bind(small.target, self.eval(small.value, scope), scope)
-        elif isinstance(small, cst.AugAssign):
-            left = self.eval(small.target, scope)
-            right = self.eval(small.value, scope)
-            result = self.combine(
-                small,
-                [(small.target, left), (small.value, right)],
-                scope,
-                op_text=self.text(small.operator).strip() or "op",
-            )
-            self.bind(small.target, result, scope)
-        elif isinstance(small, cst.Expr):
-            return self.eval_statement_expr(small, line, scope)
-        elif isinstance(small, cst.Return):
-            scope.returns.append(self.eval(small.value, scope) if small.value else OTHER)
-            return False
-        elif isinstance(small, cst.Raise):
-            if small.exc is not None:
-                self.eval(small.exc, scope)
-            return False
-        elif isinstance(small, cst.Assert):
-            self.eval(small.test, scope)
-            if self.is_device_condition(small.test):
-                scope.guarded_rest = True
-        elif isinstance(small, cst.Del):
-            pass
+    def walk_assign(self, small: ast.Assign, scope: Scope) -> bool:
+        if any(N.dotted(t) == "pytestmark" for t in small.targets) and (
+            self.is_device_condition(small.value)
+        ):
+            scope.guarded_rest = True
+        lit = N.accelerator_literal(small.value)
+        if lit is not None and any(self.is_device_name(N.dotted(t) or "") for t in small.targets):
+            self.add_hardcoded(small.value, repr(lit), "literal", scope)
+        value = self.eval(small.value, scope)
+        if len(small.targets) == 1 and type(small.targets[0]) is ast.Attribute:
+            self.facts.assignments[id(small.targets[0])] = small
+        for target in small.targets:
+            self.bind(target, value, scope)
         return True
 
-    def eval_statement_expr(self, small: cst.Expr, line: cst.CSTNode, scope: Scope) -> bool:
+    def walk_ann_assign(self, small: ast.AnnAssign, scope: Scope) -> bool:
+        if small.value is not None:
+            self.bind(small.target, self.eval(small.value, scope), scope)
+        return True
+
+    def walk_aug_assign(self, small: ast.AugAssign, scope: Scope) -> bool:
+        left = self.eval(small.target, scope)
+        right = self.eval(small.value, scope)
+        result = self.combine(
+            small,
+            [(small.target, left), (small.value, right)],
+            scope,
+            op_text=BINARY_OPERATORS.get(type(small.op), "op") + "=",
+        )
+        self.bind(small.target, result, scope)
+        return True
+
+    def walk_return(self, small: ast.Return, scope: Scope) -> bool:
+        scope.returns.append(self.eval(small.value, scope) if small.value else OTHER)
+        return False
+
+    def walk_raise(self, small: ast.Raise, scope: Scope) -> bool:
+        if small.exc is not None:
+            self.eval(small.exc, scope)
+        return False
+
+    def walk_assert(self, small: ast.Assert, scope: Scope) -> bool:
+        self.eval(small.test, scope)
+        if self.is_device_condition(small.test):
+            scope.guarded_rest = True
+        return True
+
+    def eval_statement_expr(self, small: ast.Expr, scope: Scope) -> bool:
         """Evaluate an expression statement; False when it ends the scope (`sys.exit()`)."""
         expr = small.value
         if (
-            isinstance(expr, cst.Call)
-            and isinstance(expr.func, cst.Attribute)
-            and expr.func.attr.value in ("to", "cuda", "cpu")
+            type(expr) is ast.Call
+            and type(expr.func) is ast.Attribute
+            and expr.func.attr in ("to", "cuda", "cpu")
         ):
-            self.eval_move(expr, scope, statement=line)
+            self.eval_move(expr, scope, statement=small)
             return True
         self.eval(expr, scope)
-        return not (isinstance(expr, cst.Call) and is_exit_call(expr))
+        return not (type(expr) is ast.Call and is_exit_call(expr))
 
     # -- compound statements
-    def walk_if(self, stmt: cst.If, scope: Scope) -> bool:
+    def walk_if(self, stmt: ast.If, scope: Scope) -> bool:
         self.eval(stmt.test, scope)
         device_test = self.is_device_condition(stmt.test)
         on_cpu = self.cpu_test(stmt.test, scope) if device_test else None
@@ -552,7 +559,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         refined = {}
         if on_cpu is not None and on_cpu[2]:
             refined = self.refine_to_cpu(scope, on_cpu[0], on_cpu[1])
-        body_falls = self.walk_block(stmt.body.body, scope)
+        body_falls = self.walk_block(stmt.body, scope)
         self.unrefine(scope, refined)
         if device_test:
             scope.guard -= 1
@@ -562,18 +569,15 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         if on_cpu is not None and not on_cpu[2]:
             refined = self.refine_to_cpu(scope, on_cpu[0], on_cpu[1])
         else_falls = True
-        if stmt.orelse is not None:
+        if stmt.orelse:
             if device_test:
                 scope.guard += 1
-            if isinstance(stmt.orelse, cst.If):
-                else_falls = self.walk_if(stmt.orelse, scope)
-            else:
-                else_falls = self.walk_block(stmt.orelse.body.body, scope)
+            else_falls = self.walk_block(stmt.orelse, scope)
             if device_test:
                 scope.guard -= 1
         self.unrefine(scope, refined)
         else_env = scope.env
-        if device_test and not body_falls and stmt.orelse is None:
+        if device_test and not body_falls and not stmt.orelse:
             scope.guarded_rest = True  # `if not torch.cuda.is_available(): raise ...`
         if body_falls and else_falls:
             scope.env = self.join_envs(body_env, else_env, device_test)
@@ -586,35 +590,33 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             return False
         return True
 
-    def cpu_test(
-        self, test: cst.BaseExpression, scope: Scope
-    ) -> Optional[tuple[set[str], set[str], bool]]:
+    def cpu_test(self, test: ast.expr, scope: Scope) -> Optional[tuple[set[str], set[str], bool]]:
         """A test that says where something is on the CPU: `device == "cpu"`,
         `self.device == CPU_DEVICE`, `x.device.type != "cpu"`, `x.is_cuda`, each possibly
         negated.  Returns the device atoms and tensor names that are on the CPU, and in
         which branch (True: where the test holds), so that `.numpy()` under
         `if self.device == cpu:` is not reported."""
         holds = True
-        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            test, holds = test.expression, not holds
-        if isinstance(test, cst.Attribute) and test.attr.value == "is_cuda":
+        while type(test) is ast.UnaryOp and type(test.op) is ast.Not:
+            test, holds = test.operand, not holds
+        if type(test) is ast.Attribute and test.attr == "is_cuda":
             name = N.dotted(test.value)
             return (set(), {name}, not holds) if name else None
-        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        if type(test) is not ast.Compare or len(test.ops) != 1:
             return None
-        target = test.comparisons[0]
-        if isinstance(target.operator, (cst.NotEqual, cst.IsNot)):
+        operator = type(test.ops[0])
+        if operator is ast.NotEq or operator is ast.IsNot:
             holds = not holds
-        elif not isinstance(target.operator, (cst.Equal, cst.Is)):
+        elif not (operator is ast.Eq or operator is ast.Is):
             return None
-        left, right = test.left, target.comparator
+        left, right = test.left, test.comparators[0]
         if self.is_cpu_device(right, scope):
             side = left
         elif self.is_cpu_device(left, scope):
             side = right
         else:
             return None
-        if isinstance(side, cst.Attribute) and side.attr.value == "type":
+        if type(side) is ast.Attribute and side.attr == "type":
             side = side.value  # `device.type == "cpu"`
         text = N.dotted(side)
         if text is None:
@@ -627,14 +629,14 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             atoms |= {a for a in known.device if a.startswith("sym:")}
         return atoms, names, holds
 
-    def is_cpu_device(self, node: cst.BaseExpression, scope: Scope) -> bool:
+    def is_cpu_device(self, node: ast.expr, scope: Scope) -> bool:
         """`"cpu"`, `torch.device("cpu")`, or a name bound to the CPU device only."""
         if N.string_value(node) == "cpu":
             return True
-        if isinstance(node, cst.Call) and node.args:
+        if type(node) is ast.Call and args_of(node):
             return (
                 self.imports.qualify(node.func) == "torch.device"
-                and N.string_value(node.args[0].value) == "cpu"
+                and N.string_value(args_of(node)[0].value) == "cpu"
             )
         key = N.dotted(node)
         known = self.lookup(key, scope) if key is not None else None
@@ -666,13 +668,13 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             if scope.env.get(key) is new:
                 scope.env[key] = before
 
-    def walk_match(self, stmt: cst.Match, scope: Scope) -> bool:
+    def walk_match(self, stmt: ast.stmt, scope: Scope) -> bool:
         self.eval(stmt.subject, scope)
         before = dict(scope.env)
         envs = []
         for case in stmt.cases:
             scope.env = dict(before)
-            self.walk_block(case.body.body, scope)
+            self.walk_block(case.body, scope)
             envs.append(scope.env)
         env = before
         for e in envs:
@@ -704,7 +706,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             return replace(joined, device=sym("auto"), origin=Origin.NONE, site=None)
         return joined
 
-    def walk_for(self, stmt: cst.For, scope: Scope) -> None:
+    def walk_for(self, stmt: ast.For, scope: Scope) -> None:
         iterable = self.eval(stmt.iter, scope)
         elem = self.element_of(iterable, stmt.iter, scope)
         targets = frozenset(target_names(stmt.target))
@@ -714,22 +716,22 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         self.run_loop(
             lambda: (
                 self.bind(stmt.target, elem, scope, site=stmt.target),
-                self.walk_block(stmt.body.body, scope),
+                self.walk_block(stmt.body, scope),
             ),
             scope,
         )
         scope.loops.pop()
-        if stmt.orelse is not None:
-            self.walk_block(stmt.orelse.body.body, scope)
+        if stmt.orelse:
+            self.walk_block(stmt.orelse, scope)
 
-    def walk_while(self, stmt: cst.While, scope: Scope) -> None:
+    def walk_while(self, stmt: ast.While, scope: Scope) -> None:
         scope.loops.append(LoopInfo(frozenset()))
         self.run_loop(
-            lambda: (self.eval(stmt.test, scope), self.walk_block(stmt.body.body, scope)), scope
+            lambda: (self.eval(stmt.test, scope), self.walk_block(stmt.body, scope)), scope
         )
         scope.loops.pop()
-        if stmt.orelse is not None:
-            self.walk_block(stmt.orelse.body.body, scope)
+        if stmt.orelse:
+            self.walk_block(stmt.orelse, scope)
 
     def run_loop(self, body, scope: Scope) -> None:
         """Run a loop body until the environment stops changing (at most a few passes)."""
@@ -744,53 +746,57 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             current = joined
         scope.env = current
 
-    def walk_with(self, stmt: cst.With, scope: Scope) -> bool:
+    def walk_with(self, stmt: ast.With, scope: Scope) -> bool:
         saved_default, saved_report = scope.default_device, scope.report
         for item in stmt.items:
-            if isinstance(item.item, cst.Call) and (N.dotted(item.item.func) or "").rsplit(".", 1)[
-                -1
-            ] in ("raises", "assertRaises", "assertRaisesRegex"):
+            expr = item.context_expr
+            is_call = type(expr) is ast.Call
+            if is_call and (N.dotted(expr.func) or "").rsplit(".", 1)[-1] in (
+                "raises",
+                "assertRaises",
+                "assertRaisesRegex",
+            ):
                 # `with pytest.raises(RuntimeError):` the block is meant to fail
                 scope.report = False
-            q = self.imports.qualify(item.item.func) if isinstance(item.item, cst.Call) else None
-            value = self.eval(item.item, scope)
-            if q == "torch.device" and isinstance(item.item, cst.Call):
+            q = self.imports.qualify(expr.func) if is_call else None
+            value = self.eval(expr, scope)
+            if q == "torch.device" and is_call:
                 scope.default_device = value.device if value.kind is Kind.DEVICE else DEV_UNKNOWN
-            elif value.kind is Kind.DEVICE and isinstance(item.item, (cst.Name, cst.Attribute)):
+            elif value.kind is Kind.DEVICE and type(expr) in (ast.Name, ast.Attribute):
                 # `with device:` (a torch.device variable) sets the default device too
                 scope.default_device = value.device
-            if item.asname is not None:
-                self.bind(item.asname.name, value if q != "builtins.open" else UNKNOWN, scope)
-        falls = self.walk_block(stmt.body.body, scope)
+            if item.optional_vars is not None:
+                self.bind(item.optional_vars, value if q != "builtins.open" else UNKNOWN, scope)
+        falls = self.walk_block(stmt.body, scope)
         scope.default_device, scope.report = saved_default, saved_report
         return falls
 
-    def walk_try(self, stmt: cst.Try, scope: Scope) -> bool:
+    def walk_try(self, stmt: ast.Try, scope: Scope) -> bool:
         before = dict(scope.env)
-        body_falls = self.walk_block(stmt.body.body, scope)
-        if stmt.orelse is not None and body_falls:
-            body_falls = self.walk_block(stmt.orelse.body.body, scope)
+        body_falls = self.walk_block(stmt.body, scope)
+        if stmt.orelse and body_falls:
+            body_falls = self.walk_block(stmt.orelse, scope)
         env = scope.env
         any_falls = body_falls
         for handler in stmt.handlers:
             scope.env = self.join_envs(before, env, False)
             if handler.name is not None:
-                self.bind(handler.name.name, UNKNOWN, scope)
-            if self.walk_block(handler.body.body, scope):
+                self.bind(ast.Name(id=handler.name), UNKNOWN, scope)
+            if self.walk_block(handler.body, scope):
                 env = self.join_envs(env, scope.env, False) if any_falls else scope.env
                 any_falls = True
         scope.env = env
-        if stmt.finalbody is not None:
-            self.walk_block(stmt.finalbody.body.body, scope)
+        if stmt.finalbody:
+            self.walk_block(stmt.finalbody, scope)
         return any_falls
 
     # ------------------------------------------------------------------ binding
     def bind(
         self,
-        target: cst.BaseExpression,
+        target: ast.expr,
         value: Value,
         scope: Scope,
-        site: Optional[cst.CSTNode] = None,
+        site: Optional[ast.AST] = None,
     ) -> None:
         if value.kind is Kind.DEVICE and value.device == sym("auto"):
             # `device = torch.device("cuda" if ... else "cpu")`: from here on this device is
@@ -798,15 +804,16 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             key = N.dotted(target)
             if key is not None:
                 value = replace(value, device=sym(key))
-        if isinstance(target, cst.Name):
+        cls = type(target)
+        if cls is ast.Name:
             if value.origin is Origin.LOADER and site is not None:
                 value = replace(value, site=site)
-            scope.env[target.value] = value
+            scope.env[target.id] = value
             # rebinding `x` forgets what we knew about `x.attr`
-            prefix = target.value + "."
+            prefix = target.id + "."
             for key in [k for k in scope.env if k.startswith(prefix)]:
                 del scope.env[key]
-        elif isinstance(target, cst.Attribute):
+        elif cls is ast.Attribute:
             key = N.dotted(target)
             if key is None:
                 self.eval(target.value, scope)
@@ -815,20 +822,20 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                 key.startswith("self.")
                 and key.count(".") == 1
                 and scope.func is not None
-                and scope.func.name.value == "__init__"
+                and scope.func.name == "__init__"
                 and scope.cls is not None
             ):
                 value = self.init_attr_value(key, value, target, scope)
             scope.env[key] = value
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            elements = [e for e in target.elements]
+        elif cls is ast.Tuple or cls is ast.List:
+            elements = target.elts
             parts = self.unpack(value, len(elements))
             for element, part in zip(elements, parts):
-                if isinstance(element, cst.StarredElement):
+                if type(element) is ast.Starred:
                     self.bind(element.value, UNKNOWN, scope)
                 else:
-                    self.bind(element.value, part, scope, site=site)
-        elif isinstance(target, cst.Subscript):
+                    self.bind(element, part, scope, site=site)
+        elif cls is ast.Subscript:
             base_key = N.dotted(target.value)
             key = subscript_key(target)
             if base_key is not None and base_key in scope.env:
@@ -850,10 +857,10 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                         entries=((key, value),),
                         elem=base.elem or tensor(base.device, origin=base.origin, site=base.site),
                     )
-        elif isinstance(target, cst.StarredElement):
+        elif cls is ast.Starred:
             self.bind(target.value, UNKNOWN, scope)
 
-    def init_attr_value(self, key: str, value: Value, target: cst.CSTNode, scope: Scope) -> Value:
+    def init_attr_value(self, key: str, value: Value, target: ast.AST, scope: Scope) -> Value:
         """`self.x = value` in `__init__`: plain tensors do not follow the module."""
         assert scope.cls is not None
         if not scope.cls.is_module:
@@ -885,9 +892,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         return [UNKNOWN] * n
 
 
-def analyze(
-    module: cst.Module, source: Optional[str] = None, device_names: Sequence[str] = ()
-) -> FileFacts:
+def analyze(module: ast.Module, source: str, device_names: Sequence[str] = ()) -> FileFacts:
     """Compute the device facts of one parsed file (`source`: its text, if at hand;
     `device_names`: extra variable names that hold the target device).
 
@@ -904,9 +909,7 @@ DEEP_STACK_BYTES = 512 * 1024 * 1024
 DEEP_RECURSION_LIMIT = 200_000
 
 
-def _analyze_deep(
-    module: cst.Module, source: Optional[str], device_names: Sequence[str]
-) -> FileFacts:
+def _analyze_deep(module: ast.Module, source: str, device_names: Sequence[str]) -> FileFacts:
     outcome: dict[str, object] = {}
 
     def target() -> None:
@@ -932,11 +935,21 @@ def _analyze_deep(
     raise RecursionError("file is nested too deeply to analyse")
 
 
-def _first_statement(body: cst.BaseSuite) -> Optional[cst.CSTNode]:
-    """The first small statement (or compound statement) of a loop body."""
-    if not isinstance(body, cst.IndentedBlock) or not body.body:
-        return None
-    first = body.body[0]
-    if isinstance(first, cst.SimpleStatementLine) and first.body:
-        return first.body[0]
-    return first
+def _first_statement(body: list[ast.stmt]) -> Optional[ast.stmt]:
+    """The first statement of a loop body."""
+    return body[0] if body else None
+
+
+_IF_TRY = (ast.If, ast.Try, getattr(ast, "TryStar", ast.Try))
+_TRY = frozenset((ast.Try, getattr(ast, "TryStar", ast.Try)))
+_MATCH = getattr(ast, "Match", None)
+# simple statements, by class (`ast.Delete`, `pass`, imports... need nothing)
+_SMALL = {
+    ast.Assign: Analyzer.walk_assign,
+    ast.AnnAssign: Analyzer.walk_ann_assign,
+    ast.AugAssign: Analyzer.walk_aug_assign,
+    ast.Expr: Analyzer.eval_statement_expr,
+    ast.Return: Analyzer.walk_return,
+    ast.Raise: Analyzer.walk_raise,
+    ast.Assert: Analyzer.walk_assert,
+}

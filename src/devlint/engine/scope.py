@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Optional
 
-import libcst as cst
-
+from devlint.engine.nodes import AnyFunctionDef
 from devlint.engine.values import Device, Value
 
 MAX_LOOP_PASSES = 3
@@ -22,7 +22,7 @@ NUMPY_PARAM = "<numpy param>"
 
 @dataclass
 class ClassInfo:
-    node: cst.ClassDef
+    node: ast.ClassDef
     name: str
     bases: list[str]
     is_module: bool = False
@@ -36,7 +36,7 @@ class ClassInfo:
     cpu_side: bool = False
     # a module whose instances hold no tensors (no layers, parameters or buffers)
     stateless: bool = False
-    methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    methods: dict[str, AnyFunctionDef] = field(default_factory=dict)
     # self attributes after __init__, computed on demand
     attrs: Optional[dict[str, Value]] = None
 
@@ -45,7 +45,7 @@ class ClassInfo:
 class LoopInfo:
     targets: frozenset[str]
     # the first statement of the loop body (where a fix inserts the missing moves)
-    first: Optional[cst.CSTNode] = None
+    first: Optional[ast.AST] = None
 
 
 @dataclass
@@ -54,7 +54,7 @@ class Scope:
 
     env: dict[str, Value]
     report: bool
-    func: Optional[cst.FunctionDef] = None
+    func: Optional[AnyFunctionDef] = None
     cls: Optional[ClassInfo] = None
     globals: Optional[dict[str, Value]] = None
     loops: list[LoopInfo] = field(default_factory=list)

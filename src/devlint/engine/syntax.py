@@ -1,26 +1,42 @@
-"""Syntactic questions the analysis asks of LibCST nodes (no values involved):
+"""Syntactic questions the analysis asks of syntax-tree nodes (no values involved):
 which calls a body makes, which parameters it uses as tensors, how arguments bind."""
 
 from __future__ import annotations
 
+import ast
 from typing import Iterator, Optional
 
-import libcst as cst
-
 from devlint.engine import names as N
+from devlint.engine.nodes import (
+    FUNCTION_DEFS,
+    AnyFunctionDef,
+    Arg,
+    all_params,
+    args_of,
+    default_of,
+    is_constant,
+)
 from devlint.engine.values import Kind, Value
-from devlint.engine.walk import walk
+from devlint.engine.walk import walk, walk_body
 
 
 # ---------------------------------------------------------------------- helpers
-def names_in(node: cst.CSTNode) -> Iterator[str]:
-    """Identifiers and string literals in an expression, without generating its code."""
+def names_in(node: ast.AST) -> Iterator[str]:
+    """Identifiers, attribute names and string literals in an expression, without
+    generating its code."""
     for n in walk(node):
-        if isinstance(n, (cst.Name, cst.SimpleString)):
-            yield n.value
+        cls = type(n)
+        if cls is ast.Name:
+            yield n.id
+        elif cls is ast.Attribute:
+            yield n.attr
+        elif cls is ast.Constant and type(n.value) is str:
+            yield repr(n.value)
+        elif cls is ast.keyword and n.arg is not None:
+            yield n.arg
 
 
-def is_exit_call(call: cst.Call) -> bool:
+def is_exit_call(call: ast.Call) -> bool:
     """Calls that never return: the code after them is unreachable (a guard's early exit)."""
     text = N.dotted(call.func) or ""
     return text in (
@@ -36,77 +52,82 @@ def is_exit_call(call: cst.Call) -> bool:
     )
 
 
-def target_names(target: cst.BaseExpression) -> Iterator[str]:
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for el in target.elements:
-            yield from target_names(el.value)
+def target_names(target: ast.AST) -> Iterator[str]:
+    cls = type(target)
+    if cls is ast.Name:
+        yield target.id
+    elif cls is ast.Tuple or cls is ast.List:
+        for el in target.elts:
+            yield from target_names(el.value if type(el) is ast.Starred else el)
 
 
-def subscript_key(node: cst.Subscript) -> Optional[str]:
-    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-        return N.string_value(node.slice[0].slice.value)
-    return None
+def subscript_key(node: ast.Subscript) -> Optional[str]:
+    return N.string_value(node.slice)
 
 
-def factory_scalar(last: str, pos: list[cst.Arg]) -> Optional[bool]:
+def factory_scalar(last: str, pos: list[Arg]) -> Optional[bool]:
     if last == "scalar_tensor":
         return True
     if last in ("tensor", "as_tensor", "Tensor", "FloatTensor", "LongTensor"):
         if not pos:
             return None
         arg = pos[0].value
-        if isinstance(arg, (cst.Integer, cst.Float)) or (
-            isinstance(arg, cst.UnaryOperation)
-            and isinstance(arg.expression, (cst.Integer, cst.Float))
+        if is_int_or_float(arg) or (
+            type(arg) is ast.UnaryOp
+            and type(arg.op) in (ast.USub, ast.UAdd, ast.Invert)
+            and is_int_or_float(arg.operand)
         ):
             return last in ("tensor", "as_tensor")
-        if isinstance(arg, (cst.List, cst.Tuple, cst.ListComp)):
+        if isinstance(arg, (ast.List, ast.Tuple, ast.ListComp)):
             return False
-        if isinstance(arg, cst.Name) and arg.value in ("True", "False"):
+        if is_constant(arg, bool):
             return True
         return None
     if last == "from_numpy":
         return None if not pos else False
-    if pos and isinstance(pos[0].value, cst.Tuple) and not pos[0].value.elements:
+    if pos and type(pos[0].value) is ast.Tuple and not pos[0].value.elts:
         return True
-    return bool(pos and isinstance(pos[0].value, cst.List) and not pos[0].value.elements)
+    return bool(pos and type(pos[0].value) is ast.List and not pos[0].value.elts)
 
 
-def calls(node: cst.CSTNode, into_functions: bool = True) -> Iterator[cst.Call]:
+def is_int_or_float(node: ast.AST) -> bool:
+    """An integer or float literal (imaginary ones were not numbers to the old engine)."""
+    return is_constant(node, int, float)
+
+
+def calls(node: ast.AST, into_functions: bool = True) -> Iterator[ast.Call]:
     for n in walk(node, into_functions=into_functions):
-        if isinstance(n, cst.Call):
+        if type(n) is ast.Call:
             yield n
 
 
-def method_calls(node: cst.CSTNode, names: tuple[str, ...]) -> Iterator[cst.Attribute]:
+def method_calls(node: ast.AST, names: tuple[str, ...]) -> Iterator[ast.Attribute]:
     """The `x.name` callee of every `x.name(...)` call with `name` in `names`."""
     for call in calls(node):
         f = call.func
-        if isinstance(f, cst.Attribute) and f.attr.value in names:
+        if type(f) is ast.Attribute and f.attr in names:
             yield f
 
 
-def places_with(func: cst.FunctionDef, name: str) -> bool:
+def places_with(func: AnyFunctionDef, name: str) -> bool:
     """Does the body use `name` to place data: `.to(name)`, `device=name`, `.cuda(name)`,
     `torch.device(name)`?"""
 
-    def is_name(node: cst.BaseExpression) -> bool:
-        return isinstance(node, cst.Name) and node.value == name
+    def is_name(node: ast.AST) -> bool:
+        return type(node) is ast.Name and node.id == name
 
     for call in calls(func):
         callee = N.dotted(call.func) or ""
-        for a in call.args:
+        for a in args_of(call):
             if a.keyword is not None:
-                if a.keyword.value in ("device", "map_location") and is_name(a.value):
+                if a.keyword in ("device", "map_location") and is_name(a.value):
                     return True
             elif is_name(a.value) and callee.endswith((".to", ".cuda", "torch.device")):
                 return True
     return False
 
 
-def mutated_self_attrs(methods: dict[str, cst.FunctionDef]) -> tuple[set[str], set[str]]:
+def mutated_self_attrs(methods: dict[str, AnyFunctionDef]) -> tuple[set[str], set[str]]:
     """`self.x` names that methods other than `__init__` assign, and those they move."""
     rebound: set[str] = set()
     moved: set[str] = set()
@@ -115,95 +136,93 @@ def mutated_self_attrs(methods: dict[str, cst.FunctionDef]) -> tuple[set[str], s
             continue
         for n in walk(method):  # one pass for both questions
             cls = type(n)
-            if cls is cst.AssignTarget:
-                for target in flat_targets(n.target):
-                    dotted = N.dotted(target)
-                    if dotted and dotted.startswith("self."):
-                        rebound.add(dotted)
-            elif cls is cst.Call:
+            if cls is ast.Assign:
+                for assigned in n.targets:
+                    for target in flat_targets(assigned):
+                        dotted = N.dotted(target)
+                        if dotted and dotted.startswith("self."):
+                            rebound.add(dotted)
+            elif cls is ast.Call:
                 f = n.func
-                if type(f) is cst.Attribute and f.attr.value in ("to", "cuda", "cpu"):
+                if type(f) is ast.Attribute and f.attr in ("to", "cuda", "cpu"):
                     dotted = N.dotted(f.value)
                     if dotted and dotted.startswith("self."):
                         moved.add(dotted)
     return rebound, moved
 
 
-def flat_targets(target: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
-    if isinstance(target, (cst.Tuple, cst.List)):
-        for el in target.elements:
-            yield from flat_targets(el.value)
+def flat_targets(target: ast.AST) -> Iterator[ast.AST]:
+    if type(target) is ast.Tuple or type(target) is ast.List:
+        for el in target.elts:
+            yield from flat_targets(el.value if type(el) is ast.Starred else el)
     else:
         yield target
 
 
-def collate_moves(module: cst.Module) -> bool:
+def collate_moves(module: ast.Module) -> bool:
     """Does a collate function of this file move batches to a device?"""
     return any(
-        isinstance(n, cst.FunctionDef)
-        and "collate" in n.name.value
+        isinstance(n, FUNCTION_DEFS)
+        and "collate" in n.name
         and any(True for _ in method_calls(n, ("to", "cuda")))
         for n in walk(module)
     )
 
 
-def called_method_names(func: cst.FunctionDef) -> set[str]:
-    return {c.func.attr.value for c in calls(func) if isinstance(c.func, cst.Attribute)}
+def called_method_names(func: AnyFunctionDef) -> set[str]:
+    return {c.func.attr for c in calls(func) if type(c.func) is ast.Attribute}
 
 
-def moves_params(func: cst.FunctionDef) -> bool:
+def moves_params(func: AnyFunctionDef) -> bool:
     """Does the body call `.to(...)`/`.cuda(...)` on one of its parameters, or move one
     of its own submodules to a parameter's device (`self.heads[k].to(x.device)`)?
     Either way the module meets its inputs where they are."""
-    params = {p.name.value for p in func.params.params} - {"self"}
+    params = {p.arg for p in func.args.args} - {"self"}
     for call in calls(func):  # one pass for both questions
         f = call.func
-        if not (isinstance(f, cst.Attribute) and f.attr.value in ("to", "cuda")):
+        if not (type(f) is ast.Attribute and f.attr in ("to", "cuda")):
             continue
-        if isinstance(f.value, cst.Name) and f.value.value in params:
+        if type(f.value) is ast.Name and f.value.id in params:
             return True
-        if f.attr.value != "to":
+        if f.attr != "to":
             continue
         receiver = f.value
-        while isinstance(receiver, (cst.Attribute, cst.Subscript)):
+        while type(receiver) is ast.Attribute or type(receiver) is ast.Subscript:
             receiver = receiver.value
-        if not (isinstance(receiver, cst.Name) and receiver.value == "self"):
+        if not (type(receiver) is ast.Name and receiver.id == "self"):
             continue  # `torch.tensor(...).to(x.device)` places new data, not the module
-        for a in call.args:
+        for a in args_of(call):
             target = N.dotted(a.value) or ""
             if target.endswith(".device") and target[: -len(".device")] in params:
                 return True
     return False
 
 
-def tensor_uses(func: cst.FunctionDef) -> tuple[frozenset[str], frozenset[str]]:
+def tensor_uses(func: AnyFunctionDef) -> tuple[frozenset[str], frozenset[str]]:
     """Parameters the body evidently uses as tensors (`x.shape`, `x.view(...)`), and those
     whose only sign of being a tensor is a `.numpy()` call (NumPy-like arrays of other
     libraries have one too, so that alone is weaker evidence)."""
-    params = {
-        p.name.value
-        for p in (*func.params.params, *func.params.kwonly_params, *func.params.posonly_params)
-    }
+    params = {p.arg for p in all_params(func.args)}
     strong: set[str] = set()
     numpy: set[str] = set()
-    for n in walk(func.body, into_functions=False):
-        if type(n) is cst.Attribute and type(n.value) is cst.Name and n.value.value in params:
-            if n.attr.value in N.TENSOR_USE_ATTRS:
-                strong.add(n.value.value)
-            elif n.attr.value == "numpy":
-                numpy.add(n.value.value)
+    for n in walk_body(func.body, into_functions=False):
+        if type(n) is ast.Attribute and type(n.value) is ast.Name and n.value.id in params:
+            if n.attr in N.TENSOR_USE_ATTRS:
+                strong.add(n.value.id)
+            elif n.attr == "numpy":
+                numpy.add(n.value.id)
     return frozenset(strong), frozenset(numpy - strong)
 
 
 def bind_args(
-    func: cst.FunctionDef, is_method: bool, args: list[tuple[cst.Arg, Value]]
+    func: AnyFunctionDef, is_method: bool, args: list[tuple[Arg, Value]]
 ) -> Optional[dict[str, Value]]:
     """Parameter name -> argument value for a call of `func` (None when it cannot tell)."""
-    params = [*func.params.posonly_params, *func.params.params]
-    if is_method and params and params[0].name.value in ("self", "cls"):
+    params = [*func.args.posonlyargs, *func.args.args]
+    if is_method and params and params[0].arg in ("self", "cls"):
         params = params[1:]
-    names = [p.name.value for p in params]
-    kwonly = {p.name.value for p in func.params.kwonly_params}
+    names = [p.arg for p in params]
+    kwonly = {p.arg for p in func.args.kwonlyargs}
     bound: dict[str, Value] = {}
     i = 0
     for a, v in args:
@@ -213,12 +232,12 @@ def bind_args(
             if i < len(names):
                 bound[names[i]] = v
             i += 1
-        elif a.keyword.value in names or a.keyword.value in kwonly:
-            bound[a.keyword.value] = v
+        elif a.keyword in names or a.keyword in kwonly:
+            bound[a.keyword] = v
     return bound
 
 
-def is_device_expr(node: cst.BaseExpression, value: Value) -> bool:
+def is_device_expr(node: ast.AST, value: Value) -> bool:
     """A device value or a device string literal (`"cpu"`, `"cuda:0"`)."""
     if value.kind is Kind.DEVICE:
         return True
@@ -229,7 +248,7 @@ def is_device_expr(node: cst.BaseExpression, value: Value) -> bool:
 _SCALAR_TYPES = ("int", "float", "bool", "str")
 
 
-def holds_no_state(bases: list[str], methods: dict[str, cst.FunctionDef]) -> bool:
+def holds_no_state(bases: list[str], methods: dict[str, AnyFunctionDef]) -> bool:
     """A module class whose instances hold no tensors: its one base is `nn.Module`, no
     method registers a parameter or buffer, and `__init__` stores on `self` only literals
     and parameters known to be scalars (annotated `int`/`float`/`bool`/`str`, or with a
@@ -241,24 +260,25 @@ def holds_no_state(bases: list[str], methods: dict[str, cst.FunctionDef]) -> boo
     if init is None:
         return False
     scalars = set()
-    for p in (*init.params.params, *init.params.kwonly_params):
-        ann = N.dotted(p.annotation.annotation) if p.annotation is not None else None
-        if ann in _SCALAR_TYPES or (p.default is not None and _is_literal(p.default)):
-            scalars.add(p.name.value)
+    for p in (*init.args.args, *init.args.kwonlyargs):
+        ann = N.dotted(p.annotation) if p.annotation is not None else None
+        default = default_of(init, p)
+        if ann in _SCALAR_TYPES or (default is not None and _is_literal(default)):
+            scalars.add(p.arg)
     for n in walk(init):
-        if type(n) is cst.AnnAssign:
+        if type(n) is ast.AnnAssign:
             pairs = [(n.target, n.value)]
-        elif type(n) is cst.Assign:
+        elif type(n) is ast.Assign:
             pairs = []
             for t in n.targets:
-                pairs.extend(_assigned_pairs(t.target, n.value))
+                pairs.extend(_assigned_pairs(t, n.value))
         else:
             continue
         for target, value in pairs:
             if _is_self_attr(target) and not (
                 value is None
                 or _is_literal(value)
-                or (type(value) is cst.Name and value.value in scalars)
+                or (type(value) is ast.Name and value.id in scalars)
             ):
                 return False
     # (checked last: most module classes already failed above, on a layer in __init__)
@@ -271,49 +291,50 @@ def holds_no_state(bases: list[str], methods: dict[str, cst.FunctionDef]) -> boo
 
 
 def _assigned_pairs(
-    target: cst.BaseExpression, value: Optional[cst.BaseExpression]
-) -> list[tuple[cst.BaseExpression, Optional[cst.BaseExpression]]]:
+    target: ast.AST, value: Optional[ast.AST]
+) -> list[tuple[ast.AST, Optional[ast.AST]]]:
     """(target, value) pairs of an assignment, unpacking `self.a, self.b = a, b`; an
     unpacking whose right side is not a matching tuple pairs each target with itself as
     the value (never a literal)."""
-    if isinstance(target, (cst.Tuple, cst.List)):
-        elements = [e.value for e in target.elements]
-        if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(elements):
+    if type(target) is ast.Tuple or type(target) is ast.List:
+        elements = [_unstarred(e) for e in target.elts]
+        if type(value) in (ast.Tuple, ast.List) and len(value.elts) == len(elements):
             return [
                 pair
-                for t, v in zip(elements, value.elements)
-                for pair in _assigned_pairs(t, v.value)
+                for t, v in zip(elements, value.elts)
+                for pair in _assigned_pairs(t, _unstarred(v))
             ]
         return [(t, t) for t in elements]
     return [(target, value)]
 
 
-def _is_self_attr(node: cst.BaseExpression) -> bool:
-    return (
-        type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self"
-    )
+def _unstarred(node: ast.AST) -> ast.AST:
+    return node.value if type(node) is ast.Starred else node
 
 
-def _is_literal(node: cst.BaseExpression) -> bool:
-    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
-        return True
-    if type(node) is cst.Name:
-        return node.value in ("True", "False", "None")
-    if isinstance(node, cst.UnaryOperation):
-        return _is_literal(node.expression)
-    if isinstance(node, (cst.Tuple, cst.List)):
-        return all(_is_literal(e.value) for e in node.elements)
+def _is_self_attr(node: ast.AST) -> bool:
+    return type(node) is ast.Attribute and type(node.value) is ast.Name and node.value.id == "self"
+
+
+def _is_literal(node: ast.AST) -> bool:
+    if type(node) is ast.Constant:
+        # numbers, strings, True/False/None (not bytes or imaginary numbers, as before)
+        return node.value is None or type(node.value) in (int, float, str, bool)
+    if type(node) is ast.UnaryOp:
+        return _is_literal(node.operand)
+    if type(node) is ast.Tuple or type(node) is ast.List:
+        return all(_is_literal(_unstarred(e)) for e in node.elts)
     return False
 
 
-def is_returning_fixture(func: cst.FunctionDef) -> bool:
+def is_returning_fixture(func: AnyFunctionDef) -> bool:
     """`@pytest.fixture` (or `@fixture(...)`) on a function that returns its value (a
     fixture that yields keeps its parameters symbolic)."""
     decorated = False
-    for d in func.decorators:
-        expr = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+    for d in func.decorator_list:
+        expr = d.func if type(d) is ast.Call else d
         if (N.dotted(expr) or "").rsplit(".", 1)[-1] == "fixture":
             decorated = True
     if not decorated:
         return False
-    return not any(type(n) is cst.Yield for n in walk(func.body, into_functions=False))
+    return not any(type(n) is ast.Yield for n in walk_body(func.body, into_functions=False))

@@ -1,68 +1,49 @@
-"""Fast read-only traversal of LibCST trees.
+"""Fast read-only traversal of `ast` trees.
 
-`CSTNode.visit()` rebuilds every node it passes (it is built for transformers) and
-`node.children` runs a visitor per call; both cost more than parsing on large files.
-The engine only reads trees, so it walks the dataclass fields directly.
+`ast.walk` is breadth-first and `ast.iter_child_nodes` is a generator per node; the
+engine walks every scope several times and wants source order, so it keeps its own
+pre-order walk over each class's node-bearing fields (expression contexts, operators
+and plain values are left out).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import ast
 from typing import Iterator
 
-import libcst as cst
-
 _FIELDS: dict[type, tuple[str, ...]] = {}
+# fields that never hold nodes the analysis looks at
+_SKIPPED = frozenset(("ctx", "op", "ops", "type_comment", "kind", "level", "is_async"))
 
 
 def _fields(cls: type) -> tuple[str, ...]:
     names = _FIELDS.get(cls)
     if names is None:
-        names = tuple(
-            f.name
-            for f in dataclasses.fields(cls)
-            if not f.name.startswith(("whitespace", "lpar", "rpar", "comma", "semicolon"))
-            and f.name not in ("header", "footer", "leading_lines", "lines_after_decorators")
-        )
-        _FIELDS[cls] = names
+        names = _FIELDS[cls] = tuple(f for f in cls._fields if f not in _SKIPPED)
     return names
 
 
-_IS_NODE: dict[type, bool] = {}
-
-
-def _is_node(cls: type) -> bool:
-    # `isinstance(x, cst.CSTNode)` goes through ABC machinery: cache the answer per type
-    known = _IS_NODE.get(cls)
-    if known is None:
-        known = _IS_NODE[cls] = issubclass(cls, cst.CSTNode)
-    return known
-
-
-def iter_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+def iter_children(node: ast.AST) -> Iterator[ast.AST]:
     for name in _fields(type(node)):
-        value = getattr(node, name)
-        cls = type(value)
-        if cls is tuple or cls is list:
+        value = getattr(node, name, None)
+        if type(value) is list:
             for item in value:
-                if _is_node(type(item)):
+                if isinstance(item, ast.AST):
                     yield item
-        elif _is_node(cls):
+        elif isinstance(value, ast.AST):
             yield value
 
 
-# Concrete node classes, compared by type: `isinstance` on LibCST's classes goes through
-# ABCMeta, several times slower, and `walk` runs over every node of a file several times.
-_DEFS = frozenset((cst.FunctionDef, cst.ClassDef, cst.Lambda))
+_DEFS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
 
 
-def walk(node: cst.CSTNode, *, into_functions: bool = True) -> Iterator[cst.CSTNode]:
-    """Every node under `node` (pre-order); nested defs are skipped unless asked for.
-
-    `iter_children` inlined: this is the hottest loop of the analysis."""
+def walk(node: ast.AST, *, into_functions: bool = True) -> Iterator[ast.AST]:
+    """Every node under `node` (pre-order, in source order); nested defs are skipped
+    unless asked for.  `iter_children` inlined: this is the hottest loop of the analysis."""
     stack = [node]
     pop, push = stack.pop, stack.append
-    fields, is_node = _FIELDS, _IS_NODE
+    fields = _FIELDS
+    node_type = ast.AST
     while stack:
         current = pop()
         yield current
@@ -72,21 +53,21 @@ def walk(node: cst.CSTNode, *, into_functions: bool = True) -> Iterator[cst.CSTN
         names = fields.get(cls) or _fields(cls)
         mark = len(stack)
         for name in names:
-            value = getattr(current, name)
-            vcls = type(value)
-            if vcls is tuple or vcls is list:
+            value = getattr(current, name, None)
+            if type(value) is list:
                 for item in value:
-                    icls = type(item)
-                    known = is_node.get(icls)
-                    if known is None:
-                        known = _is_node(icls)
-                    if known:
+                    if isinstance(item, node_type):
                         push(item)
-            else:
-                known = is_node.get(vcls)
-                if known is None:
-                    known = _is_node(vcls)
-                if known:
-                    push(value)
+            elif isinstance(value, node_type):
+                push(value)
         if len(stack) - mark > 1:
             stack[mark:] = stack[mark:][::-1]  # children in source order when popped
+
+
+def walk_body(statements: list[ast.stmt], *, into_functions: bool = True) -> Iterator[ast.AST]:
+    """`walk` over a block of statements; without `into_functions`, defs that are
+    statements of the block are skipped entirely, like the ones nested deeper."""
+    for stmt in statements:
+        if not into_functions and type(stmt) in _DEFS:
+            continue
+        yield from walk(stmt, into_functions=into_functions)

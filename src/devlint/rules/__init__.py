@@ -28,7 +28,7 @@ __all__ = [
 
 
 # The engine rules by code: module and class.  Selection, configuration and cached runs
-# need only the codes, so the rule modules (and LibCST, which they import) load on first
+# need only the codes, so the rule modules (and the engine, which they import) load on first
 # use of `ALL_RULES` or `RULES_BY_CODE`: a run answered from the cache never loads them.
 _ENGINE_RULES: dict[str, tuple[str, str]] = {
     "DL001": ("dl001", "ModuleInputDeviceMismatch"),

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterator, Optional
 
-if TYPE_CHECKING:  # only annotations: a run answered from the cache never loads LibCST
-    import libcst as cst
+if TYPE_CHECKING:  # only annotations: a run answered from the cache never loads the engine
+    import ast
 
     from devlint.engine.facts import FileFacts
 
@@ -27,7 +27,7 @@ class Edit:
     or, with `insert_before`, put `content` just before it; `{indent}` in the content
     becomes the indentation of the node's line."""
 
-    node: cst.CSTNode
+    node: ast.AST
     content: str
     insert_before: bool = False
 
@@ -47,12 +47,12 @@ class Report:
     """A finding before positions are resolved: rules point at nodes, not offsets."""
 
     code: str
-    node: cst.CSTNode
+    node: ast.AST
     message: str
     help: str
     # Nodes whose line numbers the message names: `{init_line}` in the message is replaced
     # by the 1-based line of refs["init_line"] once positions are known.
-    refs: tuple[tuple[str, cst.CSTNode], ...] = ()
+    refs: tuple[tuple[str, ast.AST], ...] = ()
     fix: Optional[Fix] = None
 
 
@@ -76,10 +76,10 @@ class Rule:
 
     def report(
         self,
-        node: cst.CSTNode,
+        node: ast.AST,
         message: str,
         help: str,
         fix: Optional[Fix] = None,
-        **refs: cst.CSTNode,
+        **refs: ast.AST,
     ) -> Report:
         return Report(self.code, node, message, help, tuple(refs.items()), fix)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Iterator, Optional
-
-import libcst as cst
 
 from devlint.engine.facts import FileFacts
 from devlint.engine.names import string_value
-from devlint.rules._fixes import code, fallback_device, replace
+from devlint.engine.nodes import args_of
+from devlint.rules._fixes import fallback_device, receiver_code, replace, value_code
 from devlint.rules.base import UNSAFE, Fix, Report, Rule
 
 _DEVICE_VAR = 'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")'
@@ -69,7 +69,7 @@ class HardcodedAccelerator(Rule):
             fix = None
             if h.form == "cuda_call" and h.call is not None:
                 fix = _cuda_call_fix(facts, h.call)
-            if h.form == "literal" and isinstance(h.node, cst.SimpleString):
+            if h.form == "literal" and type(h.node) is ast.Constant and type(h.node.value) is str:
                 literal = string_value(h.node) or ""
                 fallback = fallback_device(literal)
                 if fallback is not None:
@@ -79,21 +79,21 @@ class HardcodedAccelerator(Rule):
             yield self.report(h.node, msg, help_, fix=fix)
 
 
-def _cuda_call_fix(facts: FileFacts, call: cst.Call) -> Optional[Fix]:
+def _cuda_call_fix(facts: FileFacts, call: ast.Call) -> Optional[Fix]:
     """`x.cuda()` -> `x.to("cuda" if torch.cuda.is_available() else "cpu")`, keeping other
     keyword arguments (`non_blocking=True`); unsafe (the program now also runs on CPU)."""
-    if not isinstance(call.func, cst.Attribute):
+    if type(call.func) is not ast.Attribute:
         return None
     fallback = fallback_device("cuda")
     assert fallback is not None
-    if any(a.keyword is None for a in call.args):
+    if any(a.keyword is None for a in args_of(call)):
         return None  # a positional argument (`.cuda(True)`): leave it to the author
     extra = "".join(
-        f", {a.keyword.value}={code(facts, a.value)}"
-        for a in call.args
-        if a.keyword is not None and a.keyword.value != "device"
+        f", {a.keyword}={value_code(facts, a.node)}"
+        for a in args_of(call)
+        if a.keyword is not None and a.keyword != "device"
     )
-    receiver = code(facts, call.func.value)
+    receiver = receiver_code(facts, call.func)
     return replace(
         UNSAFE,
         "use `.to(...)` with a CPU fallback",

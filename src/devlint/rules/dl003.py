@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Iterator, Optional
 
-import libcst as cst
-
 from devlint.engine.facts import Cause, FileFacts, Mismatch
+from devlint.engine.nodes import is_constant
 from devlint.engine.values import describe_device
 from devlint.rules._fixes import code, fix_device
 from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint
@@ -69,16 +69,14 @@ class BatchNotMovedInLoop(Rule):
             dev = usable_device(facts, m.sibling_devices[0], first)
         if dev is None:
             return None
-        if isinstance(node, cst.Name):
-            base = node.value
+        if type(node) is ast.Name:
+            base = node.id
         elif (
-            isinstance(node, cst.Subscript)
-            and isinstance(node.value, cst.Name)
-            and len(node.slice) == 1
-            and isinstance(node.slice[0].slice, cst.Index)
-            and isinstance(node.slice[0].slice.value, cst.SimpleString)
+            type(node) is ast.Subscript
+            and type(node.value) is ast.Name
+            and is_constant(node.slice, str, bytes)  # a plain string literal
         ):
-            base = node.value.value
+            base = node.value.id
         else:
             return None
         if base not in m.loop_targets:

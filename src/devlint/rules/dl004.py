@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Iterator, Optional
 
-import libcst as cst
-
 from devlint.engine.facts import DiscardedMove, FileFacts
-from devlint.rules._fixes import code, replace
+from devlint.rules._fixes import code, receiver_code, replace
 from devlint.rules.base import SAFE, UNSAFE, Fix, Report, Rule
 
 
@@ -44,14 +43,17 @@ class DiscardedTensorMove(Rule):
         nn.Parameter); a local that requires grad (a model output) rebinds like any other."""
         if d.is_loop_target or (d.receiver.requires_grad and d.is_attribute):
             return None
-        receiver = d.call.func.value if isinstance(d.call.func, cst.Attribute) else None
-        if receiver is None:
+        func = d.call.func
+        if type(func) is not ast.Attribute:
             return None
-        target = code(facts, receiver)
+        target = receiver_code(facts, func)
+        # the statement, when the call is all of it: its position, unlike the call's, takes
+        # in the parentheses of `(x.to(d))`
+        node = d.node if type(d.node) is ast.Expr and d.node.value is d.call else d.call
         applicability = UNSAFE if d.is_attribute else SAFE
         return replace(
             applicability,
             f"assign the moved tensor to `{target}`",
-            d.call,
-            f"{target} = {code(facts, d.call)}",
+            node,
+            f"{target} = {code(facts, node)}",
         )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Iterator, Optional
 
-import libcst as cst
-
 from devlint.engine.facts import Cause, FileFacts
-from devlint.rules._fixes import code, replace
+from devlint.rules._fixes import replace, value_code
 from devlint.rules._mismatch import SAME_DEVICE_ERROR
 from devlint.rules.base import UNSAFE, Fix, Report, Rule
 
@@ -64,13 +63,13 @@ class TensorAttributeNotRegistered(Rule):
             fix = self.autofix(facts, site, name)
             yield self.report(m.node, msg, help_, fix=fix, init_line=site)
 
-    def autofix(self, facts: FileFacts, site: cst.CSTNode, name: str) -> Optional[Fix]:
+    def autofix(self, facts: FileFacts, site: ast.AST, name: str) -> Optional[Fix]:
         """`self.x = t` -> `self.register_buffer("x", t, persistent=False)`: unsafe, since a
         buffer also follows `.half()` and DDP broadcasts it."""
         assign = facts.assignments.get(id(site))
         if assign is None or not name.isidentifier():
             return None
-        value = code(facts, assign.value)
+        value = value_code(facts, assign)
         return replace(
             UNSAFE,
             f"register `{name}` as a non-persistent buffer",

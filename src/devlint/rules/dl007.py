@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Iterator
-
-import libcst as cst
 
 from devlint.engine.facts import FileFacts
 from devlint.engine.values import describe_device, is_weak
-from devlint.rules._fixes import code, replace
+from devlint.rules._fixes import receiver_code, replace
 from devlint.rules.base import SAFE, Report, Rule
 
 
@@ -41,8 +40,8 @@ class NumpyOnAccelerator(Rule):
                 "`TypeError: can't convert cuda:0 device type tensor to numpy`"
             )
             fix = None
-            if isinstance(n.node, cst.Call) and isinstance(n.node.func, cst.Attribute):
-                receiver = code(facts, n.node.func.value)
+            if type(n.node) is ast.Call and type(n.node.func) is ast.Attribute:
+                receiver = receiver_code(facts, n.node.func)
                 fix = replace(
                     SAFE,
                     f"insert `{chain}` before `.numpy()`",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Iterator
-
-import libcst as cst
 
 from devlint.engine.facts import FileFacts
 from devlint.rules._fixes import replace, with_keyword
@@ -34,7 +33,7 @@ class LoadWithoutMapLocation(Rule):
                 "load on a CPU-only machine and lands on GPU 0 on a multi-GPU one"
             )
             fix = None
-            if isinstance(load.node, cst.Call):
+            if type(load.node) is ast.Call:
                 fixed = with_keyword(facts, load.node, "map_location", loc)
                 if fixed is not None:
                     # unsafe: it changes where the checkpoint's tensors land
