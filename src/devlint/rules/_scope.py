@@ -222,6 +222,9 @@ def _param_names(params: ast.arguments) -> list[str]:
     return names
 
 
+_MATCH_CASE = getattr(ast, "match_case", None)  # Python 3.10+
+
+
 def _children(node: ast.AST, cls: type) -> list[ast.AST]:
     """The children of `node` in evaluation order, where it differs from `ast`'s fields."""
     if cls is ast.arguments:
@@ -243,7 +246,7 @@ def _children(node: ast.AST, cls: type) -> list[ast.AST]:
                 out.append(key)
             out.append(value)
         return out
-    if cls is ast.match_case:
+    if cls is _MATCH_CASE:
         # the guard runs before the body
         guard = [node.guard] if node.guard is not None else []
         return [node.pattern, *guard, *node.body]
