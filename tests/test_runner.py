@@ -132,3 +132,45 @@ def test_a_run_the_cache_answers_never_loads_the_analysis(tmp_path: Path) -> Non
     assert "LOADED ['devlint.rules.dl001'" in cold.stderr and "'libcst'" not in cold.stderr
     assert "LOADED [] 1" in warm.stderr, warm.stderr
     assert warm.stdout == cold.stdout and "DL008" in warm.stdout
+
+
+def test_findings_do_not_depend_on_string_hashing(tmp_path: Path) -> None:
+    """Environments joined after a branch keep a fixed key order: the device variable a
+    help text or fix names (`map_location=device`) once depended on set iteration, so on
+    PYTHONHASHSEED."""
+    import os
+    import subprocess
+    import sys
+
+    program = tmp_path / "load.py"
+    program.write_text(
+        "import torch\n\n"
+        'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")\n'
+        'inference_device = torch.device("cpu")\n'
+        "for step in range(3):\n"
+        "    if step:\n"
+        "        last = step\n"
+        'checkpoint = torch.load("model.pth", weights_only=True)\n'
+    )
+    outputs = set()
+    for seed in range(8):
+        env = dict(os.environ, PYTHONHASHSEED=str(seed))
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "devlint",
+                str(program),
+                "--no-cache",
+                "--output-format",
+                "json",
+                "--exit-zero",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+    assert "map_location=device" in outputs.pop()

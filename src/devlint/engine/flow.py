@@ -685,16 +685,16 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
     def join_envs(
         self, a: dict[str, Value], b: dict[str, Value], device_test: bool
     ) -> dict[str, Value]:
+        # keys in a fixed order (a's, then b's own): what is looked up by scanning the
+        # environment (the device variable a help text names) must not depend on hashing
+        join = self.join_guarded if device_test else join_values
         out: dict[str, Value] = {}
-        for key in a.keys() | b.keys():
-            va, vb = a.get(key), b.get(key)
-            if va is None or vb is None:
-                out[key] = UNKNOWN if (va or vb) is None else (va or vb)  # type: ignore[assignment]
-                if va is None or vb is None:
-                    v = va or vb
-                    out[key] = v if v is not None else UNKNOWN
-                continue
-            out[key] = self.join_guarded(va, vb) if device_test else join_values(va, vb)
+        for key, va in a.items():
+            vb = b.get(key)
+            out[key] = va if vb is None else join(va, vb)
+        for key, vb in b.items():
+            if key not in a:
+                out[key] = vb
         return out
 
     @staticmethod
