@@ -7,7 +7,16 @@ import textwrap
 
 from devlint.engine.facts import Cause, Context
 from devlint.engine.flow import Analyzer, analyze
-from devlint.engine.values import DEV_CPU, Kind, Origin, describe_device, join_values, sym, tensor
+from devlint.engine.values import (
+    DEV_CPU,
+    NUMBER,
+    Kind,
+    Origin,
+    describe_device,
+    join_values,
+    sym,
+    tensor,
+)
 
 PRELUDE = """\
 import torch
@@ -61,6 +70,31 @@ def test_tensor_to_returns_new_tensor_and_leaves_original() -> None:
     )
     assert e["x"].device == DEV_CPU and e["x"].origin is Origin.FACTORY
     assert e["y"].device == sym("device") and e["y"].kind is Kind.TENSOR
+
+
+def test_a_tensor_of_a_python_number_is_zero_dim() -> None:
+    """`torch.as_tensor(n)` of an int/float literal or parameter is a 0-dim tensor, which
+    PyTorch lets meet tensors on any device; of an unknown value, it may be anything."""
+    e = env(
+        """
+        def f(steps: int, scale=0.5, other=None):
+            return steps, scale, other
+        a = torch.as_tensor(3)
+        b = torch.tensor(1.5)
+        n: int = 4
+        c = torch.as_tensor(n)
+        d = torch.tensor(unknown_values)
+        """
+    )
+    assert e["a"].scalar is True and e["b"].scalar is True and e["c"].scalar is True
+    assert e["d"].scalar is None
+    func = run("def f(steps: int, scale=0.5, other=None):\n    pass\n")
+    fdef = func.functions["f"]
+    from devlint.engine.scope import Scope
+
+    params = func.param_values(fdef, None, Scope(env={}, report=False))
+    assert params["steps"] is NUMBER and params["scale"] is NUMBER
+    assert params["other"] is not NUMBER
 
 
 def test_factory_device_keyword_and_inheriting_factories() -> None:

@@ -30,6 +30,7 @@ from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    NUMBER,
     OTHER,
     UNKNOWN,
     Device,
@@ -437,6 +438,12 @@ class CallsMixin:
         scalar = factory_scalar(last, pos)
         if scalar is None and first.kind in (Kind.BATCH, Kind.NDARRAY):
             scalar = False  # `torch.tensor(weights)` with a list or an array: not 0-dim
+        elif (
+            scalar is None
+            and first.type_name == NUMBER.type_name
+            and last in ("tensor", "as_tensor")
+        ):
+            scalar = True  # `torch.as_tensor(self.max_new_tokens)`: a 0-dim tensor
         if last in N.LEGACY_CONSTRUCTORS:
             dev = None
         if dev is None:

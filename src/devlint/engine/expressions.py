@@ -28,6 +28,7 @@ from devlint.engine.values import (
     ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    NUMBER,
     OTHER,
     UNKNOWN,
     Kind,
@@ -133,6 +134,8 @@ class ExpressionsMixin:
             return self._string(node)
         if value is Ellipsis:
             return UNKNOWN
+        if type(value) in (int, float):
+            return NUMBER
         return OTHER
 
     def _string(self, node: ast.Constant) -> Value:

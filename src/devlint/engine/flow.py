@@ -44,6 +44,7 @@ from devlint.engine.nodes import (
     all_params,
     args_of,
     default_of,
+    is_constant,
 )
 from devlint.engine.scope import (
     CPU_SIDE_BASES,
@@ -72,6 +73,7 @@ from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    NUMBER,
     OTHER,
     UNKNOWN,
     Kind,
@@ -314,7 +316,9 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                     self_value=None if owner is None else self.self_value(owner),
                 )
             else:
-                env[name] = self.param_value(name, p, used_as_tensor, numpy_only)
+                env[name] = self.param_value(
+                    name, p, used_as_tensor, numpy_only, default=default_of(func, p)
+                )
         return env
 
     def param_value(
@@ -323,6 +327,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         p: ast.arg,
         used_as_tensor: set[str],
         numpy_only: frozenset[str] = frozenset(),
+        default: Optional[ast.expr] = None,
     ) -> Value:
         ann = self.text(p.annotation) if p.annotation is not None else ""
         if self.is_device_name(name) or ann in ("torch.device", "device"):
@@ -336,6 +341,8 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             and "dict" not in ann
         ):
             return tensor(sym(f"param:{name}"), origin=Origin.PARAM, scalar=None)
+        if ann in ("int", "float"):
+            return NUMBER
         if ann and any(t in ann for t in ("int", "float", "str", "bool")) and "Tensor" not in ann:
             return OTHER
         if N.is_loader_name(name) or "DataLoader" in ann:
@@ -355,6 +362,8 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             return tensor(
                 sym(f"param:{name}"), origin=Origin.PARAM, scalar=None, type_name=NUMPY_PARAM
             )
+        if not ann and is_constant(default, int, float):
+            return NUMBER  # `def __init__(self, max_new_tokens=50)`
         return UNKNOWN
 
     def check_device_default(self, func: AnyFunctionDef, p: ast.arg, scope: Scope) -> None:

@@ -153,6 +153,9 @@ _ORIGIN_PRIORITY = [
     Origin.NONE,
 ]
 OTHER = Value(Kind.OTHER, DEV_ANY)
+# a Python int or float (a literal, or a parameter annotated or defaulting to one):
+# `torch.tensor(n)` of it is a 0-dim tensor, which may meet tensors on any device
+NUMBER = Value(Kind.OTHER, DEV_ANY, type_name="<number>")
 
 
 def tensor(device: Device, **kw: object) -> Value:
