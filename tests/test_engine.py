@@ -541,3 +541,42 @@ def test_a_block_expected_to_raise_is_not_reported() -> None:
             model(torch.randn(2, 3))
         """
     assert _findings(src) == [("DL005", 10)]
+
+
+def test_torch_load_through_forwarded_kwargs_is_left_to_the_callers() -> None:
+    """`torch.load(path, **kwargs)` in a wrapper: the callers choose the map location.
+    A dict the same scope builds without `map_location` still gets DL008."""
+    from devlint.checker import check_source
+    from devlint.rules import RULES_BY_CODE
+
+    src = textwrap.dedent(
+        """
+        import torch
+
+        def forwards(path, *args, **kwargs):
+            return torch.load(path, *args, **kwargs)
+
+        def local_dict(path):
+            kwargs = {"weights_only": True}
+            return torch.load(path, **kwargs)
+
+        def local_dict_with_location(path):
+            kwargs = {"weights_only": True, "map_location": "cpu"}
+            return torch.load(path, **kwargs)
+
+        def either_dict(path, flag):
+            if flag:
+                kwargs = {"weights_only": False}
+            else:
+                kwargs = {}
+            return torch.load(path, **kwargs)
+
+        def adds_the_key_later(path, location=None):
+            kwargs = {"weights_only": True}
+            if location is not None:
+                kwargs["map_location"] = location
+            return torch.load(path, **kwargs)
+        """
+    )
+    found = check_source(src, "load.py", [RULES_BY_CODE["DL008"]])
+    assert [f.line for f in found] == [9, 20]

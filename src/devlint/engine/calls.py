@@ -137,14 +137,38 @@ class CallsMixin:
         return self.eval_device_ctor(node, scope)
 
     def _call_load(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
-        self.eval_args(node, scope)
+        args = self.eval_args(node, scope)
         pos = self.positional(node)
         location = self.keyword(node, "map_location")
         if location is not None:
             self.device_of_arg(location.value, scope)  # a hard-coded "cuda:0" is DL002
-        if location is None and len(pos) < 2 and scope.report and self.once("load", id(node)):
+        # `torch.load(path, **kwargs)`, `torch.load(*args)`: a wrapper whose callers choose
+        # the map location (and usually pass one); not a dict this scope built, when the
+        # scope never names `map_location` (it may add the key after building the dict)
+        forwarded = any(
+            a.star and not (a.star == "**" and self.built_without(v, "map_location", scope))
+            for a, v in args
+        )
+        if (
+            location is None
+            and len(pos) < 2
+            and not forwarded
+            and scope.report
+            and self.once("load", id(node))
+        ):
             self.facts.loads.append(LoadCall(node, self.text(node), self.device_var_name(scope)))
         return UNKNOWN
+
+    def built_without(self, value: Value, key: str, scope: Scope) -> bool:
+        """Is `value` a dict display of this scope whose keys are known, none of them `key`,
+        in a scope whose source never mentions `key`?"""
+        if value.kind is not Kind.BATCH or value.entries is None:
+            return False
+        if any(k == key for k, _ in value.entries):
+            return False
+        source = self.facts.source
+        where = scope.func if scope.func is not None else self.module
+        return source is not None and key not in source.segment(where)
 
     def _call_other(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
         """Calls whose result holds no tensor (`len`, `torch.set_default_device`...)."""
