@@ -212,7 +212,7 @@ def test_correct_training_is_bit_identical_to_a_cpu_run(results) -> None:
     ).stdout
     emu_lines = emulated.output.strip().splitlines()
     plain_lines = plain.strip().splitlines()
-    assert len(emu_lines) == len(plain_lines) == 8  # 4 models x (SGD, Adam)
+    assert len(emu_lines) == len(plain_lines) == 12  # 6 models x (SGD, Adam)
     for e, p in zip(emu_lines, plain_lines):
         e_name, e_opt, e_dev, *e_losses = e.split()
         p_name, p_opt, p_dev, *p_losses = p.split()

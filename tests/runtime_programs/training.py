@@ -31,6 +31,8 @@ def models():
     )
     yield "lstm", LSTMHead(), (8, 5, 6)
     yield "transformer", TransformerHead(), (8, 6, 16)
+    yield "packed_lstm", PackedHead(nn.LSTM(6, 12, batch_first=True)), (8, 5, 6)
+    yield "packed_gru", PackedHead(nn.GRU(6, 12, batch_first=True)), (8, 5, 6)
 
 
 class LSTMHead(nn.Module):
@@ -42,6 +44,25 @@ class LSTMHead(nn.Module):
     def forward(self, x):
         h, _ = self.lstm(x)
         return self.out(h[:, -1])
+
+
+class PackedHead(nn.Module):
+    """An RNN over sequences of different lengths: the lengths stay on the CPU, as
+    `pack_padded_sequence` requires on every device."""
+
+    def __init__(self, rnn):
+        super().__init__()
+        self.rnn = rnn
+        self.out = nn.Linear(12, 4)
+
+    def forward(self, x):
+        lengths = torch.tensor([5, 4, 3, 5, 2, 5, 1, 5])
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x, lengths, batch_first=True, enforce_sorted=False
+        )
+        _, hidden = self.rnn(packed)
+        h = hidden[0] if isinstance(hidden, tuple) else hidden
+        return self.out(h[-1])
 
 
 class TransformerHead(nn.Module):

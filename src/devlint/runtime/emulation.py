@@ -403,8 +403,11 @@ def _redispatch(func, args, kwargs):
             return EmulatedTensor(a, CPU, get_prov(a))
         return a
 
-    largs = tuple(lift(a) for a in args)
-    lkwargs = {k: lift(v) for k, v in kwargs.items()}
+    names = _argument_names(func)
+    largs = tuple(
+        a if i < len(names) and names[i] in HOST_ARGUMENTS else lift(a) for i, a in enumerate(args)
+    )
+    lkwargs = {k: v if k in HOST_ARGUMENTS else lift(v) for k, v in kwargs.items()}
     out = func._op_dk(torch._C.DispatchKey.CompositeExplicitAutograd, *largs, **lkwargs)
     mut = _mutable_returns(func)
 
@@ -421,6 +424,20 @@ def _redispatch(func, args, kwargs):
         res = [lower(o, i) if isinstance(o, Tensor) else o for i, o in enumerate(out)]
         return type(out)(res) if isinstance(out, tuple) else res
     return out
+
+
+# Arguments that kernels read on the host through their data pointer, on every build: the
+# lengths and batch sizes of packed sequences (`pack_padded_sequence` requires CPU lengths
+# whatever device the data is on).  Lifted into wrappers, they would have no data.
+HOST_ARGUMENTS = frozenset({"lengths", "batch_sizes"})
+_NAMES: dict[Any, tuple[str, ...]] = {}
+
+
+def _argument_names(func) -> tuple[str, ...]:
+    names = _NAMES.get(func)
+    if names is None:
+        names = _NAMES[func] = tuple(a.name for a in func._schema.arguments)
+    return names
 
 
 def _sync_metadata(func, args, kwargs) -> None:
@@ -474,6 +491,11 @@ def _operands(func, args, kwargs):
     (emulated tensors and tagged plain ones: see `_tagged`)."""
     result = []
     for i, arg in enumerate(func._schema.arguments):
+        if (
+            arg.name in HOST_ARGUMENTS
+            and type(args[i] if i < len(args) else None) is not EmulatedTensor
+        ):
+            continue  # CPU lengths and batch sizes are what every build expects
         if i < len(args):
             v = args[i]
         elif arg.name in kwargs:
@@ -1177,7 +1199,10 @@ class EmulationMode(TracerMode):
         __tracebackhide__ = True
         # RNN.h check_attributes: hidden states, then parameters, against the input.
         inp = args[0]
-        packed = not isinstance(args[2], (list, tuple))
+        # (input, hx, params, has_biases, ...) or, for a packed sequence, (data,
+        # batch_sizes, hx, params, ...): the parameter list comes third or fourth (an LSTM's
+        # hx is a tuple too, so the list's position is what tells them apart)
+        packed = len(args) > 3 and isinstance(args[3], (list, tuple))
         hx, params = (args[2], args[3]) if packed else (args[1], args[2])
         hiddens = list(hx) if isinstance(hx, (list, tuple)) else [hx]
         idev = _ds(inp)
