@@ -593,7 +593,10 @@ class CallsMixin:
         self, node: ast.Call, module: Value, args: list[tuple[Arg, Value]], scope: Scope
     ) -> Value:
         operands: list[tuple[ast.AST, Value]] = []
+        skipped = self.cpu_input_args(module, args)
         for a, v in args:
+            if id(a) in skipped:
+                continue  # `model(ids, lengths)` with CPU lengths for a packed sequence
             if a.star == "**":
                 if v.kind is Kind.BATCH:
                     if v.entries is not None:
@@ -661,6 +664,31 @@ class CallsMixin:
                 # a parameter-free module (a loss): its inputs must agree with each other
                 self.check_operands(node, operands, scope, module_text, Context.MODULE_CALL)
         return self.module_output(module, args)
+
+    def cpu_input_args(self, module: Value, args: list[tuple[Arg, Value]]) -> set[int]:
+        """Ids of the arguments that the module's `forward` needs on the CPU
+        (`ClassInfo.cpu_inputs`).  A module whose class is unknown here (a parameter
+        `model`) may be any module class of this file."""
+        info = self.classes.get(module.type_name)
+        if info is not None:
+            candidates = [info] if info.cpu_inputs else []
+        elif module.origin is Origin.PARAM or not module.type_name:
+            candidates = [c for c in self.classes.values() if c.cpu_inputs]
+        else:
+            candidates = []
+        out: set[int] = set()
+        for cls in candidates:
+            forward = cls.methods["forward"]
+            names = [p.arg for p in (*forward.args.posonlyargs, *forward.args.args)][1:]
+            for i, (a, _) in enumerate(args):
+                if a.star:
+                    break  # positions after `*rest` are unknown
+                name = (
+                    a.keyword if a.keyword is not None else (names[i] if i < len(names) else None)
+                )
+                if name in cls.cpu_inputs:
+                    out.add(id(a))
+        return out
 
     def module_output(self, module: Value, args: list[tuple[Arg, Value]]) -> Value:
         """What a module call returns: on the module's device (or its inputs' for

@@ -58,6 +58,7 @@ from devlint.engine.scope import (
 from devlint.engine.syntax import (
     called_method_names,
     collate_moves,
+    cpu_only_params,
     holds_no_state,
     is_exit_call,
     is_returning_fixture,
@@ -167,6 +168,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             forward = info.methods.get("forward")
             if info.is_module and forward is not None:
                 info.moves_inputs = moves_params(forward)
+                info.cpu_inputs = cpu_only_params(forward)
         self.some_module_moves_inputs = any(c.moves_inputs for c in self.classes.values())
         # methods that constructors call: they run while the module is still on the CPU
         self.called_in_init: set[str] = set()

@@ -159,7 +159,7 @@ PARAMETERLESS_MODULES = frozenset(
         "AdaptiveMaxPool3d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
         "PixelShuffle", "PixelUnshuffle", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d",
         "ReflectionPad2d", "ReplicationPad2d", "CosineSimilarity", "PairwiseDistance",
-        "ChannelShuffle",
+        "ChannelShuffle", "Fold", "Unfold",
         # losses (their weight=/pos_weight= makes them device-bound; handled separately)
         "L1Loss", "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
         "SmoothL1Loss", "HuberLoss", "KLDivLoss", "CTCLoss", "MarginRankingLoss",

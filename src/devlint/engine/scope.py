@@ -29,6 +29,8 @@ class ClassInfo:
     defines_to: bool = False
     # forward() moves its inputs to the module's device itself
     moves_inputs: bool = False
+    # forward() parameters that must stay on the CPU (the lengths of a packed sequence)
+    cpu_inputs: frozenset[str] = frozenset()
     # `self.x` attributes that methods other than __init__ rebind, or move
     rebound: set[str] = field(default_factory=set)
     moved: set[str] = field(default_factory=set)

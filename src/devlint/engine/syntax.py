@@ -198,6 +198,37 @@ def moves_params(func: AnyFunctionDef) -> bool:
     return False
 
 
+# functions whose `lengths` argument must be a CPU tensor (PyTorch raises otherwise)
+_CPU_LENGTHS = ("pack_padded_sequence",)
+# methods that keep a tensor's identity for this purpose (`lengths.cpu()`, `.long()`)
+_LENGTH_CONVERSIONS = ("cpu", "long", "int", "to", "type", "view", "flatten", "squeeze")
+
+
+def cpu_only_params(func: AnyFunctionDef) -> frozenset[str]:
+    """Parameters the body passes as the `lengths` of `pack_padded_sequence`, which must
+    be on the CPU whatever device the data is on: a CPU tensor there is correct, and one
+    on a GPU is moved by the body itself when it calls `.cpu()` on it."""
+    params = {p.arg for p in all_params(func.args)}
+    found: set[str] = set()
+    for call in calls(func):
+        name = N.dotted(call.func) or ""
+        if name.rsplit(".", 1)[-1] not in _CPU_LENGTHS:
+            continue
+        pos = [a for a in args_of(call) if a.keyword is None and not a.star]
+        lengths = next((a.value for a in args_of(call) if a.keyword == "lengths"), None)
+        if lengths is None and len(pos) >= 2:
+            lengths = pos[1].value
+        while (
+            type(lengths) is ast.Call
+            and type(lengths.func) is ast.Attribute
+            and lengths.func.attr in _LENGTH_CONVERSIONS
+        ):
+            lengths = lengths.func.value
+        if type(lengths) is ast.Name and lengths.id in params:
+            found.add(lengths.id)
+    return frozenset(found)
+
+
 def tensor_uses(func: AnyFunctionDef) -> tuple[frozenset[str], frozenset[str]]:
     """Parameters the body evidently uses as tensors (`x.shape`, `x.view(...)`), and those
     whose only sign of being a tensor is a `.numpy()` call (NumPy-like arrays of other
