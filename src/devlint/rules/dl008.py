@@ -19,7 +19,8 @@ class LoadWithoutMapLocation(Rule):
         "`torch.load` restores every tensor to the device it was saved from. A checkpoint saved "
         "on a GPU fails to load on a CPU-only machine (`RuntimeError: Attempting to deserialize "
         "object on a CUDA device but torch.cuda.is_available() is False`) and lands on GPU 0 on a "
-        "multi-GPU machine, whatever device the program uses."
+        "multi-GPU machine, whatever device the program uses. A call that passes on its own "
+        "caller's `*args`/`**kwargs` (a loading helper) is left to those callers."
     )
     fix = "Say where tensors go: `torch.load(path, map_location=device)` (or `map_location='cpu'`)."
     bad = "state = torch.load('model.pt')\n"
