@@ -18,6 +18,7 @@ from devlint.engine.nodes import BINARY_OPERATORS, is_constant
 from devlint.engine.scope import (
     ENCODING,
     HEURISTIC_LOADER,
+    LAYER_PARAMETER,
     Scope,
 )
 from devlint.engine.syntax import (
@@ -187,7 +188,9 @@ class ExpressionsMixin:
             return UNKNOWN
         if base.kind is Kind.MODULE:
             if attr in ("weight", "bias"):
-                return tensor(base.device, scalar=False, requires_grad=True)
+                return tensor(
+                    base.device, scalar=False, requires_grad=True, type_name=LAYER_PARAMETER
+                )
             return UNKNOWN
         if base.kind is Kind.BATCH and base.origin is Origin.LOADER and base.entries is None:
             return tensor(

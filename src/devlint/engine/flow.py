@@ -49,6 +49,7 @@ from devlint.engine.nodes import (
 from devlint.engine.scope import (
     CPU_SIDE_BASES,
     HEURISTIC_LOADER,
+    LAYER_PARAMETER,
     MAX_LOOP_PASSES,
     NUMPY_PARAM,
     ClassInfo,
@@ -83,6 +84,7 @@ from devlint.engine.values import (
     container_device,
     is_cpu,
     is_known,
+    is_placed,
     join_values,
     partly_cpu,
     sym,
@@ -178,8 +180,11 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                 self.called_in_init |= called_method_names(init)
 
     def _is_cpu_side_class(self, info: ClassInfo, seen: set[str]) -> bool:
-        """Datasets, samplers, loaders and transforms run in the data pipeline, on the CPU."""
+        """Datasets, samplers, loaders and transforms run in the data pipeline, on the CPU;
+        so do collators (`DataCollatorForLanguageModeling`), whatever their bases."""
         seen.add(info.name)
+        if "Collator" in info.name:
+            return True
         for base in info.bases:
             local = base.rsplit(".", 1)[-1]
             if local.endswith(CPU_SIDE_BASES):
@@ -711,10 +716,16 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
     @staticmethod
     def join_guarded(a: Value, b: Value) -> Value:
         """Join after `if <device check>`: CPU on one side, a device on the other is the
-        usual "accelerator when available" device, not a maybe-mismatch."""
+        usual "accelerator when available" device, not a maybe-mismatch.  A module that
+        moves its inputs on the accelerator side (`nn.DataParallel(model.cuda())`) still
+        does: on the CPU side module and inputs are both on the CPU."""
         joined = join_values(a, b)
         if partly_cpu(joined.device):
-            return replace(joined, device=sym("auto"), origin=Origin.NONE, site=None)
+            placed = [v for v in (a, b) if is_placed(v.device) and not partly_cpu(v.device)]
+            moves = joined.moves_inputs or (len(placed) == 1 and placed[0].moves_inputs)
+            return replace(
+                joined, device=sym("auto"), origin=Origin.NONE, site=None, moves_inputs=moves
+            )
         return joined
 
     def walk_for(self, stmt: ast.For, scope: Scope) -> None:
@@ -879,6 +890,9 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         if scope.cls.defines_to:
             # a custom `_apply`/`to` moves the module's plain tensors too
             return tensor(sym("self"), scalar=value.scalar) if value.kind is Kind.TENSOR else value
+        if value.kind is Kind.TENSOR and value.type_name == LAYER_PARAMETER:
+            # `self.w = in_proj.weight`: nn.Module registers a Parameter it is given
+            return tensor(sym("self"), scalar=False, requires_grad=True)
         if value.kind is Kind.TENSOR and is_cpu(value.device) and value.scalar is False:
             return replace(value, origin=Origin.PLAIN_ATTR, site=target)
         if value.kind is Kind.BATCH and value.elems is not None:

@@ -18,6 +18,9 @@ TOKENIZER = "<tokenizer>"
 ENCODING = "<encoding>"
 # a parameter known to be a tensor only by its `.numpy()` calls
 NUMPY_PARAM = "<numpy param>"
+# a layer's own parameter (`linear.weight`): assigned to a module attribute, it is
+# registered as that module's parameter and follows it
+LAYER_PARAMETER = "<layer parameter>"
 
 
 @dataclass

@@ -234,15 +234,47 @@ def tensor_uses(func: AnyFunctionDef) -> tuple[frozenset[str], frozenset[str]]:
     whose only sign of being a tensor is a `.numpy()` call (NumPy-like arrays of other
     libraries have one too, so that alone is weaker evidence)."""
     params = {p.arg for p in all_params(func.args)}
+    # a parameter rebound by a statement of the body itself to something new
+    # (`shape = torch.as_tensor(shape)`) is another value after that statement: its uses
+    # there say nothing of the argument.  `x = x.to(device)` or `x = x[0]` keep it.
+    rebound: dict[str, int] = {}
+    for stmt in func.body:
+        if type(stmt) is ast.Assign:
+            targets = [n for t in stmt.targets for n in target_names(t)]
+        elif type(stmt) is ast.AnnAssign and stmt.value is not None:
+            targets = list(target_names(stmt.target))
+        else:
+            continue
+        root = _chain_root(stmt.value)
+        for name in targets:
+            if name in params and name not in rebound and root != name:
+                rebound[name] = stmt.end_lineno or stmt.lineno
     strong: set[str] = set()
     numpy: set[str] = set()
     for n in walk_body(func.body, into_functions=False):
         if type(n) is ast.Attribute and type(n.value) is ast.Name and n.value.id in params:
+            if n.value.id in rebound and n.lineno > rebound[n.value.id]:
+                continue
             if n.attr in N.TENSOR_USE_ATTRS:
                 strong.add(n.value.id)
             elif n.attr == "numpy":
                 numpy.add(n.value.id)
     return frozenset(strong), frozenset(numpy - strong)
+
+
+def _chain_root(node: Optional[ast.AST]) -> Optional[str]:
+    """The name a chain of calls, attributes and subscripts starts from (`x` of
+    `x.to(d).float()[0]`), else None."""
+    while True:
+        cls = type(node)
+        if cls is ast.Call:
+            node = node.func
+        elif cls is ast.Attribute or cls is ast.Subscript:
+            node = node.value
+        elif cls is ast.Name:
+            return node.id
+        else:
+            return None
 
 
 def bind_args(
