@@ -491,17 +491,14 @@ def _operands(func, args, kwargs):
     (emulated tensors and tagged plain ones: see `_tagged`)."""
     result = []
     for i, arg in enumerate(func._schema.arguments):
-        if (
-            arg.name in HOST_ARGUMENTS
-            and type(args[i] if i < len(args) else None) is not EmulatedTensor
-        ):
-            continue  # CPU lengths and batch sizes are what every build expects
         if i < len(args):
             v = args[i]
         elif arg.name in kwargs:
             v = kwargs[arg.name]
         else:
             continue
+        if arg.name in HOST_ARGUMENTS and type(v) is not EmulatedTensor:
+            continue  # CPU lengths and batch sizes are what every build expects
         if isinstance(v, Tensor):
             if type(v) is EmulatedTensor or _tagged(v):
                 result.append((arg.name, v, arg.is_out, arg.kwarg_only))
