@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 
 from devlint import notebooks, suppression
 from devlint.engine import analyze
-from devlint.engine.nodes import Source
+from devlint.engine.nodes import Source, parses
 from devlint.files import is_notebook
 from devlint.findings import Finding, syntax_finding
 from devlint.meta_rules import UNUSED_SUPPRESSION
@@ -45,17 +45,6 @@ def _parse_error_finding(text: str, path: str, err: SyntaxError) -> Finding:
     src = lines[line - 1] if 0 < line <= len(lines) else ""
     col = min(max(err.offset or 1, 1), len(src) + 1)
     return syntax_finding(path, line, col, f"syntax error: {err.msg}", src)
-
-
-def _python_parses(text: str, path: str) -> bool:
-    """The syntax check for files the prefilter rules out (no tree is kept)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
 
 
 def decode_source(data: bytes) -> str:
@@ -118,7 +107,7 @@ def check_text(
     engine_rules = [r for r in rules if r.code != UNUSED_SUPPRESSION.code]
     findings: list[Finding] = []
     analyse = bool(engine_rules) and may_have_findings(text)
-    if analyse or not _python_parses(text, path):
+    if analyse or not parses(text, path):
         try:
             module = _parse(text, path)
         except SyntaxError as exc:

@@ -10,7 +10,6 @@ temporary file in the same folder and `os.replace`, keeping the mode, the encodi
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import difflib
 import io
@@ -19,11 +18,11 @@ import re
 import stat
 import tempfile
 import tokenize
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from devlint.engine.nodes import parses
 from devlint.findings import Finding
 from devlint.rules.base import SAFE
 
@@ -86,18 +85,6 @@ def apply_edits(text: str, findings: Sequence[Finding], unsafe: bool) -> tuple[s
         out = out[:start] + content + out[end:]
     applied = list(dict.fromkeys(c[3] for c in chosen))
     return out, applied
-
-
-def parses(text: str) -> bool:
-    """Is the fixed text a valid program for the Python running devlint (its own parser,
-    which never runs the code)?  A fix that breaks the syntax is never written."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(text, "<fixed>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
 
 
 def fix_source(

@@ -13,7 +13,7 @@ from devlint.engine.facts import (
     HardcodedDevice,
     LoadCall,
 )
-from devlint.engine.nodes import AnyFunctionDef, Arg, args_of
+from devlint.engine.nodes import AnyFunctionDef, Arg, args_of, positional, unstarred
 from devlint.engine.scope import (
     ENCODING,
     HEURISTIC_LOADER,
@@ -25,6 +25,7 @@ from devlint.engine.scope import (
 from devlint.engine.syntax import (
     bind_args,
     factory_scalar,
+    parameter_names,
 )
 from devlint.engine.values import (
     DEV_ANY,
@@ -104,9 +105,6 @@ class CallsMixin:
                 return a
         return None
 
-    def positional(self, node: ast.Call) -> list[Arg]:
-        return [a for a in args_of(node) if a.keyword is None and not a.star]
-
     def eval_known_call(self, q: str, node: ast.Call, scope: Scope) -> Optional[Value]:
         """Calls recognised by qualified name: torch, nn, data loaders, project code.
 
@@ -138,7 +136,7 @@ class CallsMixin:
 
     def _call_load(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
-        pos = self.positional(node)
+        pos = positional(node)
         location = self.keyword(node, "map_location")
         if location is not None:
             self.device_of_arg(location.value, scope)  # a hard-coded "cuda:0" is DL002
@@ -167,8 +165,10 @@ class CallsMixin:
         if any(k == key for k, _ in value.entries):
             return False
         source = self.facts.source
-        where = scope.func if scope.func is not None else self.module
-        return source is not None and key not in source.segment(where)
+        if source is None:
+            return False
+        text = source.segment(scope.func) if scope.func is not None else source.text
+        return key not in text
 
     def _call_other(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
         """Calls whose result holds no tensor (`len`, `torch.set_default_device`...)."""
@@ -449,7 +449,7 @@ class CallsMixin:
     def eval_factory(self, last: str, node: ast.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         dev = self.device_kwarg(node, scope)
-        pos = self.positional(node)
+        pos = positional(node)
         first = args[0][1] if args and args[0][0].keyword is None else UNKNOWN
         if last in ("tensor", "as_tensor") and first.kind is Kind.TENSOR:
             # a copy of a tensor stays on its device
@@ -562,7 +562,7 @@ class CallsMixin:
                 if v.elems is not None:
                     seq = a.value
                     nodes = (
-                        [e.value if type(e) is ast.Starred else e for e in seq.elts]
+                        [unstarred(e) for e in seq.elts]
                         if isinstance(seq, (ast.List, ast.Tuple))
                         else [a.value] * len(v.elems)
                     )
@@ -673,21 +673,13 @@ class CallsMixin:
         if info is not None:
             candidates = [info] if info.cpu_inputs else []
         elif module.origin is Origin.PARAM or not module.type_name:
-            candidates = [c for c in self.classes.values() if c.cpu_inputs]
+            candidates = self.packing_classes
         else:
             candidates = []
         out: set[int] = set()
         for cls in candidates:
-            forward = cls.methods["forward"]
-            names = [p.arg for p in (*forward.args.posonlyargs, *forward.args.args)][1:]
-            for i, (a, _) in enumerate(args):
-                if a.star:
-                    break  # positions after `*rest` are unknown
-                name = (
-                    a.keyword if a.keyword is not None else (names[i] if i < len(names) else None)
-                )
-                if name in cls.cpu_inputs:
-                    out.add(id(a))
+            names = parameter_names(cls.methods["forward"], True, [a for a, _ in args])
+            out.update(id(a) for name, (a, _) in zip(names, args) if name in cls.cpu_inputs)
         return out
 
     def module_output(self, module: Value, args: list[tuple[Arg, Value]]) -> Value:

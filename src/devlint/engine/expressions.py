@@ -14,7 +14,7 @@ from devlint.engine.facts import (
     Mismatch,
     Operand,
 )
-from devlint.engine.nodes import BINARY_OPERATORS, is_constant
+from devlint.engine.nodes import BINARY_OPERATORS, is_constant, unstarred
 from devlint.engine.scope import (
     ENCODING,
     HEURISTIC_LOADER,
@@ -211,7 +211,7 @@ class ExpressionsMixin:
         s = node.slice
         if type(s) is not ast.Tuple or not s.elts:
             return [s]
-        return [e.value if type(e) is ast.Starred else e for e in s.elts]
+        return [unstarred(e) for e in s.elts]
 
     def eval_Subscript(self, node: ast.Subscript, scope: Scope) -> Value:
         base = self.eval(node.value, scope)
@@ -296,7 +296,7 @@ class ExpressionsMixin:
     def eval_Set(self, node: ast.Set, scope: Scope) -> Value:
         # the items are evaluated (they may meet other devices); the set itself is unknown
         for el in node.elts:
-            self.eval(el.value if type(el) is ast.Starred else el, scope)
+            self.eval(unstarred(el), scope)
         return UNKNOWN
 
     def eval_YieldFrom(self, node: ast.YieldFrom, scope: Scope) -> Value:
@@ -307,7 +307,7 @@ class ExpressionsMixin:
         values = []
         for el in elements:
             starred = type(el) is ast.Starred
-            v = self.eval(el.value if starred else el, scope)  # type: ignore[attr-defined]
+            v = self.eval(unstarred(el), scope)
             values.append(UNKNOWN if starred else v)
         if any(type(el) is ast.Starred for el in elements):
             return Value(Kind.BATCH, DEV_UNKNOWN)

@@ -109,7 +109,7 @@ class FileFacts:
     bindings: Optional[object] = None  # rules._scope.Bindings, built when a fix needs it
 
     # one-line source text by node id: loop bodies are walked several times, and each
-    # walk asks again for the text of the same nodes (generating code is not cheap)
+    # walk asks again for the text of the same nodes (each time a slice, split and join)
     _texts: dict[int, str] = field(default_factory=dict, repr=False)
 
     def text(self, node: ast.AST, limit: int = 60) -> str:

@@ -39,6 +39,7 @@ from devlint.engine.moves import MovesMixin
 from devlint.engine.nodes import (
     BINARY_OPERATORS,
     FUNCTION_DEFS,
+    TRY_STATEMENTS,
     AnyFunctionDef,
     Source,
     all_params,
@@ -112,13 +113,12 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         self._oids = itertools.count(1)
         self._seen: set[tuple] = set()
         self.module_env: dict[str, Value] = {}
-        code = source
         # Facts whose partner is only a parameter's device count when the file itself
         # places something on an accelerator (set during the walk, applied at the end).
         self.placed_seen = False
         # hooks (offloading, accelerate dispatch) move modules when they are called
         self.hooks_possible = any(
-            s in code for s in ("offload", "dispatch_model", "_hook(", "init_empty_weights")
+            s in source for s in ("offload", "dispatch_model", "_hook(", "init_empty_weights")
         )
         self._tensor_uses: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
         # (function, parameter) pairs that a call in this file passes a placed tensor to
@@ -132,12 +132,12 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         self._conditions: dict[int, bool] = {}
         self.module_guarded = False
         self._pending: list[tuple[list, object, Optional[tuple[int, str]]]] = []
-        self.collate_moves = "collate" in code and collate_moves(module)
+        self.collate_moves = "collate" in source and collate_moves(module)
         # a script (`if __name__ == "__main__":`), whose functions only it calls
         self.is_program = any(
             type(s) is ast.If and "__name__" in set(names_in(s.test)) for s in module.body
         )
-        self.default_device_changed = "set_default_device" in code
+        self.default_device_changed = "set_default_device" in source
         self._in_progress: set[int] = set()
         self._collect_defs(module.body)
 
@@ -157,7 +157,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                 info.defines_to = "to" in info.methods or "_apply" in info.methods
 
                 self.classes[info.name] = info
-            elif isinstance(stmt, _IF_TRY):
+            elif type(stmt) is ast.If or type(stmt) in TRY_STATEMENTS:
                 self._collect_defs(stmt.body)
         for info in self.classes.values():
             info.cpu_side = self._is_cpu_side_class(info, set())
@@ -172,6 +172,8 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                 info.moves_inputs = moves_params(forward)
                 info.cpu_inputs = cpu_only_params(forward)
         self.some_module_moves_inputs = any(c.moves_inputs for c in self.classes.values())
+        # module classes whose forward needs some inputs on the CPU (`ClassInfo.cpu_inputs`)
+        self.packing_classes = [c for c in self.classes.values() if c.cpu_inputs]
         # methods that constructors call: they run while the module is still on the CPU
         self.called_in_init: set[str] = set()
         for info in self.classes.values():
@@ -487,7 +489,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             return True
         if cls is ast.With or cls is ast.AsyncWith:
             return self.walk_with(stmt, scope)
-        if cls in _TRY:
+        if cls in TRY_STATEMENTS:
             return self.walk_try(stmt, scope)
         if cls is ast.FunctionDef or cls is ast.AsyncFunctionDef:
             if scope.func is not None:
@@ -734,7 +736,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         targets = frozenset(target_names(stmt.target))
         if iterable.type_name == HEURISTIC_LOADER:
             self.heuristic_sites.add(id(stmt.target))
-        scope.loops.append(LoopInfo(targets, _first_statement(stmt.body)))
+        scope.loops.append(LoopInfo(targets, stmt.body[0]))  # a body is never empty
         self.run_loop(
             lambda: (
                 self.bind(stmt.target, elem, scope, site=stmt.target),
@@ -960,13 +962,6 @@ def _analyze_deep(module: ast.Module, source: str, device_names: Sequence[str]) 
     raise RecursionError("file is nested too deeply to analyse")
 
 
-def _first_statement(body: list[ast.stmt]) -> Optional[ast.stmt]:
-    """The first statement of a loop body."""
-    return body[0] if body else None
-
-
-_IF_TRY = (ast.If, ast.Try, getattr(ast, "TryStar", ast.Try))
-_TRY = frozenset((ast.Try, getattr(ast, "TryStar", ast.Try)))
 _MATCH = getattr(ast, "Match", None)
 # simple statements, by class (`ast.Delete`, `pass`, imports... need nothing)
 _SMALL = {

@@ -11,7 +11,7 @@ from devlint.engine import names as N
 from devlint.engine.facts import (
     NumpyCall,
 )
-from devlint.engine.nodes import Arg, args_of
+from devlint.engine.nodes import Arg, args_of, positional
 from devlint.engine.scope import (
     ClassInfo,
     Scope,
@@ -164,7 +164,7 @@ class MethodsMixin:
         return owners[0] if len(owners) == 1 else None
 
     def check_argparse_default(self, node: ast.Call, scope: Scope) -> None:
-        pos = self.positional(node)
+        pos = positional(node)
         if not pos or not any("device" in (N.string_value(a.value) or "") for a in pos):
             return
         default = self.keyword(node, "default")

@@ -12,7 +12,7 @@ from devlint.engine import names as N
 from devlint.engine.facts import (
     DiscardedMove,
 )
-from devlint.engine.nodes import args_of, is_constant
+from devlint.engine.nodes import args_of, is_constant, positional
 from devlint.engine.scope import (
     Scope,
 )
@@ -44,7 +44,7 @@ class MovesMixin:
             self.eval_args(node, scope)
             target = DEV_CPU
         elif method == "cuda":
-            pos = self.positional(node)
+            pos = positional(node)
             dev_kw = self.keyword(node, "device")
             arg = dev_kw.value if dev_kw is not None else (pos[0].value if pos else None)
             if arg is None or is_constant(arg, bool):
@@ -73,7 +73,7 @@ class MovesMixin:
     def move_target(self, node: ast.Call, scope: Scope) -> Optional[Device]:
         """Where `.to(...)` sends its receiver; None when it only changes dtype."""
         dev_kw = self.keyword(node, "device")
-        pos = self.positional(node)
+        pos = positional(node)
         for a in args_of(node):
             if a is not dev_kw and (not pos or a is not pos[0]):
                 self.eval(a.value, scope)

@@ -10,6 +10,8 @@ import ast
 import re
 from typing import Iterable, Optional
 
+from devlint.engine.nodes import TRY_STATEMENTS
+
 # Factories that create a tensor on the default device (the CPU) unless given `device=`.
 # fmt: off
 FACTORIES = frozenset(
@@ -215,7 +217,7 @@ class ImportMap:
             elif cls is ast.If:
                 self.collect(stmt.body)
                 self.collect(stmt.orelse)
-            elif isinstance(stmt, _TRY):
+            elif cls in TRY_STATEMENTS:
                 self.collect(stmt.body)
                 for h in stmt.handlers:
                     self.collect(h.body)
@@ -248,9 +250,6 @@ class ImportMap:
         if full is None:
             return name
         return f"{full}.{rest}" if rest else full
-
-
-_TRY = (ast.Try, getattr(ast, "TryStar", ast.Try))
 
 
 def is_torch_name(qname: Optional[str], *suffixes: str) -> bool:

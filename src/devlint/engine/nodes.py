@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Iterator, Optional, Union
+import warnings
+from typing import Optional, Union
 
 FUNCTION_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 AnyFunctionDef = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+# `try` statements: `try ... except*` is its own class from Python 3.11 on
+TRY_STATEMENTS = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
 
 BINARY_OPERATORS: dict[type, str] = {
     ast.Add: "+",
@@ -121,20 +124,21 @@ def is_constant(node: ast.AST, *types: type) -> bool:
     return type(node) is ast.Constant and type(node.value) in types
 
 
-def is_number(node: ast.AST) -> bool:
-    return type(node) is ast.Constant and type(node.value) in (int, float, complex)
+def unstarred(node: ast.AST) -> ast.AST:
+    """`x` of a starred element `*x`, else the node itself."""
+    return node.value if type(node) is ast.Starred else node  # type: ignore[attr-defined]
 
 
-def body_statements(node: ast.AST) -> Iterator[ast.stmt]:
-    """Statements of every block directly under a compound statement."""
-    for name in ("body", "orelse", "finalbody"):
-        block = getattr(node, name, None)
-        if type(block) is list:
-            yield from block
-    for h in getattr(node, "handlers", ()):
-        yield from h.body
-    for c in getattr(node, "cases", ()):
-        yield from c.body
+def parses(text: str, filename: str = "<unknown>") -> bool:
+    """Does Python's own parser accept `text` (it builds a tree and never runs the code)?
+    Warnings about the source (invalid escape sequences...) are not failures."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -189,7 +193,10 @@ class Source:
         span = self.span(node)
         if span is None:
             return ast.unparse(node)
-        line, col, end_line, end_col = span
+        return self.between(*span)
+
+    def between(self, line: int, col: int, end_line: int, end_col: int) -> str:
+        """The source from one position (1-based line, character column) to another."""
         lines = self.lines
         if line == end_line:
             return lines[line - 1][col:end_col]

@@ -4,7 +4,7 @@ which calls a body makes, which parameters it uses as tensors, how arguments bin
 from __future__ import annotations
 
 import ast
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 from devlint.engine import names as N
 from devlint.engine.nodes import (
@@ -15,6 +15,9 @@ from devlint.engine.nodes import (
     args_of,
     default_of,
     is_constant,
+    keyword_value,
+    positional,
+    unstarred,
 )
 from devlint.engine.values import Kind, Value
 from devlint.engine.walk import walk, walk_body
@@ -58,7 +61,7 @@ def target_names(target: ast.AST) -> Iterator[str]:
         yield target.id
     elif cls is ast.Tuple or cls is ast.List:
         for el in target.elts:
-            yield from target_names(el.value if type(el) is ast.Starred else el)
+            yield from target_names(unstarred(el))
 
 
 def subscript_key(node: ast.Subscript) -> Optional[str]:
@@ -154,7 +157,7 @@ def mutated_self_attrs(methods: dict[str, AnyFunctionDef]) -> tuple[set[str], se
 def flat_targets(target: ast.AST) -> Iterator[ast.AST]:
     if type(target) is ast.Tuple or type(target) is ast.List:
         for el in target.elts:
-            yield from flat_targets(el.value if type(el) is ast.Starred else el)
+            yield from flat_targets(unstarred(el))
     else:
         yield target
 
@@ -214,8 +217,8 @@ def cpu_only_params(func: AnyFunctionDef) -> frozenset[str]:
         name = N.dotted(call.func) or ""
         if name.rsplit(".", 1)[-1] not in _CPU_LENGTHS:
             continue
-        pos = [a for a in args_of(call) if a.keyword is None and not a.star]
-        lengths = next((a.value for a in args_of(call) if a.keyword == "lengths"), None)
+        pos = positional(call)
+        lengths = keyword_value(call, "lengths")
         if lengths is None and len(pos) >= 2:
             lengths = pos[1].value
         while (
@@ -277,27 +280,34 @@ def _chain_root(node: Optional[ast.AST]) -> Optional[str]:
             return None
 
 
-def bind_args(
-    func: AnyFunctionDef, is_method: bool, args: list[tuple[Arg, Value]]
-) -> Optional[dict[str, Value]]:
-    """Parameter name -> argument value for a call of `func` (None when it cannot tell)."""
+def parameter_names(func: AnyFunctionDef, is_method: bool, args: Sequence[Arg]) -> list:
+    """For each argument of a call of `func`, in order, the parameter it binds (None for
+    none).  The list stops at the first starred argument: what follows binds who knows
+    what."""
     params = [*func.args.posonlyargs, *func.args.args]
     if is_method and params and params[0].arg in ("self", "cls"):
         params = params[1:]
     names = [p.arg for p in params]
     kwonly = {p.arg for p in func.args.kwonlyargs}
-    bound: dict[str, Value] = {}
+    out: list[Optional[str]] = []
     i = 0
-    for a, v in args:
+    for a in args:
         if a.star:
-            return bound
+            break
         if a.keyword is None:
-            if i < len(names):
-                bound[names[i]] = v
+            out.append(names[i] if i < len(names) else None)
             i += 1
-        elif a.keyword in names or a.keyword in kwonly:
-            bound[a.keyword] = v
-    return bound
+        else:
+            out.append(a.keyword if a.keyword in names or a.keyword in kwonly else None)
+    return out
+
+
+def bind_args(
+    func: AnyFunctionDef, is_method: bool, args: list[tuple[Arg, Value]]
+) -> Optional[dict[str, Value]]:
+    """Parameter name -> argument value for a call of `func` (None when it cannot tell)."""
+    names = parameter_names(func, is_method, [a for a, _ in args])
+    return {name: v for name, (_, v) in zip(names, args) if name is not None}
 
 
 def is_device_expr(node: ast.AST, value: Value) -> bool:
@@ -360,19 +370,15 @@ def _assigned_pairs(
     unpacking whose right side is not a matching tuple pairs each target with itself as
     the value (never a literal)."""
     if type(target) is ast.Tuple or type(target) is ast.List:
-        elements = [_unstarred(e) for e in target.elts]
+        elements = [unstarred(e) for e in target.elts]
         if type(value) in (ast.Tuple, ast.List) and len(value.elts) == len(elements):
             return [
                 pair
                 for t, v in zip(elements, value.elts)
-                for pair in _assigned_pairs(t, _unstarred(v))
+                for pair in _assigned_pairs(t, unstarred(v))
             ]
         return [(t, t) for t in elements]
     return [(target, value)]
-
-
-def _unstarred(node: ast.AST) -> ast.AST:
-    return node.value if type(node) is ast.Starred else node
 
 
 def _is_self_attr(node: ast.AST) -> bool:
@@ -386,7 +392,7 @@ def _is_literal(node: ast.AST) -> bool:
     if type(node) is ast.UnaryOp:
         return _is_literal(node.operand)
     if type(node) is ast.Tuple or type(node) is ast.List:
-        return all(_is_literal(_unstarred(e)) for e in node.elts)
+        return all(_is_literal(unstarred(e)) for e in node.elts)
     return False
 
 

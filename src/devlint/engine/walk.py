@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
+from devlint.engine.nodes import DEFS
+
 _FIELDS: dict[type, tuple[str, ...]] = {}
 # fields that never hold nodes the analysis looks at
 _SKIPPED = frozenset(("ctx", "op", "ops", "type_comment", "kind", "level", "is_async"))
@@ -34,7 +36,7 @@ def iter_children(node: ast.AST) -> Iterator[ast.AST]:
             yield value
 
 
-_DEFS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+_DEFS = frozenset(DEFS)
 
 
 def walk(node: ast.AST, *, into_functions: bool = True) -> Iterator[ast.AST]:

@@ -234,13 +234,7 @@ def _blank_comments(text: str) -> str:
 def _between(facts: FileFacts, start: Position, end: Position) -> str:
     """The source from one position to another."""
     assert facts.source is not None
-    lines = facts.source.lines
-    (line, col), (end_line, end_col) = start, end
-    if line == end_line:
-        return lines[line - 1][col:end_col]
-    return (
-        lines[line - 1][col:] + "".join(lines[line : end_line - 1]) + lines[end_line - 1][:end_col]
-    )
+    return facts.source.between(*start, *end)
 
 
 def _after(facts: FileFacts, start: Position, count: int) -> Position:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional, Union
 
 from devlint.engine.facts import FileFacts
-from devlint.engine.nodes import defaults
+from devlint.engine.nodes import FUNCTION_DEFS, args_of, defaults
 from devlint.engine.syntax import target_names
 from devlint.engine.walk import iter_children
 
@@ -40,7 +40,6 @@ class _Scope:
 
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _FORS = (ast.For, ast.AsyncFor)
 _TRY_STAR = getattr(ast, "TryStar", None)
 
@@ -90,7 +89,7 @@ class Bindings:
             self._where[id(node)] = (scope, order)
             later: list[tuple[object, _Scope]] = []  # evaluated in this order
             cls = type(node)
-            if cls in _FUNCTIONS:
+            if cls in FUNCTION_DEFS:
                 inner = _Scope("function", scope)
                 params = _param_names(node.args)
                 inner.bind(params, 0)
@@ -250,10 +249,9 @@ def _children(node: ast.AST, cls: type) -> list[ast.AST]:
         # the guard runs before the body
         guard = [node.guard] if node.guard is not None else []
         return [node.pattern, *guard, *node.body]
-    if cls is ast.Call and node.args and node.keywords:
-        # `f(k=1, *rest)`: ast keeps the positional arguments first
-        arguments = sorted([*node.args, *node.keywords], key=lambda a: (a.lineno, a.col_offset))
-        return [node.func, *arguments]
+    if cls is ast.Call:
+        # the arguments as written (`f(k=1, *rest)`: ast keeps the positional ones first)
+        return [node.func, *(a.node for a in args_of(node))]
     return list(iter_children(node))
 
 
