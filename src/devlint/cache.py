@@ -1,7 +1,9 @@
 """A content-addressed cache of per-file results.
 
-Key: devlint's version, the analysis options (rules, device names...) and the file's
-bytes, hashed together, so any change to either misses.  Entries are JSON files under
+Key: a fingerprint of the analysis (the source of devlint's engine, rules and checker,
+the LibCST release that parses and Python's, whose compiler decides DL000), the analysis
+options (rules, device names...) and the file's bytes, hashed together, so any change to
+either misses: no run is ever answered with an older engine's findings.  Entries are JSON files under
 `.devlint_cache/v1/<2 hex>/<hash>.json`, written through a temporary file and
 `os.replace`, so concurrent runs never see half an entry; an entry that cannot be read
 or decoded is ignored (and rewritten by this run), never an error.  The cache folder
@@ -14,7 +16,9 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import importlib.util
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -35,7 +39,7 @@ class Cache:
         self.root = root
         self.options = options
         # what besides the file's bytes decides its findings
-        self._salt = f"{__version__}\0{options}\0".encode()
+        self._salt = f"{engine_fingerprint()}\0{options}\0".encode()
         self.hits = 0
         self.misses = 0
         self._ready = False
@@ -86,6 +90,44 @@ class Cache:
         if not ignore.exists():
             ignore.write_text("# Created by devlint automatically.\n*\n", encoding="utf-8")
         self._ready = True
+
+
+# what decides a file's findings besides its bytes and the options: these modules' source
+_PACKAGE = Path(__file__).resolve().parent
+_ANALYSIS_SOURCES = (
+    "engine",
+    "rules",
+    "checker.py",
+    "positions.py",
+    "prefilter.py",
+    "suppression.py",
+    "notebooks.py",
+    "findings.py",
+    "meta_rules.py",
+)
+_fingerprint: Optional[str] = None
+
+
+def engine_fingerprint() -> str:
+    """A hash of the analysis: devlint's version, the source of every module that
+    decides findings, the LibCST release (its version file, found without importing
+    LibCST, which a warm run never loads) and Python's version.  Computed once a run."""
+    global _fingerprint
+    if _fingerprint is None:
+        digest = hashlib.sha256(f"{__version__}\0{sys.version}\0".encode())
+        for name in _ANALYSIS_SOURCES:
+            path = _PACKAGE / name
+            files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+            for file in files:
+                digest.update(file.relative_to(_PACKAGE).as_posix().encode() + b"\0")
+                with contextlib.suppress(OSError):
+                    digest.update(file.read_bytes())
+        spec = importlib.util.find_spec("libcst")
+        if spec is not None and spec.origin is not None:
+            with contextlib.suppress(OSError):
+                digest.update((Path(spec.origin).parent / "_version.py").read_bytes())
+        _fingerprint = digest.hexdigest()
+    return _fingerprint
 
 
 def _dump(finding: Finding) -> dict:

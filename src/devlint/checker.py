@@ -4,47 +4,80 @@ Notebooks are checked as the program their code cells make (`devlint.notebooks`)
 each finding is mapped back to its cell.  Suppression comments (`devlint.suppression`)
 are applied last, on the program's own lines.
 
-The analysis reads Python's own syntax tree (`ast`): its parser is in C, ten times
-faster than LibCST's, and gives every node its position, so locating a finding costs
-nothing.  Files are parsed with the grammar of the Python that runs devlint.
+Positions are resolved only for files that have something to report: LibCST's
+`PositionProvider` costs about as much as parsing, and most files are clean.
 """
 
 from __future__ import annotations
 
-import ast
 import io
 import tokenize
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
+
+import libcst as cst
 
 from devlint import notebooks, suppression
 from devlint.engine import analyze
-from devlint.engine.nodes import Source, parses
 from devlint.files import is_notebook
 from devlint.findings import Finding, syntax_finding
 from devlint.meta_rules import UNUSED_SUPPRESSION
+from devlint.positions import Placed, positions_of, render
 from devlint.prefilter import may_have_findings
 from devlint.rules import Report, Rule
 from devlint.rules.base import Fix
 
 
-def _parse(text: str, path: str) -> ast.Module:
-    """Python's own parser (it builds a tree and never runs the code).  Warnings about
-    the source (invalid escape sequences...) are the user's business, not a finding."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ast.parse(text, path)
+def _parse_error_finding(text: str, path: str, exc: cst.ParserSyntaxError) -> Finding:
+    """DL000 for a file LibCST cannot parse, at the place Python itself would name.
 
-
-def _parse_error_finding(text: str, path: str, err: SyntaxError) -> Finding:
-    """DL000 at the place Python itself names, with its message ("'(' was never closed")."""
+    LibCST's native parser reports the start of the line (column 0, sometimes the line
+    before), so Python's compiler, which never runs the code, is asked for the 1-based
+    line and column and its clearer message ("'(' was never closed").  When Python
+    accepts what LibCST rejects (newer syntax than LibCST knows), LibCST's words stay."""
+    error = compile_error(text, path)
+    if error is not None:
+        return error
     lines = text.splitlines()
-    line = err.lineno or 1
+    line, col = exc.editor_line, exc.editor_column
     src = lines[line - 1] if 0 < line <= len(lines) else ""
-    col = min(max(err.offset or 1, 1), len(src) + 1)
-    return syntax_finding(path, line, col, f"syntax error: {err.msg}", src)
+    col = min(max(col, 1), len(src) + 1)
+    return syntax_finding(path, line, col, f"LibCST cannot parse this file: {exc.message}", src)
+
+
+# `PyCF_ALLOW_TOP_LEVEL_AWAIT` (Python 3.8+): IPython runs a cell's top-level `await`
+_ALLOW_TOP_LEVEL_AWAIT = 0x2000
+
+
+def compile_error(
+    text: str, path: str, cells: Optional[Sequence[tuple[int, str]]] = None
+) -> Optional[Finding]:
+    """DL000 when Python's compiler rejects the file (it compiles to bytecode and runs
+    nothing): every file is checked, whether or not it can hold a device finding, so a
+    file that would fail at import is reported as it would fail.  A notebook's `cells`
+    (first program line, code) are compiled one by one, as IPython runs them: a
+    `from __future__` import or a top-level `await` at the start of a cell is fine.
+    Warnings about the source (invalid escape sequences...) are the user's business."""
+    units = cells if cells is not None else [(1, text)]
+    flags = _ALLOW_TOP_LEVEL_AWAIT if cells is not None else 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for first, unit in units:
+                compile(unit, path, "exec", flags=flags, dont_inherit=True)
+    except SyntaxError as err:
+        lines = text.splitlines()
+        line = (err.lineno or 1) + first - 1
+        src = lines[line - 1] if 0 < line <= len(lines) else ""
+        col = min(max(err.offset or 1, 1), len(src) + 1)
+        return syntax_finding(path, line, col, f"syntax error: {err.msg}", src)
+    except ValueError as exc:  # source code string cannot contain null bytes
+        return syntax_finding(path, 1, 1, f"cannot parse file: {exc}")
+    except (RecursionError, MemoryError):
+        return syntax_finding(path, 1, 1, "file is nested too deeply to parse")
+    return None
 
 
 def decode_source(data: bytes) -> str:
@@ -99,22 +132,25 @@ def check_text(
     *,
     device_names: Sequence[str] = (),
     noqa: bool = True,
+    cells: Optional[Sequence[tuple[int, str]]] = None,
 ) -> list[Finding]:
-    """Findings for decoded Python source: parse, analyse, run the rules, suppress."""
+    """Findings for decoded Python source: parse, analyse, run the rules, suppress.
+    `cells`: a notebook program's cells, (first line, code), compiled one by one."""
     if noqa and suppression.has_skip_file(text):
         return []
     report_unused = noqa and any(r.code == UNUSED_SUPPRESSION.code for r in rules)
     engine_rules = [r for r in rules if r.code != UNUSED_SUPPRESSION.code]
     findings: list[Finding] = []
     analyse = bool(engine_rules) and may_have_findings(text)
-    if analyse or not parses(text, path):
+    error = compile_error(text, path, cells)
+    if error is not None:
+        return [error]
+    if analyse:
         try:
-            module = _parse(text, path)
-        except SyntaxError as exc:
+            module = cst.parse_module(text)
+        except cst.ParserSyntaxError as exc:
             return [_parse_error_finding(text, path, exc)]
-        except ValueError as exc:  # source code string cannot contain null bytes
-            return [syntax_finding(path, 1, 1, f"cannot parse file: {exc}")]
-        except (RecursionError, MemoryError):
+        except RecursionError:
             return [syntax_finding(path, 1, 1, "file is nested too deeply to parse")]
     if analyse:
         try:
@@ -125,8 +161,7 @@ def check_text(
         for rule in engine_rules:
             reports.extend(rule.check(facts))
         if reports:
-            assert facts.source is not None
-            findings = _locate(facts.source, reports, path, {r.code: r for r in engine_rules})
+            findings = _locate(module, text, reports, path, {r.code: r for r in engine_rules})
     if not noqa or (not findings and not report_unused):
         return findings
     comments = suppression.scan(text)
@@ -146,67 +181,96 @@ def check_text(
 
 
 def _locate(
-    source: Source, reports: list[Report], path: str, rules: dict[str, Rule]
+    module: cst.Module, text: str, reports: list[Report], path: str, rules: dict[str, Rule]
 ) -> list[Finding]:
-    lines = source.text.splitlines()
+    wanted = [rep.node for rep in reports]
+    for rep in reports:
+        wanted.extend(ref for _, ref in rep.refs)
+        if rep.fix is not None:
+            wanted.extend(edit.node for edit in rep.fix.edits)
+    positions = positions_of(module, wanted)
+    lines = text.splitlines()
     seen: set[tuple[str, int, int]] = set()
     findings = []
     for rep in reports:
-        pos = source.span(rep.node)
+        pos = positions.get(id(rep.node))
         if pos is None:
             continue
-        line, column, end_line, end_column = pos
-        key = (rep.code, line, column)
+        start, end = pos.start, pos.end
+        key = (rep.code, start.line, start.column)
         if key in seen:
             continue
         seen.add(key)
         rule = rules[rep.code]
         message = rep.message
         for name, ref in rep.refs:
-            ref_pos = source.span(ref)
-            message = message.replace("{" + name + "}", str(ref_pos[0]) if ref_pos else "?")
+            ref_pos = positions.get(id(ref))
+            message = message.replace("{" + name + "}", str(ref_pos.start.line) if ref_pos else "?")
         findings.append(
             Finding(
                 code=rep.code,
                 name=rule.name,
                 message=message,
                 path=path,
-                line=line,
-                col=column + 1,
-                end_line=end_line,
-                end_col=end_column + 1,
+                line=start.line,
+                col=start.column + 1,
+                end_line=end.line,
+                end_col=end.column + 1,
                 help=rep.help,
                 severity=rule.severity,
-                source_line=lines[line - 1] if line <= len(lines) else "",
-                fix=_locate_fix(rep.fix, source, lines),
+                source_line=lines[start.line - 1] if start.line <= len(lines) else "",
+                fix=_locate_fix(module, rep.fix, positions),
             )
         )
     findings.sort(key=lambda f: f.sort_key)
     return findings
 
 
-def _locate_fix(fix: Optional[Fix], source: Source, lines: list[str]) -> Optional[dict]:
-    """A fix in ruff's JSON shape: edits with 1-based row/column start and (exclusive) end."""
+def _locate_fix(
+    module: cst.Module, fix: Optional[Fix], positions: Mapping[int, Placed]
+) -> Optional[dict]:
+    """A fix in ruff's JSON shape: edits with 1-based row/column start and (exclusive) end,
+    each new node rendered by LibCST in the indentation of the blocks around the old one."""
     if fix is None:
         return None
     edits = []
     for edit in fix.edits:
-        pos = source.span(edit.node)
+        pos = positions.get(id(edit.node))
         if pos is None:
             return None
-        row, column, end_row, end_column = pos
+        indent = "".join(pos.indent_tokens)
         if edit.insert_before:
-            end_row, end_column = row, column
-        line = lines[row - 1] if row <= len(lines) else ""
-        indent = line[: len(line) - len(line.lstrip(" \t"))]
+            line = edit.replacement
+            if not isinstance(line, cst.BaseStatement):
+                line = cst.SimpleStatementLine(body=[line])
+            content = render(module, line, pos.indent_tokens)[len(indent) :] + indent
+            end = pos.start
+        else:
+            content = _render_replacement(module, edit.node, edit.replacement, pos)
+            end = pos.end
         edits.append(
             {
-                "content": edit.content.replace("{indent}", indent),
-                "location": {"row": row, "column": column + 1},
-                "end_location": {"row": end_row, "column": end_column + 1},
+                "content": content,
+                "location": {"row": pos.start.line, "column": pos.start.column + 1},
+                "end_location": {"row": end.line, "column": end.column + 1},
             }
         )
     return {"applicability": fix.applicability, "message": fix.title, "edits": edits}
+
+
+def _render_replacement(
+    module: cst.Module, node: cst.CSTNode, replacement: cst.CSTNode, pos: Placed
+) -> str:
+    """The text that takes the place of `node`'s span.  The span leaves out the node's own
+    parentheses, which stay in the file: a replacement made from the node keeps the
+    same parentheses (`with_changes` shares them), so those are left out of its text."""
+    text = render(module, replacement, pos.indent_tokens)
+    lpar = getattr(node, "lpar", ())
+    if lpar and getattr(replacement, "lpar", None) is lpar:
+        head = sum(len(render(module, p)) for p in lpar)
+        tail = sum(len(render(module, p)) for p in replacement.rpar)  # type: ignore[attr-defined]
+        text = text[head : len(text) - tail]
+    return text
 
 
 # --- notebooks ------------------------------------------------------------------------
@@ -251,8 +315,27 @@ def _check_notebook(
                 f"--max-file-size ({max_code_bytes / 1e6:g} MB); generated code?",
             )
         ]
-    found = check_text(nb.program, path, rules, device_names=device_names, noqa=noqa)
+    found = check_text(
+        nb.program, path, rules, device_names=device_names, noqa=noqa, cells=program_cells(nb)
+    )
     return sorted((map_to_cells(nb, f) for f in found), key=lambda f: f.sort_key)
+
+
+def program_cells(nb: notebooks.Notebook) -> list[tuple[int, str]]:
+    """The combined program cut back into its cells: (first program line, code)."""
+    lines = nb.program.splitlines(keepends=True)
+    origins = nb.origins
+
+    def cell_of(i: int) -> Optional[int]:
+        return origins[i].cell if i < len(origins) else None
+
+    cells: list[tuple[int, str]] = []
+    start = 0
+    for i in range(1, len(lines) + 1):
+        if i == len(lines) or cell_of(i) != cell_of(start):
+            cells.append((start + 1, "".join(lines[start:i])))
+            start = i
+    return cells
 
 
 def map_to_cells(nb: notebooks.Notebook, f: Finding) -> Finding:

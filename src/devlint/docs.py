@@ -23,8 +23,14 @@ class SyntaxErrorRule:
     summary = SYNTAX_ERROR_SUMMARY
     why = (
         "devlint could not read the file: it cannot be read, is not valid text in its "
-        "encoding, is not valid Python, or is a notebook that is not valid JSON. Nothing in "
-        "it was checked, so it may hide device bugs."
+        "encoding, or is a notebook that is not valid JSON; or it is not valid Python. Two "
+        "parsers decide that last part. Python's compiler (of the Python running devlint; it "
+        "compiles the file and runs nothing) rejects what would fail at import, and its "
+        "message is reported (`syntax error: ...`). LibCST, whose syntax tree the analysis "
+        "reads, must parse every file that can hold a device finding; a file it cannot parse "
+        "(syntax newer than the installed LibCST knows) is reported as `LibCST cannot parse "
+        "this file: ...`. Either way nothing in the file was checked, so it may hide device "
+        "bugs."
     )
     fix = SYNTAX_ERROR_FIX
     bad = "x = )\n"

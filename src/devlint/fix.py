@@ -18,11 +18,13 @@ import re
 import stat
 import tempfile
 import tokenize
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from devlint.engine.nodes import parses
+import libcst as cst
+
 from devlint.findings import Finding
 from devlint.rules.base import SAFE
 
@@ -51,7 +53,7 @@ def applicable(finding: Finding, unsafe: bool) -> bool:
 
 
 def _line_starts(text: str) -> list[int]:
-    """Offsets where each line starts, splitting lines as Python does (\\r\\n, \\r, \\n)."""
+    """Offsets where each line starts, splitting lines as LibCST does (\\r\\n, \\r, \\n)."""
     starts = [0]
     starts.extend(m.end() for m in _LINE_BREAK.finditer(text))
     return starts
@@ -85,6 +87,20 @@ def apply_edits(text: str, findings: Sequence[Finding], unsafe: bool) -> tuple[s
         out = out[:start] + content + out[end:]
     applied = list(dict.fromkeys(c[3] for c in chosen))
     return out, applied
+
+
+def parses(text: str) -> bool:
+    """Is the fixed text a valid program both for LibCST (which the next run parses) and
+    for Python's compiler (LibCST accepts some code Python rejects)?  Compiling runs
+    nothing.  A fix that breaks the program is never written."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, "<fixed>", "exec", dont_inherit=True)
+        cst.parse_module(text)
+    except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def fix_source(

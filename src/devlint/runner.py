@@ -59,9 +59,8 @@ def _check_one(
     # (in the checker), and to the file only at NOTEBOOK_RAW_FACTOR times the limit.
     raw_limit = max_bytes * NOTEBOOK_RAW_FACTOR if max_bytes and notebook else max_bytes
     if raw_limit and len(data) > raw_limit:
-        # the syntax tree takes about 80 bytes of memory per byte of source, and the
-        # analysis more: a generated 10 MB file would take gigabytes; it is reported,
-        # not analysed
+        # LibCST's syntax tree takes about 220 bytes of memory per byte of source: a
+        # generated 10 MB file would take gigabytes; it is reported, not analysed
         return [
             syntax_finding(
                 job.display,
@@ -97,10 +96,9 @@ def _check_one(
 
 
 def tune_gc() -> None:
-    """Collect cycles less often: a syntax tree is tens of thousands of objects per file,
-    all freed by reference counting (trees have no cycles), and the collector's passes
-    over them cost a fifth of a run (measured with the LibCST trees of an earlier engine,
-    pytorch/examples, one process: 1.01 s -> 0.83 s).
+    """Collect cycles less often: LibCST builds about a hundred thousand objects per file,
+    all freed by reference counting (its trees have no cycles), and the collector's passes
+    over them cost a fifth of a run (pytorch/examples, one process: 1.01 s -> 0.83 s).
     What the imports made is frozen out of the collector's sight; cycles the analysis does
     make are still collected, every 50,000 allocations instead of every 700.  For the
     command line and its workers (short-lived processes), not for library callers."""

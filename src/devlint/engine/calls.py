@@ -3,9 +3,10 @@ methods, module calls and same-file functions."""
 
 from __future__ import annotations
 
-import ast
 from dataclasses import replace
 from typing import Callable, Optional
+
+import libcst as cst
 
 from devlint.engine import names as N
 from devlint.engine.facts import (
@@ -13,7 +14,6 @@ from devlint.engine.facts import (
     HardcodedDevice,
     LoadCall,
 )
-from devlint.engine.nodes import AnyFunctionDef, Arg, args_of, positional, unstarred
 from devlint.engine.scope import (
     ENCODING,
     HEURISTIC_LOADER,
@@ -54,16 +54,16 @@ class CallsMixin:
     """`Analyzer` methods that evaluate calls."""
 
     # ------------------------------------------------------------------ calls
-    def eval_Call(self, node: ast.Call, scope: Scope) -> Value:
+    def eval_Call(self, node: cst.Call, scope: Scope) -> Value:
         func = node.func
-        if type(func) is ast.Attribute and func.attr in ("to", "cuda", "cpu"):
+        if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda", "cpu"):
             return self.eval_move(node, scope, statement=None)
         q = self.imports.qualify(func)
         if q is not None:
             handled = self.eval_known_call(q, node, scope)
             if handled is not None:
                 return handled
-        if type(func) is ast.Attribute:
+        if isinstance(func, cst.Attribute):
             key = N.dotted(func)
             known = self.lookup(key, scope) if key is not None else None
             if known is not None and (known.kind is Kind.MODULE or known.type_name == "<moved>"):
@@ -74,7 +74,7 @@ class CallsMixin:
         return self.call_value(node, callee, args, scope)
 
     def call_value(
-        self, node: ast.Call, callee: Value, args: list[tuple[Arg, Value]], scope: Scope
+        self, node: cst.Call, callee: Value, args: list[tuple[cst.Arg, Value]], scope: Scope
     ) -> Value:
         if callee.kind is Kind.MODULE:
             return self.module_call(node, callee, args, scope)
@@ -88,7 +88,7 @@ class CallsMixin:
             return self.encoding(node)
         return UNKNOWN
 
-    def encoding(self, node: ast.Call) -> Value:
+    def encoding(self, node: cst.Call) -> Value:
         """`tokenizer(..., return_tensors="pt")`: a BatchEncoding of CPU tensors, moved in
         place by `.to(device)`; without `return_tensors="pt"` it holds lists."""
         rt = self.keyword(node, "return_tensors")
@@ -96,16 +96,19 @@ class CallsMixin:
             return UNKNOWN
         return Value(Kind.BATCH, DEV_CPU, type_name=ENCODING, elem=tensor(DEV_CPU, scalar=False))
 
-    def eval_args(self, node: ast.Call, scope: Scope) -> list[tuple[Arg, Value]]:
-        return [(a, self.eval(a.value, scope)) for a in args_of(node)]
+    def eval_args(self, node: cst.Call, scope: Scope) -> list[tuple[cst.Arg, Value]]:
+        return [(a, self.eval(a.value, scope)) for a in node.args]
 
-    def keyword(self, node: ast.Call, name: str) -> Optional[Arg]:
-        for a in args_of(node):
-            if a.keyword is not None and a.keyword == name:
+    def keyword(self, node: cst.Call, name: str) -> Optional[cst.Arg]:
+        for a in node.args:
+            if a.keyword is not None and a.keyword.value == name:
                 return a
         return None
 
-    def eval_known_call(self, q: str, node: ast.Call, scope: Scope) -> Optional[Value]:
+    def positional(self, node: cst.Call) -> list[cst.Arg]:
+        return [a for a in node.args if a.keyword is None and not a.star]
+
+    def eval_known_call(self, q: str, node: cst.Call, scope: Scope) -> Optional[Value]:
         """Calls recognised by qualified name: torch, nn, data loaders, project code.
 
         Exact names first (`_BY_NAME`), then last parts (`DataLoader`, `from_pretrained`
@@ -131,12 +134,12 @@ class CallsMixin:
         return None
 
     # Handlers of `eval_known_call`: (q, last part of q, call, scope) -> value.
-    def _call_device(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_device(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         return self.eval_device_ctor(node, scope)
 
-    def _call_load(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_load(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
-        pos = positional(node)
+        pos = self.positional(node)
         location = self.keyword(node, "map_location")
         if location is not None:
             self.device_of_arg(location.value, scope)  # a hard-coded "cuda:0" is DL002
@@ -164,40 +167,38 @@ class CallsMixin:
             return False
         if any(k == key for k, _ in value.entries):
             return False
-        source = self.facts.source
-        if source is None:
-            return False
-        text = source.segment(scope.func) if scope.func is not None else source.text
-        return key not in text
+        if scope.func is not None:
+            return key not in self.facts.module.code_for_node(scope.func)
+        return key not in self.facts.source
 
-    def _call_other(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_other(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """Calls whose result holds no tensor (`len`, `torch.set_default_device`...)."""
         self.eval_args(node, scope)
         return OTHER
 
-    def _call_opaque(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_opaque(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """Calls whose result is unknown (`open`...)."""
         self.eval_args(node, scope)
         return UNKNOWN
 
-    def _call_range(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_range(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         self.eval_args(node, scope)
         return Value(Kind.BATCH, DEV_ANY, elem=OTHER)
 
-    def _call_factory(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_factory(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         return self.eval_factory(last, node, scope)
 
-    def _call_inheriting_factory(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_inheriting_factory(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """`torch.zeros_like(x)`: on `x`'s device unless `device=` says otherwise."""
         args = self.eval_args(node, scope)
         dev = self.device_kwarg(node, scope)
         first = args[0][1] if args else UNKNOWN
         return tensor(dev if dev is not None else first.device, scalar=first.scalar)
 
-    def _call_loader(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_loader(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         return self.eval_loader(node, scope)
 
-    def _call_tensor_dataset(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_tensor_dataset(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         elems = tuple(
             replace(v, origin=Origin.NONE) if v.kind is Kind.TENSOR else UNKNOWN for _, v in args
@@ -208,7 +209,7 @@ class CallsMixin:
             elem=Value(Kind.BATCH, container_device(list(elems)), elems=elems),
         )
 
-    def _call_enumerate(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_enumerate(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         inner = self.element_of(args[0][1], args[0][0].value, scope) if args else UNKNOWN
         src = args[0][1] if args else UNKNOWN
@@ -219,7 +220,7 @@ class CallsMixin:
             type_name=src.type_name,
         )
 
-    def _call_zip(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_zip(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         inners = tuple(self.element_of(v, a.value, scope) for a, v in args)
         is_loader = any(v.kind is Kind.LOADER for _, v in args)
@@ -231,16 +232,16 @@ class CallsMixin:
             type_name=HEURISTIC_LOADER if heuristic else "",
         )
 
-    def _call_pass_through(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_pass_through(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """`tqdm(loader)`, `iter(loader)`: the argument itself, as far as devices go."""
         args = self.eval_args(node, scope)
         return args[0][1] if args else UNKNOWN
 
-    def _call_next(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_next(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         return self.element_of(args[0][1], args[0][0].value, scope) if args else UNKNOWN
 
-    def _call_sequence(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_sequence(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """`list(...)`, `sorted(...)`: a container of the argument's elements."""
         args = self.eval_args(node, scope)
         if not args:
@@ -249,7 +250,7 @@ class CallsMixin:
         el = self.element_of(src, args[0][0].value, scope)
         return Value(Kind.BATCH, src.device if src.kind is Kind.BATCH else el.device, elem=el)
 
-    def _call_data_parallel(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_data_parallel(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """DataParallel/DDP/FSDP: the wrapped module, and whether the wrapper moves inputs."""
         args = self.eval_args(node, scope)
         inner = args[0][1] if args else UNKNOWN
@@ -262,14 +263,14 @@ class CallsMixin:
             Kind.MODULE, inner.device if placed else DEV_UNKNOWN, oid=inner.oid, moves_inputs=moves
         )
 
-    def _call_nn_constructor(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_nn_constructor(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         return self.eval_nn_constructor(q, last, node, scope)
 
-    def _call_optimizer(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_optimizer(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         self.eval_args(node, scope)
         return Value(Kind.OPTIMIZER, DEV_ANY)
 
-    def _call_from_pretrained(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_from_pretrained(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         text = self.text(node.func)
         pos = [v for a, v in args if a.keyword is None and not a.star]
@@ -295,19 +296,19 @@ class CallsMixin:
             return Value(Kind.MODULE, DEV_UNKNOWN)
         return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
 
-    def _call_model_zoo(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_model_zoo(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """`torchvision.models.resnet18()`, `timm.create_model(...)`: a new CPU module."""
         self.eval_args(node, scope)
         return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
 
-    def _call_numpy(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_numpy(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         self.eval_args(node, scope)
         return Value(Kind.NDARRAY, DEV_ANY)
 
-    def _call_torch_function(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_torch_function(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         return self.eval_torch_function(q, last, node, scope)
 
-    def _call_torch_runtime(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_torch_runtime(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """`torch.cuda.*`, `torch.backends.*`, `torch.compile`...: no tensor, except that
         compiled and scripted modules live where the module does."""
         args = self.eval_args(node, scope)
@@ -318,11 +319,11 @@ class CallsMixin:
             return inner if inner.kind is Kind.MODULE else UNKNOWN
         return UNKNOWN
 
-    def _call_default_device(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_default_device(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         self.eval_args(node, scope)
         return Value(Kind.DEVICE, sym("auto"))
 
-    def _call_torch_op(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def _call_torch_op(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """Other `torch.*` ops follow their first tensor argument (or `device=`)."""
         args = self.eval_args(node, scope)
         dev_kw = self.device_kwarg(node, scope)
@@ -339,7 +340,7 @@ class CallsMixin:
         return UNKNOWN
 
     @staticmethod
-    def container_device(args: list[tuple[Arg, Value]]) -> Device:
+    def container_device(args: list[tuple[cst.Arg, Value]]) -> Device:
         """Where `nn.Sequential(...)`/`nn.ModuleList([...])` lives: the CPU if a member
         holds CPU state; anywhere if no member holds state (activations, stateless
         modules); unknown if a member is unknown (`nn.Sequential(*stages)` of a
@@ -365,12 +366,11 @@ class CallsMixin:
             return DEV_ANY
         return DEV_CPU if all(is_cpu(d) for d in held) else DEV_UNKNOWN
 
-    def eval_device_ctor(self, node: ast.Call, scope: Scope) -> Value:
-        call_args = args_of(node)
-        if not call_args:
+    def eval_device_ctor(self, node: cst.Call, scope: Scope) -> Value:
+        if not node.args:
             return Value(Kind.DEVICE, DEV_UNKNOWN)
-        arg = call_args[0].value
-        for a in call_args[1:]:
+        arg = node.args[0].value
+        for a in node.args[1:]:
             self.eval(a.value, scope)
         lit = N.accelerator_literal(arg)
         if lit is not None:
@@ -395,12 +395,12 @@ class CallsMixin:
                     return key
         return None
 
-    def device_literal(self, node: ast.expr, lit: str, scope: Scope) -> Value:
+    def device_literal(self, node: cst.BaseExpression, lit: str, scope: Scope) -> Value:
         """A literal accelerator device; unguarded, it remembers where it was written."""
         site = None if scope.guarded else node
         return Value(Kind.DEVICE, frozenset({lit}), site=site)
 
-    def device_of_arg(self, arg: ast.expr, scope: Scope) -> Device:
+    def device_of_arg(self, arg: cst.BaseExpression, scope: Scope) -> Device:
         """The device an argument names (a device value, a string, a tensor for
         `.to(other)`) where it places something: a hard-coded accelerator is reported."""
         lit = N.accelerator_literal(arg)
@@ -412,7 +412,7 @@ class CallsMixin:
             return DEV_CPU if s.startswith("cpu") else DEV_UNKNOWN
         v = self.eval(arg, scope)
         if v.kind is Kind.DEVICE and v.site is not None:
-            written = N.string_value(v.site) if type(v.site) is ast.Constant else None
+            written = N.string_value(v.site) if isinstance(v.site, cst.SimpleString) else None
             self.add_hardcoded(v.site, repr(written or next(iter(v.device))), "literal", scope)
         if v.kind in (Kind.DEVICE, Kind.TENSOR):
             return v.device
@@ -423,7 +423,7 @@ class CallsMixin:
             return sym(key)
         return DEV_UNKNOWN
 
-    def device_kwarg(self, node: ast.Call, scope: Scope) -> Optional[Device]:
+    def device_kwarg(self, node: cst.Call, scope: Scope) -> Optional[Device]:
         kw = self.keyword(node, "device")
         if kw is None:
             return None
@@ -431,11 +431,11 @@ class CallsMixin:
 
     def add_hardcoded(
         self,
-        node: ast.AST,
+        node: cst.CSTNode,
         literal: str,
         form: str,
         scope: Scope,
-        call: Optional[ast.Call] = None,
+        call: Optional[cst.Call] = None,
     ) -> None:
         """Record a hard-coded accelerator (`call`: the `.cuda()` call, for its fix)."""
         if scope.guarded or not scope.report:
@@ -446,10 +446,10 @@ class CallsMixin:
             HardcodedDevice(node, literal, form, scope.receives_tensors, call)
         )
 
-    def eval_factory(self, last: str, node: ast.Call, scope: Scope) -> Value:
+    def eval_factory(self, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         dev = self.device_kwarg(node, scope)
-        pos = positional(node)
+        pos = self.positional(node)
         first = args[0][1] if args and args[0][0].keyword is None else UNKNOWN
         if last in ("tensor", "as_tensor") and first.kind is Kind.TENSOR:
             # a copy of a tensor stays on its device
@@ -478,7 +478,7 @@ class CallsMixin:
         out = self.keyword(node, "out")
         if dev is None and out is not None:
             dev = DEV_UNKNOWN  # `out=` decides where the result lives
-        if dev is None and any(a.star == "**" for a in args_of(node)):
+        if dev is None and any(a.star == "**" for a in node.args):
             dev = DEV_UNKNOWN  # `**factory_kwargs` may carry device=
         if dev is not None:
             if is_placed(dev) and not is_weak(dev):
@@ -487,7 +487,7 @@ class CallsMixin:
         self.created_in[id(node)] = id(scope.func)
         return tensor(DEV_CPU, origin=Origin.FACTORY, site=node, scalar=scalar)
 
-    def eval_loader(self, node: ast.Call, scope: Scope) -> Value:
+    def eval_loader(self, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         if self.keyword(node, "collate_fn") is not None:
             return Value(Kind.LOADER, DEV_UNKNOWN, elem=UNKNOWN)
@@ -503,7 +503,7 @@ class CallsMixin:
                 return Value(Kind.LOADER, el.device, elem=el)
         return self.default_loader(heuristic=False)
 
-    def eval_nn_constructor(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def eval_nn_constructor(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         if last == "Parameter":
             inner = args[0][1] if args else UNKNOWN
@@ -519,7 +519,7 @@ class CallsMixin:
             for a, v in args:
                 if (
                     a.keyword is not None
-                    and a.keyword in N.LOSS_WEIGHT_KWARGS
+                    and a.keyword.value in N.LOSS_WEIGHT_KWARGS
                     and v.kind is Kind.TENSOR
                 ):
                     weight_dev = v.device
@@ -545,14 +545,14 @@ class CallsMixin:
             oid=self.new_oid(),
         )
 
-    def eval_torch_function(self, q: str, last: str, node: ast.Call, scope: Scope) -> Value:
+    def eval_torch_function(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
-        operands: list[tuple[ast.AST, Value]] = []
-        weights: list[tuple[ast.AST, Value]] = []
+        operands: list[tuple[cst.CSTNode, Value]] = []
+        weights: list[tuple[cst.CSTNode, Value]] = []
         for a, v in args:
-            if a.keyword is not None and a.keyword in N.LOSS_WEIGHT_KWARGS:
+            if a.keyword is not None and a.keyword.value in N.LOSS_WEIGHT_KWARGS:
                 weights.append((a.value, v))
-            elif a.keyword is not None and a.keyword in ("out", "dtype", "reduction", "dim"):
+            elif a.keyword is not None and a.keyword.value in ("out", "dtype", "reduction", "dim"):
                 continue
             elif a.star == "*" or (
                 a.keyword is None
@@ -562,8 +562,8 @@ class CallsMixin:
                 if v.elems is not None:
                     seq = a.value
                     nodes = (
-                        [unstarred(e) for e in seq.elts]
-                        if isinstance(seq, (ast.List, ast.Tuple))
+                        [e.value for e in seq.elements]
+                        if isinstance(seq, (cst.List, cst.Tuple))
                         else [a.value] * len(v.elems)
                     )
                     operands.extend(zip(nodes, v.elems))
@@ -590,9 +590,9 @@ class CallsMixin:
 
     # ------------------------------------------------------------------ module calls
     def module_call(
-        self, node: ast.Call, module: Value, args: list[tuple[Arg, Value]], scope: Scope
+        self, node: cst.Call, module: Value, args: list[tuple[cst.Arg, Value]], scope: Scope
     ) -> Value:
-        operands: list[tuple[ast.AST, Value]] = []
+        operands: list[tuple[cst.CSTNode, Value]] = []
         skipped = self.cpu_input_args(module, args)
         for a, v in args:
             if id(a) in skipped:
@@ -665,7 +665,7 @@ class CallsMixin:
                 self.check_operands(node, operands, scope, module_text, Context.MODULE_CALL)
         return self.module_output(module, args)
 
-    def cpu_input_args(self, module: Value, args: list[tuple[Arg, Value]]) -> set[int]:
+    def cpu_input_args(self, module: Value, args: list[tuple[cst.Arg, Value]]) -> set[int]:
         """Ids of the arguments that the module's `forward` needs on the CPU
         (`ClassInfo.cpu_inputs`).  A module whose class is unknown here (a parameter
         `model`) may be any module class of this file."""
@@ -682,7 +682,7 @@ class CallsMixin:
             out.update(id(a) for name, (a, _) in zip(names, args) if name in cls.cpu_inputs)
         return out
 
-    def module_output(self, module: Value, args: list[tuple[Arg, Value]]) -> Value:
+    def module_output(self, module: Value, args: list[tuple[cst.Arg, Value]]) -> Value:
         """What a module call returns: on the module's device (or its inputs' for
         parameter-free modules).  A CPU module fed placed inputs has been reported; its
         output takes the inputs' device so one defect is not reported again downstream."""
@@ -697,7 +697,7 @@ class CallsMixin:
             return tensor(dev, scalar=None, requires_grad=True)
         return Value(Kind.TENSOR, dev, Origin.MODEL_OUTPUT, scalar=False, requires_grad=True)
 
-    def construct(self, info: ClassInfo, node: ast.Call, scope: Scope) -> Value:
+    def construct(self, info: ClassInfo, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         if info.is_module:
             home = DEV_CPU if scope.default_device is None else scope.default_device
@@ -725,10 +725,10 @@ class CallsMixin:
 
     def call_function(
         self,
-        func: AnyFunctionDef,
+        func: cst.FunctionDef,
         cls: Optional[ClassInfo],
-        node: ast.Call,
-        args: list[tuple[Arg, Value]],
+        node: cst.Call,
+        args: list[tuple[cst.Arg, Value]],
         scope: Scope,
         self_value: Optional[Value] = None,
     ) -> Value:
@@ -775,7 +775,7 @@ class CallsMixin:
         return result
 
 
-_Handler = Callable[[CallsMixin, str, str, ast.Call, Scope], Value]
+_Handler = Callable[[CallsMixin, str, str, cst.Call, Scope], Value]
 _SCALAR_BUILTINS = (
     "len", "int", "float", "str", "bool", "print", "isinstance", "min", "max", "round",
     "abs", "sum", "hasattr", "getattr",

@@ -3,9 +3,10 @@ the places where operands on different devices meet."""
 
 from __future__ import annotations
 
-import ast
 from dataclasses import replace
 from typing import Optional, Sequence
+
+import libcst as cst
 
 from devlint.engine import names as N
 from devlint.engine.facts import (
@@ -14,7 +15,6 @@ from devlint.engine.facts import (
     Mismatch,
     Operand,
 )
-from devlint.engine.nodes import BINARY_OPERATORS, is_constant, unstarred
 from devlint.engine.scope import (
     ENCODING,
     HEURISTIC_LOADER,
@@ -48,35 +48,24 @@ from devlint.engine.values import (
 )
 from devlint.engine.walk import iter_children
 
-# the text of a comparison operator, for messages
-_COMPARISON_OPERATORS: dict[type, str] = {
-    ast.Eq: "==",
-    ast.NotEq: "!=",
-    ast.Lt: "<",
-    ast.LtE: "<=",
-    ast.Gt: ">",
-    ast.GtE: ">=",
-    ast.Is: "is",
-    ast.IsNot: "is not",
-    ast.In: "in",
-    ast.NotIn: "not in",
-}
-
 
 class ExpressionsMixin:
     """`Analyzer` methods that evaluate expressions (no calls)."""
 
     # ------------------------------------------------------------------ expressions
-    def eval(self, node: Optional[ast.expr], scope: Scope) -> Value:
+    def eval(self, node: Optional[cst.BaseExpression], scope: Scope) -> Value:
         if node is None:
             return UNKNOWN
-        method = getattr(self, "eval_" + type(node).__name__, None)
+        cls = type(node)
+        method = _EVALS.get(cls, _MISSING)
+        if method is _MISSING:
+            method = _EVALS[cls] = getattr(type(self), "eval_" + cls.__name__, None)
         if method is None:
             for child in iter_children(node):
-                if isinstance(child, ast.expr):
+                if isinstance(child, cst.BaseExpression):
                     self.eval(child, scope)
             return UNKNOWN
-        return method(node, scope)
+        return method(self, node, scope)
 
     def sibling_devices(self, scope: Scope) -> tuple[str, ...]:
         """The device variables that the other elements of the current batch were moved
@@ -101,12 +90,13 @@ class ExpressionsMixin:
             return scope.globals[key]
         return None
 
-    def eval_Name(self, node: ast.Name, scope: Scope) -> Value:
-        found = self.lookup(node.id, scope)
+    def eval_Name(self, node: cst.Name, scope: Scope) -> Value:
+        found = self.lookup(node.value, scope)
         if found is not None:
             return found
-        name = node.id
-        # (`True`, `False` and `None` are constants: see `eval_Constant`)
+        name = node.value
+        if name in ("True", "False", "None"):
+            return OTHER
         if self.is_device_name(name):
             return Value(Kind.DEVICE, sym(name))
         if N.is_loader_name(name):
@@ -127,19 +117,18 @@ class ExpressionsMixin:
             type_name=HEURISTIC_LOADER if heuristic else "",
         )
 
-    def eval_Constant(self, node: ast.Constant, scope: Scope) -> Value:
-        """Numbers, `True`, `False`, `None` and strings other than device strings are
-        plain values; `...` is unknown."""
-        value = node.value
-        if type(value) is str:
-            return self._string(node)
-        if value is Ellipsis:
-            return UNKNOWN
-        if type(value) in (int, float):
-            return NUMBER
+    def eval_Integer(self, node: cst.CSTNode, scope: Scope) -> Value:
+        """A Python int or float: `torch.tensor(3)` of it is a 0-dim tensor."""
+        return NUMBER
+
+    eval_Float = eval_Integer
+
+    def eval_Imaginary(self, node: cst.CSTNode, scope: Scope) -> Value:
         return OTHER
 
-    def _string(self, node: ast.Constant) -> Value:
+    eval_ConcatenatedString = eval_Imaginary
+
+    def eval_SimpleString(self, node: cst.SimpleString, scope: Scope) -> Value:
         """Device strings are device values (`device = "cpu"`); other strings are not."""
         s = N.string_value(node)
         if s == "cpu":
@@ -149,19 +138,19 @@ class ExpressionsMixin:
             return Value(Kind.DEVICE, frozenset({lit}))
         return OTHER
 
-    def eval_JoinedStr(self, node: ast.JoinedStr, scope: Scope) -> Value:
-        for part in node.values:
-            if type(part) is ast.FormattedValue:
-                self.eval(part.value, scope)
+    def eval_FormattedString(self, node: cst.FormattedString, scope: Scope) -> Value:
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringExpression):
+                self.eval(part.expression, scope)
         return OTHER
 
-    def eval_Attribute(self, node: ast.Attribute, scope: Scope) -> Value:
+    def eval_Attribute(self, node: cst.Attribute, scope: Scope) -> Value:
         key = N.dotted(node)
         if key is not None:
             found = self.lookup(key, scope)
             if found is not None:
                 return found
-        attr = node.attr
+        attr = node.attr.value
         q = self.imports.qualify(node) if key is not None else None
         if q is not None and q.startswith("torch.") and q.count(".") == 1 and attr in N.DTYPE_NAMES:
             return OTHER
@@ -204,24 +193,14 @@ class ExpressionsMixin:
             return self.default_loader()
         return UNKNOWN
 
-    def _subscript_elements(self, node: ast.Subscript) -> list[ast.expr]:
-        """The indices of a subscript (an expression or an `ast.Slice` each): `a[i, j]` and
-        `a[(i, j)]` (the same to Python) have two, `a[()]` one (an empty tuple); `a[*b]`
-        has `b`."""
-        s = node.slice
-        if type(s) is not ast.Tuple or not s.elts:
-            return [s]
-        return [unstarred(e) for e in s.elts]
-
-    def eval_Subscript(self, node: ast.Subscript, scope: Scope) -> Value:
+    def eval_Subscript(self, node: cst.Subscript, scope: Scope) -> Value:
         base = self.eval(node.value, scope)
-        elements = self._subscript_elements(node)
         indices = []
-        for el in elements:
-            if type(el) is not ast.Slice:
-                indices.append((el, self.eval(el, scope)))
+        for el in node.slice:
+            if isinstance(el.slice, cst.Index):
+                indices.append((el.slice.value, self.eval(el.slice.value, scope)))
             else:
-                for part in (el.lower, el.upper, el.step):
+                for part in (el.slice.lower, el.slice.upper, el.slice.step):
                     if part is not None:
                         self.eval(part, scope)
         if base.kind is Kind.TENSOR:
@@ -240,7 +219,7 @@ class ExpressionsMixin:
                         (idx_node, idx),
                         scope,
                     )
-            only_slices = all(type(el) is ast.Slice for el in elements)
+            only_slices = all(not isinstance(el.slice, cst.Index) for el in node.slice)
             return replace(base, scalar=base.scalar if only_slices else None)
         if base.kind is Kind.BATCH:
             key = subscript_key(node)
@@ -250,12 +229,14 @@ class ExpressionsMixin:
                         return v
             if base.elems is not None and len(indices) == 1:
                 idx_node = indices[0][0]
-                if is_constant(idx_node, int):
-                    i = idx_node.value
+                if isinstance(idx_node, cst.Integer):
+                    i = int(idx_node.value)
                     if 0 <= i < len(base.elems):
                         return base.elems[i]
-                elif type(idx_node) is ast.UnaryOp and is_constant(idx_node.operand, int):
-                    i = -idx_node.operand.value
+                elif isinstance(idx_node, cst.UnaryOperation) and isinstance(
+                    idx_node.expression, cst.Integer
+                ):
+                    i = -int(idx_node.expression.value)
                     if -len(base.elems) <= i < 0:
                         return base.elems[i]
             if base.elem is not None:
@@ -287,29 +268,18 @@ class ExpressionsMixin:
             return base.elem
         return UNKNOWN
 
-    def eval_Tuple(self, node: ast.Tuple, scope: Scope) -> Value:
-        return self._sequence(node.elts, scope)
+    def eval_Tuple(self, node: cst.Tuple, scope: Scope) -> Value:
+        return self._sequence(node.elements, scope)
 
-    def eval_List(self, node: ast.List, scope: Scope) -> Value:
-        return self._sequence(node.elts, scope)
+    def eval_List(self, node: cst.List, scope: Scope) -> Value:
+        return self._sequence(node.elements, scope)
 
-    def eval_Set(self, node: ast.Set, scope: Scope) -> Value:
-        # the items are evaluated (they may meet other devices); the set itself is unknown
-        for el in node.elts:
-            self.eval(unstarred(el), scope)
-        return UNKNOWN
-
-    def eval_YieldFrom(self, node: ast.YieldFrom, scope: Scope) -> Value:
-        self.eval(node.value, scope)
-        return UNKNOWN
-
-    def _sequence(self, elements: Sequence[ast.expr], scope: Scope) -> Value:
+    def _sequence(self, elements: Sequence[cst.BaseElement], scope: Scope) -> Value:
         values = []
         for el in elements:
-            starred = type(el) is ast.Starred
-            v = self.eval(unstarred(el), scope)
-            values.append(UNKNOWN if starred else v)
-        if any(type(el) is ast.Starred for el in elements):
+            v = self.eval(el.value, scope)
+            values.append(UNKNOWN if isinstance(el, cst.StarredElement) else v)
+        if any(isinstance(el, cst.StarredElement) for el in elements):
             return Value(Kind.BATCH, DEV_UNKNOWN)
         return Value(
             Kind.BATCH,
@@ -318,40 +288,40 @@ class ExpressionsMixin:
             origin=common_origin(values),
         )
 
-    def eval_Dict(self, node: ast.Dict, scope: Scope) -> Value:
+    def eval_Dict(self, node: cst.Dict, scope: Scope) -> Value:
         entries = []
         ok = True
-        for key, value in zip(node.keys, node.values):
-            if key is not None:
-                v = self.eval(value, scope)
-                k = N.string_value(key)
+        for el in node.elements:
+            if isinstance(el, cst.DictElement):
+                v = self.eval(el.value, scope)
+                k = N.string_value(el.key)
                 if k is None:
                     ok = False
                 else:
                     entries.append((k, v))
             else:
-                # `**value`
-                self.eval(value, scope)
+                self.eval(el.value, scope)
                 ok = False
         if not ok:
             return Value(Kind.BATCH, DEV_UNKNOWN)
         return Value(Kind.BATCH, container_device([v for _, v in entries]), entries=tuple(entries))
 
-    def _comprehension(
-        self, node: ast.AST, scope: Scope, elt_nodes: Sequence[ast.expr]
-    ) -> list[Value]:
-        saved = dict(scope.env)
-        for comp in node.generators:  # type: ignore[attr-defined]
-            it = self.eval(comp.iter, scope)
-            self.bind(comp.target, self.element_of(it, comp.iter, scope), scope)
-            for cond in comp.ifs:
-                self.eval(cond, scope)
-        values = [self.eval(e, scope) for e in elt_nodes]
-        scope.env = saved
-        return values
+    def _comprehension(self, node: cst.CSTNode, scope: Scope) -> list[Value]:
+        """The values of a comprehension's element expressions (key and value for a dict
+        comprehension), evaluated in the comprehension's own scope, which the visitor
+        opens (`visit_ListComp`) and closes (`leave_ListComp`)."""
+        pushed = not self.scopes or self.scopes[-1] is not scope
+        if pushed:
+            self.scopes.append(scope)
+        try:
+            node.visit(self)
+        finally:
+            if pushed:
+                self.scopes.pop()
+        return self.comprehension_values.pop()
 
-    def eval_ListComp(self, node: ast.ListComp, scope: Scope) -> Value:
-        (v,) = self._comprehension(node, scope, [node.elt])
+    def eval_ListComp(self, node: cst.ListComp, scope: Scope) -> Value:
+        (v,) = self._comprehension(node, scope)
         return Value(
             Kind.BATCH,
             v.device if v.kind is Kind.TENSOR else DEV_UNKNOWN,
@@ -362,8 +332,8 @@ class ExpressionsMixin:
     eval_GeneratorExp = eval_ListComp
     eval_SetComp = eval_ListComp
 
-    def eval_DictComp(self, node: ast.DictComp, scope: Scope) -> Value:
-        _, v = self._comprehension(node, scope, [node.key, node.value])
+    def eval_DictComp(self, node: cst.DictComp, scope: Scope) -> Value:
+        _, v = self._comprehension(node, scope)
         return Value(
             Kind.BATCH,
             v.device if v.kind is Kind.TENSOR else DEV_UNKNOWN,
@@ -372,7 +342,7 @@ class ExpressionsMixin:
             origin=v.origin if v.origin is Origin.LOADER else Origin.NONE,
         )
 
-    def eval_IfExp(self, node: ast.IfExp, scope: Scope) -> Value:
+    def eval_IfExp(self, node: cst.IfExp, scope: Scope) -> Value:
         self.eval(node.test, scope)
         device_test = self.is_device_condition(node.test)
         if device_test:
@@ -387,56 +357,55 @@ class ExpressionsMixin:
             return self.join_guarded(a, b)
         return join_values(a, b)
 
-    def eval_NamedExpr(self, node: ast.NamedExpr, scope: Scope) -> Value:
+    def eval_NamedExpr(self, node: cst.NamedExpr, scope: Scope) -> Value:
         v = self.eval(node.value, scope)
         self.bind(node.target, v, scope)
         return v
 
-    def eval_Await(self, node: ast.Await, scope: Scope) -> Value:
-        return self.eval(node.value, scope)
+    def eval_Await(self, node: cst.Await, scope: Scope) -> Value:
+        return self.eval(node.expression, scope)
 
-    def eval_Lambda(self, node: ast.Lambda, scope: Scope) -> Value:
+    def eval_Lambda(self, node: cst.Lambda, scope: Scope) -> Value:
         return UNKNOWN
 
-    def eval_UnaryOp(self, node: ast.UnaryOp, scope: Scope) -> Value:
-        v = self.eval(node.operand, scope)
-        if type(node.op) is ast.Not:
+    def eval_UnaryOperation(self, node: cst.UnaryOperation, scope: Scope) -> Value:
+        v = self.eval(node.expression, scope)
+        if isinstance(node.operator, cst.Not):
             return OTHER
         return v
 
-    def eval_BoolOp(self, node: ast.BoolOp, scope: Scope) -> Value:
-        # `a or b or c` is one node: fold its operands left to right
-        a = self.eval(node.values[0], scope)
-        for operand in node.values[1:]:
-            b = self.eval(operand, scope)
-            a = join_values(a, b) if a.kind is b.kind else UNKNOWN
-        return a
+    def eval_BooleanOperation(self, node: cst.BooleanOperation, scope: Scope) -> Value:
+        a = self.eval(node.left, scope)
+        b = self.eval(node.right, scope)
+        return join_values(a, b) if a.kind is b.kind else UNKNOWN
 
-    def eval_BinOp(self, node: ast.BinOp, scope: Scope) -> Value:
+    def eval_BinaryOperation(self, node: cst.BinaryOperation, scope: Scope) -> Value:
         left = self.eval(node.left, scope)
         right = self.eval(node.right, scope)
         return self.combine(
             node,
             [(node.left, left), (node.right, right)],
             scope,
-            op_text=BINARY_OPERATORS[type(node.op)],
+            op_text=self.text(node.operator).strip(),
         )
 
-    def eval_Compare(self, node: ast.Compare, scope: Scope) -> Value:
+    def eval_Comparison(self, node: cst.Comparison, scope: Scope) -> Value:
         operands = [(node.left, self.eval(node.left, scope))]
-        for comparator in node.comparators:
-            operands.append((comparator, self.eval(comparator, scope)))
-        if any(type(op) in (ast.In, ast.NotIn, ast.Is, ast.IsNot) for op in node.ops):
+        for target in node.comparisons:
+            operands.append((target.comparator, self.eval(target.comparator, scope)))
+        if any(
+            isinstance(t.operator, (cst.In, cst.NotIn, cst.Is, cst.IsNot)) for t in node.comparisons
+        ):
             return OTHER
-        op = _COMPARISON_OPERATORS[type(node.ops[0])]
+        op = self.text(node.comparisons[0].operator).strip()
         result = self.combine(node, operands, scope, op_text=op)
         return result if result.kind is Kind.TENSOR else OTHER
 
     # ------------------------------------------------------------------ combining
     def combine(
         self,
-        node: ast.AST,
-        operands: list[tuple[ast.AST, Value]],
+        node: cst.CSTNode,
+        operands: list[tuple[cst.CSTNode, Value]],
         scope: Scope,
         op_text: str,
         context: Context = Context.OPERATION,
@@ -475,8 +444,8 @@ class ExpressionsMixin:
 
     def check_operands(
         self,
-        node: ast.AST,
-        tensors: list[tuple[ast.AST, Value]],
+        node: cst.CSTNode,
+        tensors: list[tuple[cst.CSTNode, Value]],
         scope: Scope,
         op_text: str,
         context: Context,
@@ -495,11 +464,11 @@ class ExpressionsMixin:
 
     def record(
         self,
-        node: ast.AST,
+        node: cst.CSTNode,
         context: Context,
         op_text: str,
-        culprit: tuple[ast.AST, Value],
-        partner: tuple[ast.AST, Value],
+        culprit: tuple[cst.CSTNode, Value],
+        partner: tuple[cst.CSTNode, Value],
         scope: Scope,
         module_text: Optional[str] = None,
     ) -> None:
@@ -569,7 +538,7 @@ class ExpressionsMixin:
             and len(pval.device) == 1
             # a script's functions are called only where we see; a library's public
             # functions by anyone
-            and (self.is_program or scope.func.name.startswith("_"))
+            and (self.is_program or scope.func.name.value.startswith("_"))
         ):
             (atom,) = pval.device
             if atom.startswith("sym:param:"):
@@ -596,7 +565,7 @@ class ExpressionsMixin:
         )
 
     # ------------------------------------------------------------------ iteration
-    def element_of(self, value: Value, node: ast.expr, scope: Scope) -> Value:
+    def element_of(self, value: Value, node: cst.BaseExpression, scope: Scope) -> Value:
         if value.elem is not None:
             return value.elem
         if value.kind is Kind.LOADER:
@@ -613,3 +582,8 @@ class ExpressionsMixin:
         if value.kind is Kind.TENSOR:
             return replace(value, scalar=None)
         return UNKNOWN
+
+
+# `eval_` methods by node class (None: none), filled on first use
+_MISSING = object()
+_EVALS: dict[type, object] = {}

@@ -1,17 +1,17 @@
 """What the engine tells rules: the places where device-relevant things happen.
 
-Each fact carries the syntax-tree node to report on and the abstract values involved, so
+Each fact carries the LibCST node to report on and the abstract values involved, so
 a rule decides *whether* to report and *how to word it* without re-deriving flow.
 """
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
 
-from devlint.engine.nodes import Source
+import libcst as cst
+
 from devlint.engine.values import Value
 
 
@@ -35,14 +35,14 @@ class Context(Enum):
 class Operand:
     text: str  # source text of the operand expression, for messages
     value: Value
-    node: Optional[ast.AST] = None
+    node: Optional[cst.CSTNode] = None
 
 
 @dataclass(frozen=True)
 class Mismatch:
     """Two operands on different devices meet at `node`."""
 
-    node: ast.AST
+    node: cst.CSTNode
     context: Context
     op_text: str  # `model(images)`, `torch.cat`, `+`
     culprit: Operand  # the operand on the wrong (usually CPU) side
@@ -55,15 +55,15 @@ class Mismatch:
     same_scope: bool = False
     # inside a batch loop: the loop's targets and its first statement (for the DL003 fix)
     loop_targets: frozenset[str] = frozenset()
-    loop_first: Optional[ast.AST] = None
+    loop_first: Optional[cst.CSTNode] = None
     # for a batch element: the device variables its siblings were moved with
     sibling_devices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class DiscardedMove:
-    node: ast.AST  # the expression statement
-    call: ast.Call  # the discarded `x.to(...)` call
+    node: cst.CSTNode  # the expression statement
+    call: cst.Call  # the discarded `x.to(...)` call
     call_text: str  # `x.to(device)`
     receiver_text: str
     receiver: Value
@@ -73,7 +73,7 @@ class DiscardedMove:
 
 @dataclass(frozen=True)
 class NumpyCall:
-    node: ast.AST
+    node: cst.CSTNode
     receiver_text: str
     receiver: Value
     needs_detach: bool  # the tensor may require grad (model output, parameter)
@@ -81,42 +81,66 @@ class NumpyCall:
 
 @dataclass(frozen=True)
 class LoadCall:
-    node: ast.AST
+    node: cst.CSTNode
     call_text: str
     device_name: Optional[str]  # a device variable in scope, for the help text
 
 
 @dataclass(frozen=True)
 class HardcodedDevice:
-    node: ast.AST
+    node: cst.CSTNode
     literal: str  # 'cuda', 'cuda:0', '.cuda()'
     form: str  # 'literal' | 'cuda_call' | 'default'
     in_tensor_function: bool  # `.cuda()` inside a function that receives tensors
-    call: Optional[ast.Call] = None  # the `.cuda()` call itself (form "cuda_call")
+    call: Optional[cst.Call] = None  # the `.cuda()` call itself (form "cuda_call")
 
 
 @dataclass
 class FileFacts:
-    module: Optional[ast.Module] = None
-    source: Optional[Source] = None
+    module: Optional[cst.Module] = None
+    source: str = ""  # the file's text
     mismatches: list[Mismatch] = field(default_factory=list)
     discarded_moves: list[DiscardedMove] = field(default_factory=list)
     numpy_calls: list[NumpyCall] = field(default_factory=list)
     loads: list[LoadCall] = field(default_factory=list)
     hardcoded: list[HardcodedDevice] = field(default_factory=list)
     # `self.x = value` statements by the id of their `self.x` target (for the DL006 fix)
-    assignments: dict[int, ast.Assign] = field(default_factory=dict)
+    assignments: dict[int, cst.Assign] = field(default_factory=dict)
     bindings: Optional[object] = None  # rules._scope.Bindings, built when a fix needs it
 
     # one-line source text by node id: loop bodies are walked several times, and each
-    # walk asks again for the text of the same nodes (each time a slice, split and join)
+    # walk asks again for the text of the same nodes (generating code is not cheap)
     _texts: dict[int, str] = field(default_factory=dict, repr=False)
 
-    def text(self, node: ast.AST, limit: int = 60) -> str:
-        """Source text of a node on one line, shortened for messages."""
-        if self.source is None:
+    def text(self, node: cst.CSTNode, limit: int = 60) -> str:
+        """Source text of a node on one line, shortened for messages.  Parentheses around
+        the node are left out, except those of a tuple or a generator expression, which
+        read as part of it."""
+        if self.module is None:
             return "..."
-        code = self._texts.get(id(node))
-        if code is None:
-            code = self._texts[id(node)] = " ".join(self.source.segment(node).split())
-        return code if len(code) <= limit else code[: limit - 3] + "..."
+        text = self._texts.get(id(node))
+        if text is None:
+            if type(node) in (cst.Tuple, cst.GeneratorExp):
+                raw = self.module.code_for_node(node)
+            else:
+                raw = self.code(node)
+            text = self._texts[id(node)] = " ".join(raw.split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+    def code(self, node: cst.CSTNode) -> str:
+        """The exact source of a node without the parentheses around it: the span its
+        position covers (LibCST's syntactic position), which is what a fix replaces."""
+        assert self.module is not None
+        return code_without_parentheses(self.module, node)
+
+
+def code_without_parentheses(module: cst.Module, node: cst.CSTNode) -> str:
+    """`module.code_for_node(node)` less the node's own parentheses and the whitespace
+    inside them."""
+    code = module.code_for_node(node)
+    lpar = getattr(node, "lpar", ())
+    if not lpar:
+        return code
+    start = sum(len(module.code_for_node(p)) for p in lpar)
+    end = sum(len(module.code_for_node(p)) for p in node.rpar)  # type: ignore[attr-defined]
+    return code[start : len(code) - end]

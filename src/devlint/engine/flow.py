@@ -1,10 +1,11 @@
-"""The flow-sensitive device analysis.
+"""The flow-sensitive device analysis: a LibCST visitor.
 
-An abstract interpreter over `ast` nodes: it walks each scope statement by statement,
-keeping an environment from names (`x`, `self.model`, `args.device`) to abstract values
-(`values.Value`), joins environments where branches meet and runs loop bodies to a
-fixpoint.  While evaluating expressions it records *facts* (`facts.py`): places where
-operands on different devices meet, discarded moves, `.numpy()` calls, and so on.
+`DeviceFlowVisitor` is an abstract interpreter over LibCST nodes.  It visits each scope
+statement by statement, keeping an environment from names (`x`, `self.model`,
+`args.device`) to abstract values (`values.Value`), joins environments where branches
+meet and runs loop bodies to a fixpoint.  While evaluating expressions it records *facts*
+(`facts.py`): places where operands on different devices meet, discarded moves,
+`.numpy()` calls, and so on.
 
 Scopes are analysed in this order: module level (functions and classes are summarised
 lazily when called), then every function and method on its own, with symbolic
@@ -13,20 +14,21 @@ same file are analysed in the caller's context (arguments bound to the caller's 
 with reporting switched off, so the callee's facts are reported once, from its own
 standalone analysis, while its return value and in-place moves flow back to the caller.
 
-This module holds the driver, scopes, statements and binding; expression evaluation
+This module holds the visitor: scopes, statements and binding.  Expression evaluation
 lives in `expressions.py`, calls in `calls.py`, `methods.py` and `moves.py` (mixins of
-`Analyzer`), syntactic helpers in `syntax.py`.
+the visitor), syntactic helpers in `syntax.py`.
 """
 
 from __future__ import annotations
 
-import ast
 import itertools
 import re
 import sys
 import threading
-from dataclasses import replace
-from typing import Iterable, Optional, Sequence
+from dataclasses import dataclass, replace
+from typing import Callable, Optional, Sequence, Union
+
+import libcst as cst
 
 from devlint.engine import names as N
 from devlint.engine.calls import CallsMixin
@@ -36,17 +38,6 @@ from devlint.engine.facts import (
 )
 from devlint.engine.methods import MethodsMixin
 from devlint.engine.moves import MovesMixin
-from devlint.engine.nodes import (
-    BINARY_OPERATORS,
-    FUNCTION_DEFS,
-    TRY_STATEMENTS,
-    AnyFunctionDef,
-    Source,
-    all_params,
-    args_of,
-    default_of,
-    is_constant,
-)
 from devlint.engine.scope import (
     CPU_SIDE_BASES,
     HEURISTIC_LOADER,
@@ -61,6 +52,7 @@ from devlint.engine.syntax import (
     called_method_names,
     collate_moves,
     cpu_only_params,
+    forget_calls,
     holds_no_state,
     is_exit_call,
     is_returning_fixture,
@@ -93,32 +85,58 @@ from devlint.engine.values import (
 )
 
 
-class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
+@dataclass
+class FunctionRequest:
+    """A function to analyse, as `analyze_function` asks `visit_FunctionDef` to: with
+    the caller's arguments (a same-file call) or with symbolic parameters (standalone)."""
+
+    func: cst.FunctionDef
+    cls: Optional[ClassInfo]
+    report: bool
+    args: Optional[dict[str, Value]] = None
+    self_value: Optional[Value] = None
+    depth: int = 0
+    scope: Optional[Scope] = None  # opened by `visit_FunctionDef`
+
+
+class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
+    """The device-flow analysis of one module, as a LibCST visitor.
+
+    `Module.visit(visitor)` runs it: `visit_Module` opens the module scope and LibCST
+    visits the module's statements in order; `leave_Module` then analyses every function
+    and method on its own.  Each scope (module, function, method, nested function,
+    comprehension) is opened by a `visit_` method and closed by the matching `leave_`
+    method; compound statements walk their blocks themselves, in execution order.
+    Expressions are evaluated by `eval` (`ExpressionsMixin`), which dispatches on the
+    LibCST node class.  The result is `self.facts`."""
+
     def __init__(
         self,
-        module: ast.Module,
+        module: cst.Module,
         source: str,
         device_names: Sequence[str] = (),
     ) -> None:
+        super().__init__()
         # extra names (`[tool.devlint] device-names`) that hold the target device
         self.device_names = frozenset(device_names)
         self.module = module
-        self.facts = FileFacts(module=module, source=Source(source))
+        self.facts = FileFacts(module=module, source=source)
         self.imports = N.ImportMap()
         self.imports.collect(module.body)
         self.classes: dict[str, ClassInfo] = {}
-        self.functions: dict[str, AnyFunctionDef] = {}
+        self.functions: dict[str, cst.FunctionDef] = {}
         # pytest fixtures of this file that return their value, by name
-        self.fixtures: dict[str, AnyFunctionDef] = {}
+        self.fixtures: dict[str, cst.FunctionDef] = {}
         self._oids = itertools.count(1)
         self._seen: set[tuple] = set()
         self.module_env: dict[str, Value] = {}
+        code = source
         # Facts whose partner is only a parameter's device count when the file itself
         # places something on an accelerator (set during the walk, applied at the end).
         self.placed_seen = False
         # hooks (offloading, accelerate dispatch) move modules when they are called
         self.hooks_possible = any(
-            s in source for s in ("offload", "dispatch_model", "_hook(", "init_empty_weights")
+            s in code for s in ("offload", "dispatch_model", "_hook(", "init_empty_weights")
         )
         self._tensor_uses: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
         # (function, parameter) pairs that a call in this file passes a placed tensor to
@@ -132,33 +150,41 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         self._conditions: dict[int, bool] = {}
         self.module_guarded = False
         self._pending: list[tuple[list, object, Optional[tuple[int, str]]]] = []
-        self.collate_moves = "collate" in source and collate_moves(module)
+        self.collate_moves = "collate" in code and collate_moves(module)
         # a script (`if __name__ == "__main__":`), whose functions only it calls
         self.is_program = any(
-            type(s) is ast.If and "__name__" in set(names_in(s.test)) for s in module.body
+            isinstance(s, cst.If) and "__name__" in set(names_in(s.test)) for s in module.body
         )
-        self.default_device_changed = "set_default_device" in source
+        self.default_device_changed = "set_default_device" in code
         self._in_progress: set[int] = set()
+        # the open scopes, innermost last; functions asked for by `analyze_function`; the
+        # class whose methods are being analysed (see `leave_Module`)
+        self.scopes: list[Scope] = []
+        self._requests: list[FunctionRequest] = []
+        self.class_stack: list[ClassInfo] = []
+        # comprehension scopes: the environments they shadow, and their element values
+        self._outer_envs: list[dict[str, Value]] = []
+        self.comprehension_values: list[list[Value]] = []
         self._collect_defs(module.body)
 
     # ------------------------------------------------------------------ set-up
-    def _collect_defs(self, body: Sequence[ast.stmt]) -> None:
+    def _collect_defs(self, body: Sequence[cst.CSTNode]) -> None:
         for stmt in body:
-            if isinstance(stmt, FUNCTION_DEFS):
-                self.functions[stmt.name] = stmt
+            if isinstance(stmt, cst.FunctionDef):
+                self.functions[stmt.name.value] = stmt
                 if is_returning_fixture(stmt):
-                    self.fixtures[stmt.name] = stmt
-            elif type(stmt) is ast.ClassDef:
-                bases = [self.imports.qualify(b) or "" for b in stmt.bases]
-                info = ClassInfo(stmt, stmt.name, bases)
-                for item in stmt.body:
-                    if isinstance(item, FUNCTION_DEFS):
-                        info.methods[item.name] = item
+                    self.fixtures[stmt.name.value] = stmt
+            elif isinstance(stmt, cst.ClassDef):
+                bases = [self.imports.qualify(b.value) or "" for b in stmt.bases]
+                info = ClassInfo(stmt, stmt.name.value, bases)
+                for item in stmt.body.body:
+                    if isinstance(item, cst.FunctionDef):
+                        info.methods[item.name.value] = item
                 info.defines_to = "to" in info.methods or "_apply" in info.methods
 
                 self.classes[info.name] = info
-            elif type(stmt) is ast.If or type(stmt) in TRY_STATEMENTS:
-                self._collect_defs(stmt.body)
+            elif isinstance(stmt, (cst.If, cst.Try, cst.TryStar)):
+                self._collect_defs(stmt.body.body)
         for info in self.classes.values():
             info.cpu_side = self._is_cpu_side_class(info, set())
         for info in self.classes.values():
@@ -227,7 +253,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
     def new_oid(self) -> int:
         return next(self._oids)
 
-    def text(self, node: ast.AST) -> str:
+    def text(self, node: cst.CSTNode) -> str:
         return self.facts.text(node)
 
     def is_device_name(self, name: str) -> bool:
@@ -238,7 +264,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             or (name.rsplit(".", 1)[-1] in self.device_names)
         )
 
-    def is_device_condition(self, node: ast.AST) -> bool:
+    def is_device_condition(self, node: cst.CSTNode) -> bool:
         """A test that checks which device is available or in use (`torch.cuda.is_available()`,
         `args.cuda`, `device.type == "cuda"`): code under it is guarded."""
         key = id(node)
@@ -248,18 +274,57 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             self._conditions[key] = known
         return known
 
-    # ------------------------------------------------------------------ driver
-    def run(self) -> FileFacts:
-        scope = Scope(env={}, report=True)
-        self.walk_block(self.module.body, scope)
+    # ------------------------------------------------------------------ dispatch
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        """LibCST's dispatch to `visit_<Class>`, with the method looked up once per class.
+
+        A node without a `visit_` method is not descended into: expressions are evaluated
+        by `eval` in the order the analysis needs, and statements are visited one by one
+        by the scope that holds them, so nothing is traversed twice or out of order."""
+        cls = type(node)
+        handler = _VISITS.get(cls, _MISSING)
+        if handler is _MISSING:
+            handler = _VISITS[cls] = getattr(type(self), f"visit_{cls.__name__}", None)
+        return handler is not None and bool(handler(self, node))
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        cls = type(original_node)
+        handler = _LEAVES.get(cls, _MISSING)
+        if handler is _MISSING:
+            handler = _LEAVES[cls] = getattr(type(self), f"leave_{cls.__name__}", None)
+        if handler is not None:
+            handler(self, original_node)
+
+    # ------------------------------------------------------------------ scopes
+    @property
+    def scope(self) -> Scope:
+        """The scope under analysis: the innermost one a `visit_` method has opened."""
+        return self.scopes[-1]
+
+    def dead(self) -> bool:
+        """No scope is open (a class body's own statements), or an earlier statement of
+        this scope certainly exited: the statement at hand is not analysed."""
+        return not self.scopes or self.scopes[-1].exited
+
+    def visit_Module(self, node: cst.Module) -> bool:
+        self.scopes.append(Scope(env={}, report=True))
+        return True  # LibCST visits the module's statements in order
+
+    def leave_Module(self, node: cst.Module) -> None:
+        scope = self.scopes.pop()
         self.module_env = scope.env
         # `pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), ...)` or an early exit
         self.module_guarded = scope.guarded_rest
+        # then every function and method on its own, with the module's final environment
+        # as globals: functions through a request, methods through their class body
         for func in self.functions.values():
             self.analyze_function(func, None, report=True)
         for info in self.classes.values():
-            for method in info.methods.values():
-                self.analyze_function(method, info, report=True)
+            self.class_stack.append(info)
+            try:
+                info.node.visit(self)
+            finally:
+                self.class_stack.pop()
         for target, fact, evidence in self._pending:
             if evidence is not None and evidence[0] < 0:
                 # a factory meeting a parameter: unless every call in this file passes it
@@ -268,7 +333,78 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                     target.append(fact)
             elif self.placed_seen and (evidence is None or evidence in self.placed_params):
                 target.append(fact)
-        return self.facts
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        """A class is entered only to analyse its methods (after the module: see
+        `leave_Module`); a class statement inside a scope holds nothing the scope uses."""
+        return bool(not self.scopes and self.class_stack and self.class_stack[-1].node is node)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> bool:
+        return True  # a class body being entered for its methods
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        """Open the function's scope and walk its body in execution order.
+
+        Three ways in: a request from `analyze_function` (every module-level function on
+        its own, and a same-file call evaluated with the caller's arguments); a method of
+        the class being entered; a def nested in the scope being analysed, analysed at once
+        with the enclosing environment as its globals.  A module-level def met while the
+        module itself is walked is analysed later, on its own."""
+        request = self._requests[-1] if self._requests else None
+        if request is not None and request.func is node and request.scope is None:
+            scope = request.scope = self.function_scope(node, request)
+        elif self.scopes:
+            outer = self.scope
+            if outer.exited or outer.func is None:
+                return False
+            scope = Scope(env={}, report=outer.report, func=node, cls=None)
+            scope.globals = {**(outer.globals or {}), **outer.env}
+            scope.env.update(self.param_values(node, None, scope))
+        elif self.class_stack and self.class_stack[-1].methods.get(node.name.value) is node:
+            scope = self.function_scope(node, FunctionRequest(node, self.class_stack[-1], True))
+        else:
+            return False
+        self.scopes.append(scope)
+        self.walk_block(node.body.body)
+        return False
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if self.scopes and self.scopes[-1].func is node:
+            self.scopes.pop()
+
+    def visit_ListComp(self, node: Union[cst.ListComp, cst.DictComp]) -> bool:
+        """Open a comprehension's scope: its loop targets are bound in a copy of the
+        enclosing environment, which `leave_ListComp` drops.  The element values go on
+        `comprehension_values` for `ExpressionsMixin._comprehension`."""
+        scope = self.scope
+        self._outer_envs.append(scope.env)
+        scope.env = dict(scope.env)
+        comp: Optional[cst.CompFor] = node.for_in
+        while comp is not None:
+            it = self.eval(comp.iter, scope)
+            self.bind(comp.target, self.element_of(it, comp.iter, scope), scope)
+            for cond in comp.ifs:
+                self.eval(cond.test, scope)
+            comp = comp.inner_for_in
+        elements = [node.key, node.value] if type(node) is cst.DictComp else [node.elt]
+        self.comprehension_values.append([self.eval(e, scope) for e in elements])
+        return False
+
+    visit_SetComp = visit_ListComp
+    visit_GeneratorExp = visit_ListComp
+    visit_DictComp = visit_ListComp
+
+    def leave_ListComp(self, node: cst.CSTNode) -> None:
+        self.scope.env = self._outer_envs.pop()
+
+    leave_SetComp = leave_ListComp
+    leave_GeneratorExp = leave_ListComp
+    leave_DictComp = leave_ListComp
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        """A lambda's body runs where it is called, with arguments unknown here: its
+        scope is not analysed and its value is unknown (`eval_Lambda`)."""
+        return False
 
     def add_fact(
         self,
@@ -289,27 +425,27 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
 
     # ------------------------------------------------------------------ functions
     def param_values(
-        self, func: AnyFunctionDef, cls: Optional[ClassInfo], scope: Scope
+        self, func: cst.FunctionDef, cls: Optional[ClassInfo], scope: Scope
     ) -> dict[str, Value]:
         """Symbolic values for parameters: tensors live wherever the caller's tensors do."""
         env: dict[str, Value] = {}
-        fname = func.name
+        fname = func.name.value
         if (cls is not None and cls.cpu_side) or "collate" in fname or "transform" in fname:
-            return {p.arg: UNKNOWN for p in func.args.args}
+            return {p.name.value: UNKNOWN for p in func.params.params}
         uses = self._tensor_uses.get(id(func))
         if uses is None:
             uses = self._tensor_uses[id(func)] = tensor_uses(func)
         used_as_tensor, numpy_only = uses
-        if cls is not None and cls.is_module and func.name == "forward":
+        if cls is not None and cls.is_module and func.name.value == "forward":
             # a module's inputs are tensors by convention
-            used_as_tensor |= {p.arg for p in func.args.args if default_of(func, p) is None}
-        params = all_params(func.args)
+            used_as_tensor |= {p.name.value for p in func.params.params if p.default is None}
+        params = [*func.params.posonly_params, *func.params.params, *func.params.kwonly_params]
         is_test = fname.startswith("test")
         for i, p in enumerate(params):
-            name = p.arg
+            name = p.name.value
             if i == 0 and cls is not None and name in ("self", "cls"):
                 continue
-            self.check_device_default(func, p, scope)
+            self.check_device_default(p, scope)
             fixture, owner = (self.fixtures.get(name), None) if is_test else (None, None)
             method = cls.methods.get(name) if is_test and cls is not None else None
             if method is not None and is_returning_fixture(method):
@@ -319,26 +455,23 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                 env[name] = self.call_function(
                     fixture,
                     owner,
-                    ast.Call(func=ast.Name(id=fixture.name), args=[], keywords=[]),
+                    cst.Call(func=fixture.name),
                     [],
                     scope,
                     self_value=None if owner is None else self.self_value(owner),
                 )
             else:
-                env[name] = self.param_value(
-                    name, p, used_as_tensor, numpy_only, default=default_of(func, p)
-                )
+                env[name] = self.param_value(name, p, used_as_tensor, numpy_only)
         return env
 
     def param_value(
         self,
         name: str,
-        p: ast.arg,
+        p: cst.Param,
         used_as_tensor: set[str],
         numpy_only: frozenset[str] = frozenset(),
-        default: Optional[ast.expr] = None,
     ) -> Value:
-        ann = self.text(p.annotation) if p.annotation is not None else ""
+        ann = self.text(p.annotation.annotation) if p.annotation is not None else ""
         if self.is_device_name(name) or ann in ("torch.device", "device"):
             return Value(Kind.DEVICE, sym(name))
         scalar_too = re.search(r"\b(float|int|bool)\b", ann) is not None  # Union[float, Tensor]
@@ -371,66 +504,82 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             return tensor(
                 sym(f"param:{name}"), origin=Origin.PARAM, scalar=None, type_name=NUMPY_PARAM
             )
-        if not ann and is_constant(default, int, float):
+        if not ann and type(p.default) in (cst.Integer, cst.Float):
             return NUMBER  # `def __init__(self, max_new_tokens=50)`
         return UNKNOWN
 
-    def check_device_default(self, func: AnyFunctionDef, p: ast.arg, scope: Scope) -> None:
+    def check_device_default(self, p: cst.Param, scope: Scope) -> None:
         """`def f(device="cuda")`: a finding only when the body places data with it
         (`torch.get_autocast_dtype("cuda")`-style device *types* fail nowhere)."""
-        default = default_of(func, p)
-        if default is None or not self.is_device_name(p.arg):
+        if p.default is None or not self.is_device_name(p.name.value):
             return
-        lit = N.accelerator_literal(default)
-        if lit is None and type(default) is ast.Call:
-            q = self.imports.qualify(default.func)
-            if q == "torch.device" and args_of(default):
-                lit = N.accelerator_literal(args_of(default)[0].value)
+        lit = N.accelerator_literal(p.default)
+        if lit is None and isinstance(p.default, cst.Call):
+            q = self.imports.qualify(p.default.func)
+            if q == "torch.device" and p.default.args:
+                lit = N.accelerator_literal(p.default.args[0].value)
         if (
             lit is not None
             and scope.report
-            and (scope.func is None or places_with(scope.func, p.arg))
+            and (scope.func is None or places_with(scope.func, p.name.value))
         ):
-            self.add_hardcoded(default, f"{p.arg}={self.text(default)}", "default", scope)
+            self.add_hardcoded(
+                p.default, f"{p.name.value}={self.text(p.default)}", "default", scope
+            )
 
     def analyze_function(
         self,
-        func: AnyFunctionDef,
+        func: cst.FunctionDef,
         cls: Optional[ClassInfo],
         report: bool,
         args: Optional[dict[str, Value]] = None,
         self_value: Optional[Value] = None,
         depth: int = 0,
     ) -> Scope:
-        scope = Scope(env={}, report=report, func=func, cls=cls, depth=depth)
+        """Analyse `func` (with `args` bound to its parameters, when given): the visitor
+        enters it through `visit_FunctionDef`, which opens the scope this returns."""
+        request = FunctionRequest(func, cls, report, args, self_value, depth)
+        self._requests.append(request)
+        try:
+            func.visit(self)
+        finally:
+            self._requests.pop()
+        assert request.scope is not None
+        return request.scope
+
+    def function_scope(self, func: cst.FunctionDef, request: FunctionRequest) -> Scope:
+        """The scope a function starts with: parameters, `self` and its attributes."""
+        cls = request.cls
+        scope = Scope(env={}, report=request.report, func=func, cls=cls, depth=request.depth)
         scope.globals = self.module_env
-        if self.module_guarded or any(self.is_device_condition(d) for d in func.decorator_list):
+        if self.module_guarded or any(
+            self.is_device_condition(d.decorator) for d in func.decorators
+        ):
             scope.guarded_rest = (
                 True  # @pytest.mark.skipif(not torch.cuda.is_available()), @onlyCUDA
             )
         params = self.param_values(func, cls, scope)
-        if args:
-            params.update(args)
+        if request.args:
+            params.update(request.args)
         scope.receives_tensors = any(v.kind is Kind.TENSOR for v in params.values())
         if cls is not None:
             scope.env.update(self.self_attrs(cls, func))
-            scope.env["self"] = self_value or self.self_value(cls, func)
+            scope.env["self"] = request.self_value or self.self_value(cls, func)
         scope.env.update(params)
-        self.walk_block(func.body, scope)
         return scope
 
-    def self_value(self, cls: ClassInfo, func: Optional[AnyFunctionDef] = None) -> Value:
+    def self_value(self, cls: ClassInfo, func: Optional[cst.FunctionDef] = None) -> Value:
         if cls.is_module:
             # during __init__ nothing has been moved yet: the module is on the CPU
             in_init = func is not None and (
-                func.name == "__init__" or func.name in self.called_in_init
+                func.name.value == "__init__" or func.name.value in self.called_in_init
             )
             return Value(Kind.MODULE, DEV_CPU if in_init else sym("self"), type_name=cls.name)
         return Value(Kind.OTHER, DEV_ANY, type_name=cls.name)
 
-    def self_attrs(self, cls: ClassInfo, func: AnyFunctionDef) -> dict[str, Value]:
+    def self_attrs(self, cls: ClassInfo, func: cst.FunctionDef) -> dict[str, Value]:
         """What `self.x` holds when a method other than `__init__` starts."""
-        if func.name == "__init__":
+        if func.name.value == "__init__":
             return {}
         if cls.attrs is None:
             cls.attrs = {}
@@ -470,104 +619,115 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         return value
 
     # ------------------------------------------------------------------ statements
-    def walk_block(self, body: Iterable[ast.stmt], scope: Scope) -> bool:
-        """Walk statements; returns False when the block certainly exits (return/raise)."""
-        return all(self.walk_stmt(stmt, scope) for stmt in body)
+    # Statements are visited in execution order: the module's by LibCST's traversal, a
+    # block's by `walk_block`, through which each compound statement takes over the
+    # traversal of its blocks (branches join, loops run to a fixpoint, `with` and `try`
+    # keep their meaning).  Once a statement certainly exits (`return`, `raise`,
+    # `sys.exit()`), `Scope.exited` is set and the rest of the block is not analysed.
 
-    def walk_stmt(self, stmt: ast.stmt, scope: Scope) -> bool:
-        cls = type(stmt)
-        small = _SMALL.get(cls)
-        if small is not None:
-            return small(self, stmt, scope)
-        if cls is ast.If:
-            return self.walk_if(stmt, scope)
-        if cls is ast.For or cls is ast.AsyncFor:
-            self.walk_for(stmt, scope)
-            return True
-        if cls is ast.While:
-            self.walk_while(stmt, scope)
-            return True
-        if cls is ast.With or cls is ast.AsyncWith:
-            return self.walk_with(stmt, scope)
-        if cls in TRY_STATEMENTS:
-            return self.walk_try(stmt, scope)
-        if cls is ast.FunctionDef or cls is ast.AsyncFunctionDef:
-            if scope.func is not None:
-                # nested function: analysed standalone later only for module-level defs;
-                # analyse nested ones now, with the enclosing environment as globals
-                inner = Scope(env={}, report=scope.report, func=stmt, cls=None)
-                inner.globals = {**(scope.globals or {}), **scope.env}
-                inner.env.update(self.param_values(stmt, None, inner))
-                self.walk_block(stmt.body, inner)
-            return True
-        if cls is ast.ClassDef:
-            return True
-        if cls is _MATCH:
-            return self.walk_match(stmt, scope)
+    def walk_block(self, statements: Sequence[cst.CSTNode]) -> bool:
+        """Visit a block's statements (or a one-line suite's small statements) in order;
+        False when the block certainly exits."""
+        scope = self.scope
+        for stmt in statements:
+            stmt.visit(self)
+            if scope.exited:
+                return False
         return True
 
-    def walk_assign(self, small: ast.Assign, scope: Scope) -> bool:
-        if any(N.dotted(t) == "pytestmark" for t in small.targets) and (
+    def walk_branch(self, suite: cst.BaseSuite) -> bool:
+        """`walk_block` for a branch: the scope's exit flag is the branch's own, and is
+        reset for the next branch (the caller decides whether the statement exits)."""
+        falls = self.walk_block(suite.body)
+        self.scope.exited = False
+        return falls
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        if not self.dead():
+            self.walk_block(node.body)
+        return False
+
+    visit_SimpleStatementSuite = visit_SimpleStatementLine
+
+    def visit_Assign(self, small: cst.Assign) -> bool:
+        scope = self.scope
+        if any(N.dotted(t.target) == "pytestmark" for t in small.targets) and (
             self.is_device_condition(small.value)
         ):
             scope.guarded_rest = True
         lit = N.accelerator_literal(small.value)
-        if lit is not None and any(self.is_device_name(N.dotted(t) or "") for t in small.targets):
+        if lit is not None and any(
+            self.is_device_name(N.dotted(t.target) or "") for t in small.targets
+        ):
             self.add_hardcoded(small.value, repr(lit), "literal", scope)
         value = self.eval(small.value, scope)
-        if len(small.targets) == 1 and type(small.targets[0]) is ast.Attribute:
-            self.facts.assignments[id(small.targets[0])] = small
+        if len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Attribute):
+            self.facts.assignments[id(small.targets[0].target)] = small
         for target in small.targets:
-            self.bind(target, value, scope)
-        return True
+            self.bind(target.target, value, scope)
+        return False
 
-    def walk_ann_assign(self, small: ast.AnnAssign, scope: Scope) -> bool:
+    def visit_AnnAssign(self, small: cst.AnnAssign) -> bool:
         if small.value is not None:
-            self.bind(small.target, self.eval(small.value, scope), scope)
-        return True
+            self.bind(small.target, self.eval(small.value, self.scope), self.scope)
+        return False
 
-    def walk_aug_assign(self, small: ast.AugAssign, scope: Scope) -> bool:
+    def visit_AugAssign(self, small: cst.AugAssign) -> bool:
+        scope = self.scope
         left = self.eval(small.target, scope)
         right = self.eval(small.value, scope)
         result = self.combine(
             small,
             [(small.target, left), (small.value, right)],
             scope,
-            op_text=BINARY_OPERATORS.get(type(small.op), "op") + "=",
+            op_text=self.text(small.operator).strip() or "op",
         )
         self.bind(small.target, result, scope)
-        return True
-
-    def walk_return(self, small: ast.Return, scope: Scope) -> bool:
-        scope.returns.append(self.eval(small.value, scope) if small.value else OTHER)
         return False
 
-    def walk_raise(self, small: ast.Raise, scope: Scope) -> bool:
-        if small.exc is not None:
-            self.eval(small.exc, scope)
-        return False
-
-    def walk_assert(self, small: ast.Assert, scope: Scope) -> bool:
-        self.eval(small.test, scope)
-        if self.is_device_condition(small.test):
-            scope.guarded_rest = True
-        return True
-
-    def eval_statement_expr(self, small: ast.Expr, scope: Scope) -> bool:
-        """Evaluate an expression statement; False when it ends the scope (`sys.exit()`)."""
+    def visit_Expr(self, small: cst.Expr) -> bool:
+        """An expression statement; a bare move (`x.to(device)`) is a statement fact, and
+        `sys.exit()` ends the scope."""
+        scope = self.scope
         expr = small.value
         if (
-            type(expr) is ast.Call
-            and type(expr.func) is ast.Attribute
-            and expr.func.attr in ("to", "cuda", "cpu")
+            type(expr) is cst.Call
+            and type(expr.func) is cst.Attribute
+            and expr.func.attr.value in ("to", "cuda", "cpu")
         ):
             self.eval_move(expr, scope, statement=small)
-            return True
+            return False
         self.eval(expr, scope)
-        return not (type(expr) is ast.Call and is_exit_call(expr))
+        if type(expr) is cst.Call and is_exit_call(expr):
+            scope.exited = True
+        return False
+
+    def visit_Return(self, small: cst.Return) -> bool:
+        scope = self.scope
+        scope.returns.append(self.eval(small.value, scope) if small.value else OTHER)
+        scope.exited = True
+        return False
+
+    def visit_Raise(self, small: cst.Raise) -> bool:
+        if small.exc is not None:
+            self.eval(small.exc, self.scope)
+        self.scope.exited = True
+        return False
+
+    def visit_Assert(self, small: cst.Assert) -> bool:
+        self.eval(small.test, self.scope)
+        if self.is_device_condition(small.test):
+            self.scope.guarded_rest = True
+        return False
 
     # -- compound statements
-    def walk_if(self, stmt: ast.If, scope: Scope) -> bool:
+    def visit_If(self, stmt: cst.If) -> bool:
+        if not self.dead():
+            self.scope.exited = not self.walk_if(stmt, self.scope)
+        return False
+
+    def walk_if(self, stmt: cst.If, scope: Scope) -> bool:
+        """Both branches from the same environment, joined; False when both exit."""
         self.eval(stmt.test, scope)
         device_test = self.is_device_condition(stmt.test)
         on_cpu = self.cpu_test(stmt.test, scope) if device_test else None
@@ -577,7 +737,7 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         refined = {}
         if on_cpu is not None and on_cpu[2]:
             refined = self.refine_to_cpu(scope, on_cpu[0], on_cpu[1])
-        body_falls = self.walk_block(stmt.body, scope)
+        body_falls = self.walk_branch(stmt.body)
         self.unrefine(scope, refined)
         if device_test:
             scope.guard -= 1
@@ -587,15 +747,18 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         if on_cpu is not None and not on_cpu[2]:
             refined = self.refine_to_cpu(scope, on_cpu[0], on_cpu[1])
         else_falls = True
-        if stmt.orelse:
+        if stmt.orelse is not None:
             if device_test:
                 scope.guard += 1
-            else_falls = self.walk_block(stmt.orelse, scope)
+            if isinstance(stmt.orelse, cst.If):
+                else_falls = self.walk_if(stmt.orelse, scope)  # `elif`
+            else:
+                else_falls = self.walk_branch(stmt.orelse.body)
             if device_test:
                 scope.guard -= 1
         self.unrefine(scope, refined)
         else_env = scope.env
-        if device_test and not body_falls and not stmt.orelse:
+        if device_test and not body_falls and stmt.orelse is None:
             scope.guarded_rest = True  # `if not torch.cuda.is_available(): raise ...`
         if body_falls and else_falls:
             scope.env = self.join_envs(body_env, else_env, device_test)
@@ -608,33 +771,35 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             return False
         return True
 
-    def cpu_test(self, test: ast.expr, scope: Scope) -> Optional[tuple[set[str], set[str], bool]]:
+    def cpu_test(
+        self, test: cst.BaseExpression, scope: Scope
+    ) -> Optional[tuple[set[str], set[str], bool]]:
         """A test that says where something is on the CPU: `device == "cpu"`,
         `self.device == CPU_DEVICE`, `x.device.type != "cpu"`, `x.is_cuda`, each possibly
         negated.  Returns the device atoms and tensor names that are on the CPU, and in
         which branch (True: where the test holds), so that `.numpy()` under
         `if self.device == cpu:` is not reported."""
         holds = True
-        while type(test) is ast.UnaryOp and type(test.op) is ast.Not:
-            test, holds = test.operand, not holds
-        if type(test) is ast.Attribute and test.attr == "is_cuda":
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, holds = test.expression, not holds
+        if isinstance(test, cst.Attribute) and test.attr.value == "is_cuda":
             name = N.dotted(test.value)
             return (set(), {name}, not holds) if name else None
-        if type(test) is not ast.Compare or len(test.ops) != 1:
+        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
             return None
-        operator = type(test.ops[0])
-        if operator is ast.NotEq or operator is ast.IsNot:
+        target = test.comparisons[0]
+        if isinstance(target.operator, (cst.NotEqual, cst.IsNot)):
             holds = not holds
-        elif not (operator is ast.Eq or operator is ast.Is):
+        elif not isinstance(target.operator, (cst.Equal, cst.Is)):
             return None
-        left, right = test.left, test.comparators[0]
+        left, right = test.left, target.comparator
         if self.is_cpu_device(right, scope):
             side = left
         elif self.is_cpu_device(left, scope):
             side = right
         else:
             return None
-        if type(side) is ast.Attribute and side.attr == "type":
+        if isinstance(side, cst.Attribute) and side.attr.value == "type":
             side = side.value  # `device.type == "cpu"`
         text = N.dotted(side)
         if text is None:
@@ -647,14 +812,14 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             atoms |= {a for a in known.device if a.startswith("sym:")}
         return atoms, names, holds
 
-    def is_cpu_device(self, node: ast.expr, scope: Scope) -> bool:
+    def is_cpu_device(self, node: cst.BaseExpression, scope: Scope) -> bool:
         """`"cpu"`, `torch.device("cpu")`, or a name bound to the CPU device only."""
         if N.string_value(node) == "cpu":
             return True
-        if type(node) is ast.Call and args_of(node):
+        if isinstance(node, cst.Call) and node.args:
             return (
                 self.imports.qualify(node.func) == "torch.device"
-                and N.string_value(args_of(node)[0].value) == "cpu"
+                and N.string_value(node.args[0].value) == "cpu"
             )
         key = N.dotted(node)
         known = self.lookup(key, scope) if key is not None else None
@@ -686,19 +851,24 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             if scope.env.get(key) is new:
                 scope.env[key] = before
 
-    def walk_match(self, stmt: ast.stmt, scope: Scope) -> bool:
+    def visit_Match(self, stmt: cst.Match) -> bool:
+        """Every case from the environment before the match, all joined (no case may
+        match, so the environment before is joined in too)."""
+        if self.dead():
+            return False
+        scope = self.scope
         self.eval(stmt.subject, scope)
         before = dict(scope.env)
         envs = []
         for case in stmt.cases:
             scope.env = dict(before)
-            self.walk_block(case.body, scope)
+            self.walk_branch(case.body)
             envs.append(scope.env)
         env = before
         for e in envs:
             env = self.join_envs(env, e, False)
         scope.env = env
-        return True
+        return False
 
     def join_envs(
         self, a: dict[str, Value], b: dict[str, Value], device_test: bool
@@ -730,34 +900,44 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             )
         return joined
 
-    def walk_for(self, stmt: ast.For, scope: Scope) -> None:
+    def visit_For(self, stmt: cst.For) -> bool:
+        """The body runs to a fixpoint with the target bound to an element of the
+        iterable; then the `else` block."""
+        if self.dead():
+            return False
+        scope = self.scope
         iterable = self.eval(stmt.iter, scope)
         elem = self.element_of(iterable, stmt.iter, scope)
         targets = frozenset(target_names(stmt.target))
         if iterable.type_name == HEURISTIC_LOADER:
             self.heuristic_sites.add(id(stmt.target))
-        scope.loops.append(LoopInfo(targets, stmt.body[0]))  # a body is never empty
+        scope.loops.append(LoopInfo(targets, _first_statement(stmt.body)))
         self.run_loop(
             lambda: (
                 self.bind(stmt.target, elem, scope, site=stmt.target),
-                self.walk_block(stmt.body, scope),
+                self.walk_branch(stmt.body),
             ),
             scope,
         )
         scope.loops.pop()
-        if stmt.orelse:
-            self.walk_block(stmt.orelse, scope)
+        if stmt.orelse is not None:
+            self.walk_branch(stmt.orelse.body)
+        return False
 
-    def walk_while(self, stmt: ast.While, scope: Scope) -> None:
+    def visit_While(self, stmt: cst.While) -> bool:
+        if self.dead():
+            return False
+        scope = self.scope
         scope.loops.append(LoopInfo(frozenset()))
         self.run_loop(
-            lambda: (self.eval(stmt.test, scope), self.walk_block(stmt.body, scope)), scope
+            lambda: (self.eval(stmt.test, scope), self.walk_branch(stmt.body)), scope
         )
         scope.loops.pop()
-        if stmt.orelse:
-            self.walk_block(stmt.orelse, scope)
+        if stmt.orelse is not None:
+            self.walk_branch(stmt.orelse.body)
+        return False
 
-    def run_loop(self, body, scope: Scope) -> None:
+    def run_loop(self, body: Callable[[], object], scope: Scope) -> None:
         """Run a loop body until the environment stops changing (at most a few passes)."""
         entry = dict(scope.env)
         current = entry
@@ -770,57 +950,70 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             current = joined
         scope.env = current
 
-    def walk_with(self, stmt: ast.With, scope: Scope) -> bool:
+    def visit_With(self, stmt: cst.With) -> bool:
+        """`with torch.device(...)` (or a device variable) sets the default device of the
+        block; the block of `pytest.raises(...)` is meant to fail and reports nothing."""
+        if self.dead():
+            return False
+        scope = self.scope
         saved_default, saved_report = scope.default_device, scope.report
         for item in stmt.items:
-            expr = item.context_expr
-            is_call = type(expr) is ast.Call
+            expr = item.item
+            is_call = type(expr) is cst.Call
             if is_call and (N.dotted(expr.func) or "").rsplit(".", 1)[-1] in (
                 "raises",
                 "assertRaises",
                 "assertRaisesRegex",
             ):
-                # `with pytest.raises(RuntimeError):` the block is meant to fail
                 scope.report = False
             q = self.imports.qualify(expr.func) if is_call else None
             value = self.eval(expr, scope)
             if q == "torch.device" and is_call:
                 scope.default_device = value.device if value.kind is Kind.DEVICE else DEV_UNKNOWN
-            elif value.kind is Kind.DEVICE and type(expr) in (ast.Name, ast.Attribute):
+            elif value.kind is Kind.DEVICE and type(expr) in (cst.Name, cst.Attribute):
                 # `with device:` (a torch.device variable) sets the default device too
                 scope.default_device = value.device
-            if item.optional_vars is not None:
-                self.bind(item.optional_vars, value if q != "builtins.open" else UNKNOWN, scope)
-        falls = self.walk_block(stmt.body, scope)
+            if item.asname is not None:
+                self.bind(item.asname.name, value if q != "builtins.open" else UNKNOWN, scope)
+        falls = self.walk_block(stmt.body.body)
         scope.default_device, scope.report = saved_default, saved_report
-        return falls
+        scope.exited = not falls
+        return False
 
-    def walk_try(self, stmt: ast.Try, scope: Scope) -> bool:
+    def visit_Try(self, stmt: Union[cst.Try, cst.TryStar]) -> bool:
+        """The body (and `else`), then each handler from the join of the environments
+        before and after the body; `finally` last."""
+        if self.dead():
+            return False
+        scope = self.scope
         before = dict(scope.env)
-        body_falls = self.walk_block(stmt.body, scope)
-        if stmt.orelse and body_falls:
-            body_falls = self.walk_block(stmt.orelse, scope)
+        body_falls = self.walk_branch(stmt.body)
+        if stmt.orelse is not None and body_falls:
+            body_falls = self.walk_branch(stmt.orelse.body)
         env = scope.env
         any_falls = body_falls
         for handler in stmt.handlers:
             scope.env = self.join_envs(before, env, False)
             if handler.name is not None:
-                self.bind(ast.Name(id=handler.name), UNKNOWN, scope)
-            if self.walk_block(handler.body, scope):
+                self.bind(handler.name.name, UNKNOWN, scope)
+            if self.walk_branch(handler.body):
                 env = self.join_envs(env, scope.env, False) if any_falls else scope.env
                 any_falls = True
         scope.env = env
-        if stmt.finalbody:
-            self.walk_block(stmt.finalbody, scope)
-        return any_falls
+        if stmt.finalbody is not None:
+            self.walk_branch(stmt.finalbody.body)
+        scope.exited = not any_falls
+        return False
+
+    visit_TryStar = visit_Try
 
     # ------------------------------------------------------------------ binding
     def bind(
         self,
-        target: ast.expr,
+        target: cst.BaseExpression,
         value: Value,
         scope: Scope,
-        site: Optional[ast.AST] = None,
+        site: Optional[cst.CSTNode] = None,
     ) -> None:
         if value.kind is Kind.DEVICE and value.device == sym("auto"):
             # `device = torch.device("cuda" if ... else "cpu")`: from here on this device is
@@ -828,16 +1021,15 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
             key = N.dotted(target)
             if key is not None:
                 value = replace(value, device=sym(key))
-        cls = type(target)
-        if cls is ast.Name:
+        if isinstance(target, cst.Name):
             if value.origin is Origin.LOADER and site is not None:
                 value = replace(value, site=site)
-            scope.env[target.id] = value
+            scope.env[target.value] = value
             # rebinding `x` forgets what we knew about `x.attr`
-            prefix = target.id + "."
+            prefix = target.value + "."
             for key in [k for k in scope.env if k.startswith(prefix)]:
                 del scope.env[key]
-        elif cls is ast.Attribute:
+        elif isinstance(target, cst.Attribute):
             key = N.dotted(target)
             if key is None:
                 self.eval(target.value, scope)
@@ -846,20 +1038,20 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                 key.startswith("self.")
                 and key.count(".") == 1
                 and scope.func is not None
-                and scope.func.name == "__init__"
+                and scope.func.name.value == "__init__"
                 and scope.cls is not None
             ):
                 value = self.init_attr_value(key, value, target, scope)
             scope.env[key] = value
-        elif cls is ast.Tuple or cls is ast.List:
-            elements = target.elts
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = [e for e in target.elements]
             parts = self.unpack(value, len(elements))
             for element, part in zip(elements, parts):
-                if type(element) is ast.Starred:
+                if isinstance(element, cst.StarredElement):
                     self.bind(element.value, UNKNOWN, scope)
                 else:
-                    self.bind(element, part, scope, site=site)
-        elif cls is ast.Subscript:
+                    self.bind(element.value, part, scope, site=site)
+        elif isinstance(target, cst.Subscript):
             base_key = N.dotted(target.value)
             key = subscript_key(target)
             if base_key is not None and base_key in scope.env:
@@ -881,10 +1073,10 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
                         entries=((key, value),),
                         elem=base.elem or tensor(base.device, origin=base.origin, site=base.site),
                     )
-        elif cls is ast.Starred:
+        elif isinstance(target, cst.StarredElement):
             self.bind(target.value, UNKNOWN, scope)
 
-    def init_attr_value(self, key: str, value: Value, target: ast.AST, scope: Scope) -> Value:
+    def init_attr_value(self, key: str, value: Value, target: cst.CSTNode, scope: Scope) -> Value:
         """`self.x = value` in `__init__`: plain tensors do not follow the module."""
         assert scope.cls is not None
         if not scope.cls.is_module:
@@ -919,31 +1111,41 @@ class Analyzer(ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
         return [UNKNOWN] * n
 
 
-def analyze(module: ast.Module, source: str, device_names: Sequence[str] = ()) -> FileFacts:
-    """Compute the device facts of one parsed file (`source`: its text, if at hand;
-    `device_names`: extra variable names that hold the target device).
+def analyze(module: cst.Module, source: str, device_names: Sequence[str] = ()) -> FileFacts:
+    """Compute the device facts of one parsed file (`source`: its text; `device_names`:
+    extra variable names that hold the target device).
 
-    The walk recurses along nested expressions; generated code nests deeper than
+    The evaluation recurses along nested expressions; generated code nests deeper than
     Python's default limit allows, so such a file is analysed again in a thread with a
     large stack and a high recursion limit.  RecursionError escapes only beyond that."""
     try:
-        return Analyzer(module, source, device_names).run()
+        return _run(module, source, device_names)
     except RecursionError:
         return _analyze_deep(module, source, device_names)
+
+
+def _run(module: cst.Module, source: str, device_names: Sequence[str]) -> FileFacts:
+    forget_calls()
+    try:
+        visitor = DeviceFlowVisitor(module, source, device_names)
+        module.visit(visitor)
+    finally:
+        forget_calls()
+    return visitor.facts
 
 
 DEEP_STACK_BYTES = 512 * 1024 * 1024
 DEEP_RECURSION_LIMIT = 200_000
 
 
-def _analyze_deep(module: ast.Module, source: str, device_names: Sequence[str]) -> FileFacts:
+def _analyze_deep(module: cst.Module, source: str, device_names: Sequence[str]) -> FileFacts:
     outcome: dict[str, object] = {}
 
     def target() -> None:
         old_limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
         try:
-            outcome["facts"] = Analyzer(module, source, device_names).run()
+            outcome["facts"] = _run(module, source, device_names)
         except RecursionError as exc:
             outcome["error"] = exc
         finally:
@@ -962,14 +1164,17 @@ def _analyze_deep(module: ast.Module, source: str, device_names: Sequence[str]) 
     raise RecursionError("file is nested too deeply to analyse")
 
 
-_MATCH = getattr(ast, "Match", None)
-# simple statements, by class (`ast.Delete`, `pass`, imports... need nothing)
-_SMALL = {
-    ast.Assign: Analyzer.walk_assign,
-    ast.AnnAssign: Analyzer.walk_ann_assign,
-    ast.AugAssign: Analyzer.walk_aug_assign,
-    ast.Expr: Analyzer.eval_statement_expr,
-    ast.Return: Analyzer.walk_return,
-    ast.Raise: Analyzer.walk_raise,
-    ast.Assert: Analyzer.walk_assert,
-}
+def _first_statement(body: cst.BaseSuite) -> Optional[cst.CSTNode]:
+    """The first small statement (or compound statement) of a loop body."""
+    if not body.body:
+        return None
+    first = body.body[0]
+    if isinstance(first, cst.SimpleStatementLine) and first.body:
+        return first.body[0]
+    return first
+
+
+# `visit_`/`leave_` methods by node class (None: none), filled on first use
+_MISSING = object()
+_VISITS: dict[type, object] = {}
+_LEAVES: dict[type, object] = {}

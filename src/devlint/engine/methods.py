@@ -3,15 +3,15 @@ the tensor world), module methods, batch containers and methods of project class
 
 from __future__ import annotations
 
-import ast
 from dataclasses import replace
 from typing import Optional
+
+import libcst as cst
 
 from devlint.engine import names as N
 from devlint.engine.facts import (
     NumpyCall,
 )
-from devlint.engine.nodes import Arg, args_of, positional
 from devlint.engine.scope import (
     ClassInfo,
     Scope,
@@ -37,12 +37,12 @@ class MethodsMixin:
     """`Analyzer` methods that evaluate `receiver.method(...)` calls."""
 
     # ------------------------------------------------------------------ methods
-    def eval_method_call(self, node: ast.Call, func: ast.Attribute, scope: Scope) -> Value:
-        name = func.attr
+    def eval_method_call(self, node: cst.Call, func: cst.Attribute, scope: Scope) -> Value:
+        name = func.attr.value
         receiver = self.eval(func.value, scope)
         if name == "register_buffer" and scope.cls is not None:
             args = self.eval_args(node, scope)
-            key = N.string_value(args_of(node)[0].value) if args_of(node) else None
+            key = N.string_value(node.args[0].value) if node.args else None
             if key is not None:
                 scope.env[f"self.{key}"] = tensor(
                     sym("self") if scope.cls.is_module else DEV_UNKNOWN, scalar=None
@@ -114,7 +114,7 @@ class MethodsMixin:
             if name in ("values",):
                 return Value(Kind.BATCH, receiver.device, elem=receiver.elem)
             if name in ("get",) and args:
-                key = N.string_value(args_of(node)[0].value)
+                key = N.string_value(node.args[0].value)
                 if receiver.entries is not None and key is not None:
                     for k, v in receiver.entries:
                         if k == key:
@@ -128,7 +128,11 @@ class MethodsMixin:
             return UNKNOWN
         # project classes: self.method(...) and obj.method(...)
         args = self.eval_args(node, scope)
-        if type(func.value) is ast.Name and func.value.id == "self" and scope.cls is not None:
+        if (
+            isinstance(func.value, cst.Name)
+            and func.value.value == "self"
+            and scope.cls is not None
+        ):
             info = scope.cls
             if name in info.methods:
                 return self.call_function(
@@ -150,7 +154,7 @@ class MethodsMixin:
             return Value(Kind.NDARRAY, DEV_ANY)
         return UNKNOWN
 
-    def forget_devices(self, args: list[tuple[Arg, Value]], scope: Scope) -> None:
+    def forget_devices(self, args: list[tuple[cst.Arg, Value]], scope: Scope) -> None:
         """Modules handed to something that places them (`fabric.setup(model)`,
         `dispatch_model(model)`, `cpu_offload(model)`): their device is no longer known."""
         for _, value in args:
@@ -163,8 +167,8 @@ class MethodsMixin:
         owners = [c for c in self.classes.values() if c.is_module and name in c.methods]
         return owners[0] if len(owners) == 1 else None
 
-    def check_argparse_default(self, node: ast.Call, scope: Scope) -> None:
-        pos = positional(node)
+    def check_argparse_default(self, node: cst.Call, scope: Scope) -> None:
+        pos = self.positional(node)
         if not pos or not any("device" in (N.string_value(a.value) or "") for a in pos):
             return
         default = self.keyword(node, "default")
@@ -172,7 +176,7 @@ class MethodsMixin:
             self.add_hardcoded(default.value, self.text(default.value), "option_default", scope)
 
     def tensor_method(
-        self, node: ast.Call, name: str, receiver: Value, func: ast.Attribute, scope: Scope
+        self, node: cst.Call, name: str, receiver: Value, func: cst.Attribute, scope: Scope
     ) -> Value:
         args = self.eval_args(node, scope)
         if name == "numpy":
@@ -236,7 +240,7 @@ class MethodsMixin:
         if name in N.COMBINING_METHODS:
             operands = [(func.value, receiver)]
             for a, v in args:
-                if a.keyword is None or a.keyword in (
+                if a.keyword is None or a.keyword.value in (
                     "other",
                     "mask",
                     "index",
@@ -270,20 +274,24 @@ class MethodsMixin:
             )
         scalar = receiver.scalar
         if name in N.REDUCTIONS:
-            scalar = None if not args_of(node) else receiver.scalar
-        if name in (
-            "max",
-            "min",
-            "sort",
-            "topk",
-            "chunk",
-            "split",
-            "unbind",
-            "split_with_sizes",
-            "kthvalue",
-            "mode",
-            "median",
-        ) and args_of(node):
+            scalar = None if not node.args else receiver.scalar
+        if (
+            name
+            in (
+                "max",
+                "min",
+                "sort",
+                "topk",
+                "chunk",
+                "split",
+                "unbind",
+                "split_with_sizes",
+                "kthvalue",
+                "mode",
+                "median",
+            )
+            and node.args
+        ):
             return Value(
                 Kind.TENSOR,
                 receiver.device,

@@ -4,15 +4,15 @@ discarded move (DL004)."""
 
 from __future__ import annotations
 
-import ast
 from dataclasses import replace
 from typing import Optional
+
+import libcst as cst
 
 from devlint.engine import names as N
 from devlint.engine.facts import (
     DiscardedMove,
 )
-from devlint.engine.nodes import args_of, is_constant, positional
 from devlint.engine.scope import (
     Scope,
 )
@@ -34,32 +34,32 @@ class MovesMixin:
     """`Analyzer` methods that evaluate moves."""
 
     # ------------------------------------------------------------------ moves
-    def eval_move(self, node: ast.Call, scope: Scope, statement: Optional[ast.AST]) -> Value:
+    def eval_move(self, node: cst.Call, scope: Scope, statement: Optional[cst.CSTNode]) -> Value:
         func = node.func
-        assert type(func) is ast.Attribute
-        method = func.attr
+        assert isinstance(func, cst.Attribute)
+        method = func.attr.value
         receiver = self.eval(func.value, scope)
         target: Device
         if method == "cpu":
             self.eval_args(node, scope)
             target = DEV_CPU
         elif method == "cuda":
-            pos = positional(node)
+            pos = self.positional(node)
             dev_kw = self.keyword(node, "device")
             arg = dev_kw.value if dev_kw is not None else (pos[0].value if pos else None)
-            if arg is None or is_constant(arg, bool):
+            if arg is None or (isinstance(arg, cst.Name) and arg.value in ("True", "False")):
                 receiver_text = self.facts.text(func.value, 1000)
                 call_text = f"{receiver_text}.cuda()" if len(receiver_text) <= 30 else ".cuda()"
-                self.add_hardcoded(_attr_node(func), call_text, "cuda_call", scope, node)
+                self.add_hardcoded(func.attr, call_text, "cuda_call", scope, node)
                 target = frozenset({"cuda"})
                 if arg is not None:
                     self.eval(arg, scope)
             else:
                 v = self.eval(arg, scope)
                 target = v.device if v.kind is Kind.DEVICE else sym(N.dotted(arg) or "cuda:?")
-                if is_constant(arg, int):
+                if isinstance(arg, cst.Integer):
                     target = frozenset({f"cuda:{arg.value}"})
-            for a in args_of(node):
+            for a in node.args:
                 if a.value is not arg:
                     self.eval(a.value, scope)
         else:
@@ -70,11 +70,11 @@ class MovesMixin:
             return receiver
         return self.apply_move(node, func.value, receiver, target, scope, statement)
 
-    def move_target(self, node: ast.Call, scope: Scope) -> Optional[Device]:
+    def move_target(self, node: cst.Call, scope: Scope) -> Optional[Device]:
         """Where `.to(...)` sends its receiver; None when it only changes dtype."""
         dev_kw = self.keyword(node, "device")
-        pos = positional(node)
-        for a in args_of(node):
+        pos = self.positional(node)
+        for a in node.args:
             if a is not dev_kw and (not pos or a is not pos[0]):
                 self.eval(a.value, scope)
         arg = dev_kw.value if dev_kw is not None else (pos[0].value if pos else None)
@@ -97,12 +97,12 @@ class MovesMixin:
 
     def apply_move(
         self,
-        node: ast.Call,
-        receiver_node: ast.expr,
+        node: cst.Call,
+        receiver_node: cst.BaseExpression,
         receiver: Value,
         target: Device,
         scope: Scope,
-        statement: Optional[ast.AST],
+        statement: Optional[cst.CSTNode],
     ) -> Value:
         if is_placed(target) and not is_weak(target):
             self.placed_seen = True
@@ -136,7 +136,7 @@ class MovesMixin:
                                 receiver,
                                 is_loop_target=(key or "") in loop_targets,
                                 is_attribute=isinstance(
-                                    receiver_node, (ast.Attribute, ast.Subscript)
+                                    receiver_node, (cst.Attribute, cst.Subscript)
                                 ),
                             )
                         )
@@ -172,21 +172,3 @@ class MovesMixin:
                 for k, v in list(scope.globals.items()):
                     if v.oid == receiver.oid and k not in scope.env and v.kind is receiver.kind:
                         scope.env[k] = replace(v, device=moved.device)
-
-
-def _attr_node(func: ast.Attribute) -> ast.Name:
-    """A node for the name after the dot of `func` (`cuda` in `x.cuda`), which `ast` keeps
-    as a plain string: placed where the name is written, and made once per attribute so
-    that it is id()-stable (facts are deduplicated by node id)."""
-    node = func.__dict__.get("_devlint_attr_node")
-    if node is None:
-        node = ast.Name(id=func.attr, ctx=ast.Load())
-        end_line = getattr(func, "end_lineno", None)
-        if end_line is not None:
-            # the name ends the attribute; `ast` columns count UTF-8 bytes
-            end_col = func.end_col_offset  # type: ignore[attr-defined]
-            node.lineno = node.end_lineno = end_line
-            node.col_offset = end_col - len(func.attr.encode("utf-8"))
-            node.end_col_offset = end_col
-        func.__dict__["_devlint_attr_node"] = node
-    return node

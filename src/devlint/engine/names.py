@@ -1,16 +1,15 @@
 """Names: import aliases, dotted paths, and the vocabulary of PyTorch the engine knows.
 
-A light alias map (`import torch.nn as nn`, `from torch import load`) stands in for a
-qualified-name analysis, which would cost more than parsing the file.
+A light alias map (`import torch.nn as nn`, `from torch import load`) replaces LibCST's
+`QualifiedNameProvider`, which costs more than parsing the file.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from typing import Iterable, Optional
 
-from devlint.engine.nodes import TRY_STATEMENTS
+import libcst as cst
 
 # Factories that create a tensor on the default device (the CPU) unless given `device=`.
 # fmt: off
@@ -191,16 +190,21 @@ DEVICE_CONDITION_RE = re.compile(
 ACCELERATOR_LITERAL_RE = re.compile(r"^(cuda|mps|xpu|hpu|npu|xla)(:\d+)?$")
 
 
-def dotted(node: ast.AST) -> Optional[str]:
+def dotted(node: cst.BaseExpression) -> Optional[str]:
     """`a.b.c` for Name/Attribute chains, else None."""
+    # compared by type: `isinstance` on LibCST classes goes through ABCMeta (slow)
     parts: list[str] = []
-    while type(node) is ast.Attribute:
-        parts.append(node.attr)
+    while type(node) is cst.Attribute:
+        parts.append(node.attr.value)
         node = node.value
-    if type(node) is ast.Name:
-        parts.append(node.id)
+    if type(node) is cst.Name:
+        parts.append(node.value)
         return ".".join(reversed(parts))
     return None
+
+
+def _attr_name(node: cst.BaseExpression) -> Optional[str]:
+    return dotted(node)
 
 
 class ImportMap:
@@ -209,38 +213,46 @@ class ImportMap:
     def __init__(self) -> None:
         self.aliases: dict[str, str] = {}
 
-    def collect(self, statements: Iterable[ast.stmt]) -> None:
+    def collect(self, statements: Iterable[cst.CSTNode]) -> None:
         for stmt in statements:
-            cls = type(stmt)
-            if cls is ast.Import or cls is ast.ImportFrom:
-                self._add(stmt)
-            elif cls is ast.If:
-                self.collect(stmt.body)
-                self.collect(stmt.orelse)
-            elif cls in TRY_STATEMENTS:
-                self.collect(stmt.body)
-                for h in stmt.handlers:
-                    self.collect(h.body)
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    self._add(small)
+            elif isinstance(stmt, (cst.If, cst.Try)):
+                self.collect(stmt.body.body)
+                if isinstance(stmt, cst.Try):
+                    for h in stmt.handlers:
+                        self.collect(h.body.body)
+                elif stmt.orelse is not None and isinstance(stmt.orelse, cst.Else):
+                    self.collect(stmt.orelse.body.body)
 
-    def _add(self, small: ast.stmt) -> None:
-        if type(small) is ast.Import:
+    def _add(self, small: cst.BaseSmallStatement) -> None:
+        if isinstance(small, cst.Import):
             for alias in small.names:
-                name = alias.name
-                if alias.asname is not None:
-                    self.aliases[alias.asname] = name
+                name = _attr_name(alias.name)
+                if name is None:
+                    continue
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    self.aliases[alias.asname.name.value] = name
                 else:
                     head = name.split(".")[0]
                     self.aliases[head] = head
-        elif type(small) is ast.ImportFrom and small.names[0].name != "*":
-            if small.module is None or small.level:
+        elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            if small.module is None or small.relative:
                 return
-            base = small.module
+            base = _attr_name(small.module)
+            if base is None:
+                return
             for alias in small.names:
-                name = alias.name
-                local = alias.asname if alias.asname is not None else name
+                name = _attr_name(alias.name)
+                if name is None:
+                    continue
+                local = name
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    local = alias.asname.name.value
                 self.aliases[local] = f"{base}.{name}"
 
-    def qualify(self, node: ast.AST) -> Optional[str]:
+    def qualify(self, node: cst.BaseExpression) -> Optional[str]:
         """The qualified name of a dotted expression (`nn.Linear` -> `torch.nn.Linear`)."""
         name = dotted(node)
         if name is None:
@@ -277,7 +289,7 @@ def is_model_name(name: str) -> bool:
     return bool(MODEL_NAME_RE.match(last)) and not NOT_MODEL_SUFFIX_RE.search(last)
 
 
-def accelerator_literal(node: ast.AST) -> Optional[str]:
+def accelerator_literal(node: cst.BaseExpression) -> Optional[str]:
     """'cuda', 'cuda:0', 'mps'... when `node` is such a string literal."""
     value = string_value(node)
     if value is not None and ACCELERATOR_LITERAL_RE.match(value):
@@ -285,8 +297,22 @@ def accelerator_literal(node: ast.AST) -> Optional[str]:
     return None
 
 
-def string_value(node: ast.AST) -> Optional[str]:
-    """The value of a string literal (implicitly concatenated parts included), else None."""
-    if type(node) is ast.Constant and type(node.value) is str:
-        return node.value
+def string_value(node: cst.BaseExpression) -> Optional[str]:
+    if isinstance(node, cst.SimpleString):
+        raw = node.value
+        # fast path for plain one-line literals: `evaluated_value` compiles the literal
+        quote = raw[:1]
+        if (
+            quote in ("'", '"')
+            and len(raw) >= 2
+            and raw[-1] == quote
+            and "\\" not in raw
+            and not raw.startswith(quote * 3)
+        ):
+            return raw[1:-1]
+        try:
+            value = node.evaluated_value
+        except Exception:  # pragma: no cover
+            return None
+        return value if isinstance(value, str) else None
     return None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 from typing import Optional
 
-from devlint.engine.nodes import AnyFunctionDef
+import libcst as cst
+
 from devlint.engine.values import Device, Value
 
 MAX_LOOP_PASSES = 3
@@ -25,7 +25,7 @@ LAYER_PARAMETER = "<layer parameter>"
 
 @dataclass
 class ClassInfo:
-    node: ast.ClassDef
+    node: cst.ClassDef
     name: str
     bases: list[str]
     is_module: bool = False
@@ -41,7 +41,7 @@ class ClassInfo:
     cpu_side: bool = False
     # a module whose instances hold no tensors (no layers, parameters or buffers)
     stateless: bool = False
-    methods: dict[str, AnyFunctionDef] = field(default_factory=dict)
+    methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     # self attributes after __init__, computed on demand
     attrs: Optional[dict[str, Value]] = None
 
@@ -50,7 +50,7 @@ class ClassInfo:
 class LoopInfo:
     targets: frozenset[str]
     # the first statement of the loop body (where a fix inserts the missing moves)
-    first: Optional[ast.AST] = None
+    first: Optional[cst.CSTNode] = None
 
 
 @dataclass
@@ -59,12 +59,13 @@ class Scope:
 
     env: dict[str, Value]
     report: bool
-    func: Optional[AnyFunctionDef] = None
+    func: Optional[cst.FunctionDef] = None
     cls: Optional[ClassInfo] = None
     globals: Optional[dict[str, Value]] = None
     loops: list[LoopInfo] = field(default_factory=list)
     guard: int = 0  # > 0 inside a device-availability check
     guarded_rest: bool = False  # an early exit made the rest of the scope guarded
+    exited: bool = False  # the statement just analysed certainly exits (return, raise...)
     returns: list[Value] = field(default_factory=list)
     default_device: Optional[Device] = None  # inside `with torch.device(...)`
     depth: int = 0

@@ -1,45 +1,26 @@
-"""Syntactic questions the analysis asks of syntax-tree nodes (no values involved):
+"""Syntactic questions the analysis asks of LibCST nodes (no values involved):
 which calls a body makes, which parameters it uses as tensors, how arguments bind."""
 
 from __future__ import annotations
 
-import ast
 from typing import Iterator, Optional, Sequence
 
+import libcst as cst
+
 from devlint.engine import names as N
-from devlint.engine.nodes import (
-    FUNCTION_DEFS,
-    AnyFunctionDef,
-    Arg,
-    all_params,
-    args_of,
-    default_of,
-    is_constant,
-    keyword_value,
-    positional,
-    unstarred,
-)
 from devlint.engine.values import Kind, Value
-from devlint.engine.walk import walk, walk_body
+from devlint.engine.walk import walk
 
 
 # ---------------------------------------------------------------------- helpers
-def names_in(node: ast.AST) -> Iterator[str]:
-    """Identifiers, attribute names and string literals in an expression, without
-    generating its code."""
+def names_in(node: cst.CSTNode) -> Iterator[str]:
+    """Identifiers and string literals in an expression, without generating its code."""
     for n in walk(node):
-        cls = type(n)
-        if cls is ast.Name:
-            yield n.id
-        elif cls is ast.Attribute:
-            yield n.attr
-        elif cls is ast.Constant and type(n.value) is str:
-            yield repr(n.value)
-        elif cls is ast.keyword and n.arg is not None:
-            yield n.arg
+        if isinstance(n, (cst.Name, cst.SimpleString)):
+            yield n.value
 
 
-def is_exit_call(call: ast.Call) -> bool:
+def is_exit_call(call: cst.Call) -> bool:
     """Calls that never return: the code after them is unreachable (a guard's early exit)."""
     text = N.dotted(call.func) or ""
     return text in (
@@ -55,82 +36,92 @@ def is_exit_call(call: ast.Call) -> bool:
     )
 
 
-def target_names(target: ast.AST) -> Iterator[str]:
-    cls = type(target)
-    if cls is ast.Name:
-        yield target.id
-    elif cls is ast.Tuple or cls is ast.List:
-        for el in target.elts:
-            yield from target_names(unstarred(el))
+def target_names(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for el in target.elements:
+            yield from target_names(el.value)
 
 
-def subscript_key(node: ast.Subscript) -> Optional[str]:
-    return N.string_value(node.slice)
+def subscript_key(node: cst.Subscript) -> Optional[str]:
+    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        return N.string_value(node.slice[0].slice.value)
+    return None
 
 
-def factory_scalar(last: str, pos: list[Arg]) -> Optional[bool]:
+def factory_scalar(last: str, pos: list[cst.Arg]) -> Optional[bool]:
     if last == "scalar_tensor":
         return True
     if last in ("tensor", "as_tensor", "Tensor", "FloatTensor", "LongTensor"):
         if not pos:
             return None
         arg = pos[0].value
-        if is_int_or_float(arg) or (
-            type(arg) is ast.UnaryOp
-            and type(arg.op) in (ast.USub, ast.UAdd, ast.Invert)
-            and is_int_or_float(arg.operand)
+        if isinstance(arg, (cst.Integer, cst.Float)) or (
+            isinstance(arg, cst.UnaryOperation)
+            and isinstance(arg.expression, (cst.Integer, cst.Float))
         ):
             return last in ("tensor", "as_tensor")
-        if isinstance(arg, (ast.List, ast.Tuple, ast.ListComp)):
+        if isinstance(arg, (cst.List, cst.Tuple, cst.ListComp)):
             return False
-        if is_constant(arg, bool):
+        if isinstance(arg, cst.Name) and arg.value in ("True", "False"):
             return True
         return None
     if last == "from_numpy":
         return None if not pos else False
-    if pos and type(pos[0].value) is ast.Tuple and not pos[0].value.elts:
+    if pos and isinstance(pos[0].value, cst.Tuple) and not pos[0].value.elements:
         return True
-    return bool(pos and type(pos[0].value) is ast.List and not pos[0].value.elts)
+    return bool(pos and isinstance(pos[0].value, cst.List) and not pos[0].value.elements)
 
 
-def is_int_or_float(node: ast.AST) -> bool:
-    """An integer or float literal (imaginary ones were not numbers to the old engine)."""
-    return is_constant(node, int, float)
+# `calls(node)` by node id, for the file being analysed (`forget_calls` empties it): the
+# same function bodies are asked about again and again (moves, placements, methods)
+_CALLS: dict[tuple[int, bool], tuple[cst.CSTNode, list[cst.Call]]] = {}
 
 
-def calls(node: ast.AST, into_functions: bool = True) -> Iterator[ast.Call]:
-    for n in walk(node, into_functions=into_functions):
-        if type(n) is ast.Call:
-            yield n
+def calls(node: cst.CSTNode, into_functions: bool = True) -> list[cst.Call]:
+    """Every call under `node`, in source order (nested defs too unless told not to)."""
+    key = (id(node), into_functions)
+    known = _CALLS.get(key)
+    if known is not None and known[0] is node:
+        return known[1]
+    found = [n for n in walk(node, into_functions=into_functions) if type(n) is cst.Call]
+    _CALLS[key] = (node, found)
+    return found
 
 
-def method_calls(node: ast.AST, names: tuple[str, ...]) -> Iterator[ast.Attribute]:
+def forget_calls() -> None:
+    """Drop the cache of `calls` (between files: node ids are reused)."""
+    _CALLS.clear()
+
+
+def method_calls(node: cst.CSTNode, names: tuple[str, ...]) -> Iterator[cst.Attribute]:
     """The `x.name` callee of every `x.name(...)` call with `name` in `names`."""
     for call in calls(node):
         f = call.func
-        if type(f) is ast.Attribute and f.attr in names:
+        if isinstance(f, cst.Attribute) and f.attr.value in names:
             yield f
 
 
-def places_with(func: AnyFunctionDef, name: str) -> bool:
+def places_with(func: cst.FunctionDef, name: str) -> bool:
     """Does the body use `name` to place data: `.to(name)`, `device=name`, `.cuda(name)`,
     `torch.device(name)`?"""
 
-    def is_name(node: ast.AST) -> bool:
-        return type(node) is ast.Name and node.id == name
+    def is_name(node: cst.BaseExpression) -> bool:
+        return isinstance(node, cst.Name) and node.value == name
 
     for call in calls(func):
         callee = N.dotted(call.func) or ""
-        for a in args_of(call):
+        for a in call.args:
             if a.keyword is not None:
-                if a.keyword in ("device", "map_location") and is_name(a.value):
+                if a.keyword.value in ("device", "map_location") and is_name(a.value):
                     return True
             elif is_name(a.value) and callee.endswith((".to", ".cuda", "torch.device")):
                 return True
     return False
 
 
-def mutated_self_attrs(methods: dict[str, AnyFunctionDef]) -> tuple[set[str], set[str]]:
+def mutated_self_attrs(methods: dict[str, cst.FunctionDef]) -> tuple[set[str], set[str]]:
     """`self.x` names that methods other than `__init__` assign, and those they move."""
     rebound: set[str] = set()
     moved: set[str] = set()
@@ -139,62 +130,61 @@ def mutated_self_attrs(methods: dict[str, AnyFunctionDef]) -> tuple[set[str], se
             continue
         for n in walk(method):  # one pass for both questions
             cls = type(n)
-            if cls is ast.Assign:
-                for assigned in n.targets:
-                    for target in flat_targets(assigned):
-                        dotted = N.dotted(target)
-                        if dotted and dotted.startswith("self."):
-                            rebound.add(dotted)
-            elif cls is ast.Call:
+            if cls is cst.AssignTarget:
+                for target in flat_targets(n.target):
+                    dotted = N.dotted(target)
+                    if dotted and dotted.startswith("self."):
+                        rebound.add(dotted)
+            elif cls is cst.Call:
                 f = n.func
-                if type(f) is ast.Attribute and f.attr in ("to", "cuda", "cpu"):
+                if type(f) is cst.Attribute and f.attr.value in ("to", "cuda", "cpu"):
                     dotted = N.dotted(f.value)
                     if dotted and dotted.startswith("self."):
                         moved.add(dotted)
     return rebound, moved
 
 
-def flat_targets(target: ast.AST) -> Iterator[ast.AST]:
-    if type(target) is ast.Tuple or type(target) is ast.List:
-        for el in target.elts:
-            yield from flat_targets(unstarred(el))
+def flat_targets(target: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        for el in target.elements:
+            yield from flat_targets(el.value)
     else:
         yield target
 
 
-def collate_moves(module: ast.Module) -> bool:
+def collate_moves(module: cst.Module) -> bool:
     """Does a collate function of this file move batches to a device?"""
     return any(
-        isinstance(n, FUNCTION_DEFS)
-        and "collate" in n.name
+        isinstance(n, cst.FunctionDef)
+        and "collate" in n.name.value
         and any(True for _ in method_calls(n, ("to", "cuda")))
         for n in walk(module)
     )
 
 
-def called_method_names(func: AnyFunctionDef) -> set[str]:
-    return {c.func.attr for c in calls(func) if type(c.func) is ast.Attribute}
+def called_method_names(func: cst.FunctionDef) -> set[str]:
+    return {c.func.attr.value for c in calls(func) if isinstance(c.func, cst.Attribute)}
 
 
-def moves_params(func: AnyFunctionDef) -> bool:
+def moves_params(func: cst.FunctionDef) -> bool:
     """Does the body call `.to(...)`/`.cuda(...)` on one of its parameters, or move one
     of its own submodules to a parameter's device (`self.heads[k].to(x.device)`)?
     Either way the module meets its inputs where they are."""
-    params = {p.arg for p in func.args.args} - {"self"}
+    params = {p.name.value for p in func.params.params} - {"self"}
     for call in calls(func):  # one pass for both questions
         f = call.func
-        if not (type(f) is ast.Attribute and f.attr in ("to", "cuda")):
+        if not (isinstance(f, cst.Attribute) and f.attr.value in ("to", "cuda")):
             continue
-        if type(f.value) is ast.Name and f.value.id in params:
+        if isinstance(f.value, cst.Name) and f.value.value in params:
             return True
-        if f.attr != "to":
+        if f.attr.value != "to":
             continue
         receiver = f.value
-        while type(receiver) is ast.Attribute or type(receiver) is ast.Subscript:
+        while isinstance(receiver, (cst.Attribute, cst.Subscript)):
             receiver = receiver.value
-        if not (type(receiver) is ast.Name and receiver.id == "self"):
+        if not (isinstance(receiver, cst.Name) and receiver.value == "self"):
             continue  # `torch.tensor(...).to(x.device)` places new data, not the module
-        for a in args_of(call):
+        for a in call.args:
             target = N.dotted(a.value) or ""
             if target.endswith(".device") and target[: -len(".device")] in params:
                 return True
@@ -207,88 +197,126 @@ _CPU_LENGTHS = ("pack_padded_sequence",)
 _LENGTH_CONVERSIONS = ("cpu", "long", "int", "to", "type", "view", "flatten", "squeeze")
 
 
-def cpu_only_params(func: AnyFunctionDef) -> frozenset[str]:
+def all_params(func: cst.FunctionDef) -> list[cst.Param]:
+    """Every named parameter of `func` (positional-only, ordinary, keyword-only)."""
+    p = func.params
+    return [*p.posonly_params, *p.params, *p.kwonly_params]
+
+
+def keyword_arg(call: cst.Call, name: str) -> Optional[cst.Arg]:
+    """The argument passed as `name=...`, if any."""
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == name:
+            return a
+    return None
+
+
+def positional_args(call: cst.Call) -> list[cst.Arg]:
+    """The positional arguments of a call, starred ones left out."""
+    return [a for a in call.args if a.keyword is None and not a.star]
+
+
+def cpu_only_params(func: cst.FunctionDef) -> frozenset[str]:
     """Parameters the body passes as the `lengths` of `pack_padded_sequence`, which must
     be on the CPU whatever device the data is on: a CPU tensor there is correct, and one
     on a GPU is moved by the body itself when it calls `.cpu()` on it."""
-    params = {p.arg for p in all_params(func.args)}
+    params = {p.name.value for p in all_params(func)}
     found: set[str] = set()
     for call in calls(func):
         name = N.dotted(call.func) or ""
         if name.rsplit(".", 1)[-1] not in _CPU_LENGTHS:
             continue
-        pos = positional(call)
-        lengths = keyword_value(call, "lengths")
-        if lengths is None and len(pos) >= 2:
-            lengths = pos[1].value
+        pos = positional_args(call)
+        kw = keyword_arg(call, "lengths")
+        lengths = kw.value if kw is not None else (pos[1].value if len(pos) >= 2 else None)
         while (
-            type(lengths) is ast.Call
-            and type(lengths.func) is ast.Attribute
-            and lengths.func.attr in _LENGTH_CONVERSIONS
+            type(lengths) is cst.Call
+            and type(lengths.func) is cst.Attribute
+            and lengths.func.attr.value in _LENGTH_CONVERSIONS
         ):
             lengths = lengths.func.value
-        if type(lengths) is ast.Name and lengths.id in params:
-            found.add(lengths.id)
+        if type(lengths) is cst.Name and lengths.value in params:
+            found.add(lengths.value)
     return frozenset(found)
 
 
-def tensor_uses(func: AnyFunctionDef) -> tuple[frozenset[str], frozenset[str]]:
+def body_statements(func: cst.FunctionDef) -> Sequence[cst.CSTNode]:
+    """The statements of a function's body (the small statements of a one-line body)."""
+    return func.body.body
+
+
+def tensor_uses(func: cst.FunctionDef) -> tuple[frozenset[str], frozenset[str]]:
     """Parameters the body evidently uses as tensors (`x.shape`, `x.view(...)`), and those
     whose only sign of being a tensor is a `.numpy()` call (NumPy-like arrays of other
     libraries have one too, so that alone is weaker evidence)."""
-    params = {p.arg for p in all_params(func.args)}
+    params = {p.name.value for p in all_params(func)}
     # a parameter rebound by a statement of the body itself to something new
     # (`shape = torch.as_tensor(shape)`) is another value after that statement: its uses
     # there say nothing of the argument.  `x = x.to(device)` or `x = x[0]` keep it.
+    statements = body_statements(func)
     rebound: dict[str, int] = {}
-    for stmt in func.body:
-        if type(stmt) is ast.Assign:
-            targets = [n for t in stmt.targets for n in target_names(t)]
-        elif type(stmt) is ast.AnnAssign and stmt.value is not None:
-            targets = list(target_names(stmt.target))
-        else:
-            continue
-        root = _chain_root(stmt.value)
-        for name in targets:
-            if name in params and name not in rebound and root != name:
-                rebound[name] = stmt.end_lineno or stmt.lineno
+    for index, stmt in enumerate(statements):
+        for small in _small_statements(stmt):
+            if type(small) is cst.Assign:
+                targets = [n for t in small.targets for n in target_names(t.target)]
+            elif type(small) is cst.AnnAssign and small.value is not None:
+                targets = list(target_names(small.target))
+            else:
+                continue
+            root = _chain_root(small.value)
+            for name in targets:
+                if name in params and name not in rebound and root != name:
+                    rebound[name] = index
     strong: set[str] = set()
     numpy: set[str] = set()
-    for n in walk_body(func.body, into_functions=False):
-        if type(n) is ast.Attribute and type(n.value) is ast.Name and n.value.id in params:
-            if n.value.id in rebound and n.lineno > rebound[n.value.id]:
-                continue
-            if n.attr in N.TENSOR_USE_ATTRS:
-                strong.add(n.value.id)
-            elif n.attr == "numpy":
-                numpy.add(n.value.id)
+    for index, stmt in enumerate(statements):
+        for n in walk(stmt, into_functions=False):
+            if type(n) is cst.Attribute and type(n.value) is cst.Name and n.value.value in params:
+                name = n.value.value
+                if name in rebound and index > rebound[name]:
+                    continue
+                if n.attr.value in N.TENSOR_USE_ATTRS:
+                    strong.add(name)
+                elif n.attr.value == "numpy":
+                    numpy.add(name)
     return frozenset(strong), frozenset(numpy - strong)
 
 
-def _chain_root(node: Optional[ast.AST]) -> Optional[str]:
+def _small_statements(stmt: cst.CSTNode) -> Sequence[cst.CSTNode]:
+    """The small statements of a statement line; a compound statement has none."""
+    if type(stmt) is cst.SimpleStatementLine:
+        return stmt.body
+    if isinstance(stmt, cst.BaseSmallStatement):
+        return (stmt,)
+    return ()
+
+
+def _chain_root(node: Optional[cst.CSTNode]) -> Optional[str]:
     """The name a chain of calls, attributes and subscripts starts from (`x` of
     `x.to(d).float()[0]`), else None."""
     while True:
         cls = type(node)
-        if cls is ast.Call:
+        if cls is cst.Call:
             node = node.func
-        elif cls is ast.Attribute or cls is ast.Subscript:
+        elif cls is cst.Attribute or cls is cst.Subscript:
             node = node.value
-        elif cls is ast.Name:
-            return node.id
+        elif cls is cst.Name:
+            return node.value
         else:
             return None
 
 
-def parameter_names(func: AnyFunctionDef, is_method: bool, args: Sequence[Arg]) -> list:
+def parameter_names(
+    func: cst.FunctionDef, is_method: bool, args: Sequence[cst.Arg]
+) -> list[Optional[str]]:
     """For each argument of a call of `func`, in order, the parameter it binds (None for
     none).  The list stops at the first starred argument: what follows binds who knows
     what."""
-    params = [*func.args.posonlyargs, *func.args.args]
-    if is_method and params and params[0].arg in ("self", "cls"):
+    params = [*func.params.posonly_params, *func.params.params]
+    if is_method and params and params[0].name.value in ("self", "cls"):
         params = params[1:]
-    names = [p.arg for p in params]
-    kwonly = {p.arg for p in func.args.kwonlyargs}
+    names = [p.name.value for p in params]
+    kwonly = {p.name.value for p in func.params.kwonly_params}
     out: list[Optional[str]] = []
     i = 0
     for a in args:
@@ -298,19 +326,20 @@ def parameter_names(func: AnyFunctionDef, is_method: bool, args: Sequence[Arg]) 
             out.append(names[i] if i < len(names) else None)
             i += 1
         else:
-            out.append(a.keyword if a.keyword in names or a.keyword in kwonly else None)
+            kw = a.keyword.value
+            out.append(kw if kw in names or kw in kwonly else None)
     return out
 
 
 def bind_args(
-    func: AnyFunctionDef, is_method: bool, args: list[tuple[Arg, Value]]
+    func: cst.FunctionDef, is_method: bool, args: list[tuple[cst.Arg, Value]]
 ) -> Optional[dict[str, Value]]:
     """Parameter name -> argument value for a call of `func` (None when it cannot tell)."""
     names = parameter_names(func, is_method, [a for a, _ in args])
     return {name: v for name, (_, v) in zip(names, args) if name is not None}
 
 
-def is_device_expr(node: ast.AST, value: Value) -> bool:
+def is_device_expr(node: cst.BaseExpression, value: Value) -> bool:
     """A device value or a device string literal (`"cpu"`, `"cuda:0"`)."""
     if value.kind is Kind.DEVICE:
         return True
@@ -321,7 +350,7 @@ def is_device_expr(node: ast.AST, value: Value) -> bool:
 _SCALAR_TYPES = ("int", "float", "bool", "str")
 
 
-def holds_no_state(bases: list[str], methods: dict[str, AnyFunctionDef]) -> bool:
+def holds_no_state(bases: list[str], methods: dict[str, cst.FunctionDef]) -> bool:
     """A module class whose instances hold no tensors: its one base is `nn.Module`, no
     method registers a parameter or buffer, and `__init__` stores on `self` only literals
     and parameters known to be scalars (annotated `int`/`float`/`bool`/`str`, or with a
@@ -333,25 +362,24 @@ def holds_no_state(bases: list[str], methods: dict[str, AnyFunctionDef]) -> bool
     if init is None:
         return False
     scalars = set()
-    for p in (*init.args.args, *init.args.kwonlyargs):
-        ann = N.dotted(p.annotation) if p.annotation is not None else None
-        default = default_of(init, p)
-        if ann in _SCALAR_TYPES or (default is not None and _is_literal(default)):
-            scalars.add(p.arg)
+    for p in (*init.params.params, *init.params.kwonly_params):
+        ann = N.dotted(p.annotation.annotation) if p.annotation is not None else None
+        if ann in _SCALAR_TYPES or (p.default is not None and _is_literal(p.default)):
+            scalars.add(p.name.value)
     for n in walk(init):
-        if type(n) is ast.AnnAssign:
+        if type(n) is cst.AnnAssign:
             pairs = [(n.target, n.value)]
-        elif type(n) is ast.Assign:
+        elif type(n) is cst.Assign:
             pairs = []
             for t in n.targets:
-                pairs.extend(_assigned_pairs(t, n.value))
+                pairs.extend(_assigned_pairs(t.target, n.value))
         else:
             continue
         for target, value in pairs:
             if _is_self_attr(target) and not (
                 value is None
                 or _is_literal(value)
-                or (type(value) is ast.Name and value.id in scalars)
+                or (type(value) is cst.Name and value.value in scalars)
             ):
                 return False
     # (checked last: most module classes already failed above, on a layer in __init__)
@@ -364,46 +392,49 @@ def holds_no_state(bases: list[str], methods: dict[str, AnyFunctionDef]) -> bool
 
 
 def _assigned_pairs(
-    target: ast.AST, value: Optional[ast.AST]
-) -> list[tuple[ast.AST, Optional[ast.AST]]]:
+    target: cst.BaseExpression, value: Optional[cst.BaseExpression]
+) -> list[tuple[cst.BaseExpression, Optional[cst.BaseExpression]]]:
     """(target, value) pairs of an assignment, unpacking `self.a, self.b = a, b`; an
     unpacking whose right side is not a matching tuple pairs each target with itself as
     the value (never a literal)."""
-    if type(target) is ast.Tuple or type(target) is ast.List:
-        elements = [unstarred(e) for e in target.elts]
-        if type(value) in (ast.Tuple, ast.List) and len(value.elts) == len(elements):
+    if isinstance(target, (cst.Tuple, cst.List)):
+        elements = [e.value for e in target.elements]
+        if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(elements):
             return [
                 pair
-                for t, v in zip(elements, value.elts)
-                for pair in _assigned_pairs(t, unstarred(v))
+                for t, v in zip(elements, value.elements)
+                for pair in _assigned_pairs(t, v.value)
             ]
         return [(t, t) for t in elements]
     return [(target, value)]
 
 
-def _is_self_attr(node: ast.AST) -> bool:
-    return type(node) is ast.Attribute and type(node.value) is ast.Name and node.value.id == "self"
+def _is_self_attr(node: cst.BaseExpression) -> bool:
+    return (
+        type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self"
+    )
 
 
-def _is_literal(node: ast.AST) -> bool:
-    if type(node) is ast.Constant:
-        # numbers, strings, True/False/None (not bytes or imaginary numbers, as before)
-        return node.value is None or type(node.value) in (int, float, str, bool)
-    if type(node) is ast.UnaryOp:
-        return _is_literal(node.operand)
-    if type(node) is ast.Tuple or type(node) is ast.List:
-        return all(_is_literal(unstarred(e)) for e in node.elts)
+def _is_literal(node: cst.BaseExpression) -> bool:
+    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
+        return True
+    if type(node) is cst.Name:
+        return node.value in ("True", "False", "None")
+    if isinstance(node, cst.UnaryOperation):
+        return _is_literal(node.expression)
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return all(_is_literal(e.value) for e in node.elements)
     return False
 
 
-def is_returning_fixture(func: AnyFunctionDef) -> bool:
+def is_returning_fixture(func: cst.FunctionDef) -> bool:
     """`@pytest.fixture` (or `@fixture(...)`) on a function that returns its value (a
     fixture that yields keeps its parameters symbolic)."""
     decorated = False
-    for d in func.decorator_list:
-        expr = d.func if type(d) is ast.Call else d
+    for d in func.decorators:
+        expr = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
         if (N.dotted(expr) or "").rsplit(".", 1)[-1] == "fixture":
             decorated = True
     if not decorated:
         return False
-    return not any(type(n) is ast.Yield for n in walk_body(func.body, into_functions=False))
+    return not any(type(n) is cst.Yield for n in walk(func.body, into_functions=False))

@@ -14,10 +14,11 @@ paths only, for the "moved on one branch" case).
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Optional
+
+import libcst as cst
 
 Device = frozenset  # frozenset[str] of atoms
 
@@ -122,7 +123,7 @@ class Value:
     origin: Origin = Origin.NONE
     # Where the value got its (wrong) device: factory call, loop target, __init__ assignment,
     # discarded statement.  Used for messages and for reporting one defect once.
-    site: Optional[ast.AST] = None
+    site: Optional[cst.CSTNode] = None
     # 0-dim tensor?  True, False, or None when the engine cannot tell.
     scalar: Optional[bool] = False
     # Known structure of containers: positional elements, dict entries, or a homogeneous

@@ -1,51 +1,68 @@
-"""Fast read-only traversal of `ast` trees.
+"""Fast read-only traversal of LibCST trees.
 
-`ast.walk` is breadth-first and `ast.iter_child_nodes` is a generator per node; the
-engine walks every scope several times and wants source order, so it keeps its own
-pre-order walk over each class's node-bearing fields (expression contexts, operators
-and plain values are left out).
+`CSTNode.visit()` rebuilds every node it passes (it is built for transformers) and
+`node.children` runs a visitor per call; both cost more than parsing on large files.
+The engine only reads trees, so it walks the dataclass fields directly.
 """
 
 from __future__ import annotations
 
-import ast
+import dataclasses
 from typing import Iterator
 
-from devlint.engine.nodes import DEFS
+import libcst as cst
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
-# fields that never hold nodes the analysis looks at
-_SKIPPED = frozenset(("ctx", "op", "ops", "type_comment", "kind", "level", "is_async"))
 
 
 def _fields(cls: type) -> tuple[str, ...]:
     names = _FIELDS.get(cls)
     if names is None:
-        names = _FIELDS[cls] = tuple(f for f in cls._fields if f not in _SKIPPED)
+        names = tuple(
+            f.name
+            for f in dataclasses.fields(cls)
+            if not f.name.startswith(("whitespace", "lpar", "rpar", "comma", "semicolon"))
+            and f.name not in ("header", "footer", "leading_lines", "lines_after_decorators")
+        )
+        _FIELDS[cls] = names
     return names
 
 
-def iter_children(node: ast.AST) -> Iterator[ast.AST]:
+_IS_NODE: dict[type, bool] = {}
+
+
+def _is_node(cls: type) -> bool:
+    # `isinstance(x, cst.CSTNode)` goes through ABC machinery: cache the answer per type
+    known = _IS_NODE.get(cls)
+    if known is None:
+        known = _IS_NODE[cls] = issubclass(cls, cst.CSTNode)
+    return known
+
+
+def iter_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     for name in _fields(type(node)):
-        value = getattr(node, name, None)
-        if type(value) is list:
+        value = getattr(node, name)
+        cls = type(value)
+        if cls is tuple or cls is list:
             for item in value:
-                if isinstance(item, ast.AST):
+                if _is_node(type(item)):
                     yield item
-        elif isinstance(value, ast.AST):
+        elif _is_node(cls):
             yield value
 
 
-_DEFS = frozenset(DEFS)
+# Concrete node classes, compared by type: `isinstance` on LibCST's classes goes through
+# ABCMeta, several times slower, and `walk` runs over every node of a file several times.
+_DEFS = frozenset((cst.FunctionDef, cst.ClassDef, cst.Lambda))
 
 
-def walk(node: ast.AST, *, into_functions: bool = True) -> Iterator[ast.AST]:
-    """Every node under `node` (pre-order, in source order); nested defs are skipped
-    unless asked for.  `iter_children` inlined: this is the hottest loop of the analysis."""
+def walk(node: cst.CSTNode, *, into_functions: bool = True) -> Iterator[cst.CSTNode]:
+    """Every node under `node` (pre-order); nested defs are skipped unless asked for.
+
+    `iter_children` inlined: this is the hottest loop of the analysis."""
     stack = [node]
     pop, push = stack.pop, stack.append
-    fields = _FIELDS
-    node_type = ast.AST
+    fields, is_node = _FIELDS, _IS_NODE
     while stack:
         current = pop()
         yield current
@@ -55,21 +72,21 @@ def walk(node: ast.AST, *, into_functions: bool = True) -> Iterator[ast.AST]:
         names = fields.get(cls) or _fields(cls)
         mark = len(stack)
         for name in names:
-            value = getattr(current, name, None)
-            if type(value) is list:
+            value = getattr(current, name)
+            vcls = type(value)
+            if vcls is tuple or vcls is list:
                 for item in value:
-                    if isinstance(item, node_type):
+                    icls = type(item)
+                    known = is_node.get(icls)
+                    if known is None:
+                        known = _is_node(icls)
+                    if known:
                         push(item)
-            elif isinstance(value, node_type):
-                push(value)
+            else:
+                known = is_node.get(vcls)
+                if known is None:
+                    known = _is_node(vcls)
+                if known:
+                    push(value)
         if len(stack) - mark > 1:
             stack[mark:] = stack[mark:][::-1]  # children in source order when popped
-
-
-def walk_body(statements: list[ast.stmt], *, into_functions: bool = True) -> Iterator[ast.AST]:
-    """`walk` over a block of statements; without `into_functions`, defs that are
-    statements of the block are skipped entirely, like the ones nested deeper."""
-    for stmt in statements:
-        if not into_functions and type(stmt) in _DEFS:
-            continue
-        yield from walk(stmt, into_functions=into_functions)

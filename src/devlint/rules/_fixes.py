@@ -1,61 +1,120 @@
-"""Building fixes: small rewrites of one node, printed back as source text.
+"""Building fixes: small LibCST rewrites of one node.
 
-A fix replaces the text of one node (a call, an argument, a literal) with the code of a
-modified copy, so the rest of the file, comments and formatting included, is untouched.
-
-Fixes are text operations on the node's source span: a call that gains an argument keeps
-its layout (one argument per line, trailing commas, comments), and every new text is
-parsed before it is offered.
+A fix replaces one node (a call, an argument, a literal, a statement) with a new node,
+mostly a modified copy made with `with_changes`, or inserts a new statement before one.
+The checker renders the new node with LibCST in the indentation of its block and puts
+the text in the place of the old node's span, so the rest of the file, comments and
+formatting included, keeps its bytes.
 """
 
 from __future__ import annotations
 
-import ast
-import re
-from typing import Optional
+from typing import Optional, Sequence
+
+import libcst as cst
 
 from devlint.engine.facts import FileFacts, Mismatch
-from devlint.engine.nodes import args_of
 from devlint.engine.values import Kind
 from devlint.rules._scope import usable_device
 from devlint.rules.base import Edit, Fix
 
-Position = tuple[int, int]  # 1-based line, 0-based character column
+
+def code(facts: FileFacts, node: cst.CSTNode) -> str:
+    """The exact source of a node, without its own parentheses (not shortened, unlike
+    `facts.text`): for titles and for texts a fix names."""
+    return facts.code(node)
 
 
-def code(facts: FileFacts, node: ast.AST) -> str:
-    """The exact source of a node (not shortened, unlike `facts.text`): continuation
-    lines keep their indentation, so a multi-line call rewritten in place keeps its layout."""
-    assert facts.source is not None
-    return facts.source.segment(node)
+def expression(text: str) -> Optional[cst.BaseExpression]:
+    """The expression `text` (a device name, `x.device`, a conditional), or None."""
+    try:
+        return cst.parse_expression(text)
+    except (cst.ParserSyntaxError, RecursionError):
+        return None
 
 
-def with_keyword(facts: FileFacts, call: ast.Call, name: str, value: str) -> Optional[str]:
-    """`call` with `name=value` appended to its arguments, or None if it cannot be added."""
-    return _with_keyword(facts, call, name, value, None)
+_NO_SPACE = cst.SimpleWhitespace("")
+_SPACE = cst.SimpleWhitespace(" ")
 
 
-def with_keyword_renamed(
-    facts: FileFacts, call: ast.Call, attr: str, name: str, value: str
-) -> Optional[str]:
-    """`with_keyword` for `call` with the attribute it calls renamed to `attr`
-    (`torch.from_numpy(a)` -> `torch.as_tensor(a, device=d)`), or None."""
-    return _with_keyword(facts, call, name, value, attr)
+def keyword_arg(name: str, value: cst.BaseExpression) -> cst.Arg:
+    """`name=value`, without spaces around `=` (LibCST's default puts them there)."""
+    return cst.Arg(
+        value=value,
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(whitespace_before=_NO_SPACE, whitespace_after=_NO_SPACE),
+    )
 
 
-def receiver_code(facts: FileFacts, func: ast.Attribute) -> str:
-    """The source of the receiver of `func` (`x` of `x.cuda`), with its parentheses
-    (`(a + b)` of `(a + b).cuda`): a fix that writes `<receiver>.to(...)` needs them."""
-    return _parenthesized(facts, func.value, _start(facts, func), _end(facts, func))
+def with_keyword(
+    call: cst.Call, name: str, value: str, rename: Optional[str] = None
+) -> Optional[cst.Call]:
+    """`call` with `name=value` appended to its arguments (and, with `rename`, the
+    attribute it calls renamed: `torch.from_numpy(a)` -> `torch.as_tensor(a, ...)`), or
+    None if it cannot be added.  After a trailing comma (one argument per line), the new
+    argument takes over the trailing comma and its layout, and the old last one the
+    separator between the two last arguments."""
+    if any(a.keyword is not None and a.keyword.value == name for a in call.args):
+        return None
+    if any(a.star == "**" for a in call.args):
+        return None
+    expr = expression(value)
+    if expr is None:
+        return None
+    args = list(call.args)
+    if len(args) == 1 and type(args[0].value) is cst.GeneratorExp and not args[0].value.lpar:
+        return None  # `f(x for x in y)`: the generator would need parentheses
+    new_arg = keyword_arg(name, expr)
+    last_comma = args[-1].comma if args else cst.MaybeSentinel.DEFAULT
+    if isinstance(last_comma, cst.Comma):
+        between = (
+            args[-2].comma
+            if len(args) >= 2 and isinstance(args[-2].comma, cst.Comma)
+            else cst.Comma(whitespace_after=_SPACE)
+        )
+        args[-1] = args[-1].with_changes(comma=between)
+        new_arg = new_arg.with_changes(comma=last_comma)
+    elif args:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=_SPACE))
+    args.append(new_arg)
+    fixed = call.with_changes(args=args)
+    if rename is not None:
+        if type(call.func) is not cst.Attribute:
+            return None
+        fixed = fixed.with_changes(func=call.func.with_changes(attr=cst.Name(rename)))
+    return fixed
 
 
-def value_code(facts: FileFacts, owner: ast.AST) -> str:
-    """The source of the value of a `k=v` argument (`ast.keyword`) or of an assignment
-    (`ast.Assign`), with its parentheses."""
-    value = owner.value  # type: ignore[attr-defined]
-    if type(owner) is ast.Assign:
-        return _parenthesized(facts, value, _end(facts, owner.targets[-1]), _end(facts, owner))
-    return _parenthesized(facts, value, _start(facts, owner), _end(facts, owner))
+def without_parentheses(node: cst.CSTNode) -> cst.CSTNode:
+    """`node` less its own parentheses (what its position spans), where it stays valid."""
+    if not getattr(node, "lpar", ()):
+        return node
+    try:
+        return node.with_changes(lpar=(), rpar=())
+    except cst.CSTValidationError:
+        return node
+
+
+def method_call(
+    receiver: cst.BaseExpression, method: str, args: Sequence[cst.Arg] = ()
+) -> cst.Call:
+    """`receiver.method(args)`, the receiver parenthesized when it needs it."""
+    if not is_atom(receiver) and not getattr(receiver, "lpar", ()):
+        receiver = receiver.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return cst.Call(func=cst.Attribute(value=receiver, attr=cst.Name(method)), args=args)
+
+
+def positional(*values: cst.BaseExpression) -> list[cst.Arg]:
+    """Positional arguments, separated by `, `."""
+    args = [cst.Arg(value=v) for v in values]
+    return [a.with_changes(comma=cst.Comma(whitespace_after=_SPACE)) for a in args[:-1]] + args[
+        -1:
+    ]
+
+
+def assignment(target: cst.BaseAssignTargetExpression, value: cst.BaseExpression) -> cst.Assign:
+    """`target = value`."""
+    return cst.Assign(targets=[cst.AssignTarget(target=target)], value=value)
 
 
 def simple_expression(text: str) -> bool:
@@ -92,7 +151,7 @@ def device_expression(m: Mismatch, variable_only: bool = False) -> Optional[str]
 
 
 def fix_device(
-    facts: FileFacts, m: Mismatch, at: ast.AST, variable_only: bool = False
+    facts: FileFacts, m: Mismatch, at: cst.CSTNode, variable_only: bool = False
 ) -> Optional[str]:
     """The first text naming the partner's device that can be evaluated at `at` (or its
     `self.<attr>` equivalent inside a method), or None: a fix must not raise NameError."""
@@ -116,172 +175,20 @@ def fallback_device(literal: str) -> Optional[str]:
     return f'"{literal}" if {check} else "cpu"'
 
 
-def is_atom(node: ast.AST) -> bool:
+def is_atom(node: cst.CSTNode) -> bool:
     """An expression that takes `.to(...)` without parentheses."""
-    return type(node) in (ast.Name, ast.Attribute, ast.Subscript, ast.Call) or (
-        # `True`, `False` and `None`
-        type(node) is ast.Constant and (node.value is None or type(node.value) is bool)
-    )
+    return isinstance(node, (cst.Name, cst.Attribute, cst.Subscript, cst.Call))
 
 
-def replace(applicability: str, title: str, node: ast.AST, content: str) -> Fix:
-    return Fix(applicability, title, (Edit(node, content),))
+def replace(
+    applicability: str, title: str, node: cst.CSTNode, replacement: cst.CSTNode
+) -> Fix:
+    """A fix that replaces one node with another."""
+    return Fix(applicability, title, (Edit(node, replacement),))
 
 
-# ---------------------------------------------------------------- source text
-
-
-def _with_keyword(
-    facts: FileFacts, call: ast.Call, name: str, value: str, attr: Optional[str]
-) -> Optional[str]:
-    """The text of `call` with `name=value` appended to its arguments (and, with `attr`,
-    its called attribute renamed): the new argument without spaces
-    around `=`, after `, `; after a trailing comma (one argument per line), the new
-    argument takes over the trailing comma and its layout, and the old last argument gets
-    the separator between the two last arguments (`, ` when there is one argument)."""
-    arguments = args_of(call)
-    if any(a.keyword is not None and a.keyword == name for a in arguments):
-        return None
-    if any(a.star == "**" for a in arguments):
-        return None
-    try:
-        ast.parse(value, mode="eval")
-    except (SyntaxError, ValueError):
-        return None
-    assert facts.source is not None
-    span = facts.source.span(call)
-    if span is None:
-        return None
-    text = _between(facts, (span[0], span[1]), (span[2], span[3]))
-    if not text.endswith(")"):
-        return None
-    offset = _Offsets(facts, span[0], span[1])
-    close = len(text) - 1  # the parenthesis that closes the arguments
-    new = f"{name}={value}"
-    nodes = sorted((a.node for a in arguments), key=lambda n: (n.lineno, n.col_offset))
-    if not nodes:
-        out = text[:close] + new + text[close:]
-    else:
-        last_start, last_end = offset.of(nodes[-1])
-        if last_end > close:
-            return None  # `f(x for x in y)`: the generator would need parentheses
-        # after the last argument: its closing parentheses, maybe a comma, then whitespace
-        # and comments
-        gap = _blank_comments(text[last_end:close])
-        comma = gap.find(",")
-        end = last_end + gap.rfind(")", 0, comma if comma >= 0 else len(gap)) + 1
-        if comma < 0:
-            out = text[:end] + ", " + text[end:close] + new + text[close:]
-        else:
-            between = ", "
-            if len(nodes) >= 2:
-                # the comma after the last but one argument, with its whitespace and
-                # comments: from its closing parentheses to the opening ones of the last
-                prev_end = offset.of(nodes[-2])[1]
-                gap = _blank_comments(text[prev_end:last_start])
-                comma = gap.find(",")
-                first = gap.rfind(")", 0, comma) + 1
-                opening = gap.find("(", comma + 1)
-                stop = opening if opening >= 0 else len(gap)
-                between = text[prev_end + first : prev_end + stop]
-            out = text[:end] + between + new + text[end:close] + text[close:]
-    if attr is not None:
-        func = call.func
-        if type(func) is not ast.Attribute:
-            return None
-        func_end = offset.of(func)[1]
-        if text[func_end - len(func.attr) : func_end] != func.attr:
-            return None
-        out = out[: func_end - len(func.attr)] + attr + out[func_end:]
-    try:
-        ast.parse(out, mode="eval")
-    except (SyntaxError, ValueError):
-        return None
-    return out
-
-
-class _Offsets:
-    """Offsets, in the source text of a node that starts at (`line`, `col`), of the
-    positions of the nodes inside it."""
-
-    def __init__(self, facts: FileFacts, line: int, col: int) -> None:
-        assert facts.source is not None
-        self.source = facts.source
-        self.line = line
-        self.starts = [-col]  # the offset of the start of each line, from `line` on
-
-    def at(self, line: int, col: int) -> int:
-        starts, lines = self.starts, self.source.lines
-        while len(starts) <= line - self.line:
-            previous = self.line + len(starts) - 1
-            starts.append(starts[-1] + len(lines[previous - 1]))
-        return starts[line - self.line] + col
-
-    def of(self, node: ast.AST) -> tuple[int, int]:
-        span = self.source.span(node)
-        assert span is not None
-        return self.at(span[0], span[1]), self.at(span[2], span[3])
-
-
-_COMMENT = re.compile(r"#[^\r\n]*")
-
-
-def _blank_comments(text: str) -> str:
-    """`text` with its comments blanked out (for text that holds no string literal)."""
-    return _COMMENT.sub(lambda m: " " * len(m.group()), text)
-
-
-def _between(facts: FileFacts, start: Position, end: Position) -> str:
-    """The source from one position to another."""
-    assert facts.source is not None
-    return facts.source.between(*start, *end)
-
-
-def _after(facts: FileFacts, start: Position, count: int) -> Position:
-    """The position `count` characters after `start`."""
-    assert facts.source is not None
-    lines = facts.source.lines
-    line, col = start
-    while line < len(lines) and count >= len(lines[line - 1]) - col:
-        count -= len(lines[line - 1]) - col
-        line, col = line + 1, 0
-    return line, col + count
-
-
-def _parenthesized(
-    facts: FileFacts, node: ast.AST, head_from: Optional[Position], tail_to: Optional[Position]
-) -> str:
-    """The source of `node` with the parentheses around it (`(a + b)`), which `ast` leaves
-    out of its position.  The source from `head_from` to the
-    node holds its opening parentheses (after an `=`, if there is one), and that from the
-    node to `tail_to` its closing ones: only punctuation, whitespace and comments there."""
-    assert facts.source is not None
-    span = facts.source.span(node)
-    if span is None or head_from is None or tail_to is None:
-        return code(facts, node)
-    start, end = (span[0], span[1]), (span[2], span[3])
-    head = _blank_comments(_between(facts, head_from, start))
-    opening = head.rfind("=") + 1
-    count = head.count("(", opening)
-    if not count:
-        return code(facts, node)
-    tail = _blank_comments(_between(facts, end, tail_to))
-    closing = -1
-    for _ in range(count):
-        closing = tail.find(")", closing + 1)
-        if closing < 0:
-            return code(facts, node)
-    first = _after(facts, head_from, head.index("(", opening))
-    return _between(facts, first, _after(facts, end, closing + 1))
-
-
-def _start(facts: FileFacts, node: ast.AST) -> Optional[Position]:
-    assert facts.source is not None
-    span = facts.source.span(node)
-    return (span[0], span[1]) if span is not None else None
-
-
-def _end(facts: FileFacts, node: ast.AST) -> Optional[Position]:
-    assert facts.source is not None
-    span = facts.source.span(node)
-    return (span[2], span[3]) if span is not None else None
+def insert_before(
+    applicability: str, title: str, node: cst.CSTNode, statement: cst.BaseSmallStatement
+) -> Fix:
+    """A fix that puts `statement` on a line of its own just before the statement `node`."""
+    return Fix(applicability, title, (Edit(node, statement, insert_before=True),))

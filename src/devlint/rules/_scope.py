@@ -14,12 +14,12 @@ have a fix to check, in one iterative pass (deeply nested code cannot overflow t
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Union
 
+import libcst as cst
+
 from devlint.engine.facts import FileFacts
-from devlint.engine.nodes import FUNCTION_DEFS, args_of, defaults
 from devlint.engine.syntax import target_names
 from devlint.engine.walk import iter_children
 
@@ -39,20 +39,21 @@ class _Scope:
             self.bindings.setdefault(name, []).append(order)
 
 
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_FORS = (ast.For, ast.AsyncFor)
-_TRY_STAR = getattr(ast, "TryStar", None)
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
-def _import_names(node: Union[ast.Import, ast.ImportFrom]) -> list[str]:
-    if node.names[0].name == "*":
+def _import_names(node: Union[cst.Import, cst.ImportFrom]) -> list[str]:
+    if isinstance(node.names, cst.ImportStar):
         return []
     names = []
     for alias in node.names:
         if alias.asname is not None:
-            names.append(alias.asname)
+            names.extend(target_names(alias.asname.name))
         else:
-            names.append(alias.name.split(".", 1)[0])
+            root: cst.BaseExpression = alias.name
+            while isinstance(root, cst.Attribute):
+                root = root.value
+            names.extend(target_names(root))
     return names
 
 
@@ -68,16 +69,14 @@ class _Bind:
 class Bindings:
     """Every node's scope and evaluation order, and every scope's bindings, for one module."""
 
-    def __init__(self, module: ast.Module) -> None:
+    def __init__(self, module: cst.Module) -> None:
         self.module_scope = _Scope("module", None)
         self._where: dict[int, tuple[_Scope, int]] = {}
         self._build(module)
 
-    def _build(self, module: ast.Module) -> None:
+    def _build(self, module: cst.Module) -> None:
         order = 0
         stack: list[tuple[object, _Scope]] = [(module, self.module_scope)]
-        # the handlers of `try: ... except* E as e:` (they bind nothing here, as before)
-        star_handlers: set[int] = set()
         while stack:
             item, scope = stack.pop()
             order += 1
@@ -85,94 +84,85 @@ class Bindings:
                 item.scope.bind(item.names, order)
                 continue
             node = item
-            assert isinstance(node, ast.AST)
+            assert isinstance(node, cst.CSTNode)
             self._where[id(node)] = (scope, order)
             later: list[tuple[object, _Scope]] = []  # evaluated in this order
-            cls = type(node)
-            if cls in FUNCTION_DEFS:
+            if isinstance(node, cst.FunctionDef):
                 inner = _Scope("function", scope)
-                params = _param_names(node.args)
+                params = _param_names(node.params)
                 inner.bind(params, 0)
                 if scope.kind == "class" and params and params[0] == "self":
                     inner.owner = scope
-                later = [(d, scope) for d in node.decorator_list]
-                later += [(node.args, scope), (_Bind([node.name], scope), scope)]
-                later += [(s, inner) for s in node.body]
-            elif cls is ast.Lambda:
+                later = [(d, scope) for d in node.decorators]
+                later += [(node.params, scope), (_Bind([node.name.value], scope), scope)]
+                later.append((node.body, inner))
+            elif isinstance(node, cst.Lambda):
                 inner = _Scope("function", scope)
-                inner.bind(_param_names(node.args), 0)
+                inner.bind(_param_names(node.params), 0)
                 later = [(node.body, inner)]
-            elif cls is ast.ClassDef:
+            elif isinstance(node, cst.ClassDef):
                 inner = _Scope("class", scope)
-                later = [(d, scope) for d in node.decorator_list]
+                later = [(d, scope) for d in node.decorators]
                 later += [(a, scope) for a in node.bases]
-                later.append((_Bind([node.name], scope), scope))
-                later += [(s, inner) for s in node.body]
-            elif cls in _COMPREHENSIONS:
+                later += [(_Bind([node.name.value], scope), scope), (node.body, inner)]
+            elif isinstance(node, _COMPREHENSIONS):
                 inner = _Scope("comprehension", scope)
-                later = [(g, inner) for g in node.generators]
-                parts = (node.key, node.value) if cls is ast.DictComp else (node.elt,)
+                later = [(node.for_in, inner)]
+                parts = (node.key, node.value) if isinstance(node, cst.DictComp) else (node.elt,)
                 later += [(p, inner) for p in parts]
-            elif cls is ast.comprehension:
+            elif isinstance(node, cst.CompFor):
                 later = [(node.iter, scope), (_Bind(target_names(node.target), scope), scope)]
                 later += [(i, scope) for i in node.ifs]
-            elif cls is ast.Assign:
+                if node.inner_for_in is not None:
+                    later.append((node.inner_for_in, scope))
+            elif isinstance(node, cst.Assign):
                 later = [(node.value, scope)]
                 for t in node.targets:
-                    later += [(t, scope), (_Bind(target_names(t), scope), scope)]
+                    later += [(t.target, scope), (_Bind(target_names(t.target), scope), scope)]
                 self._note_self_attr(node, scope)
-            elif cls is ast.AnnAssign or cls is ast.AugAssign:
+            elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
                 later = [(node.value, scope)] if node.value is not None else []
                 later += [(node.target, scope), (_Bind(target_names(node.target), scope), scope)]
-            elif cls is ast.NamedExpr:
+            elif isinstance(node, cst.NamedExpr):
                 later = [(node.value, scope), (_Bind(target_names(node.target), scope), scope)]
-            elif cls in _FORS:
+            elif isinstance(node, cst.For):
                 later = [(node.iter, scope), (_Bind(target_names(node.target), scope), scope)]
-                later.append((node.target, scope))
-                later += [(s, scope) for s in node.body]
-                later += [(s, scope) for s in node.orelse]
-            elif cls is ast.withitem:
-                later = [(node.context_expr, scope)]
-                if node.optional_vars is not None:
-                    later.append((_Bind(target_names(node.optional_vars), scope), scope))
-            elif cls is ast.ExceptHandler:
-                if id(node) in star_handlers:
-                    # walked like any node: its body first, then its type; no name bound
-                    later = [(s, scope) for s in node.body]
-                    if node.type is not None:
-                        later.append((node.type, scope))
-                else:
-                    if node.type is not None:
-                        later.append((node.type, scope))
-                    if node.name is not None:
-                        later.append((_Bind([node.name], scope), scope))
-                    later += [(s, scope) for s in node.body]
-            elif cls is ast.Import or cls is ast.ImportFrom:
+                later += [(node.target, scope), (node.body, scope)]
+                if node.orelse is not None:
+                    later.append((node.orelse, scope))
+            elif isinstance(node, cst.WithItem):
+                later = [(node.item, scope)]
+                if node.asname is not None:
+                    later.append((_Bind(target_names(node.asname.name), scope), scope))
+            elif isinstance(node, cst.ExceptHandler):
+                if node.type is not None:
+                    later.append((node.type, scope))
+                if node.name is not None:
+                    later.append((_Bind(target_names(node.name.name), scope), scope))
+                later.append((node.body, scope))
+            elif isinstance(node, (cst.Import, cst.ImportFrom)):
                 scope.bind(_import_names(node), order)
-            elif cls is ast.Global or cls is ast.Nonlocal:
-                if cls is ast.Global:
-                    scope.globals.update(node.names)
+            elif isinstance(node, (cst.Global, cst.Nonlocal)):
+                if isinstance(node, cst.Global):
+                    scope.globals.update(n.name.value for n in node.names)
             else:
-                # other nodes: their children in evaluation order (parameters with their
-                # defaults, dict keys with their values, call arguments as written)
-                if cls is _TRY_STAR:
-                    star_handlers.update(id(h) for h in node.handlers)
-                later = [(child, scope) for child in _children(node, cls)]
+                later = [(child, scope) for child in iter_children(node)]
             stack.extend(reversed(later))
 
     @staticmethod
-    def _note_self_attr(node: ast.Assign, scope: _Scope) -> None:
-        if scope.owner is None or type(node.value) is not ast.Name:
+    def _note_self_attr(node: cst.Assign, scope: _Scope) -> None:
+        if scope.owner is None or not isinstance(node.value, cst.Name):
             return
-        for target in node.targets:
+        for t in node.targets:
+            target = t.target
             if (
-                type(target) is ast.Attribute
-                and type(target.value) is ast.Name
-                and target.value.id == "self"
+                isinstance(target, cst.Attribute)
+                and isinstance(target.value, cst.Name)
+                and target.value.value == "self"
             ):
-                scope.owner.self_attrs.setdefault(node.value.id, target.attr)
+                scope.owner.self_attrs.setdefault(node.value.value, target.attr.value)
 
-    def usable(self, expression: str, at: ast.AST) -> bool:
+    def usable(self, expression: str, at: cst.CSTNode) -> bool:
         """Whether `expression` (a name or dotted attribute) can be evaluated at `at`: its
         first name is bound there, and, in the scope `at` is written in, bound before it."""
         where = self._where.get(id(at))
@@ -196,7 +186,7 @@ class Bindings:
             scope = scope.parent
         return False
 
-    def via_self(self, name: str, at: ast.AST) -> Optional[str]:
+    def via_self(self, name: str, at: cst.CSTNode) -> Optional[str]:
         """`self.<attr>` for a method where `self.<attr> = <name>` is assigned somewhere in
         its class (`self.device = device` in `__init__`), when `name` itself is not usable."""
         where = self._where.get(id(at))
@@ -211,48 +201,14 @@ class Bindings:
         return f"self.{attr}" if attr else None
 
 
-def _param_names(params: ast.arguments) -> list[str]:
-    names = [p.arg for p in (*params.posonlyargs, *params.args)]
-    if params.vararg is not None:
-        names.append(params.vararg.arg)
-    names += [p.arg for p in params.kwonlyargs]
-    if params.kwarg is not None:
-        names.append(params.kwarg.arg)
+def _param_names(params: cst.Parameters) -> list[str]:
+    names = [p.name.value for p in (*params.posonly_params, *params.params)]
+    if isinstance(params.star_arg, cst.Param):
+        names.append(params.star_arg.name.value)
+    names += [p.name.value for p in params.kwonly_params]
+    if params.star_kwarg is not None:
+        names.append(params.star_kwarg.name.value)
     return names
-
-
-_MATCH_CASE = getattr(ast, "match_case", None)  # Python 3.10+
-
-
-def _children(node: ast.AST, cls: type) -> list[ast.AST]:
-    """The children of `node` in evaluation order, where it differs from `ast`'s fields."""
-    if cls is ast.arguments:
-        # each parameter then its default: ordinary ones, `*a`, keyword-only, `**k`, and
-        # positional-only ones last
-        table = defaults(node)  # type: ignore[arg-type]
-        out: list[ast.AST] = []
-        for p in (*node.args, node.vararg, *node.kwonlyargs, node.kwarg, *node.posonlyargs):
-            if p is not None:
-                out.append(p)
-                default = table.get(p.arg)
-                if default is not None:
-                    out.append(default)
-        return out
-    if cls is ast.Dict:
-        out = []
-        for key, value in zip(node.keys, node.values):
-            if key is not None:
-                out.append(key)
-            out.append(value)
-        return out
-    if cls is _MATCH_CASE:
-        # the guard runs before the body
-        guard = [node.guard] if node.guard is not None else []
-        return [node.pattern, *guard, *node.body]
-    if cls is ast.Call:
-        # the arguments as written (`f(k=1, *rest)`: ast keeps the positional ones first)
-        return [node.func, *(a.node for a in args_of(node))]
-    return list(iter_children(node))
 
 
 def bindings(facts: FileFacts) -> Bindings:
@@ -263,7 +219,7 @@ def bindings(facts: FileFacts) -> Bindings:
     return facts.bindings  # type: ignore[return-value]
 
 
-def usable_device(facts: FileFacts, expression: Optional[str], at: ast.AST) -> Optional[str]:
+def usable_device(facts: FileFacts, expression: Optional[str], at: cst.CSTNode) -> Optional[str]:
     """`expression` if it can be evaluated at `at`, else an equivalent `self.<attr>` that
     can, else None."""
     if expression is None:

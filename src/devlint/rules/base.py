@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterator, Optional
 
-if TYPE_CHECKING:  # only annotations: a run answered from the cache never loads the engine
-    import ast
+if TYPE_CHECKING:  # only annotations: a run answered from the cache never loads LibCST
+    import libcst as cst
 
     from devlint.engine.facts import FileFacts
 
@@ -23,12 +23,13 @@ UNSAFE = "unsafe"
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace the source of `node` with `content` (positions come later, from the checker),
-    or, with `insert_before`, put `content` just before it; `{indent}` in the content
-    becomes the indentation of the node's line."""
+    """Replace `node` with the node `replacement` or, with `insert_before`, insert the
+    statement `replacement` just before the statement `node`.  The checker renders the
+    replacement with LibCST, in the indentation of the blocks around `node`, once
+    positions are known; the rest of the file keeps its bytes."""
 
-    node: ast.AST
-    content: str
+    node: cst.CSTNode
+    replacement: cst.CSTNode
     insert_before: bool = False
 
 
@@ -47,12 +48,12 @@ class Report:
     """A finding before positions are resolved: rules point at nodes, not offsets."""
 
     code: str
-    node: ast.AST
+    node: cst.CSTNode
     message: str
     help: str
     # Nodes whose line numbers the message names: `{init_line}` in the message is replaced
     # by the 1-based line of refs["init_line"] once positions are known.
-    refs: tuple[tuple[str, ast.AST], ...] = ()
+    refs: tuple[tuple[str, cst.CSTNode], ...] = ()
     fix: Optional[Fix] = None
 
 
@@ -76,10 +77,10 @@ class Rule:
 
     def report(
         self,
-        node: ast.AST,
+        node: cst.CSTNode,
         message: str,
         help: str,
         fix: Optional[Fix] = None,
-        **refs: ast.AST,
+        **refs: cst.CSTNode,
     ) -> Report:
         return Report(self.code, node, message, help, tuple(refs.items()), fix)

@@ -6,7 +6,14 @@ from typing import Iterator, Optional
 
 from devlint.engine.facts import Cause, Context, FileFacts, Mismatch
 from devlint.engine.values import Kind, describe_device, is_cpu
-from devlint.rules._fixes import code, fix_device, is_atom, replace
+from devlint.rules._fixes import (
+    expression,
+    fix_device,
+    method_call,
+    positional,
+    replace,
+    without_parentheses,
+)
 from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint
 from devlint.rules.base import UNSAFE, Fix, Report, Rule
 
@@ -71,6 +78,8 @@ class ModuleInputDeviceMismatch(Rule):
             return None
         if m.culprit.value.kind is not Kind.TENSOR:
             return None
-        arg = code(facts, node)
-        moved = f"{arg}.to({dev})" if is_atom(node) else f"({arg}).to({dev})"
+        target = expression(dev)
+        if target is None:
+            return None
+        moved = method_call(without_parentheses(node), "to", positional(target))
         return replace(UNSAFE, f"move `{m.culprit.text}` to `{dev}` at the call", node, moved)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import ast
 from typing import Iterator, Optional
+
+import libcst as cst
 
 from devlint.engine.facts import FileFacts
 from devlint.engine.names import string_value
-from devlint.engine.nodes import args_of
-from devlint.rules._fixes import fallback_device, receiver_code, replace, value_code
+from devlint.rules._fixes import (
+    expression,
+    fallback_device,
+    keyword_arg,
+    method_call,
+    positional,
+    replace,
+)
 from devlint.rules.base import UNSAFE, Fix, Report, Rule
 
 _DEVICE_VAR = 'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")'
@@ -69,34 +76,33 @@ class HardcodedAccelerator(Rule):
             fix = None
             if h.form == "cuda_call" and h.call is not None:
                 fix = _cuda_call_fix(facts, h.call)
-            if h.form == "literal" and type(h.node) is ast.Constant and type(h.node.value) is str:
+            if h.form == "literal" and isinstance(h.node, cst.SimpleString):
                 literal = string_value(h.node) or ""
                 fallback = fallback_device(literal)
                 if fallback is not None:
-                    fix = replace(
-                        UNSAFE, f"fall back to the CPU: `{fallback}`", h.node, f"({fallback})"
-                    )
+                    new = expression(f"({fallback})")
+                    if new is not None:
+                        fix = replace(UNSAFE, f"fall back to the CPU: `{fallback}`", h.node, new)
             yield self.report(h.node, msg, help_, fix=fix)
 
 
-def _cuda_call_fix(facts: FileFacts, call: ast.Call) -> Optional[Fix]:
+def _cuda_call_fix(facts: FileFacts, call: cst.Call) -> Optional[Fix]:
     """`x.cuda()` -> `x.to("cuda" if torch.cuda.is_available() else "cpu")`, keeping other
     keyword arguments (`non_blocking=True`); unsafe (the program now also runs on CPU)."""
-    if type(call.func) is not ast.Attribute:
+    if not isinstance(call.func, cst.Attribute):
         return None
     fallback = fallback_device("cuda")
     assert fallback is not None
-    if any(a.keyword is None for a in args_of(call)):
+    if any(a.keyword is None for a in call.args):
         return None  # a positional argument (`.cuda(True)`): leave it to the author
-    extra = "".join(
-        f", {a.keyword}={value_code(facts, a.node)}"
-        for a in args_of(call)
-        if a.keyword is not None and a.keyword != "device"
-    )
-    receiver = receiver_code(facts, call.func)
-    return replace(
-        UNSAFE,
-        "use `.to(...)` with a CPU fallback",
-        call,
-        f"{receiver}.to({fallback}{extra})",
-    )
+    device = expression(fallback)
+    assert device is not None
+    extra = [
+        keyword_arg(a.keyword.value, a.value)
+        for a in call.args
+        if a.keyword is not None and a.keyword.value != "device"
+    ]
+    args = positional(device, *(a.value for a in extra))
+    args[1:] = [kw.with_changes(comma=arg.comma) for kw, arg in zip(extra, args[1:])]
+    moved = method_call(call.func.value, "to", args)
+    return replace(UNSAFE, "use `.to(...)` with a CPU fallback", call, moved)

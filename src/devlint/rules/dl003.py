@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import ast
 from typing import Iterator, Optional
 
+import libcst as cst
+
 from devlint.engine.facts import Cause, FileFacts, Mismatch
-from devlint.engine.nodes import is_constant
 from devlint.engine.values import describe_device
-from devlint.rules._fixes import code, fix_device
+from devlint.rules._fixes import (
+    assignment,
+    code,
+    expression,
+    fix_device,
+    insert_before,
+    method_call,
+    positional,
+    without_parentheses,
+)
 from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint
 from devlint.rules._scope import usable_device
-from devlint.rules.base import UNSAFE, Edit, Fix, Report, Rule
+from devlint.rules.base import UNSAFE, Fix, Report, Rule
 
 
 class BatchNotMovedInLoop(Rule):
@@ -69,21 +78,27 @@ class BatchNotMovedInLoop(Rule):
             dev = usable_device(facts, m.sibling_devices[0], first)
         if dev is None:
             return None
-        if type(node) is ast.Name:
-            base = node.id
+        if isinstance(node, cst.Name):
+            base = node.value
         elif (
-            type(node) is ast.Subscript
-            and type(node.value) is ast.Name
-            and is_constant(node.slice, str, bytes)  # a plain string literal
+            isinstance(node, cst.Subscript)
+            and isinstance(node.value, cst.Name)
+            and len(node.slice) == 1
+            and isinstance(node.slice[0].slice, cst.Index)
+            and isinstance(node.slice[0].slice.value, cst.SimpleString)
         ):
-            base = node.value.id
+            base = node.value.value
         else:
             return None
         if base not in m.loop_targets:
             return None
-        target = code(facts, node)
-        return Fix(
+        device = expression(dev)
+        if device is None:
+            return None
+        target = without_parentheses(node)
+        return insert_before(
             UNSAFE,
-            f"move `{target}` to `{dev}` at the top of the loop",
-            (Edit(first, f"{target} = {target}.to({dev})\n{{indent}}", insert_before=True),),
+            f"move `{code(facts, node)}` to `{dev}` at the top of the loop",
+            first,
+            assignment(target, method_call(target, "to", positional(device))),
         )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 from typing import Iterator, Optional
 
+import libcst as cst
+
 from devlint.engine.facts import DiscardedMove, FileFacts
-from devlint.rules._fixes import code, receiver_code, replace
+from devlint.rules._fixes import assignment, code, replace
 from devlint.rules.base import SAFE, UNSAFE, Fix, Report, Rule
 
 
@@ -44,16 +45,14 @@ class DiscardedTensorMove(Rule):
         if d.is_loop_target or (d.receiver.requires_grad and d.is_attribute):
             return None
         func = d.call.func
-        if type(func) is not ast.Attribute:
+        if type(func) is not cst.Attribute or type(d.node) is not cst.Expr:
             return None
-        target = receiver_code(facts, func)
-        # the statement, when the call is all of it: its position, unlike the call's, takes
-        # in the parentheses of `(x.to(d))`
-        node = d.node if type(d.node) is ast.Expr and d.node.value is d.call else d.call
+        if d.node.value is not d.call:
+            return None
         applicability = UNSAFE if d.is_attribute else SAFE
         return replace(
             applicability,
-            f"assign the moved tensor to `{target}`",
-            node,
-            f"{target} = {code(facts, node)}",
+            f"assign the moved tensor to `{code(facts, func.value)}`",
+            d.node,
+            assignment(func.value, d.call),
         )

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from typing import Iterator, Optional
+
+import libcst as cst
 
 from devlint.engine.facts import Cause, FileFacts, Mismatch
 from devlint.engine.names import RANDOM_FACTORIES
 from devlint.engine.values import describe_device
-from devlint.rules._fixes import (
-    device_expression,
-    fix_device,
-    replace,
-    with_keyword,
-    with_keyword_renamed,
-)
+from devlint.rules._fixes import device_expression, fix_device, replace, with_keyword
 from devlint.rules._mismatch import SAME_DEVICE_ERROR
 from devlint.rules.base import SAFE, UNSAFE, Fix, Report, Rule
 
@@ -83,22 +78,22 @@ class FactoryWithoutDevice(Rule):
                 )
             yield self.report(site, msg, help_, fix=self.autofix(facts, m, site))
 
-    def autofix(self, facts: FileFacts, m: Mismatch, site: ast.AST) -> Optional[Fix]:
+    def autofix(self, facts: FileFacts, m: Mismatch, site: cst.CSTNode) -> Optional[Fix]:
         """Add `device=<partner's device>` where the partner is visible from the factory;
         `torch.from_numpy(a)` becomes `torch.as_tensor(a, device=...)`.  Safe for
         deterministic factories; unsafe for random ones (another device draws other numbers)."""
         dev = fix_device(facts, m, site)
-        if dev is None or not m.same_scope or type(site) is not ast.Call:
+        if dev is None or not m.same_scope or not isinstance(site, cst.Call):
             return None
         func = site.func
-        if type(func) is not ast.Attribute or LEGACY.match(facts.text(site)):
+        if not isinstance(func, cst.Attribute) or LEGACY.match(facts.text(site)):
             return None
-        name = func.attr
+        name = func.attr.value
         applicability = UNSAFE if name in RANDOM_FACTORIES else SAFE
         if name == "from_numpy":
-            fixed = with_keyword_renamed(facts, site, "as_tensor", "device", dev)
+            fixed = with_keyword(site, "device", dev, rename="as_tensor")
             title = f"use `torch.as_tensor(..., device={dev})`"
         else:
-            fixed = with_keyword(facts, site, "device", dev)
+            fixed = with_keyword(site, "device", dev)
             title = f"add `device={dev}`"
         return replace(applicability, title, site, fixed) if fixed else None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 from typing import Iterator, Optional
 
+import libcst as cst
+
 from devlint.engine.facts import Cause, FileFacts
-from devlint.rules._fixes import replace, value_code
+from devlint.rules._fixes import keyword_arg, method_call, positional, replace
 from devlint.rules._mismatch import SAME_DEVICE_ERROR
 from devlint.rules.base import UNSAFE, Fix, Report, Rule
 
@@ -63,16 +64,15 @@ class TensorAttributeNotRegistered(Rule):
             fix = self.autofix(facts, site, name)
             yield self.report(m.node, msg, help_, fix=fix, init_line=site)
 
-    def autofix(self, facts: FileFacts, site: ast.AST, name: str) -> Optional[Fix]:
+    def autofix(self, facts: FileFacts, site: cst.CSTNode, name: str) -> Optional[Fix]:
         """`self.x = t` -> `self.register_buffer("x", t, persistent=False)`: unsafe, since a
         buffer also follows `.half()` and DDP broadcasts it."""
         assign = facts.assignments.get(id(site))
         if assign is None or not name.isidentifier():
             return None
-        value = value_code(facts, assign)
+        args = positional(cst.SimpleString(f'"{name}"'), assign.value, cst.Name("False"))
+        args[-1] = keyword_arg("persistent", args[-1].value)
+        register = method_call(cst.Name("self"), "register_buffer", args)
         return replace(
-            UNSAFE,
-            f"register `{name}` as a non-persistent buffer",
-            assign,
-            f'self.register_buffer("{name}", {value}, persistent=False)',
+            UNSAFE, f"register `{name}` as a non-persistent buffer", assign, cst.Expr(register)
         )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 from typing import Iterator
+
+import libcst as cst
 
 from devlint.engine.facts import FileFacts
 from devlint.engine.values import describe_device, is_weak
-from devlint.rules._fixes import receiver_code, replace
+from devlint.rules._fixes import method_call, replace
 from devlint.rules.base import SAFE, Report, Rule
 
 
@@ -40,13 +41,15 @@ class NumpyOnAccelerator(Rule):
                 "`TypeError: can't convert cuda:0 device type tensor to numpy`"
             )
             fix = None
-            if type(n.node) is ast.Call and type(n.node.func) is ast.Attribute:
-                receiver = receiver_code(facts, n.node.func)
+            if isinstance(n.node, cst.Call) and isinstance(n.node.func, cst.Attribute):
+                copied = n.node.func.value
+                for method in chain.strip(".()").split("().") if chain else ():
+                    copied = method_call(copied, method)
                 fix = replace(
                     SAFE,
                     f"insert `{chain}` before `.numpy()`",
                     n.node,
-                    f"{receiver}{chain}.numpy()",
+                    method_call(copied, "numpy").with_changes(lpar=(), rpar=()),
                 )
             yield self.report(
                 n.node,

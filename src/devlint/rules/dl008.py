@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 from typing import Iterator
+
+import libcst as cst
 
 from devlint.engine.facts import FileFacts
 from devlint.rules._fixes import replace, with_keyword
@@ -19,8 +20,7 @@ class LoadWithoutMapLocation(Rule):
         "`torch.load` restores every tensor to the device it was saved from. A checkpoint saved "
         "on a GPU fails to load on a CPU-only machine (`RuntimeError: Attempting to deserialize "
         "object on a CUDA device but torch.cuda.is_available() is False`) and lands on GPU 0 on a "
-        "multi-GPU machine, whatever device the program uses. A call that passes on its own "
-        "caller's `*args`/`**kwargs` (a loading helper) is left to those callers."
+        "multi-GPU machine, whatever device the program uses."
     )
     fix = "Say where tensors go: `torch.load(path, map_location=device)` (or `map_location='cpu'`)."
     bad = "state = torch.load('model.pt')\n"
@@ -34,8 +34,8 @@ class LoadWithoutMapLocation(Rule):
                 "load on a CPU-only machine and lands on GPU 0 on a multi-GPU one"
             )
             fix = None
-            if type(load.node) is ast.Call:
-                fixed = with_keyword(facts, load.node, "map_location", loc)
+            if isinstance(load.node, cst.Call):
+                fixed = with_keyword(load.node, "map_location", loc)
                 if fixed is not None:
                     # unsafe: it changes where the checkpoint's tensors land
                     fix = replace(UNSAFE, f"add `map_location={loc}`", load.node, fixed)

@@ -1,0 +1,120 @@
+"""Line/column positions of LibCST nodes, computed only for files that have findings.
+
+This is LibCST's `PositionProvider` without the parts devlint does not need: one codegen
+pass over the module that keeps no generated text and records only the nodes asked for,
+with the block indentation around each (what a fix rendered in their place needs).
+Tokens without line breaks skip the newline split, which makes the pass markedly cheaper
+than the metadata provider.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Optional
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+from libcst.metadata import CodePosition, CodeRange
+from libcst.metadata.position_provider import NEWLINE_RE
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a node is: its syntactic range (as `PositionProvider` gives it, 1-based
+    lines, 0-based character columns) and the indentation of the blocks around it."""
+
+    range: CodeRange
+    indent_tokens: tuple[str, ...]
+
+    @property
+    def start(self) -> CodePosition:
+        return self.range.start
+
+    @property
+    def end(self) -> CodePosition:
+        return self.range.end
+
+
+@dataclass
+class _LeanState(CodegenState):
+    wanted: frozenset[int] = frozenset()
+    found: dict[int, Placed] = field(default_factory=dict)
+    line: int = 1
+    column: int = 0
+    _starts: list[tuple[int, int]] = field(default_factory=list)
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self._advance(token)
+
+    def add_token(self, value: str) -> None:
+        self._advance(value)
+
+    def _advance(self, value: str) -> None:
+        if "\n" not in value and "\r" not in value:
+            self.column += len(value)
+            return
+        segments = NEWLINE_RE.split(value)
+        self.line += len(segments) - 1
+        self.column = len(segments[-1])
+
+    def _record(self, node: cst.CSTNode, start: tuple[int, int]) -> None:
+        self.found[id(node)] = Placed(
+            CodeRange(CodePosition(*start), CodePosition(self.line, self.column)),
+            tuple(self.indent_tokens),
+        )
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self._starts.append((self.line, self.column))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self._starts.pop()
+        # a syntactic position (recorded first, inside the node's codegen) takes precedence
+        if id(node) in self.wanted and id(node) not in self.found:
+            self._record(node, start)
+
+    @contextmanager
+    def record_syntactic_position(
+        self,
+        node: cst.CSTNode,
+        *,
+        start_node: Optional[cst.CSTNode] = None,
+        end_node: Optional[cst.CSTNode] = None,
+    ) -> Iterator[None]:
+        start = (self.line, self.column)
+        try:
+            yield
+        finally:
+            if id(node) in self.wanted and start_node is None and end_node is None:
+                self._record(node, start)
+
+
+def positions_of(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, Placed]:
+    """Positions of `nodes`, by node id, from one codegen pass over `module`.
+
+    Nodes whose position LibCST hoists from their children (`start_node`/`end_node`:
+    decorated definitions) are not asked for by the rules; they would be left out."""
+    wanted = frozenset(id(n) for n in nodes)
+    if not wanted:
+        return {}
+    state = _LeanState(
+        default_indent=module.default_indent,
+        default_newline=module.default_newline,
+        wanted=wanted,
+    )
+    module._codegen(state)
+    return state.found
+
+
+def render(module: cst.Module, node: cst.CSTNode, indent_tokens: Iterable[str] = ()) -> str:
+    """The code LibCST generates for `node` inside blocks indented by `indent_tokens`:
+    continuation lines inside brackets keep the block's indentation, which
+    `Module.code_for_node` (rendering as if at module level) drops."""
+    state = CodegenState(
+        default_indent=module.default_indent,
+        default_newline=module.default_newline,
+        indent_tokens=list(indent_tokens),
+    )
+    node._codegen(state)
+    return "".join(state.tokens)
