@@ -7,6 +7,7 @@ A light alias map (`import torch.nn as nn`, `from torch import load`) replaces L
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Iterable, Optional
 
 import libcst as cst
@@ -298,21 +299,62 @@ def accelerator_literal(node: cst.BaseExpression) -> Optional[str]:
 
 
 def string_value(node: cst.BaseExpression) -> Optional[str]:
-    if isinstance(node, cst.SimpleString):
-        raw = node.value
-        # fast path for plain one-line literals: `evaluated_value` compiles the literal
-        quote = raw[:1]
-        if (
-            quote in ("'", '"')
-            and len(raw) >= 2
-            and raw[-1] == quote
-            and "\\" not in raw
-            and not raw.startswith(quote * 3)
-        ):
-            return raw[1:-1]
+    """The value of a plain string literal (`'cuda:0'`, `r"x"`, a triple-quoted one),
+    else None: bytes and f-strings are not plain strings.  Decoded here rather than with
+    the property LibCST offers for it, which hands the literal to Python's own parser."""
+    if type(node) is not cst.SimpleString:
+        return None
+    raw = node.value
+    start = 0
+    while start < len(raw) and raw[start] not in "'\"":
+        start += 1
+    prefix = raw[:start].lower()
+    if "b" in prefix:
+        return None
+    body = raw[start:]
+    quote = body[:3] if body[:3] in ("'''", '"""') else body[:1]
+    if not quote or len(body) < 2 * len(quote) or not body.endswith(quote):
+        return None
+    text = body[len(quote) : len(body) - len(quote)]
+    if "\\" not in text or "r" in prefix:
+        return text
+    return _ESCAPE_RE.sub(_unescape, text)
+
+
+# the escape sequences of a Python string literal: octal, hex, unicode, named, a
+# backslash-newline (the literal goes on on the next line), and the one-letter ones
+_ESCAPE_RE = re.compile(
+    r"\\(?:([0-7]{1,3})|x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})"
+    r"|N\{([^}]*)\}|(\r\n|[\n\r])|(.))",
+    re.DOTALL,
+)
+_SIMPLE_ESCAPES = {
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    octal, hex2, hex4, hex8, named, newline, other = match.groups()
+    if octal is not None:
+        return chr(int(octal, 8))
+    number = hex2 or hex4 or hex8
+    if number is not None:
+        code = int(number, 16)
+        return chr(code) if code <= 0x10FFFF else match.group()
+    if named is not None:
         try:
-            value = node.evaluated_value
-        except Exception:  # pragma: no cover
-            return None
-        return value if isinstance(value, str) else None
-    return None
+            return unicodedata.lookup(named)
+        except KeyError:
+            return match.group()
+    if newline is not None:
+        return ""
+    return _SIMPLE_ESCAPES.get(other, match.group())
