@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path

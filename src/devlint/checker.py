@@ -62,10 +62,12 @@ def compile_error(
     Warnings about the source (invalid escape sequences...) are the user's business."""
     units = cells if cells is not None else [(1, text)]
     flags = _ALLOW_TOP_LEVEL_AWAIT if cells is not None else 0
+    first = 1
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for first, unit in units:
+            for start, unit in units:
+                first = start
                 compile(unit, path, "exec", flags=flags, dont_inherit=True)
     except SyntaxError as err:
         lines = text.splitlines()
