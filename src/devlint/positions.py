@@ -1,10 +1,11 @@
 """Line/column positions of LibCST nodes, computed only for files that have findings.
 
 This is LibCST's `PositionProvider` without the parts devlint does not need: one codegen
-pass over the module that keeps no generated text and records only the nodes asked for,
-with the block indentation around each (what a fix rendered in their place needs).
-Tokens without line breaks skip the newline split, which makes the pass markedly cheaper
-than the metadata provider.
+pass over the module that keeps no generated text, records only the nodes asked for
+(with the block indentation around each, which a fix rendered in their place needs) and
+stops after the statement that holds the last of them.  Tokens without line breaks skip
+the newline split.  All of that makes it several times cheaper than the metadata
+provider, which `tests/test_positions.py` checks it against.
 """
 
 from __future__ import annotations
@@ -103,7 +104,16 @@ def positions_of(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, 
         default_newline=module.default_newline,
         wanted=wanted,
     )
-    module._codegen(state)
+    # Module's own codegen, statement by statement, stopping once every wanted node is
+    # placed: what follows the last of them cannot move them
+    for line in module.header:
+        line._codegen(state)
+    for statement in module.body:
+        statement._codegen(state)
+        if len(state.found) == len(wanted):
+            return state.found
+    for line in module.footer:
+        line._codegen(state)
     return state.found
 
 

@@ -40,6 +40,7 @@ class _Scope:
 
 
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+_COMPREHENSION_TYPES = frozenset(_COMPREHENSIONS)
 
 
 def _import_names(node: Union[cst.Import, cst.ImportFrom]) -> list[str]:
@@ -80,14 +81,14 @@ class Bindings:
         while stack:
             item, scope = stack.pop()
             order += 1
-            if isinstance(item, _Bind):
+            if type(item) is _Bind:
                 item.scope.bind(item.names, order)
                 continue
             node = item
-            assert isinstance(node, cst.CSTNode)
             self._where[id(node)] = (scope, order)
+            cls = type(node)  # compared by type: isinstance on LibCST classes goes through ABCMeta
             later: list[tuple[object, _Scope]] = []  # evaluated in this order
-            if isinstance(node, cst.FunctionDef):
+            if cls is cst.FunctionDef:
                 inner = _Scope("function", scope)
                 params = _param_names(node.params)
                 inner.bind(params, 0)
@@ -96,54 +97,54 @@ class Bindings:
                 later = [(d, scope) for d in node.decorators]
                 later += [(node.params, scope), (_Bind([node.name.value], scope), scope)]
                 later.append((node.body, inner))
-            elif isinstance(node, cst.Lambda):
+            elif cls is cst.Lambda:
                 inner = _Scope("function", scope)
                 inner.bind(_param_names(node.params), 0)
                 later = [(node.body, inner)]
-            elif isinstance(node, cst.ClassDef):
+            elif cls is cst.ClassDef:
                 inner = _Scope("class", scope)
                 later = [(d, scope) for d in node.decorators]
                 later += [(a, scope) for a in node.bases]
                 later += [(_Bind([node.name.value], scope), scope), (node.body, inner)]
-            elif isinstance(node, _COMPREHENSIONS):
+            elif cls in _COMPREHENSION_TYPES:
                 inner = _Scope("comprehension", scope)
                 later = [(node.for_in, inner)]
-                parts = (node.key, node.value) if isinstance(node, cst.DictComp) else (node.elt,)
+                parts = (node.key, node.value) if cls is cst.DictComp else (node.elt,)
                 later += [(p, inner) for p in parts]
-            elif isinstance(node, cst.CompFor):
+            elif cls is cst.CompFor:
                 later = [(node.iter, scope), (_Bind(target_names(node.target), scope), scope)]
                 later += [(i, scope) for i in node.ifs]
                 if node.inner_for_in is not None:
                     later.append((node.inner_for_in, scope))
-            elif isinstance(node, cst.Assign):
+            elif cls is cst.Assign:
                 later = [(node.value, scope)]
                 for t in node.targets:
                     later += [(t.target, scope), (_Bind(target_names(t.target), scope), scope)]
                 self._note_self_attr(node, scope)
-            elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+            elif cls is cst.AnnAssign or cls is cst.AugAssign:
                 later = [(node.value, scope)] if node.value is not None else []
                 later += [(node.target, scope), (_Bind(target_names(node.target), scope), scope)]
-            elif isinstance(node, cst.NamedExpr):
+            elif cls is cst.NamedExpr:
                 later = [(node.value, scope), (_Bind(target_names(node.target), scope), scope)]
-            elif isinstance(node, cst.For):
+            elif cls is cst.For:
                 later = [(node.iter, scope), (_Bind(target_names(node.target), scope), scope)]
                 later += [(node.target, scope), (node.body, scope)]
                 if node.orelse is not None:
                     later.append((node.orelse, scope))
-            elif isinstance(node, cst.WithItem):
+            elif cls is cst.WithItem:
                 later = [(node.item, scope)]
                 if node.asname is not None:
                     later.append((_Bind(target_names(node.asname.name), scope), scope))
-            elif isinstance(node, cst.ExceptHandler):
+            elif cls is cst.ExceptHandler:
                 if node.type is not None:
                     later.append((node.type, scope))
                 if node.name is not None:
                     later.append((_Bind(target_names(node.name.name), scope), scope))
                 later.append((node.body, scope))
-            elif isinstance(node, (cst.Import, cst.ImportFrom)):
+            elif cls is cst.Import or cls is cst.ImportFrom:
                 scope.bind(_import_names(node), order)
-            elif isinstance(node, (cst.Global, cst.Nonlocal)):
-                if isinstance(node, cst.Global):
+            elif cls is cst.Global or cls is cst.Nonlocal:
+                if cls is cst.Global:
                     scope.globals.update(n.name.value for n in node.names)
             else:
                 later = [(child, scope) for child in iter_children(node)]
