@@ -584,7 +584,7 @@ def test_output_format_from_the_environment(project: Path, monkeypatch: pytest.M
     write(project, "a.py", LOAD)
     monkeypatch.setenv("DEVLINT_OUTPUT_FORMAT", "concise")
     lines = run("a.py").stdout.splitlines()
-    assert lines[0].startswith("a.py:2:9: DL008 ") and lines[-1].startswith("Found 1 problem")
+    assert lines[0].startswith("a.py:2:9: DL008 ") and lines[-2].startswith("Found 1 problem")
 
 
 def test_output_file_with_a_format_keeps_stdout(project: Path) -> None:
@@ -740,7 +740,10 @@ def test_summary_counts_fixable_findings() -> None:
     safe = finding(fix={"applicability": "safe", "edits": [], "message": ""})
     unsafe = finding(fix={"applicability": "unsafe", "edits": [], "message": ""}, line=2)
     text = render("concise", [safe, unsafe, finding(line=3)])
-    assert text.splitlines()[-1] == "Found 3 problems (1 fixable with --fix)."
+    assert text.splitlines()[-2:] == [
+        "Found 3 problems.",
+        "[*] 1 fixable with `--fix` (1 unsafe fix available with `--fix --unsafe-fixes`).",
+    ]
 
 
 def test_rules_markdown_and_json() -> None:

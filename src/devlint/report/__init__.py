@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any, Callable, Sequence
 
 from devlint.findings import Finding
-from devlint.report import concise, full, github, json_format, sarif
+from devlint.report import concise, full, github, gitlab, grouped, json_format, junit, pylint, sarif
 
 Formatter = Callable[..., str]
 
@@ -24,9 +24,15 @@ FORMATS: dict[str, Formatter] = {
     "json-lines": json_format.render_lines,
     "sarif": sarif.render,
     "github": github.render,
+    "gitlab": gitlab.render,
+    "junit": junit.render,
+    "pylint": pylint.render,
+    "grouped": grouped.render,
 }
 # Formats read by programs: never coloured, and no summary line.
-MACHINE_FORMATS = frozenset({"json", "json-lines", "sarif", "github"})
+MACHINE_FORMATS = frozenset({"json", "json-lines", "sarif", "github", "gitlab", "junit", "pylint"})
+# Formats whose `--statistics` report is JSON.
+JSON_FORMATS = frozenset({"json", "json-lines", "sarif", "gitlab"})
 
 
 def render(
@@ -41,32 +47,59 @@ def render(
     return FORMATS[fmt](findings, color=color, unchecked=unchecked, **options)
 
 
-def statistics(findings: Sequence[Finding]) -> list[dict[str, Any]]:
-    """Counts per rule, most frequent first (then by code)."""
+def statistics(findings: Sequence[Finding], unsafe_fixes: bool = False) -> list[dict[str, Any]]:
+    """Counts per rule, most frequent first (then by code).  `fixable` counts the fixes
+    `--fix` applies under the run's flags (with `--unsafe-fixes`, the unsafe ones too);
+    `fixable_count` is the same number under ruff's name for it."""
     counts = Counter(f.code for f in findings)
     names = {f.code: f.name for f in findings}
-    fixable = Counter(f.code for f in findings if full.is_fixable(f))
+    fixable = Counter(f.code for f in findings if full.is_fixable(f, unsafe_fixes))
     rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [
-        {"code": code, "name": names[code], "count": count, "fixable": fixable[code]}
+        {
+            "code": code,
+            "name": names[code],
+            "count": count,
+            "fixable": fixable[code],
+            "fixable_count": fixable[code],
+        }
         for code, count in rows
     ]
 
 
 def render_statistics(
-    fmt: str, findings: Sequence[Finding], *, unchecked: int = 0, **_: Any
+    fmt: str,
+    findings: Sequence[Finding],
+    *,
+    unchecked: int = 0,
+    unsafe_fixes: bool = False,
+    summary: bool = True,
+    **_: Any,
 ) -> str:
     """`--statistics`: `12  DL003  batch-not-moved-in-loop` lines, then the summary
-    (a JSON list of `{code, name, count, fixable}` for the json formats)."""
-    rows = statistics(findings)
-    if fmt in ("json", "json-lines", "sarif"):
+    (a JSON list of `{code, name, count, fixable, fixable_count}` for the JSON formats).
+    When some rule has fixes `--fix` applies, a `[*]`/`[ ]` column says which, as in
+    ruff; `summary=False` (`--quiet`) leaves the summary out."""
+    rows = statistics(findings, unsafe_fixes)
+    if fmt in JSON_FORMATS:
         return json.dumps(rows, indent=2) + "\n"
+    last = [full.summary_for(findings, unchecked, unsafe_fixes)] if summary else []
     if not rows:
-        return full.summary_for(findings, unchecked) + "\n"
+        return "".join(line + "\n" for line in last)
     width = max(len(str(r["count"])) for r in rows)
-    lines = [f"{r['count']:>{width}}  {r['code']}  {r['name']}" for r in rows]
-    lines.append(full.summary_for(findings, unchecked))
-    return "\n".join(lines) + "\n"
+    marks = any(r["fixable"] for r in rows)
+    lines = []
+    for r in rows:
+        mark = ("[*] " if r["fixable"] else "[ ] ") if marks else ""
+        lines.append(f"{r['count']:>{width}}  {r['code']}  {mark}{r['name']}")
+    return "\n".join([*lines, *last]) + "\n"
 
 
-__all__ = ["FORMATS", "MACHINE_FORMATS", "render", "render_statistics", "statistics"]
+__all__ = [
+    "FORMATS",
+    "JSON_FORMATS",
+    "MACHINE_FORMATS",
+    "render",
+    "render_statistics",
+    "statistics",
+]

@@ -9,6 +9,10 @@ src/train.py:41:15: DL001 `images` is on the CPU, `model` on `device`
 Found 1 problem.
 ```
 
+A finding that `--fix` repairs under the run's flags is marked `[*]` after its code, and
+the summary ends with ruff's fix hint on a line of its own:
+    [*] 1 fixable with `--fix` (2 unsafe fixes available with `--fix --unsafe-fixes`).
+
 In a notebook the position is `cell N:line:col`, the line and column within cell N.
 The helpers here (`location`, `summary`, `clean`) are shared with `concise`.
 """
@@ -59,34 +63,66 @@ def position(f: Finding) -> str:
     return f"{f.line}:{f.col}"
 
 
-def location(f: Finding, color: bool = False) -> str:
-    """`path:line:col: CODE message`, the line flake8 and ruff users already parse."""
+def location(f: Finding, color: bool = False, unsafe_fixes: bool = False) -> str:
+    """`path:line:col: CODE [*] message`, the line flake8 and ruff users already parse;
+    `[*]` (as ruff prints it) marks a finding that `--fix` repairs under the current flags."""
     path = style(clean(f.path), color, bold=True)
     code = style(f.code, color, fg="red", bold=True)
-    return f"{path}:{position(f)}: {code} {clean(f.message)}"
+    return f"{path}:{position(f)}: {code}{fix_marker(f, unsafe_fixes)} {clean(f.message)}"
 
 
-def is_fixable(f: Finding) -> bool:
-    """A fix that `--fix` applies (unsafe fixes need `--unsafe-fixes`)."""
-    return f.fix is not None and f.fix.get("applicability", "safe") == "safe"
+def is_fixable(f: Finding, unsafe_fixes: bool = False) -> bool:
+    """A fix that `--fix` applies: a safe one, or an unsafe one when `--unsafe-fixes` is
+    given.  Counting by the run's own flags is what keeps the summary honest."""
+    if f.fix is None:
+        return False
+    applicability = f.fix.get("applicability", "safe")
+    return applicability == "safe" or (unsafe_fixes and applicability == "unsafe")
 
 
-def summary(count: int, unchecked: int = 0, fixable: int = 0) -> str:
-    """The last line of a human-readable run."""
+def is_hidden_fix(f: Finding, unsafe_fixes: bool = False) -> bool:
+    """An unsafe fix that the current flags do not apply (`--unsafe-fixes` would)."""
+    return not unsafe_fixes and f.fix is not None and f.fix.get("applicability") == "unsafe"
+
+
+def fix_marker(f: Finding, unsafe_fixes: bool = False) -> str:
+    return " [*]" if is_fixable(f, unsafe_fixes) else ""
+
+
+def fix_hint(fixable: int, hidden: int) -> str:
+    """ruff's second summary line (0.17), word for word: what `--fix` would repair, and
+    the unsafe fixes that only `--fix --unsafe-fixes` applies; empty when there is none."""
+    unsafe = ""
+    if hidden:
+        noun = "fix" if hidden == 1 else "fixes"
+        unsafe = f"{hidden} unsafe {noun} available with `--fix --unsafe-fixes`"
+    if fixable:
+        return f"[*] {fixable} fixable with `--fix`" + (f" ({unsafe})." if unsafe else ".")
+    return f"{unsafe}." if unsafe else ""
+
+
+def summary(count: int, unchecked: int = 0, fixable: int = 0, hidden: int = 0) -> str:
+    """The last line (or two) of a human-readable run: `Found N problems.` and, when
+    something can be fixed, ruff's fix hint on the line below."""
     noun = "problem" if count == 1 else "problems"
-    fixes = f" ({fixable} fixable with --fix)" if fixable else ""
     if unchecked:
         paths = "path" if unchecked == 1 else "paths"
-        return (
-            f"Found {count} {noun}{fixes}; {unchecked} {paths} could not be checked (see stderr)."
-        )
-    if count == 0:
+        first = f"Found {count} {noun}; {unchecked} {paths} could not be checked (see stderr)."
+    elif count == 0:
         return "All checks passed!"
-    return f"Found {count} {noun}{fixes}."
+    else:
+        first = f"Found {count} {noun}."
+    hint = fix_hint(fixable, hidden)
+    return f"{first}\n{hint}" if hint else first
 
 
-def summary_for(findings: Sequence[Finding], unchecked: int = 0) -> str:
-    return summary(len(findings), unchecked, sum(1 for f in findings if is_fixable(f)))
+def summary_for(findings: Sequence[Finding], unchecked: int = 0, unsafe_fixes: bool = False) -> str:
+    return summary(
+        len(findings),
+        unchecked,
+        sum(1 for f in findings if is_fixable(f, unsafe_fixes)),
+        sum(1 for f in findings if is_hidden_fix(f, unsafe_fixes)),
+    )
 
 
 def caret_line(f: Finding) -> str:
@@ -105,8 +141,8 @@ def caret_line(f: Finding) -> str:
     return " " * width(before) + "^" * max(width(span), 1)
 
 
-def render_one(f: Finding, color: bool = False) -> str:
-    parts = [location(f, color)]
+def render_one(f: Finding, color: bool = False, unsafe_fixes: bool = False) -> str:
+    parts = [location(f, color, unsafe_fixes)]
     if f.source_line.strip():
         parts.append(clean(f.source_line.expandtabs(TAB_SIZE)))
         parts.append(style(caret_line(f), color, fg="red", bold=True))
@@ -116,8 +152,16 @@ def render_one(f: Finding, color: bool = False) -> str:
 
 
 def render(
-    findings: Sequence[Finding], *, color: bool = False, unchecked: int = 0, **_: object
+    findings: Sequence[Finding],
+    *,
+    color: bool = False,
+    unchecked: int = 0,
+    unsafe_fixes: bool = False,
+    summary: bool = True,
+    **_: object,
 ) -> str:
-    blocks = [render_one(f, color) for f in findings]
-    blocks.append(summary_for(findings, unchecked))
-    return "\n\n".join(blocks) + "\n"
+    """The report; `summary=False` (`--quiet`) leaves out the summary line."""
+    blocks = [render_one(f, color, unsafe_fixes) for f in findings]
+    if summary:
+        blocks.append(summary_for(findings, unchecked, unsafe_fixes))
+    return "\n\n".join(blocks) + "\n" if blocks else ""
