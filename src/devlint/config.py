@@ -5,7 +5,11 @@ the current directory), each directory up to the file-system root is searched fo
 `.devlint.toml`, then `devlint.toml` (settings at the top level), then a
 `pyproject.toml` that has a `[tool.devlint]` table.  `--config FILE` names one
 explicitly and `--isolated` ignores them all.  Relative patterns in the file are
-relative to the directory that holds it.
+relative to the directory that holds it.  Every `pyproject.toml` met on the way is
+parsed, also one without a `[tool.devlint]` table: a broken one stops the run (exit 2),
+as in ruff, instead of being skipped silently (its `[tool.devlint]` might be what the
+user meant to apply).  `--config KEY=VALUE` overrides one setting (inline TOML, as
+ruff's `--config`), on top of the file.
 
 Every key, rule code and type is checked: a mistake is a `ConfigError` (exit status 2)
 that names the file, the key and what is allowed, never a silently ignored setting.
@@ -56,6 +60,9 @@ class Config:
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     respect_gitignore: bool = True
     device_names: tuple[str, ...] = ()
+    # Codes whose fixes `--fix` may apply (None: all), and codes whose fixes it may not.
+    fixable: Optional[tuple[str, ...]] = None
+    unfixable: tuple[str, ...] = ()
 
 
 def _allowed_codes() -> str:
@@ -131,7 +138,10 @@ def _per_file_ignores(value: Any, where: str) -> dict[str, tuple[str, ...]]:
 KEYS: dict[str, Callable[[Any, str], Any]] = {
     "select": _codes,
     "ignore": _codes,
+    "extend-ignore": _codes,
     "extend-select": _codes,
+    "fixable": _codes,
+    "unfixable": _codes,
     "exclude": _globs,
     "extend-exclude": _globs,
     "include": _globs,
@@ -164,7 +174,7 @@ def parse_table(table: Any, path: str, root: str, table_name: str = "") -> Confi
         root=root,
         selection=Selection(
             select=values.get("select"),
-            ignore=values.get("ignore", ()),
+            ignore=(*values.get("ignore", ()), *values.get("extend-ignore", ())),
             extend_select=values.get("extend-select", ()),
         ),
         exclude=values.get("exclude"),
@@ -174,6 +184,8 @@ def parse_table(table: Any, path: str, root: str, table_name: str = "") -> Confi
         per_file_ignores=values.get("per-file-ignores", {}),
         respect_gitignore=values.get("respect-gitignore", True),
         device_names=values.get("device-names", ()),
+        fixable=values.get("fixable"),
+        unfixable=values.get("unfixable", ()),
     )
 
 
@@ -189,28 +201,53 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: not UTF-8 ({exc})") from exc
 
 
-def load(path: str) -> Config:
-    """Load one configuration file: `[tool.devlint]` of a pyproject.toml, else top level."""
+def _table(path: str) -> tuple[Any, str, str]:
+    """The settings table of one file, the directory its patterns are relative to, and
+    the table's name for messages."""
     data = _read_toml(path)
     root = os.path.dirname(os.path.abspath(path))
     if os.path.basename(path) == "pyproject.toml":
         tool = data.get("tool", {})
         table = tool.get("devlint", {}) if isinstance(tool, dict) else {}
-        return parse_table(table, path, root, "[tool.devlint] ")
-    return parse_table(data, path, root)
+        return table, root, "[tool.devlint] "
+    return data, root, ""
+
+
+def load(path: str) -> Config:
+    """Load one configuration file: `[tool.devlint]` of a pyproject.toml, else top level."""
+    table, root, name = _table(path)
+    return parse_table(table, path, root, name)
 
 
 def _has_devlint_table(path: str) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError:
-        return False
-    if b"devlint" not in raw:
+    """Does this pyproject.toml configure devlint?  Parsed whatever it holds: invalid
+    TOML is a ConfigError (ruff fails the same way), not a file to pass over."""
+    if not os.access(path, os.R_OK):
         return False
     data = _read_toml(path)
     tool = data.get("tool")
     return isinstance(tool, dict) and "devlint" in tool
+
+
+OVERRIDE_TIP = (
+    "a --config value must be a path to a configuration file (devlint.toml, or a "
+    "pyproject.toml with [tool.devlint]) or a TOML `KEY = VALUE` pair overriding one "
+    'setting, such as `select = ["DL001"]`'
+)
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """`--config 'select = ["DL001"]'`: one inline TOML setting, validated now so that a
+    mistake names the option and the text the user typed."""
+    label = f"--config {text!r}"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{label}: not valid TOML: {exc} ({OVERRIDE_TIP})") from exc
+    if not data:
+        raise ConfigError(f"{label}: no setting ({OVERRIDE_TIP})")
+    parse_table(data, label, os.getcwd(), "")
+    return data
 
 
 def find(start: str) -> Optional[str]:
@@ -231,16 +268,36 @@ def find(start: str) -> Optional[str]:
         d = parent
 
 
-def resolve(start: str, config_file: Optional[str] = None, isolated: bool = False) -> Config:
-    """The configuration for a run started at `start` (see the module docstring)."""
-    if isolated:
-        return Config()
-    if config_file is not None:
-        if not os.path.isfile(config_file):
-            raise ConfigError(f"configuration file not found: {config_file}")
-        return load(config_file)
-    found = find(start)
-    return load(found) if found is not None else Config()
+def resolve(
+    start: str,
+    config_file: Optional[str] = None,
+    isolated: bool = False,
+    overrides: Sequence[dict[str, Any]] = (),
+) -> Config:
+    """The configuration for a run started at `start` (see the module docstring);
+    `overrides` (from `parse_override`) replace the file's values key by key."""
+    path: Optional[str] = None
+    if not isolated:
+        if config_file is not None:
+            if not os.path.isfile(config_file):
+                raise ConfigError(f"configuration file not found: {config_file}")
+            path = config_file
+        else:
+            path = find(start)
+    if not overrides:
+        return load(path) if path is not None else Config()
+    if path is None:
+        table, root, name = {}, os.getcwd(), ""
+    else:
+        table, root, name = _table(path)
+        parse_table(table, path, root, name)  # the file's own mistakes name the file
+    merged = dict(table) if isinstance(table, dict) else {}
+    for override in overrides:
+        merged.update(override)
+    cfg = parse_table(merged, path or "--config", root, name)
+    if path is None:
+        cfg.path = None
+    return cfg
 
 
 # --- rule selection ------------------------------------------------------------------
@@ -271,6 +328,21 @@ def _layer(code: str, on: bool, layer: Selection, select_resets: bool = True) ->
     if sel is None:
         return False
     return sel > ign  # the more specific selector wins; on a tie `ignore` does
+
+
+def fixable_codes(layers: Sequence[tuple[Optional[tuple[str, ...]], tuple[str, ...]]]) -> set[str]:
+    """The codes whose fixes `--fix` may apply, from (fixable, unfixable) layers (the
+    configuration file's, then the command line's), with `select`/`ignore`'s rules:
+    `fixable` replaces the layer below (everything is fixable by default), `unfixable`
+    removes, and the more specific selector wins."""
+    result = set()
+    for code in sorted(KNOWN_CODES):
+        on = True
+        for fixable, unfixable in layers:
+            on = _layer(code, on, Selection(select=fixable, ignore=unfixable))
+        if on:
+            result.add(code)
+    return result
 
 
 def enabled_codes(layers: Sequence[Selection], extra_ignore: Sequence[str] = ()) -> set[str]:
