@@ -14,15 +14,18 @@ stderr, the run goes on, and the exit code is 2.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
+import io
 import json
 import os
 import re
 import sys
 import textwrap
 import time
+import tokenize
 from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import IO, Any, Callable, Sequence
 
 import click
 
@@ -80,6 +83,7 @@ class DefaultGroup(click.Group):
         known = args and (args[0] in self.commands or args[0] in self.lazy_commands)
         if not args or (not known and args[0] not in group_options):
             args = [self.default_command, *args]
+            ctx.meta[IMPLICIT_CHECK] = True
         return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -103,6 +107,24 @@ class DefaultGroup(click.Group):
         if rows:
             with formatter.section("Options of check (the default command)"):
                 formatter.write_dl(rows)
+
+
+IMPLICIT_CHECK = "devlint.implicit_check"
+
+
+class CheckContext(click.Context):
+    """The context of `check`: when the user did not type `check` (`devlint --bogus`),
+    usage errors and help name the command they typed, `devlint`, not `devlint check`."""
+
+    @property
+    def command_path(self) -> str:
+        if self.parent is not None and self.meta.get(IMPLICIT_CHECK):
+            return self.parent.command_path
+        return super().command_path
+
+
+class CheckCommand(click.Command):
+    context_class = CheckContext
 
 
 def _split(values: Sequence[str]) -> list[str]:
@@ -215,7 +237,10 @@ def _output_targets(values: Sequence[str], main: str) -> list[tuple[str, str, bo
 
 
 def _drop_ignored(
-    findings: Sequence[Finding], cfg: Config, enabled: set[str], order: Sequence[str]
+    findings: Sequence[Finding],
+    ignores: Sequence[tuple[str, tuple[str, ...], str]],
+    enabled: set[str],
+    order: Sequence[str],
 ) -> list[Finding]:
     """Apply `per-file-ignores` and `--ignore DL000`, and sort the findings: files in
     the discovery's order (by path components), then by position."""
@@ -223,7 +248,7 @@ def _drop_ignored(
     kept = []
     for f in findings:
         if f.path not in cache:
-            cache[f.path] = _per_file_codes(cfg, f.path) if cfg.per_file_ignores else set()
+            cache[f.path] = _per_file_codes(ignores, f.path) if ignores else set()
         if f.code in cache[f.path]:
             continue
         if f.code == SYNTAX_ERROR[0] and SYNTAX_ERROR[0] not in enabled:
@@ -233,11 +258,11 @@ def _drop_ignored(
     return sorted(kept, key=lambda f: (rank.get(f.path, len(rank)), f.sort_key))
 
 
-def _per_file_codes(cfg: Config, path: str) -> set[str]:
+def _per_file_codes(ignores: Sequence[tuple[str, tuple[str, ...], str]], path: str) -> set[str]:
     """Codes (expanded from prefixes) that `per-file-ignores` switch off for `path`."""
     selectors: list[str] = []
-    for pattern, ignored in cfg.per_file_ignores.items():
-        if PathSet([pattern], cfg.root).matches_path_or_parent(path):
+    for pattern, ignored, root in ignores:
+        if PathSet([pattern], root).matches_path_or_parent(path):
             selectors.extend(ignored)
     if not selectors:
         return set()
@@ -318,7 +343,11 @@ def cli() -> None:
     """
 
 
-@cli.command(context_settings=CONTEXT_SETTINGS, short_help="Check files (the default command).")
+@cli.command(
+    cls=CheckCommand,
+    context_settings=CONTEXT_SETTINGS,
+    short_help="Check files (the default command).",
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option(
     "--select",
@@ -335,6 +364,13 @@ def cli() -> None:
     help="Skip these rules (codes or prefixes); DL000 hides files that cannot be parsed.",
 )
 @click.option(
+    "--extend-ignore",
+    "extend_ignore",
+    multiple=True,
+    metavar="CODES",
+    help="Skip these rules as well (flake8's option; the same as --ignore).",
+)
+@click.option(
     "--extend-select",
     "extend_select",
     multiple=True,
@@ -342,12 +378,41 @@ def cli() -> None:
     help="Enable these rules on top of the selected or default ones (e.g. DL100).",
 )
 @click.option(
+    "--per-file-ignores",
+    "per_file_ignores",
+    multiple=True,
+    metavar="PATTERN:CODES",
+    help="Skip rules in matching files, e.g. 'tests/*:DL002' (replaces the configured ones).",
+)
+@click.option(
+    "--extend-per-file-ignores",
+    "extend_per_file_ignores",
+    multiple=True,
+    metavar="PATTERN:CODES",
+    help="Like --per-file-ignores, on top of the configured ones.",
+)
+@click.option(
+    "--fixable",
+    "fixable",
+    multiple=True,
+    metavar="CODES",
+    help="Only these rules' fixes may be applied (default: all).",
+)
+@click.option(
+    "--unfixable",
+    "unfixable",
+    multiple=True,
+    metavar="CODES",
+    help="These rules' fixes are never applied.",
+)
+@click.option(
     "--output-format",
     type=click.Choice(list(FORMATS), case_sensitive=False),
     default="full",
     show_default=True,
     envvar="DEVLINT_OUTPUT_FORMAT",
-    help="full, concise, json, json-lines, sarif or github (workflow annotations).",
+    help="full, concise, grouped, json, json-lines, sarif, github (workflow annotations), "
+    "gitlab (Code Quality), junit or pylint.",
 )
 @click.option(
     "--output-file",
@@ -360,11 +425,31 @@ def cli() -> None:
 @click.option("--statistics", is_flag=True, help="Show counts per rule instead of each finding.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
 @click.option(
+    "--exit-non-zero-on-fix",
+    is_flag=True,
+    help="Exit 1 when --fix changed something, even if no problem remains.",
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print the findings, but no summary or other notes."
+)
+@click.option(
+    "-s",
+    "--silent",
+    is_flag=True,
+    help="Print nothing but errors (the exit status still says whether problems were found).",
+)
+@click.option(
     "--config",
-    "config_file",
-    metavar="FILE",
-    type=click.Path(path_type=str, dir_okay=False),
-    help="Read settings from FILE (pyproject.toml's [tool.devlint], or a devlint.toml).",
+    "config_values",
+    multiple=True,
+    metavar="FILE|KEY=VALUE",
+    help="Read settings from FILE (pyproject.toml's [tool.devlint], or a devlint.toml), or "
+    "override one setting with inline TOML, e.g. --config 'select = [\"DL001\"]'. Repeatable.",
+)
+@click.option(
+    "--show-settings",
+    is_flag=True,
+    help="Print the settings that apply to the first path, and exit.",
 )
 @click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
 @click.option(
@@ -454,12 +539,21 @@ def check(
     paths: tuple[str, ...],
     select: tuple[str, ...],
     ignore: tuple[str, ...],
+    extend_ignore: tuple[str, ...],
     extend_select: tuple[str, ...],
+    per_file_ignores: tuple[str, ...],
+    extend_per_file_ignores: tuple[str, ...],
+    fixable: tuple[str, ...],
+    unfixable: tuple[str, ...],
     output_format: str,
     output_files: tuple[str, ...],
     statistics: bool,
     exit_zero: bool,
-    config_file: str | None,
+    exit_non_zero_on_fix: bool,
+    quiet: bool,
+    silent: bool,
+    config_values: tuple[str, ...],
+    show_settings: bool,
     isolated: bool,
     exclude: tuple[str, ...],
     extend_exclude: tuple[str, ...],
@@ -483,9 +577,17 @@ def check(
     """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
     cli_selection = Selection(
         select=tuple(_split_selectors(select, "--select")) if select else None,
-        ignore=tuple(_split_selectors(ignore, "--ignore")),
+        ignore=(
+            *_split_selectors(ignore, "--ignore"),
+            *_split_selectors(extend_ignore, "--extend-ignore"),
+        ),
         extend_select=tuple(_split_selectors(extend_select, "--extend-select")),
     )
+    cli_fixable = tuple(_split_selectors(fixable, "--fixable")) if fixable else None
+    cli_unfixable = tuple(_split_selectors(unfixable, "--unfixable"))
+    cli_ignores = _per_file_option(per_file_ignores, "--per-file-ignores")
+    cli_extend_ignores = _per_file_option(extend_per_file_ignores, "--extend-per-file-ignores")
+    config_file, overrides = _config_values(config_values)
     fmt = output_format.lower()
     targets = _output_targets(output_files, fmt)
     use_stdin = paths == ("-",) or (not paths and stdin_filename is not None)
@@ -494,20 +596,23 @@ def check(
     if use_stdin and add_noqa:
         raise click.UsageError("--add-noqa cannot be used with stdin")
     fixing = fix or fix_only or diff
-    if use_stdin and fixing:
-        raise click.UsageError("--fix, --fix-only and --diff need files, not stdin")
     if add_noqa and fixing:
         raise click.UsageError("--add-noqa cannot be combined with --fix or --diff")
     if isolated and config_file:
-        raise click.UsageError("--isolated and --config cannot be used together")
+        raise click.UsageError("--isolated and --config FILE cannot be used together")
+    if exit_zero and exit_non_zero_on_fix:
+        raise click.UsageError("--exit-zero and --exit-non-zero-on-fix cannot be used together")
+    quiet = quiet or silent
 
     start = stdin_filename if use_stdin and stdin_filename else (paths[0] if paths else ".")
     try:
-        cfg = config.resolve(start, config_file=config_file, isolated=isolated)
+        cfg = config.resolve(start, config_file=config_file, isolated=isolated, overrides=overrides)
     except config.ConfigError as exc:
         _err(f"error: {exc}")
         ctx.exit(EXIT_ERROR)
     enabled = config.enabled_codes([cfg.selection, cli_selection])
+    fix_codes = config.fixable_codes([(cfg.fixable, cfg.unfixable), (cli_fixable, cli_unfixable)])
+    ignores = _per_file_table(cfg, cli_ignores, cli_extend_ignores)
     options = FileOptions(
         root=cfg.root,
         exclude=tuple(_split(exclude))
@@ -520,14 +625,58 @@ def check(
         respect_gitignore=cfg.respect_gitignore if respect_gitignore is None else respect_gitignore,
         force_exclude=force_exclude,
     )
+    if show_settings:
+        click.echo(
+            _settings_text(
+                start, cfg, enabled, fix_codes, ignores, options, fmt, unsafe_fixes, fixing
+            ),
+            nl=False,
+        )
+        ctx.exit(EXIT_CLEAN)
+
+    # the codes; the rule objects (and the analysis) load only if a file needs checking
+    codes = sorted(c for c in enabled if c != SYNTAX_ERROR[0])
+    noqa = not ignore_noqa
+
+    def fix_codes_for(display: str) -> tuple[str, ...]:
+        """The rules whose fixes apply to one file: enabled, fixable, not ignored there."""
+        skipped = _per_file_codes(ignores, display)
+        return tuple(c for c in codes if c in fix_codes and c not in skipped)
 
     stdin_data: bytes | None = None
     if use_stdin:
         display = os.path.normpath(stdin_filename) if stdin_filename else "-"
         excluded = bool(stdin_filename) and force_exclude and _is_force_excluded(display, options)
         discovery = Discovery(files=[] if excluded else [SourceFile("-", display)])
-        if not excluded:
+        if not excluded or fixing:
             stdin_data = _read_stdin()
+        if fixing:
+            assert stdin_data is not None
+            if excluded:  # an editor replaces its buffer with stdout: give it back as it was
+                _write_stdout(stdin_data)
+                ctx.exit(EXIT_CLEAN)
+            ctx.exit(
+                _fix_stdin(
+                    stdin_data,
+                    display,
+                    codes,
+                    fix_codes_for(display),
+                    enabled,
+                    ignores,
+                    fix_codes,
+                    cfg.device_names,
+                    noqa,
+                    unsafe_fixes=unsafe_fixes,
+                    diff=diff,
+                    fix_only=fix_only,
+                    fmt=fmt,
+                    statistics=statistics,
+                    quiet=quiet,
+                    silent=silent,
+                    exit_zero=exit_zero,
+                    exit_non_zero_on_fix=exit_non_zero_on_fix,
+                )
+            )
     else:
         discovery = discover(paths or (".",), options)
     for message in discovery.errors:
@@ -536,13 +685,11 @@ def check(
         for source in discovery.files:
             click.echo(clean(source.display))
         ctx.exit(EXIT_ERROR if discovery.errors else EXIT_CLEAN)
-    if not discovery.files and not discovery.errors and not use_stdin:
+    if not discovery.files and not discovery.errors and not use_stdin and not quiet:
         _err("warning: no Python files found under the given paths")
 
-    # the codes; the rule objects (and the analysis) load only if a file needs checking
-    codes = sorted(c for c in enabled if c != SYNTAX_ERROR[0])
-    noqa = not ignore_noqa
     progress = Progress(len(discovery.files), sys.stderr)
+    fixed_count = 0
     if stdin_data is not None:
         result = _check_one(
             None,
@@ -556,29 +703,35 @@ def check(
     else:
         analysis = {"device_names": tuple(cfg.device_names), "noqa": noqa}
         if fixing:
-            from devlint.fix import apply_fixes, unified_diff
+            from devlint.fix import unified_diff
 
-            fixed = apply_fixes(
+            fixed = _fix_files(
                 discovery.files,
-                rules_for(codes),
+                fix_codes_for,
                 analysis,
                 unsafe_fixes,
                 write=not diff,
                 max_bytes=int(max_file_size * 1_000_000),
             )
+            for message in fixed.errors:
+                _err(f"error: {message}")
+            fixed_count = fixed.count
             if diff:
                 progress.close()
                 for result in fixed.results:
                     click.echo(unified_diff(result), nl=False)
-                _err(fixed.summary(would=True))
+                if not quiet:
+                    _err(fixed.summary(would=True))
                 ctx.exit(EXIT_FINDINGS if fixed.count else EXIT_CLEAN)
-            if show_fixes and fixed.count:
+            if show_fixes and fixed.count and not silent:
                 click.echo(fixed.listing())
-            if fixed.count or fix_only:
+            if (fixed.count or fix_only) and not quiet:
                 _err(fixed.summary(would=False))
             if fix_only:
                 progress.close()
-                ctx.exit(EXIT_ERROR if fixed.errors or discovery.errors else EXIT_CLEAN)
+                if fixed.errors or discovery.errors:
+                    ctx.exit(EXIT_ERROR)
+                ctx.exit(EXIT_FINDINGS if exit_non_zero_on_fix and fixed.count else EXIT_CLEAN)
         cache = None
         if not no_cache:
             cache_root = Path(cache_dir) if cache_dir else Path(cfg.root) / CACHE_DIR_NAME
@@ -601,7 +754,8 @@ def check(
             _err(f"internal error in {display}: {message} (please report this bug)")
         found, failed = run.findings, len(run.errors)
     progress.close()
-    findings = _drop_ignored(found, cfg, enabled, [s.display for s in discovery.files])
+    findings = _drop_ignored(found, ignores, enabled, [s.display for s in discovery.files])
+    findings = _strip_unfixable(findings, fix_codes)
     unchecked = failed + len(discovery.errors)
 
     if add_noqa:
@@ -610,16 +764,57 @@ def check(
         for message in errors:
             _err(f"error: {message}")
         noun = "directive" if added == 1 else "directives"
-        click.echo(f"Added {added} noqa {noun}.", err=True)
+        if not quiet:
+            click.echo(f"Added {added} noqa {noun}.", err=True)
         ctx.exit(EXIT_ERROR if unchecked or errors else EXIT_CLEAN)
 
     notes = [*discovery.errors]
     if failed:
         notes.append(f"{failed} file(s) could not be checked: internal error (see stderr)")
-    extra: dict[str, Any] = {"notifications": notes}
+    unchecked += _emit_report(
+        findings,
+        fmt,
+        targets,
+        statistics=statistics,
+        unchecked=unchecked,
+        notes=notes,
+        unsafe_fixes=unsafe_fixes,
+        quiet=quiet,
+        silent=silent,
+    )
+    if unchecked:
+        ctx.exit(EXIT_ERROR)
+    if exit_non_zero_on_fix and fixed_count:
+        ctx.exit(EXIT_FINDINGS)
+    ctx.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+def _emit_report(
+    findings: Sequence[Finding],
+    fmt: str,
+    targets: Sequence[tuple[str, str, bool]],
+    *,
+    statistics: bool,
+    unchecked: int,
+    notes: Sequence[str],
+    unsafe_fixes: bool,
+    quiet: bool,
+    silent: bool,
+    to_stderr: bool = False,
+) -> int:
+    """Write the report to the `--output-file` targets and to stdout (stderr when stdout
+    carries fixed source); returns how many output files could not be written.
+    `--quiet` drops the summary, `--silent` the report on the terminal (files named
+    with `--output-file` are still written: the user asked for them)."""
+    extra: dict[str, Any] = {
+        "notifications": list(notes),
+        "unsafe_fixes": unsafe_fixes,
+        "summary": not quiet,
+    }
+    failures = 0
     for target_fmt, target_path, explicit in targets:
         if statistics and not explicit:
-            text = render_statistics(target_fmt, findings, unchecked=unchecked)
+            text = render_statistics(target_fmt, findings, unchecked=unchecked, **extra)
         else:
             text = render(target_fmt, findings, unchecked=unchecked, **extra)
         try:
@@ -627,18 +822,285 @@ def check(
                 fh.write(text)
         except OSError as exc:
             _err(f"error: cannot write {target_path}: {exc.strerror or exc}")
-            unchecked += 1
-    if all(explicit for _, _, explicit in targets):
-        color = fmt not in MACHINE_FORMATS and use_color(sys.stdout)
-        if statistics:
-            text = render_statistics(fmt, findings, unchecked=unchecked)
-        else:
-            text = render(fmt, findings, color=color, unchecked=unchecked, **extra)
-        click.echo(text, nl=False, color=color)
+            failures += 1
+    if silent or not all(explicit for _, _, explicit in targets):
+        return failures
+    stream = sys.stderr if to_stderr else sys.stdout
+    color = fmt not in MACHINE_FORMATS and use_color(stream)
+    if statistics:
+        text = render_statistics(fmt, findings, unchecked=unchecked + failures, **extra)
+    else:
+        text = render(fmt, findings, color=color, unchecked=unchecked + failures, **extra)
+    click.echo(text, nl=False, color=color, err=to_stderr)
+    return failures
 
+
+def _strip_unfixable(findings: Sequence[Finding], fix_codes: set[str]) -> list[Finding]:
+    """Findings of rules `--unfixable` (or not `--fixable`) lose their fix, as in ruff:
+    no `[*]`, no count in the summary, a null `fix` in JSON."""
+    return [
+        dataclasses.replace(f, fix=None) if f.fix is not None and f.code not in fix_codes else f
+        for f in findings
+    ]
+
+
+def _fix_files(
+    files: Sequence[SourceFile],
+    codes_for: Callable[[str], tuple[str, ...]],
+    analysis: dict[str, Any],
+    unsafe: bool,
+    write: bool,
+    max_bytes: int,
+) -> Any:
+    """`--fix`/`--diff` over `files`, each with only the rules whose fixes may apply to it
+    (enabled, fixable, not switched off by `per-file-ignores`): the fixer applies every
+    fix it is shown, so what it must not apply it is not shown.  Files with the same
+    rules are fixed together; the result lists files in discovery order."""
+    from devlint.fix import FixRun, apply_fixes
+
+    groups: dict[tuple[str, ...], list[SourceFile]] = {}
+    for source in files:
+        groups.setdefault(codes_for(source.display), []).append(source)
+    total = FixRun()
+    for group_codes, sources in groups.items():
+        if not group_codes:
+            continue
+        part = apply_fixes(
+            sources,
+            rules_for(list(group_codes)),
+            analysis,
+            unsafe,
+            write=write,
+            max_bytes=max_bytes,
+        )
+        for item in dataclasses.fields(part):  # lists are joined, counts added
+            mine, theirs = getattr(total, item.name), getattr(part, item.name)
+            if isinstance(mine, list):
+                mine.extend(theirs)
+            elif isinstance(mine, int):
+                setattr(total, item.name, mine + theirs)
+    rank = {s.display: i for i, s in enumerate(files)}
+    total.results.sort(key=lambda r: rank.get(r.path, len(rank)))
+    return total
+
+
+def _decode_source(data: bytes) -> tuple[str, str, bool] | None:
+    """(text, encoding, BOM) of source bytes, as `fix.read_source` reads a file; None when
+    they cannot be decoded (the check reports that as DL000)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError):
+        return None
+    bom = encoding == "utf-8-sig"
+    if text.startswith("\ufeff"):
+        text, bom = text[1:], True
+    return text, ("utf-8" if encoding == "utf-8-sig" else encoding), bom
+
+
+def _write_stdout(data: bytes) -> None:
+    """Fixed source goes to stdout byte for byte (its own encoding, BOM and line ends)."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # pragma: no cover - a stdout without bytes
+        sys.stdout.write(data.decode("utf-8", "replace"))
+    else:
+        buffer.write(data)
+        buffer.flush()
+
+
+def _fix_stdin(
+    data: bytes,
+    display: str,
+    codes: Sequence[str],
+    file_fix_codes: Sequence[str],
+    enabled: set[str],
+    ignores: Sequence[tuple[str, tuple[str, ...], str]],
+    fix_codes: set[str],
+    device_names: Sequence[str],
+    noqa: bool,
+    *,
+    unsafe_fixes: bool,
+    diff: bool,
+    fix_only: bool,
+    fmt: str,
+    statistics: bool,
+    quiet: bool,
+    silent: bool,
+    exit_zero: bool,
+    exit_non_zero_on_fix: bool,
+) -> int:
+    """`devlint --fix -` (editors): the fixed source on stdout, as `ruff check --fix -`
+    prints it, whether or not anything changed, so the editor can always replace its
+    buffer with stdout; what remains is reported on stderr (`--quiet`: without the
+    summary, `--silent`: not at all).  `--diff` prints the diff instead; `--fix-only`
+    reports nothing.  Returns the exit status."""
+    from devlint import checker
+    from devlint.fix import FixRun, fix_source, unified_diff
+
+    decoded = None if is_notebook(display) else _decode_source(data)
+    out, fixed_count, run = data, 0, FixRun()
+    if decoded is not None:
+        text, encoding, bom = decoded
+        fix_rules = rules_for(list(file_fix_codes))
+
+        def check_text(source: str) -> list[Finding]:
+            return checker.check_source(
+                source, display, fix_rules, device_names=device_names, noqa=noqa, notebook=False
+            )
+
+        try:
+            result = fix_source(text, display, check_text, unsafe_fixes) if fix_rules else None
+        except Exception as exc:  # a bug in devlint must not lose the user's buffer
+            _err(
+                f"internal error in {display}: {type(exc).__name__}: {exc} (please report this bug)"
+            )
+            result = None
+        if result is not None and result.changed:
+            try:
+                out = (b"\xef\xbb\xbf" if bom else b"") + result.fixed.encode(encoding)
+            except UnicodeEncodeError:
+                result = None  # keep the input rather than write what its encoding cannot hold
+            else:
+                fixed_count = len(result.applied)
+                run.results.append(result)
+    if diff:
+        if run.results:
+            click.echo(unified_diff(run.results[0]), nl=False)
+        if not quiet:
+            _err(run.summary(would=True))
+        return EXIT_FINDINGS if fixed_count else EXIT_CLEAN
+    _write_stdout(out)
+    if fix_only:
+        if not quiet:
+            _err(run.summary(would=False))
+        return EXIT_FINDINGS if exit_non_zero_on_fix and fixed_count else EXIT_CLEAN
+    if fixed_count and not quiet:
+        _err(run.summary(would=False))
+    remaining = _check_one(None, rules_for(list(codes)), display, device_names, noqa, out)
+    findings = _drop_ignored(remaining or [], ignores, enabled, [display])
+    findings = _strip_unfixable(findings, fix_codes)
+    unchecked = 1 if remaining is None else 0
+    _emit_report(
+        findings,
+        fmt,
+        [],
+        statistics=statistics,
+        unchecked=unchecked,
+        notes=[],
+        unsafe_fixes=unsafe_fixes,
+        quiet=quiet,
+        silent=silent,
+        to_stderr=True,
+    )
     if unchecked:
-        ctx.exit(EXIT_ERROR)
-    ctx.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+        return EXIT_ERROR
+    if (findings and not exit_zero) or (exit_non_zero_on_fix and fixed_count):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _config_values(values: Sequence[str]) -> tuple[str | None, list[dict[str, Any]]]:
+    """`--config` values: at most one configuration file, and any number of inline
+    `KEY = VALUE` overrides (ruff's rule: a path to an existing file is a file; text
+    with `=` is TOML; anything else is a file that is not there)."""
+    config_file: str | None = None
+    overrides: list[dict[str, Any]] = []
+    for value in values:
+        if not os.path.isfile(value) and "=" in value:
+            try:
+                overrides.append(config.parse_override(value))
+            except config.ConfigError as exc:
+                raise click.BadParameter(str(exc), param_hint="'--config'") from exc
+            continue
+        if config_file is not None:
+            raise click.BadParameter(
+                f"only one configuration file can be given (got {config_file!r} and {value!r})",
+                param_hint="'--config'",
+            )
+        config_file = value
+    return config_file, overrides
+
+
+def _per_file_option(values: Sequence[str], option: str) -> list[tuple[str, tuple[str, ...]]]:
+    """`--per-file-ignores 'tests/*:DL002,DL008'` -> [('tests/*', ('DL002', 'DL008'))]."""
+    table = []
+    for value in values:
+        pattern, sep, codes = value.rpartition(":")
+        if not sep or not pattern.strip() or not codes.strip():
+            raise click.BadParameter(
+                f"{value!r} is not PATTERN:CODES (such as 'tests/*:DL002')",
+                param_hint=f"'{option}'",
+            )
+        table.append((pattern.strip(), tuple(_split_selectors([codes], option))))
+    return table
+
+
+def _per_file_table(
+    cfg: Config,
+    replace: Sequence[tuple[str, tuple[str, ...]]],
+    extend: Sequence[tuple[str, tuple[str, ...]]],
+) -> list[tuple[str, tuple[str, ...], str]]:
+    """(pattern, codes, root) rows: the configuration's per-file-ignores (patterns
+    relative to its directory) or `--per-file-ignores`' (relative to the current
+    directory), plus `--extend-per-file-ignores`'."""
+    cwd = os.getcwd()
+    if replace:
+        rows = [(pattern, codes, cwd) for pattern, codes in replace]
+    else:
+        rows = [(pattern, codes, cfg.root) for pattern, codes in cfg.per_file_ignores.items()]
+    return [*rows, *((pattern, codes, cwd) for pattern, codes in extend)]
+
+
+def _settings_text(
+    target: str,
+    cfg: Config,
+    enabled: set[str],
+    fix_codes: set[str],
+    ignores: Sequence[tuple[str, tuple[str, ...], str]],
+    options: FileOptions,
+    fmt: str,
+    unsafe_fixes: bool,
+    fixing: bool,
+) -> str:
+    """`--show-settings`: the settings that apply to `target`, after the configuration
+    file and the command line are combined, in TOML-like lines a user can copy into
+    `[tool.devlint]`; what the flags made of the file's settings is what puzzles people."""
+    skipped = _per_file_codes(ignores, os.path.normpath(target))
+
+    def show(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (list, tuple, set, frozenset)):
+            items = sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+            return "[" + ", ".join(json.dumps(v) for v in items) + "]"
+        return json.dumps(value)
+
+    lines = [
+        f"Resolved settings for: {json.dumps(os.path.abspath(target))}",
+        f"Settings path: {json.dumps(os.path.abspath(cfg.path)) if cfg.path else 'none (defaults)'}",
+        "",
+        f"root = {show(cfg.root)}",
+        f"enabled = {show(enabled)}",
+        f"enabled-here = {show(enabled - skipped)}",
+        f"fixable = {show(fix_codes)}",
+        f"unsafe-fixes = {show(unsafe_fixes)}",
+        f"fix = {show(fixing)}",
+        f"output-format = {show(fmt)}",
+        f"exclude = {show(options.exclude)}",
+        f"extend-exclude = {show(options.extend_exclude)}",
+        f"include = {show(options.include)}",
+        f"respect-gitignore = {show(options.respect_gitignore)}",
+        f"force-exclude = {show(options.force_exclude)}",
+        f"device-names = {show(cfg.device_names)}",
+        "",
+        "[per-file-ignores]",
+        *(
+            f"{json.dumps(pattern)} = {show(codes)}  # relative to {root}"
+            for pattern, codes, root in ignores
+        ),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _read_stdin() -> bytes:
