@@ -8,7 +8,6 @@ The tests at the end run the bundled fixtures and need the engine.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -17,13 +16,13 @@ import sys
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import libcst as cst
 import pytest
 
 import devlint
 from devlint import checker
 from devlint.cli import cli, use_color
 from devlint.engine.facts import FileFacts
-from devlint.engine.nodes import Source
 from devlint.findings import Finding
 from devlint.report import render
 from devlint.report.full import caret_line
@@ -38,16 +37,17 @@ FIXTURES = REPO / "fixtures"
 MOVES = "import torch\n\ndef f(x, device):\n    x.to(device)\n    y = x * 2\n    y.cuda()\n"
 
 
-class _BareMoves(ast.NodeVisitor):
+class _BareMoves(cst.CSTVisitor):
     def __init__(self) -> None:
-        self.calls: list[ast.Call] = []
+        super().__init__()
+        self.calls: list[cst.Call] = []
 
-    def visit_Expr(self, node: ast.Expr) -> None:
+    def visit_Expr(self, node: cst.Expr) -> None:
         call = node.value
         if (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Attribute)
-            and call.func.attr in ("to", "cuda")
+            isinstance(call, cst.Call)
+            and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value in ("to", "cuda")
         ):
             self.calls.append(call)
 
@@ -56,13 +56,13 @@ class _BareMoves(ast.NodeVisitor):
 def fake_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make DL004 report each bare `x.to(...)`/`x.cuda()` statement, as the engine will."""
 
-    def analyze(module: ast.Module, source: str, device_names: Sequence[str] = ()) -> FileFacts:
-        return FileFacts(module=module, source=Source(source))
+    def analyze(module: cst.Module, source: str, device_names: Sequence[str] = ()) -> FileFacts:
+        return FileFacts(module=module, source=source)
 
     def check(facts: FileFacts) -> Iterator[Report]:
         assert facts.module is not None
         visitor = _BareMoves()
-        visitor.visit(facts.module)
+        facts.module.visit(visitor)
         for call in visitor.calls:
             text = facts.text(call)
             yield Report("DL004", call, f"`{text}` is discarded", f"assign it: `x = {text}`")
@@ -380,7 +380,7 @@ def test_a_path_named_rules_is_checkable(project: Path) -> None:
 def test_internal_error_is_reported_and_the_run_goes_on(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(module: ast.Module, source: str, device_names: Sequence[str] = ()) -> FileFacts:
+    def explode(module: cst.Module, source: str, device_names: Sequence[str] = ()) -> FileFacts:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(checker, "analyze", explode)

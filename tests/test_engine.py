@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import textwrap
 
+import libcst as cst
+
 from devlint.engine.facts import Cause, Context
-from devlint.engine.flow import Analyzer, analyze
+from devlint.engine.flow import DeviceFlowVisitor, analyze
 from devlint.engine.values import (
     DEV_CPU,
     NUMBER,
@@ -27,10 +28,11 @@ device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 """
 
 
-def run(src: str) -> Analyzer:
+def run(src: str) -> DeviceFlowVisitor:
     text = PRELUDE + textwrap.dedent(src)
-    a = Analyzer(ast.parse(text), text)
-    a.run()
+    module = cst.parse_module(text)
+    a = DeviceFlowVisitor(module, text)
+    module.visit(a)
     return a
 
 
@@ -40,7 +42,7 @@ def env(src: str) -> dict:
 
 def facts(src: str):
     text = PRELUDE + textwrap.dedent(src)
-    return analyze(ast.parse(text), text)
+    return analyze(cst.parse_module(text), text)
 
 
 def test_canonical_device_is_symbolic_accelerator() -> None:
@@ -302,8 +304,8 @@ def test_configured_device_names_are_device_values() -> None:
         "    b = b.to(tgt)\n"
         "    out = model(a)\n"
     )
-    assert analyze(ast.parse(src), src).mismatches == []
-    found = analyze(ast.parse(src), src, device_names=["tgt"]).mismatches
+    assert analyze(cst.parse_module(src), src).mismatches == []
+    found = analyze(cst.parse_module(src), src, device_names=["tgt"]).mismatches
     assert [(m.cause, m.culprit.text) for m in found] == [(Cause.BATCH, "a")]
 
 

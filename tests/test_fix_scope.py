@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-import sys
-
+import libcst as cst
 import pytest
 
 from devlint.checker import check_source
@@ -14,13 +12,13 @@ from devlint.rules import ALL_RULES
 from devlint.rules._scope import Bindings
 
 
-def _at(module: ast.Module, marker: str) -> ast.AST:
+def _at(module: cst.Module, marker: str) -> cst.CSTNode:
     """The call `marker()` in `module` (a placeholder where a fix would write)."""
     for node in walk(module):
         if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == marker
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Name)
+            and node.func.value == marker
         ):
             return node
     raise AssertionError(marker)
@@ -81,12 +79,12 @@ def uses_global():
     ],
 )
 def test_usable(expression: str, marker: str, usable: bool) -> None:
-    module = ast.parse(SOURCE)
+    module = cst.parse_module(SOURCE)
     assert Bindings(module).usable(expression, _at(module, marker)) is usable
 
 
 def test_via_self_names_the_attribute_a_method_can_reach() -> None:
-    module = ast.parse(SOURCE)
+    module = cst.parse_module(SOURCE)
     b = Bindings(module)
     assert b.via_self("device_arg", _at(module, "method")) == "self.device"
     assert b.via_self("device_arg", _at(module, "nested")) == "self.device"
@@ -94,22 +92,24 @@ def test_via_self_names_the_attribute_a_method_can_reach() -> None:
 
 
 def test_a_target_is_bound_after_its_value() -> None:
-    module = ast.parse("def f():\n    x = g(probe())\n    y = probe2()\n")
+    module = cst.parse_module("def f():\n    x = g(probe())\n    y = probe2()\n")
     b = Bindings(module)
     assert not b.usable("x", _at(module, "probe"))
     assert b.usable("x", _at(module, "probe2"))
 
 
-def test_deep_nesting_does_not_overflow() -> None:
-    # a sum of 5,000 terms is a left-leaning tree 5,000 nodes deep: Python's parser needs
-    # a raised recursion limit to build it, the scope check must not
-    source = "x = probe()" + " + 1" * 5_000 + "\n"
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(50_000)
-    try:
-        module = ast.parse(source)
-    finally:
-        sys.setrecursionlimit(limit)
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a sum of 5,000 terms is a left-leaning tree 5,000 nodes deep (LibCST's native
+        # parser builds it at the default recursion limit); the scope check must not recurse
+        "x = probe()" + " + 1" * 5_000 + "\n",
+        "x = " + "(" * 900 + "probe()" + ")" * 900 + "\n",
+    ],
+    ids=["long_sum", "deep_parentheses"],
+)
+def test_deep_nesting_does_not_overflow(source: str) -> None:
+    module = cst.parse_module(source)
     assert not Bindings(module).usable("x", _at(module, "probe"))
 
 

@@ -44,12 +44,16 @@ class _LeanState(CodegenState):
     line: int = 1
     column: int = 0
     _starts: list[tuple[int, int]] = field(default_factory=list)
+    # children whose positions a wanted node's range is taken from (`start_node`)
+    _hoisted: set[int] = field(default_factory=set)
 
     def add_indent_tokens(self) -> None:
         for token in self.indent_tokens:
             self._advance(token)
 
     def add_token(self, value: str) -> None:
+        if not self.tokens:
+            self.tokens.append(value)  # only whether anything was generated is read
         self._advance(value)
 
     def _advance(self, value: str) -> None:
@@ -72,7 +76,8 @@ class _LeanState(CodegenState):
     def after_codegen(self, node: cst.CSTNode) -> None:
         start = self._starts.pop()
         # a syntactic position (recorded first, inside the node's codegen) takes precedence
-        if id(node) in self.wanted and id(node) not in self.found:
+        key = id(node)
+        if (key in self.wanted or key in self._hoisted) and key not in self.found:
             self._record(node, start)
 
     @contextmanager
@@ -84,18 +89,36 @@ class _LeanState(CodegenState):
         end_node: Optional[cst.CSTNode] = None,
     ) -> Iterator[None]:
         start = (self.line, self.column)
+        wanted = id(node) in self.wanted or id(node) in self._hoisted
+        if wanted:
+            for child in (start_node, end_node):
+                if child is not None:
+                    self._hoisted.add(id(child))
         try:
             yield
         finally:
-            if id(node) in self.wanted and start_node is None and end_node is None:
+            if wanted:
                 self._record(node, start)
+                if start_node is not None or end_node is not None:
+                    # LibCST takes the range of a statement line or a definition from
+                    # its first and last children (decorators, small statements)
+                    placed = self.found[id(node)]
+                    first = self.found.get(id(start_node)) if start_node is not None else None
+                    last = self.found.get(id(end_node)) if end_node is not None else None
+                    self.found[id(node)] = Placed(
+                        CodeRange(
+                            first.range.start if first else placed.range.start,
+                            last.range.end if last else placed.range.end,
+                        ),
+                        placed.indent_tokens,
+                    )
 
 
 def positions_of(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, Placed]:
     """Positions of `nodes`, by node id, from one codegen pass over `module`.
 
-    Nodes whose position LibCST hoists from their children (`start_node`/`end_node`:
-    decorated definitions) are not asked for by the rules; they would be left out."""
+    A statement line or a definition gets its range from its children, as LibCST
+    gives it (the first small statement or decorator to the last)."""
     wanted = frozenset(id(n) for n in nodes)
     if not wanted:
         return {}
@@ -104,17 +127,21 @@ def positions_of(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, 
         default_newline=module.default_newline,
         wanted=wanted,
     )
+    if id(module) in wanted:
+        module._codegen(state)
+        return {k: v for k, v in state.found.items() if k in wanted}
     # Module's own codegen, statement by statement, stopping once every wanted node is
     # placed: what follows the last of them cannot move them
     for line in module.header:
         line._codegen(state)
     for statement in module.body:
         statement._codegen(state)
-        if len(state.found) == len(wanted):
-            return state.found
-    for line in module.footer:
-        line._codegen(state)
-    return state.found
+        if wanted.issubset(state.found):
+            break
+    else:
+        for line in module.footer:
+            line._codegen(state)
+    return {k: v for k, v in state.found.items() if k in wanted}
 
 
 def render(module: cst.Module, node: cst.CSTNode, indent_tokens: Iterable[str] = ()) -> str:
