@@ -52,6 +52,7 @@ from devlint.runtime.tracer import (
     cpu_only_load_message,
     get_prov,
     inherit,
+    legacy_original,
     make_event,
     mark_recorded,
     operand_record,
@@ -896,6 +897,17 @@ _LEGACY_DTYPES = {
 }
 
 
+def _legacy_cpu_name(orig: Any) -> str:
+    return f"torch.{getattr(orig, '__name__', 'Tensor')}"
+
+
+# The CPU legacy types by name (the originals: `torch.FloatTensor` is a stand-in while the
+# harness is installed), to build what `torch.cuda.FloatTensor(...)` makes.
+_LEGACY_CPU: dict[str, Any] = {
+    c.__name__: c for c in getattr(torch, "_tensor_classes", ()) if c.__module__ == "torch"
+}
+
+
 class EmulationHooks(Hooks):
     def install(self) -> None:
         super().install()
@@ -962,6 +974,57 @@ class EmulationHooks(Hooks):
         else:
             set_prov(out, Prov(None))
         return out
+
+    # -- legacy constructors (see tracer._LegacyType) --
+    def legacy_new(self, orig: Any, args: tuple, kwargs: dict) -> Any:
+        """`torch.cuda.FloatTensor(...)` makes an emulated tensor on the current device, as
+        a CUDA build makes it on the current GPU; the CPU types make tagged CPU tensors."""
+        __tracebackhide__ = True
+        frame = sys._getframe(2)
+        if not getattr(orig, "is_cuda", False):
+            if any(type(a) is EmulatedTensor for a in args):
+                raise TypeError(
+                    f"expected {_legacy_cpu_name(orig)} (got {args[0].type()}): a legacy CPU "
+                    "constructor does not take an accelerator tensor"
+                )
+            out = orig(*args, **kwargs)
+            _set_site(out, frame)
+            return out
+        if getattr(orig, "is_sparse", False):
+            return orig(*args, **kwargs)  # not emulated: the CPU build's own error
+        kw = dict(kwargs)
+        device = kw.pop("device", None)
+        target = _normalize(device) if device is not None else torch.device(ACCEL, EMU.current)
+        _validate(target)
+        cpu_type = _LEGACY_CPU.get(orig.__name__)
+        if cpu_type is None:
+            return orig(*args, **kwargs)
+        out = cpu_type(*(_unwrap(a) for a in args), **kw)
+        return EmulatedTensor(out.detach(), target, Prov(innermost_user_site(frame)))
+
+    def legacy_isinstance(self, orig: Any, obj: Any) -> bool:
+        """`isinstance(x, torch.cuda.FloatTensor)` is true of an emulated float tensor and
+        `isinstance(x, torch.FloatTensor)` is not (its C++ side is a CPU tensor)."""
+        if type(obj) is EmulatedTensor:
+            return (
+                bool(getattr(orig, "is_cuda", False))
+                and not getattr(orig, "is_sparse", False)
+                and obj.dtype == orig.dtype
+            )
+        return not getattr(orig, "is_cuda", False) and isinstance(obj, orig)
+
+    def _set_default_tensor_type(self, t: Any) -> None:
+        """`torch.set_default_tensor_type(torch.cuda.FloatTensor)`: its dtype, and the
+        emulated accelerator as the default device."""
+        if isinstance(t, str):
+            t = torch._utils._import_dotted_name(t)  # type: ignore[attr-defined]
+        orig = legacy_original(t)
+        if getattr(orig, "is_cuda", False):
+            torch.set_default_dtype(orig.dtype)
+            torch.set_default_device(torch.device(ACCEL, EMU.current))
+            return
+        torch.set_default_device(None)
+        super()._set_default_tensor_type(t)
 
     def _numpy(self, t, *args, **kwargs):
         if type(t) is EmulatedTensor:
@@ -1577,6 +1640,93 @@ def cuda_patches(hooks: EmulationHooks) -> None:
     from torch.nn.parallel import _functions
 
     p(_functions.Scatter, "forward", staticmethod(_scatter_forward))
+    _device_patches(hooks)
+
+
+# --- integer device ordinals ------------------------------------------------------------------
+#
+# `model.to(rank)`, `torch.device(0)`, `torch.zeros(3, device=0)`: an int names a device of
+# the accelerator (the current accelerator in torch 2.5+, CUDA before).  PyTorch resolves it
+# in C++, where a CPU build has no accelerator ("Cannot access accelerator device when none
+# is available"), so under the emulation the int is turned into `cuda:N` before C++ sees it:
+# in `torch._C._nn._parse_to` (what `Tensor.to` and `nn.Module.to` parse with), in the
+# `device=` of every call the mode sees, and in `torch.device` (a stand-in type, below).
+
+_REAL_DEVICE = torch.device
+
+
+def ordinal_device(value: Any) -> Any:
+    """`cuda:N` for an int N (not a bool), else the value unchanged."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _REAL_DEVICE(ACCEL, value)
+    return value
+
+
+def _parse_to_ordinals(orig):
+    @functools.wraps(orig)
+    def _parse_to(*args, **kwargs):
+        if args:
+            args = (ordinal_device(args[0]), *args[1:])
+        if "device" in kwargs:
+            kwargs["device"] = ordinal_device(kwargs["device"])
+        return orig(*args, **kwargs)
+
+    return _parse_to
+
+
+class _DeviceType(type):
+    """The metaclass of the `torch.device` stand-in: `torch.device(0)` is `cuda:0` under the
+    emulation; every other spelling, `isinstance`, attributes and `repr` are the real type's.
+    Real device objects pickle as `torch.device(...)` through the stand-in (registered with
+    copyreg), so a checkpoint names `torch.device` and loads anywhere."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs:
+            return ordinal_device(args[0]) if isinstance(args[0], int) else _REAL_DEVICE(args[0])
+        return _REAL_DEVICE(*args, **kwargs)
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, _REAL_DEVICE)
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        return sub is cls or (isinstance(sub, type) and issubclass(sub, _REAL_DEVICE))
+
+    def __getattr__(cls, name: str) -> Any:
+        return getattr(_REAL_DEVICE, name)
+
+    def __repr__(cls) -> str:
+        return repr(_REAL_DEVICE)
+
+
+DeviceStandIn = _DeviceType(
+    "device", (), {"__module__": "torch", "__qualname__": "device", "__doc__": _REAL_DEVICE.__doc__}
+)
+
+
+def _reduce_device(d: torch.device):
+    return (DeviceStandIn, (d.type,) if d.index is None else (d.type, d.index))
+
+
+def _device_patches(hooks: EmulationHooks) -> None:
+    import copyreg
+
+    hooks.patch(torch._C._nn, "_parse_to", _parse_to_ordinals(torch._C._nn._parse_to))
+    hooks.patch(torch, "device", DeviceStandIn)
+    # Process-wide and never undone: the reduction is the real one, through the stand-in.
+    copyreg.dispatch_table.setdefault(_REAL_DEVICE, _reduce_device)
+    try:
+        from torch.jit import annotations as jit_annotations
+    except ImportError:
+        return
+    orig = jit_annotations.try_ann_to_type
+
+    @functools.wraps(orig)
+    def try_ann_to_type(ann, *args, **kwargs):
+        if ann is DeviceStandIn or ann is _REAL_DEVICE:
+            return torch._C.DeviceObjType.get()
+        return orig(ann, *args, **kwargs)
+
+    hooks.patch(jit_annotations, "try_ann_to_type", try_ann_to_type)
 
 
 def _scatter(tensor, devices=None, chunk_sizes=None, dim=0, streams=None, *, out=None):

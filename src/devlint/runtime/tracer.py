@@ -607,6 +607,49 @@ def record_move(src: Tensor, out: Tensor, target: torch.device, site) -> None:
     set_prov(src, prov._replace(moves=(*prov.moves, (site[0], site[1], dstr(target)))))
 
 
+class _LegacyType(type):
+    """The metaclass of the stand-ins for PyTorch's legacy tensor types (`torch.FloatTensor`,
+    `torch.cuda.LongTensor`, ...).  Those are C types whose constructor PyTorch runs without
+    a `__torch_function__` call, so a tensor they make would have no provenance, and an
+    untagged CPU tensor is taken for a C++ temporary that follows its operation: a CPU
+    `LongTensor` indexed with accelerator indices would then pass where a GPU raises.  The
+    stand-in makes the tensor through the original type and tags it (`Hooks.legacy_new`);
+    `isinstance`, attribute reads (`dtype`, `is_cuda`) and `repr` go to the original."""
+
+    _devlint_orig: Any
+    _devlint_hooks: Any
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        return cls._devlint_hooks.legacy_new(cls._devlint_orig, args, kwargs)
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return bool(cls._devlint_hooks.legacy_isinstance(cls._devlint_orig, obj))
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        return sub is cls or (isinstance(sub, type) and issubclass(sub, cls._devlint_orig))
+
+    def __getattr__(cls, name: str) -> Any:
+        return getattr(cls.__dict__["_devlint_orig"], name)
+
+    def __repr__(cls) -> str:
+        return repr(cls._devlint_orig)
+
+
+def legacy_original(t: Any) -> Any:
+    """The real legacy type behind a stand-in (`torch.FloatTensor` while patched), else `t`."""
+    return t.__dict__["_devlint_orig"] if isinstance(t, _LegacyType) else t
+
+
+def _tag_here(out: Any, frame: Any) -> Any:
+    """Give a tensor made at the user's current site that site as its origin."""
+    if isinstance(out, Tensor) and get_prov(out) is None:
+        site = innermost_user_site(frame)
+        if site is not None:
+            set_prov(out, Prov(site))
+    return out
+
+
 class Hooks:
     """Install/uninstall of the patches that every mode shares.  Subclasses (the
     emulation) override `move` and `factory`."""
@@ -665,10 +708,64 @@ class Hooks:
                 _ORIG[key] = fn
             self.patch(torch, name, self._wrap_factory(name, _ORIG[key]))
         self.patch(torch, "load", self._wrap_load(torch.load))
+        self.install_legacy_constructors()
         if hasattr(torch._utils, "_get_obj_state"):
             self.patch(torch._utils, "_get_obj_state", _strip_state(torch._utils._get_obj_state))
         if not hasattr(torch.serialization, "_devlint_orig_load"):
             torch.serialization._devlint_orig_load = torch.serialization.load  # type: ignore[attr-defined]
+
+    # -- legacy constructors: torch.Tensor(...), torch.FloatTensor(...), torch.cuda.*Tensor --
+    def install_legacy_constructors(self) -> None:
+        """Tag what `torch.Tensor(data)` and the legacy types make (see `_LegacyType`):
+        `torch.Tensor.__new__` is replaced (it is the C constructor, which no
+        `__torch_function__` sees), and each legacy type in `torch`, `torch.cuda`,
+        `torch.sparse` is replaced by a stand-in for the time of the run."""
+        hooks = self
+
+        def __new__(*args, **kwargs):
+            # (*args, **kwargs): torch._dynamo, imported later, accepts a stand-in for
+            # `Tensor.__new__` only with its own signature or this wildcard one.
+            __tracebackhide__ = True
+            cls = args[0]
+            out = _TensorBase.__new__(*args, **kwargs)
+            if cls is Tensor:
+                _tag_here(out, sys._getframe(1))
+            return out
+
+        if "__new__" not in Tensor.__dict__:
+            self.patch(Tensor, "__new__", staticmethod(__new__))
+        for orig in sorted(getattr(torch, "_tensor_classes", ()), key=str):
+            module = sys.modules.get(getattr(orig, "__module__", ""))
+            name = getattr(orig, "__name__", "")
+            if module is None or getattr(module, name, None) is not orig:
+                continue
+            proxy = _LegacyType(
+                name,
+                (),
+                {
+                    "__module__": orig.__module__,
+                    "__qualname__": name,
+                    "__doc__": orig.__doc__,
+                    "_devlint_orig": orig,
+                    "_devlint_hooks": hooks,
+                },
+            )
+            self.patch(module, name, proxy)
+        self.patch(torch, "set_default_tensor_type", self._set_default_tensor_type)
+
+    def legacy_new(self, orig: Any, args: tuple, kwargs: dict) -> Any:
+        """`torch.FloatTensor(...)`: the original constructor, tagged with the user site."""
+        __tracebackhide__ = True
+        return _tag_here(orig(*args, **kwargs), sys._getframe(2))
+
+    def legacy_isinstance(self, orig: Any, obj: Any) -> bool:
+        return isinstance(obj, orig)
+
+    def _set_default_tensor_type(self, t: Any) -> None:
+        """`torch.set_default_tensor_type` with a stand-in (or its dotted name)."""
+        if isinstance(t, str):
+            t = torch._utils._import_dotted_name(t)  # type: ignore[attr-defined]
+        torch._C._set_default_tensor_type(legacy_original(t))
 
     # -- moves --
     def _wrap_move(self, kind: str):
@@ -723,6 +820,9 @@ class Hooks:
     def move(self, kind: str, src: Tensor, args: tuple, kwargs: dict):
         __tracebackhide__ = True
         orig = _ORIG[kind]
+        if kind == "type":
+            args = tuple(legacy_original(a) for a in args)
+            kwargs = {k: legacy_original(v) for k, v in kwargs.items()}
         try:
             target = self.target_of(kind, src, args, kwargs)
         except (RuntimeError, TypeError, ValueError):
