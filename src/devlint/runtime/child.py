@@ -109,6 +109,7 @@ def run(spec: dict[str, Any]) -> int:
                     "type": type(exc).__name__,
                     "message": str(exc),
                     "device_error": bool(getattr(exc, "_devlint_recorded", False)),
+                    "harness": _raised_by_harness(exc),
                 },
             )
             _print_exception(exc)
@@ -119,6 +120,21 @@ def run(spec: dict[str, Any]) -> int:
     finally:
         _write(spec, result, recorder)
     return code
+
+
+def _raised_by_harness(exc: BaseException) -> bool:
+    """The exception was raised in devlint's own code (the emulator refusing something, or
+    a fault of the harness), not by the program or PyTorch: the report says so, because
+    the run then says nothing about the program."""
+    if getattr(exc, "_devlint_recorded", False):
+        return False
+    here = os.path.dirname(os.path.abspath(__file__))
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return bool(last and last.startswith(here)) or str(exc).startswith("devlint")
 
 
 def _run_script(path: str, recorder) -> None:

@@ -30,7 +30,7 @@ from devlint.runtime.render import FORMATS, render
 
 EXIT_OK = 0
 EXIT_CONFIRMED = 1
-EXIT_ERROR = 2
+EXIT_ERROR = 2  # a usage error, or a run that did not complete
 
 
 @click.command(
@@ -108,7 +108,9 @@ def confirm(
     device errors the static pass missed (MISSED BY STATIC).
 
     Exit status: 0 when nothing was confirmed or missed, 1 when something was, 2 on a
-    usage error or when the program could not be run.
+    usage error or when the program could not be run or did not complete (an exception
+    that is not a device error, a non-zero exit, a kill).  The report goes to stdout (or
+    --output-file) and nothing else does: the program's own output goes to stderr.
     """
     try:
         prog = parse_program(program)
@@ -131,7 +133,8 @@ def confirm(
     else:
         sys.stdout.flush()
         click.echo(text, nl=False)
-    if report.result.status in ("no-device", "error"):
+    if report.result.crashed:
+        # Nothing after the crash was checked: a CI step must not pass on it.
         sys.exit(EXIT_ERROR)
     confirmed = any(c.verdict == CONFIRMED for _, c in report.items)
     sys.exit(EXIT_CONFIRMED if confirmed or report.missed else EXIT_OK)

@@ -154,8 +154,47 @@ class RunResult:
 
     @property
     def completed(self) -> bool:
-        """The program ran to its end (a `sys.exit` is an end too)."""
-        return self.status in ("ok", "exit")
+        """The program ran to its end with status 0 (`sys.exit(0)` is an end too).  A
+        non-zero exit is a failure of the program: what it skipped was not checked."""
+        return self.status == "ok"
+
+    @property
+    def stopped_by_device_error(self) -> bool:
+        """The program died of a device error that the harness recorded (the error that
+        confirms or is missed; without --keep-going the run ends there)."""
+        return self.status == "exception" and bool((self.exception or {}).get("device_error"))
+
+    @property
+    def crashed(self) -> bool:
+        """The run did not complete for a reason that is not a recorded device error: an
+        exception of the program (or of the emulator), a non-zero exit, a kill, or no run
+        at all.  Nothing after that point was checked, so `devlint confirm` fails too."""
+        if self.status in ("ok", "timeout"):
+            return False
+        return not self.stopped_by_device_error
+
+    def stop_description(self) -> str:
+        """Why the run did not complete, for the report: `RuntimeError: ...`."""
+        exc = self.exception or {}
+        if self.status == "exception":
+            text = f"{exc.get('type')}: {_first_line(str(exc.get('message', '')))}".rstrip(": ")
+            if exc.get("harness"):
+                text = "the emulated accelerator raised " + text
+            return text
+        if self.status == "exit":
+            return f"the program exited with status {self.exit_code}"
+        if self.status == "killed":
+            return f"the program was killed (status {self.exit_code})"
+        if self.status == "no-device":
+            return str(exc.get("message") or "no such device")
+        if self.status == "timeout":
+            return "the timeout"
+        return "the program could not be run"
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _devlint_root() -> str:
@@ -213,7 +252,7 @@ def run(program: Program, options: Options) -> RunResult:
             cmd,
             cwd=run_dir,
             env=env,
-            stdout=capture,
+            stdout=capture if capture else _program_stdout(),
             stderr=subprocess.STDOUT if capture else None,
             start_new_session=True,
             text=True if capture else None,
@@ -239,6 +278,18 @@ def run(program: Program, options: Options) -> RunResult:
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _program_stdout() -> int:
+    """Where the program's own stdout goes: our stderr.  The report is the only thing
+    `devlint confirm` writes on stdout (in every format), so `--output-format json` can be
+    piped into a parser while the program's prints still reach the terminal."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream without a descriptor
+        return 2
 
 
 def _child_spec(
@@ -581,10 +632,9 @@ def _untested_reason(code: str, device: Optional[str]) -> str:
 def _stop_reason(result: RunResult) -> str:
     if result.status == "timeout":
         return "timeout"
-    if result.exception:
-        kind = "device error" if result.exception.get("device_error") else "exception"
-        return f"{kind}: {result.exception.get('type')}"
-    return result.status
+    if result.stopped_by_device_error:
+        return f"device error: {(result.exception or {}).get('type')}"
+    return "did not complete: " + result.stop_description()
 
 
 def static_findings(paths: Sequence[str], root: Optional[str] = None) -> list[Finding]:

@@ -69,6 +69,8 @@ def run_summary(report: Report) -> dict[str, Any]:
         "program": report.program.display,
         "device": r.device,
         "status": r.status,
+        "completed": r.completed,
+        "stop_reason": None if r.completed else r.stop_description(),
         "exit_code": r.exit_code,
         "exception": r.exception,
         "seconds": round(r.elapsed, 3),
@@ -130,24 +132,19 @@ def _text(report: Report) -> str:
     if report.missed:
         parts.append(f"{len(report.missed)} missed by static")
     summary = ", ".join(parts) if parts else "no findings in the files that ran"
-    ending = {
-        "ok": "ran to completion",
-        "exit": f"exited with status {r.exit_code}",
-        "exception": "stopped on "
-        + (
-            "a device error"
-            if (r.exception or {}).get("device_error")
-            else f"an exception ({(r.exception or {}).get('type')})"
-        ),
-        "timeout": "was stopped by the timeout",
-        "no-device": "did not run: no such device",
-        "killed": f"was killed (status {r.exit_code})",
-        "error": "could not be run",
-    }.get(r.status, r.status)
-    out.append(
-        f"Confirmed on {r.device or 'no device'}: {summary}. "
-        f"The program {ending} in {r.elapsed:.1f}s."
-    )
+    took = f" in {r.elapsed:.1f}s"
+    if r.status == "ok":
+        ending = "ran to completion" + took
+    elif r.stopped_by_device_error:
+        ending = "stopped on a device error" + took
+    elif r.status == "timeout":
+        ending = "was stopped by the timeout" + took
+    else:
+        ending = f"did not complete ({r.elapsed:.1f}s): {r.stop_description()}"
+    if r.device is None:
+        out.append(f"Nothing was checked: {summary}. The program {ending}.")
+    else:
+        out.append(f"Confirmed on {r.device}: {summary}. The program {ending}.")
     for note in r.notes:
         out.append(f"note: {note}")
     return "\n".join(out) + "\n"
