@@ -10,7 +10,9 @@
 
    CONFIRMED      a runtime device event is linked to it: its line is one of the event's
                   user frames (DL001, DL003, DL006, DL007, DL008, DL009), the site that
-                  created an operand on its device (DL005), a move asked of an operand and
+                  created an operand on its device (DL005: only that, never a frame on the
+                  factory's line, which may be about another operand), a move asked of an
+                  operand and
                   thrown away (DL004), or the binding of the device value that was asked
                   for where there is no accelerator (DL002)
    REFUTED        the line ran, the program ran to its end, and nothing linked to it
@@ -60,7 +62,10 @@ RULE_LINKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "DL002": (("no-accelerator",), (FRAMES, BINDINGS)),
     "DL003": (("mismatch",), (FRAMES,)),
     "DL004": (("mismatch", "numpy"), (MOVES,)),
-    "DL005": (("mismatch",), (ORIGINS, FRAMES)),
+    # A factory's tensor is confirmed by the operand that it made, never by the error's
+    # line: `cross_entropy(model(torch.randn(32, 8)), bad_target)` fails on the line of
+    # the `randn` about `bad_target`, which says nothing about the `randn`.
+    "DL005": (("mismatch",), (ORIGINS,)),
     "DL006": (("mismatch",), (FRAMES, ORIGINS)),
     "DL007": (("numpy",), (FRAMES,)),
     "DL008": (("load",), (FRAMES,)),
