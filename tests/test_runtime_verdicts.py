@@ -187,6 +187,70 @@ PROGRAMS: dict[str, str] = {
         loss = F.cross_entropy(model(torch.randn(32, 8)), target)
         print(loss.item())
         """,
+    # --- 5. --keep-going heals as the fix would (GCN-style: CPU labels, legacy types) ----------
+    "heal_gcn": """\
+        import numpy as np
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+        class GraphConvolution(nn.Module):
+            def __init__(self, i, o):
+                super().__init__()
+                self.weight = nn.Parameter(torch.FloatTensor(i, o))
+                self.bias = nn.Parameter(torch.FloatTensor(o))
+                nn.init.uniform_(self.weight, -0.1, 0.1)
+                nn.init.zeros_(self.bias)
+
+            def forward(self, x, adj):
+                support = torch.mm(x, self.weight)
+                return torch.spmm(adj, support) + self.bias
+
+
+        class GCN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.gc1 = GraphConvolution(5, 8)
+                self.gc2 = GraphConvolution(8, 3)
+
+            def forward(self, x, adj):
+                x = F.relu(self.gc1(x, adj))
+                x = F.dropout(x, 0.5, training=self.training)
+                return F.log_softmax(self.gc2(x, adj), dim=1)
+
+
+        n = 6
+        features = torch.FloatTensor(np.random.rand(n, 5).astype(np.float32))
+        labels = torch.LongTensor(np.array([0, 1, 2, 0, 1, 2]))
+        idx = torch.arange(n)
+        indices = torch.LongTensor(np.array([[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0]]))
+        adj = torch.sparse_coo_tensor(indices, torch.ones(6), (n, n))
+        model = GCN().to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+        features, adj, labels = features.to(device), adj.to(device), labels
+        idx_train = torch.LongTensor(range(4))
+        for epoch in range(3):
+            opt.zero_grad()
+            output = model(features, adj)
+            loss = F.nll_loss(output[idx_train], labels[idx_train])
+            acc = (output[idx_train].max(1)[1].type_as(labels[idx_train]) == labels[idx_train]).double().mean()
+            loss.backward()
+            opt.step()
+            print(epoch, loss.item(), acc.item())
+        """,
+    "type_as": """\
+        import torch
+
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        pred = torch.ones(2, device=device)
+        labels = torch.zeros(2, dtype=torch.long)
+        assert pred.type_as(labels).device == labels.device
+        assert labels.type_as(pred).device == pred.device
+        print((pred.type_as(labels) == labels).sum().item())
+        """,
     # --- 6. runs that do not complete ------------------------------------------------------------
     "crash_non_device": """\
         import torch
@@ -235,7 +299,7 @@ def results(programs: Path) -> dict[str, RunResult]:
 
 
 # Programs that also run with --keep-going (the result under "<name>+keep_going").
-KEEP_GOING = ("operands_other_error", "operands_same_line_real")
+KEEP_GOING = ("operands_other_error", "operands_same_line_real", "heal_gcn")
 
 
 def verdicts(programs: Path, results: dict[str, RunResult], name: str) -> dict[tuple, Any]:
@@ -360,6 +424,29 @@ def test_a_factory_that_is_the_odd_operand_on_the_same_line_is_confirmed(program
         conf = v[("DL005", 8)]
         assert conf.verdict == CONFIRMED and conf.link == "origins" and conf.event is event
         assert v["missed"] == []
+
+
+# --- 5. healing is the fix: no invented consequences -----------------------------------------
+
+
+def test_healing_a_cpu_value_heals_what_is_made_from_its_creation_site(programs, results) -> None:
+    """`labels` (a CPU LongTensor) meets the model's output in `nll_loss`: one event, healed.
+    The fixed program (`labels.to(device)`) has no other error, so neither has the healed
+    run: `labels[idx_train]` taken again on the next line and in later epochs, `type_as`,
+    and the optimizer over gradients that flowed through the healed loss."""
+    result = results["heal_gcn+keep_going"]
+    assert result.status == "ok", result.output
+    (event,) = result.events
+    assert event["op"] == "aten::nll_loss_forward" and event["healed"]
+    assert event["frames"][0]["line"] == 47 and 36 in _origins(event)
+    v = verdicts(programs, results, "heal_gcn+keep_going")
+    assert v["missed"] == [event] or any(c.event is event for k, c in v.items() if k != "missed")
+
+
+def test_type_as_follows_the_other_tensors_device(programs, results) -> None:
+    result = results["type_as"]
+    assert result.status == "ok", result.output
+    assert result.events == []
 
 
 # --- 6. a run that does not complete --------------------------------------------------------

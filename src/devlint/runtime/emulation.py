@@ -77,6 +77,11 @@ class _Emu:
     table: Optional[opinfo.OpTable] = None
     saving: dict[int, str] = {}
     notes: list[str] = []
+    # --keep-going: creation sites whose CPU values a heal moved to the accelerator.  Healing
+    # stands for the fix (`.to(device)` where the value was made), so every value made there,
+    # or derived from one, is on the accelerator from then on: `labels[idx]` taken again on
+    # the next line is no new error (the fixed program has none).
+    healed_origins: set = set()
 
 
 EMU = _Emu()
@@ -516,7 +521,7 @@ def _ds(t: Tensor) -> str:
 
 def _healed(t: Tensor) -> bool:
     p = t.__dict__.get("_devlint_prov")
-    return p is not None and p.healed
+    return p is not None and (p.healed or (p.origin is not None and p.origin in EMU.healed_origins))
 
 
 def _fail(func, message: str, common: str, odd: str, operands, exc_type=RuntimeError):
@@ -594,7 +599,10 @@ def _mark_leaves(t: Tensor, limit: int = 10000) -> None:
 
 
 def _mark(t: Tensor) -> None:
-    set_prov(t, (get_prov(t) or Prov(None))._replace(healed=True))
+    prov = get_prov(t) or Prov(None)
+    set_prov(t, prov._replace(healed=True))
+    if prov.origin is not None and emu_device_of(t).type == "cpu":
+        EMU.healed_origins.add(prov.origin)
     if type(t) is EmulatedTensor and t._emu_device.type == "cpu":
         _mark(t._inner)  # the program's own CPU tensor, lifted into a composite kernel
 
@@ -1224,6 +1232,7 @@ class EmulationMode(TracerMode):
         for name in ("to", "cuda", "cpu", "type"):
             self.handlers[getattr(torch._C.TensorBase, name)] = self._base_move
         self.handlers[torch._C.TensorBase.numpy] = self._base_numpy
+        self.handlers[torch._C.TensorBase.type_as] = self._type_as
         self.factories = _factory_functions()
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -1248,6 +1257,16 @@ class EmulationMode(TracerMode):
         # original with this mode popped, so they never come here).
         kind = func.__name__
         return self.hooks.move(kind, args[0], tuple(args[1:]), kwargs)
+
+    def _type_as(self, func, types, args, kwargs):
+        # C++ `type_as` is `self.to(other.options())`, and an emulated tensor's options say
+        # CPU: `pred.type_as(cpu_labels)` would stay on the accelerator (and a CPU tensor
+        # `type_as` an emulated one on the CPU).  Move to the other's device as a GPU does.
+        self_t, other = args[0], args[1] if len(args) > 1 else kwargs["other"]
+        if type(self_t) is EmulatedTensor or type(other) is EmulatedTensor:
+            out = self.hooks.move("to", self_t, (emu_device_of(other), other.dtype), {})
+            return out
+        return super().__torch_function__(func, types, args, kwargs)
 
     def _base_numpy(self, func, types, args, kwargs):
         t = args[0]
