@@ -49,6 +49,8 @@ from devlint.engine.scope import (
     Scope,
 )
 from devlint.engine.syntax import (
+    SETUP_HOOKS,
+    UNCONDITIONAL_SKIPS,
     called_method_names,
     collate_moves,
     cpu_only_params,
@@ -56,10 +58,12 @@ from devlint.engine.syntax import (
     holds_no_state,
     is_exit_call,
     is_returning_fixture,
+    mentions_skip,
     moves_params,
     mutated_self_attrs,
     names_in,
     places_with,
+    setup_skips,
     subscript_key,
     target_names,
     tensor_uses,
@@ -127,6 +131,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.functions: dict[str, cst.FunctionDef] = {}
         # pytest fixtures of this file that return their value, by name
         self.fixtures: dict[str, cst.FunctionDef] = {}
+        # module-level `name = expr` assignments (a guard marker defined in this file)
+        self.module_assigns: dict[str, cst.BaseExpression] = {}
         self._oids = itertools.count(1)
         self._seen: set[tuple] = set()
         self.module_env: dict[str, Value] = {}
@@ -185,6 +191,12 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 self.classes[info.name] = info
             elif isinstance(stmt, (cst.If, cst.Try, cst.TryStar)):
                 self._collect_defs(stmt.body.body)
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                        name = N.dotted(small.targets[0].target)
+                        if name is not None and "." not in name:
+                            self.module_assigns[name] = small.value
         for info in self.classes.values():
             info.cpu_side = self._is_cpu_side_class(info, set())
         for info in self.classes.values():
@@ -274,6 +286,64 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             self._conditions[key] = known
         return known
 
+    def is_guard_decorator(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        """A decorator (or class marker) under which the code runs only where an
+        accelerator is, or never: a skip conditioned on one (`@pytest.mark.skipif(not
+        torch.cuda.is_available(), ...)`, `@unittest.skipUnless(TEST_CUDA, ...)`), a marker
+        or decorator that says so by name (`@requires_gpu`, `@pytest.mark.gpu`, `@onlyCUDA`,
+        `@RunIf(min_cuda_gpus=1)`, `@require_torch_accelerator`), an unconditional skip, or
+        a decorator of this file whose definition skips where no accelerator is (followed
+        to its `def` or its `name = ...` assignment).  Code under it may name the
+        accelerator: DL002 ("no GPU here") does not apply; the other rules still do."""
+        if self.is_device_condition(expr):
+            return True
+        callee = expr.func if isinstance(expr, cst.Call) else expr
+        if self.imports.qualify(callee) in UNCONDITIONAL_SKIPS:
+            return True
+        name = N.dotted(callee)
+        if name is None or depth > 2:
+            return False
+        func = self.functions.get(name)
+        if func is not None:
+            return mentions_skip(func) and any(
+                N.DEVICE_CONDITION_RE.search(n) for n in names_in(func.body)
+            )
+        value = self.module_assigns.get(name)
+        return value is not None and self.is_guard_decorator(value, depth + 1)
+
+    def class_guarded(self, info: ClassInfo) -> bool:
+        """A test class whose tests run only where an accelerator is: a guard decorator on
+        the class, a class-level `pytestmark`, a set-up hook that skips without one
+        (`if not torch.cuda.is_available(): self.skipTest(...)`), or such a base class of
+        this file.  Every method of it is guarded."""
+        if info.gpu_only is None:
+            info.gpu_only = False  # a cycle of bases guards nothing
+            guarded = any(self.is_guard_decorator(d.decorator) for d in info.node.decorators)
+            for item in info.node.body.body:
+                if guarded:
+                    break
+                if isinstance(item, cst.SimpleStatementLine):
+                    guarded = any(
+                        isinstance(s, cst.Assign)
+                        and any(N.dotted(t.target) == "pytestmark" for t in s.targets)
+                        and self.is_guard_decorator(s.value)
+                        for s in item.body
+                    )
+            if not guarded:
+                guarded = any(
+                    setup_skips(info.methods[hook], self.is_device_condition)
+                    for hook in SETUP_HOOKS
+                    if hook in info.methods
+                )
+            if not guarded:
+                for base in info.bases:
+                    local = self.classes.get(base.rsplit(".", 1)[-1])
+                    if local is not None and local is not info and self.class_guarded(local):
+                        guarded = True
+                        break
+            info.gpu_only = guarded
+        return info.gpu_only
+
     # ------------------------------------------------------------------ dispatch
     def on_visit(self, node: cst.CSTNode) -> bool:
         """LibCST's dispatch to `visit_<Class>`, with the method looked up once per class.
@@ -358,6 +428,10 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             if outer.exited or outer.func is None:
                 return False
             scope = Scope(env={}, report=outer.report, func=node, cls=None)
+            # a def nested in a guarded test runs only where the test does
+            scope.guarded_rest = outer.guarded or any(
+                self.is_guard_decorator(d.decorator) for d in node.decorators
+            )
             scope.globals = {**(outer.globals or {}), **outer.env}
             scope.env.update(self.param_values(node, None, scope))
         elif self.class_stack and self.class_stack[-1].methods.get(node.name.value) is node:
@@ -552,8 +626,10 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         cls = request.cls
         scope = Scope(env={}, report=request.report, func=func, cls=cls, depth=request.depth)
         scope.globals = self.module_env
-        if self.module_guarded or any(
-            self.is_device_condition(d.decorator) for d in func.decorators
+        if (
+            self.module_guarded
+            or any(self.is_guard_decorator(d.decorator) for d in func.decorators)
+            or (cls is not None and self.class_guarded(cls))
         ):
             scope.guarded_rest = (
                 True  # @pytest.mark.skipif(not torch.cuda.is_available()), @onlyCUDA
@@ -929,9 +1005,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             return False
         scope = self.scope
         scope.loops.append(LoopInfo(frozenset()))
-        self.run_loop(
-            lambda: (self.eval(stmt.test, scope), self.walk_branch(stmt.body)), scope
-        )
+        self.run_loop(lambda: (self.eval(stmt.test, scope), self.walk_branch(stmt.body)), scope)
         scope.loops.pop()
         if stmt.orelse is not None:
             self.walk_branch(stmt.orelse.body)

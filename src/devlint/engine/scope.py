@@ -44,6 +44,8 @@ class ClassInfo:
     methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     # self attributes after __init__, computed on demand
     attrs: Optional[dict[str, Value]] = None
+    # a test class whose tests run only where an accelerator is (`class_guarded`)
+    gpu_only: Optional[bool] = None
 
 
 @dataclass

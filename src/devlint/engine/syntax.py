@@ -3,7 +3,7 @@ which calls a body makes, which parameters it uses as tensors, how arguments bin
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import libcst as cst
 
@@ -438,3 +438,48 @@ def is_returning_fixture(func: cst.FunctionDef) -> bool:
     if not decorated:
         return False
     return not any(type(n) is cst.Yield for n in walk(func.body, into_functions=False))
+
+
+# Calls and names that skip a test: what a guard decorator defined in the project is made
+# of (`pytest.mark.skipif`, `unittest.skipUnless`, `raise unittest.SkipTest`, `pytest.skip`).
+SKIP_NAMES = frozenset(("skip", "skipif", "skipIf", "skipUnless", "skipTest", "SkipTest"))
+# the set-up hooks of a test class, which run before each of its tests
+SETUP_HOOKS = ("setUp", "setUpClass", "setup_method", "setup_class", "setup")
+
+
+# `@pytest.mark.skip`, `@pytest.mark.skip(reason=...)`, `@unittest.skip("...")`: the test
+# never runs (the decorator's callee as the imports qualify it)
+UNCONDITIONAL_SKIPS = frozenset(("pytest.mark.skip", "unittest.skip"))
+
+
+def mentions_skip(node: cst.CSTNode) -> bool:
+    """The definition of a project decorator skips tests somewhere in its body."""
+    return any(type(n) is cst.Name and n.value in SKIP_NAMES for n in walk(node))
+
+
+def exits_statement(stmt: cst.CSTNode) -> bool:
+    """`raise ...`, `self.skipTest(...)`, `pytest.skip(...)`: a statement after which the
+    rest of a set-up hook (and the test it prepares) does not run."""
+    if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return any(exits_statement(s) for s in stmt.body)
+    if isinstance(stmt, cst.Raise):
+        return True
+    if isinstance(stmt, cst.Expr) and isinstance(stmt.value, cst.Call):
+        return is_exit_call(stmt.value)
+    return False
+
+
+def setup_skips(func: cst.FunctionDef, is_condition: Callable[[cst.CSTNode], bool]) -> bool:
+    """A set-up hook that skips (or fails) the test where no accelerator is: `if not
+    torch.cuda.is_available(): self.skipTest(...)` / `raise unittest.SkipTest(...)`
+    among its top-level statements, or a skip with no condition at all."""
+    if not isinstance(func.body, cst.IndentedBlock):
+        return False
+    for stmt in func.body.body:
+        if isinstance(stmt, cst.If) and is_condition(stmt.test):
+            body = stmt.body.body
+            if body and exits_statement(body[-1]):
+                return True
+        elif isinstance(stmt, cst.SimpleStatementLine) and exits_statement(stmt):
+            return True
+    return False
