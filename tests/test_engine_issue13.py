@@ -259,3 +259,131 @@ def test_guard_silences_only_dl002() -> None:
     f = facts(src)
     assert f.hardcoded == []
     assert [m.cause for m in f.mismatches] == [Cause.FACTORY]
+
+
+# ------------------------------------------------------- class 2: modules placed at birth
+PLACED_MODULES = """
+class Shift(nn.Module):
+    def __init__(self, root):
+        super().__init__()
+        self.register_buffer("root", root)
+
+    def forward(self, x):
+        return x - self.root
+
+
+class Scale(nn.Module):
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(w)
+
+    def forward(self, x):
+        return x * self.w
+
+
+class Head(nn.Module):
+    def __init__(self, dim, device=None, dtype=None):
+        super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
+        self.fc = nn.Linear(dim, 2, **factory_kwargs)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+
+
+def test_modules_built_from_placed_state_are_on_that_device() -> None:
+    e = env(
+        PLACED_MODULES
+        + """
+a = Shift(torch.zeros(4, device=device))
+b = Scale(torch.ones(4, device=device))
+c = Head(4, device=device)
+kw = {"device": device}
+d = nn.Linear(4, 2, **kw)
+"""
+    )
+    for name in "abcd":
+        assert e[name].kind is Kind.MODULE
+        assert e[name].device == sym("device"), name
+
+
+def test_modules_built_from_cpu_state_stay_on_the_cpu() -> None:
+    e = env(
+        PLACED_MODULES
+        + """
+a = Shift(torch.zeros(4))
+b = Scale(torch.ones(4))
+c = Head(4)
+d = nn.Linear(4, 2, **{"dtype": torch.float64})
+"""
+    )
+    for name in "abcd":
+        assert e[name].device == DEV_CPU, name
+
+
+def test_module_partly_placed_or_with_unknown_kwargs_is_unknown() -> None:
+    e = env(
+        PLACED_MODULES
+        + """
+class Both(nn.Module):
+    def __init__(self, t):
+        super().__init__()
+        self.register_buffer("a", t)
+        self.register_buffer("b", torch.zeros(3))
+
+m = Both(torch.ones(3, device=device))
+def build(options):
+    return nn.Linear(4, 2, **options)
+n = build({})
+"""
+    )
+    assert e["m"].device == DEV_UNKNOWN
+    f = facts(
+        """
+def build(options, x):
+    layer = nn.Linear(4, 2, **options)
+    return layer(x.to(device))
+"""
+    )
+    assert f.mismatches == []
+
+
+def test_modules_under_a_default_device() -> None:
+    e = env(
+        PLACED_MODULES
+        + """
+with torch.device(device):
+    a = Shift(torch.zeros(4))
+    f = nn.Linear(4, 2)
+"""
+    )
+    assert e["a"].device == sym("device")
+    assert e["f"].device == sym("device")
+    e = env(
+        PLACED_MODULES
+        + """
+torch.set_default_device(device)
+g = nn.Linear(4, 2)
+h = Shift(torch.zeros(4))
+"""
+    )
+    assert e["g"].device == DEV_UNKNOWN
+    assert e["h"].device == DEV_UNKNOWN
+
+
+def test_placed_module_called_with_placed_input_is_not_a_mismatch() -> None:
+    src = (
+        PLACED_MODULES
+        + """
+def run():
+    x = torch.randn(3, 4, device=device)
+    return Shift(torch.zeros(4, device=device))(x), Head(4, device=device)(x)
+
+def wrong():
+    x = torch.randn(3, 4, device=device)
+    return Shift(torch.zeros(4))(x)
+"""
+    )
+    lines = module_mismatch_lines(src)
+    assert len(lines) == 1 and lines[0] > src.count("\n") - 3

@@ -43,6 +43,7 @@ from devlint.engine.values import (
     is_known,
     is_placed,
     is_weak,
+    join_devices,
     join_values,
     partly_cpu,
     sym,
@@ -508,6 +509,8 @@ class CallsMixin:
         if last == "Parameter":
             inner = args[0][1] if args else UNKNOWN
             if scope.cls is not None and scope.cls.is_module:
+                if inner.kind is Kind.TENSOR:
+                    scope.placements.append(inner.device)
                 return tensor(sym("self"), requires_grad=True, scalar=None)
             return tensor(
                 inner.device if inner.kind is Kind.TENSOR else DEV_UNKNOWN,
@@ -539,11 +542,12 @@ class CallsMixin:
         if self.keyword(node, "device") is not None:
             d = self.device_kwarg(node, scope)
             return Value(Kind.MODULE, d or DEV_UNKNOWN, oid=self.new_oid())
-        return Value(
-            Kind.MODULE,
-            DEV_CPU if scope.default_device is None else scope.default_device,
-            oid=self.new_oid(),
-        )
+        for a, v in args:
+            if a.star == "**":
+                # `nn.Linear(d, 2, **factory_kwargs)`: the dict's `device` entry, when
+                # the dict is known; any other dict may carry `device=` too
+                return Value(Kind.MODULE, kwargs_device(v), oid=self.new_oid())
+        return Value(Kind.MODULE, self.default_home(scope), oid=self.new_oid())
 
     def eval_torch_function(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
@@ -700,7 +704,7 @@ class CallsMixin:
     def construct(self, info: ClassInfo, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         if info.is_module:
-            home = DEV_CPU if scope.default_device is None else scope.default_device
+            home = self.default_home(scope)
             value = Value(
                 Kind.MODULE,
                 DEV_ANY if info.stateless else home,
@@ -710,6 +714,10 @@ class CallsMixin:
             )
             if "to" in info.methods or "_apply" in info.methods:
                 value = replace(value, device=DEV_UNKNOWN)
+            elif not info.stateless and is_cpu(value.device):
+                placed = self.constructed_device(info, node, args, scope)
+                if placed is not None:
+                    value = replace(value, device=placed)
             return value
         init = info.methods.get("__init__")
         if init is not None:
@@ -723,6 +731,51 @@ class CallsMixin:
             )
         return Value(Kind.OTHER, DEV_ANY, oid=self.new_oid(), type_name=info.name)
 
+    def default_home(self, scope: Scope) -> Device:
+        """Where a module built here without `device=` lives: the CPU, or the default
+        device of an enclosing `with torch.device(...)`; unknown once the file calls
+        `torch.set_default_device(...)` (in force or not, the engine cannot tell)."""
+        if scope.default_device is not None:
+            return scope.default_device
+        return DEV_UNKNOWN if self.default_device_changed else DEV_CPU
+
+    def constructed_device(
+        self, info: ClassInfo, node: cst.Call, args: list[tuple[cst.Arg, Value]], scope: Scope
+    ) -> Optional[Device]:
+        """The device a module of this file is built on when its `__init__` places its
+        state itself: parameters and buffers made from tensors already on a device
+        (`self.register_buffer("root", root)`, `nn.Parameter(t)`), or layers built with
+        `device=` (`nn.Linear(d, 2, **factory_kwargs)`).  `__init__` runs with the
+        caller's arguments.  None when nothing is placed (the module is on the CPU);
+        unknown when only part of its state is."""
+        init = info.methods.get("__init__")
+        if init is None or not info.places_state:
+            return None
+        inner = self.call_scope(
+            init,
+            info,
+            node,
+            args,
+            scope,
+            self_value=Value(Kind.MODULE, DEV_CPU, type_name=info.name),
+            none_defaults=True,
+        )
+        if inner is None:
+            return None
+        devices = list(inner.placements)
+        for key, v in inner.env.items():
+            if key.startswith("self.") and key.count(".") == 1 and v.kind is Kind.MODULE:
+                devices.append(v.device)
+        placed = [d for d in devices if is_placed(d) and not is_weak(d)]
+        if not placed:
+            return None
+        if any(not is_placed(d) and d != DEV_ANY for d in devices):
+            return DEV_UNKNOWN  # partly placed: neither side is certain
+        out = placed[0]
+        for d in placed[1:]:
+            out = join_devices(out, d)
+        return out
+
     def call_function(
         self,
         func: cst.FunctionDef,
@@ -733,11 +786,43 @@ class CallsMixin:
         self_value: Optional[Value] = None,
     ) -> Value:
         """Analyse a same-file function in the caller's context (reporting off)."""
-        if scope.depth >= MAX_CALL_DEPTH or id(func) in self._in_progress:
+        inner = self.call_scope(func, cls, node, args, scope, self_value)
+        if inner is None:
             return UNKNOWN
+        if not inner.returns:
+            return OTHER
+        result = inner.returns[0]
+        for r in inner.returns[1:]:
+            result = join_values(result, r)
+        return result
+
+    def call_scope(
+        self,
+        func: cst.FunctionDef,
+        cls: Optional[ClassInfo],
+        node: cst.Call,
+        args: list[tuple[cst.Arg, Value]],
+        scope: Scope,
+        self_value: Optional[Value] = None,
+        none_defaults: bool = False,
+    ) -> Optional[Scope]:
+        """`call_function`'s analysis, returning the callee's final scope (None when the
+        call is too deep, recursive, or its arguments cannot be bound): a constructor
+        reads from it where `__init__` put the module's parameters."""
+        if scope.depth >= MAX_CALL_DEPTH or id(func) in self._in_progress:
+            return None
         bound = bind_args(func, cls is not None, args)
         if bound is None:
-            return UNKNOWN
+            return None
+        if none_defaults:
+            # `device=None` left out by the caller is None here, not "some device"
+            for p in (*func.params.params, *func.params.kwonly_params):
+                if (
+                    p.name.value not in bound
+                    and isinstance(p.default, cst.Name)
+                    and p.default.value == "None"
+                ):
+                    bound[p.name.value] = OTHER
         for pname, value in bound.items():
             placed = (
                 value.kind in (Kind.TENSOR, Kind.MODULE)
@@ -767,12 +852,7 @@ class CallsMixin:
                 and after.device != before.device
             ):
                 self.move_in_place(before, None, replace(before, device=after.device), scope)
-        if not inner.returns:
-            return OTHER
-        result = inner.returns[0]
-        for r in inner.returns[1:]:
-            result = join_values(result, r)
-        return result
+        return inner
 
 
 _Handler = Callable[[CallsMixin, str, str, cst.Call, Scope], Value]
@@ -859,3 +939,16 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
         CallsMixin._call_torch_op,
     ),
 )
+
+
+def kwargs_device(value: Value) -> Device:
+    """Where `**kwargs` places a layer: the device its `device` entry names (a known dict
+    without one leaves the CPU), unknown for a dict the engine cannot see into."""
+    if value.entries is None:
+        return DEV_UNKNOWN
+    for key, entry in value.entries:
+        if key == "device":
+            if entry.kind is Kind.DEVICE:
+                return entry.device
+            return DEV_CPU if entry.kind is Kind.OTHER and entry.device == DEV_ANY else DEV_UNKNOWN
+    return DEV_CPU

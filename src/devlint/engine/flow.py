@@ -62,6 +62,7 @@ from devlint.engine.syntax import (
     moves_params,
     mutated_self_attrs,
     names_in,
+    places_state,
     places_with,
     setup_skips,
     subscript_key,
@@ -205,6 +206,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             if not info.is_module:
                 # only plain classes (trainers...) need to know what later methods change
                 info.rebound, info.moved = mutated_self_attrs(info.methods)
+            init = info.methods.get("__init__")
+            if info.is_module and init is not None:
+                info.places_state = places_state(init)
             forward = info.methods.get("forward")
             if info.is_module and forward is not None:
                 info.moves_inputs = moves_params(forward)

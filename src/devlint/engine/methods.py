@@ -40,8 +40,14 @@ class MethodsMixin:
     def eval_method_call(self, node: cst.Call, func: cst.Attribute, scope: Scope) -> Value:
         name = func.attr.value
         receiver = self.eval(func.value, scope)
-        if name == "register_buffer" and scope.cls is not None:
+        if name in ("register_buffer", "register_parameter") and scope.cls is not None:
             args = self.eval_args(node, scope)
+            if len(args) > 1 and args[1][1].kind is Kind.TENSOR:
+                # a buffer made from a tensor that is already somewhere (see
+                # `CallsMixin.constructed_device`)
+                scope.placements.append(args[1][1].device)
+            if name == "register_parameter":
+                return OTHER
             key = N.string_value(node.args[0].value) if node.args else None
             if key is not None:
                 scope.env[f"self.{key}"] = tensor(

@@ -44,6 +44,9 @@ class ClassInfo:
     methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     # self attributes after __init__, computed on demand
     attrs: Optional[dict[str, Value]] = None
+    # `__init__` may place the module's state itself (`register_buffer`, `Parameter`,
+    # `device=`): constructors run it with the caller's arguments
+    places_state: bool = False
     # a test class whose tests run only where an accelerator is (`class_guarded`)
     gpu_only: Optional[bool] = None
 
@@ -70,6 +73,9 @@ class Scope:
     exited: bool = False  # the statement just analysed certainly exits (return, raise...)
     returns: list[Value] = field(default_factory=list)
     default_device: Optional[Device] = None  # inside `with torch.device(...)`
+    # devices of the parameters and buffers made here from given tensors
+    # (`register_buffer("x", t)`, `nn.Parameter(t)`): where a constructor puts its module
+    placements: list[Device] = field(default_factory=list)
     depth: int = 0
     receives_tensors: bool = False
 

@@ -483,3 +483,19 @@ def setup_skips(func: cst.FunctionDef, is_condition: Callable[[cst.CSTNode], boo
         elif isinstance(stmt, cst.SimpleStatementLine) and exits_statement(stmt):
             return True
     return False
+
+
+_PLACING = frozenset(("register_buffer", "register_parameter", "Parameter"))
+
+
+def places_state(init: cst.FunctionDef) -> bool:
+    """A module's `__init__` that may put its parameters or buffers on a device itself:
+    it registers buffers or parameters from tensors, names a device, or forwards
+    `**kwargs` (`factory_kwargs`) to its layers.  Only such constructors are analysed
+    with the caller's arguments (`CallsMixin.constructed_device`)."""
+    for n in walk(init.body):
+        if type(n) is cst.Name and (n.value in _PLACING or N.is_device_name(n.value)):
+            return True
+        if type(n) is cst.Arg and n.star == "**":
+            return True
+    return False
