@@ -387,3 +387,34 @@ def wrong():
     )
     lines = module_mismatch_lines(src)
     assert len(lines) == 1 and lines[0] > src.count("\n") - 3
+
+
+# ------------------------------------------------------ class 8: one defect, one finding
+def test_same_unmoved_module_is_reported_once_per_function() -> None:
+    src = """
+    def run():
+        model = nn.Linear(4, 3)
+        x = torch.randn(2, 4, device=device)
+        out = model(x)
+        again = model(x * 2)
+        return out, again
+
+    def other():
+        model = nn.Linear(4, 3)
+        return model(torch.randn(2, 4, device=device))
+    """
+    assert module_mismatch_lines(src) == [5, 11]
+
+
+def test_same_unmoved_tensor_is_reported_once_but_a_new_binding_again() -> None:
+    src = """
+    def run(model):
+        model = model.to(device)
+        feats = torch.randn(2, 4, device=device).cpu()
+        a = model(feats)
+        b = model(feats)
+        feats = torch.randn(2, 4, device=device).cpu()
+        c = model(feats)
+        return a, b, c
+    """
+    assert module_mismatch_lines(src) == [5, 8]

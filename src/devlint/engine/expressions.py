@@ -530,6 +530,11 @@ class ExpressionsMixin:
         if key in self._seen:
             return
         self._seen.add(key)
+        root = self.root_key(cnode, cval, scope) if cause is Cause.OTHER else None
+        if root is not None and root in self._seen:
+            # the same unmoved value met again further down the flow: one defect, whose
+            # first meeting has been reported
+            return
         evidence = None
         if (
             cause is Cause.FACTORY
@@ -563,6 +568,21 @@ class ExpressionsMixin:
             needs_placement,
             evidence,
         )
+        if root is not None and not needs_placement and evidence is None:
+            self._seen.add(root)
+
+    def root_key(self, cnode: cst.CSTNode, cval: Value, scope: Scope) -> Optional[tuple]:
+        """The identity of the value on the wrong side of a mismatch, within one analysis
+        of one function: a module by its object id, a tensor named by a variable or
+        attribute by the binding it holds (the very `Value` the environment holds, kept
+        alive here so its `id` is not reused).  A value computed in the expression itself
+        has no identity beyond its operation."""
+        if cval.kind is Kind.MODULE and cval.oid:
+            return ("root", "oid", cval.oid, id(scope.func))
+        if N.dotted(cnode) is None:  # type: ignore[arg-type]
+            return None
+        self._root_values.append(cval)
+        return ("root", "value", id(cval), id(scope.func))
 
     # ------------------------------------------------------------------ iteration
     def element_of(self, value: Value, node: cst.BaseExpression, scope: Scope) -> Value:

@@ -136,6 +136,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.module_assigns: dict[str, cst.BaseExpression] = {}
         self._oids = itertools.count(1)
         self._seen: set[tuple] = set()
+        # culprit values whose identity `root_key` remembers (kept alive: ids stay unique)
+        self._root_values: list[Value] = []
         self.module_env: dict[str, Value] = {}
         code = source
         # Facts whose partner is only a parameter's device count when the file itself
