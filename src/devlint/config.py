@@ -11,6 +11,15 @@ as in ruff, instead of being skipped silently (its `[tool.devlint]` might be wha
 user meant to apply).  `--config KEY=VALUE` overrides one setting (inline TOML, as
 ruff's `--config`), on top of the file.
 
+Each file to check has its own configuration, as in ruff: the nearest configuration file
+at or above its directory (`resolve(dirname(file))`; `devlint.settings` resolves and
+caches them per directory), so `devlint pkg_b pkg_a` applies each package's file to its
+own files.  `extend = "../pyproject.toml"` inherits from another file (relative to the
+file that names it; a cycle is an error): the rule selection layers the base's under the
+file's own, as ruff does, and every other key the file sets replaces the base's, whose
+patterns stay relative to the base's directory (`extend-exclude` and `extend-include`
+accumulate along the chain).
+
 Every key, rule code and type is checked: a mistake is a `ConfigError` (exit status 2)
 that names the file, the key and what is allowed, never a silently ignored setting.
 """
@@ -63,6 +72,9 @@ class Config:
     # Codes whose fixes `--fix` may apply (None: all), and codes whose fixes it may not.
     fixable: Optional[tuple[str, ...]] = None
     unfixable: tuple[str, ...] = ()
+    # The keys the file sets (an absent key inherits from `base`, the file it extends).
+    defined: frozenset[str] = frozenset()
+    base: Optional[Config] = None
 
 
 def _allowed_codes() -> str:
@@ -135,7 +147,17 @@ def _per_file_ignores(value: Any, where: str) -> dict[str, tuple[str, ...]]:
     return {str(k): _codes(v, f"{where}[{k!r}]") for k, v in value.items()}
 
 
+def _extend(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"{where} must be the path of another configuration file, such as "
+            f'"../pyproject.toml", not {_show(value)}'
+        )
+    return value
+
+
 KEYS: dict[str, Callable[[Any, str], Any]] = {
+    "extend": _extend,
     "select": _codes,
     "ignore": _codes,
     "extend-ignore": _codes,
@@ -186,6 +208,7 @@ def parse_table(table: Any, path: str, root: str, table_name: str = "") -> Confi
         device_names=values.get("device-names", ()),
         fixable=values.get("fixable"),
         unfixable=values.get("unfixable", ()),
+        defined=frozenset(values),
     )
 
 
@@ -213,10 +236,34 @@ def _table(path: str) -> tuple[Any, str, str]:
     return data, root, ""
 
 
-def load(path: str) -> Config:
-    """Load one configuration file: `[tool.devlint]` of a pyproject.toml, else top level."""
+def load(
+    path: str,
+    overrides: Sequence[dict[str, Any]] = (),
+    _seen: tuple[tuple[str, str], ...] = (),
+) -> Config:
+    """Load one configuration file (`[tool.devlint]` of a pyproject.toml, else the top
+    level) and, through `extend`, the files it inherits from.  `overrides` (inline
+    `--config KEY=VALUE` settings) replace the file's own keys."""
+    key = os.path.normcase(os.path.realpath(path))
+    if any(key == seen for seen, _ in _seen):
+        names = " -> ".join([*(name for _, name in _seen), path])
+        raise ConfigError(f"{path}: `extend` makes a cycle ({names})")
     table, root, name = _table(path)
-    return parse_table(table, path, root, name)
+    cfg = parse_table(table, path, root, name)  # the file's own mistakes name the file
+    effective = dict(table)
+    for override in overrides:
+        effective.update(override)
+    if overrides:
+        cfg = parse_table(effective, path, root, name)
+    target = effective.get("extend")
+    if target is not None:
+        base_path = os.path.normpath(os.path.join(root, os.path.expanduser(str(target))))
+        if not os.path.isfile(base_path):
+            raise ConfigError(
+                f"{_where(path, name, 'extend')}: configuration file not found: {base_path}"
+            )
+        cfg.base = load(base_path, (), (*_seen, (key, path)))
+    return cfg
 
 
 def _has_devlint_table(path: str) -> bool:
@@ -274,8 +321,8 @@ def resolve(
     isolated: bool = False,
     overrides: Sequence[dict[str, Any]] = (),
 ) -> Config:
-    """The configuration for a run started at `start` (see the module docstring);
-    `overrides` (from `parse_override`) replace the file's values key by key."""
+    """The configuration of the files at `start` (a file or directory; see the module
+    docstring); `overrides` (from `parse_override`) replace the file's values key by key."""
     path: Optional[str] = None
     if not isolated:
         if config_file is not None:
@@ -284,20 +331,53 @@ def resolve(
             path = config_file
         else:
             path = find(start)
+    if path is not None:
+        return load(path, overrides)
     if not overrides:
-        return load(path) if path is not None else Config()
-    if path is None:
-        table, root, name = {}, os.getcwd(), ""
-    else:
-        table, root, name = _table(path)
-        parse_table(table, path, root, name)  # the file's own mistakes name the file
-    merged = dict(table) if isinstance(table, dict) else {}
+        return Config()
+    merged: dict[str, Any] = {}
     for override in overrides:
         merged.update(override)
-    cfg = parse_table(merged, path or "--config", root, name)
-    if path is None:
-        cfg.path = None
+    if "extend" in merged:
+        raise ConfigError("--config 'extend = ...' needs a configuration file to extend from")
+    cfg = parse_table(merged, "--config", os.getcwd(), "")
+    cfg.path = None
     return cfg
+
+
+# --- inheritance through `extend` ------------------------------------------------------
+
+
+def chain(cfg: Config) -> list[Config]:
+    """The configuration and the files it extends, the farthest base first."""
+    out: list[Config] = []
+    node: Optional[Config] = cfg
+    while node is not None:
+        out.append(node)
+        node = node.base
+    return out[::-1]
+
+
+def selection_layers(cfg: Config) -> list[Selection]:
+    """Rule selection along the `extend` chain, base first (ruff layers them the same
+    way: the file's `select` replaces the base's choice, its `ignore` removes from it)."""
+    return [c.selection for c in chain(cfg)]
+
+
+def fix_layers(cfg: Config) -> list[tuple[Optional[tuple[str, ...]], tuple[str, ...]]]:
+    """`fixable`/`unfixable` along the `extend` chain, base first."""
+    return [(c.fixable, c.unfixable) for c in chain(cfg)]
+
+
+def setting(cfg: Config, key: str) -> Optional[Config]:
+    """The nearest file on the `extend` chain that sets `key` (its value and the
+    directory its patterns are relative to are that file's), or None."""
+    node: Optional[Config] = cfg
+    while node is not None:
+        if key in node.defined:
+            return node
+        node = node.base
+    return None
 
 
 # --- rule selection ------------------------------------------------------------------
