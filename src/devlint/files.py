@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from devlint.globs import GitIgnore, PathSet
 
@@ -70,6 +70,11 @@ class FileOptions:
     respect_gitignore: bool = True
     # Apply `exclude`/`extend-exclude` to files named on the command line too.
     force_exclude: bool = False
+    # More (directory, patterns) groups, each relative to its own directory: a setting
+    # inherited through `extend` stays relative to the file that wrote it, and the
+    # command line's patterns are relative to the current directory.
+    extra_exclude: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    extra_include: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,19 +114,61 @@ class _Filter:
 
     def __init__(self, options: FileOptions) -> None:
         self.options = options
-        self.exclude = PathSet([*options.exclude, *options.extend_exclude], options.root)
-        self.include = PathSet(options.include, options.root)
+        self.exclude = [
+            PathSet([*options.exclude, *options.extend_exclude], options.root),
+            *(PathSet(patterns, root) for root, patterns in options.extra_exclude),
+        ]
+        self.include = [
+            PathSet(options.include, options.root),
+            *(PathSet(patterns, root) for root, patterns in options.extra_include),
+        ]
 
     def skip_dir(self, path: str, name: str) -> bool:
-        return self.exclude.matches(path, is_dir=True) or os.path.isfile(
+        return any(s.matches(path, is_dir=True) for s in self.exclude) or os.path.isfile(
             os.path.join(path, "pyvenv.cfg")
         )
 
     def keep_file(self, path: str) -> bool:
-        return self.include.matches(path) and not self.exclude.matches(path)
+        return any(s.matches(path) for s in self.include) and not any(
+            s.matches(path) for s in self.exclude
+        )
+
+    def excluded(self, path: str) -> bool:
+        """Is `path`, or a directory above it (up to each pattern's directory), excluded?"""
+        return any(s.matches_path_or_parent(path) for s in self.exclude)
 
     def force_excluded(self, path: str) -> bool:
-        return self.options.force_exclude and self.exclude.matches_path_or_parent(path)
+        return self.options.force_exclude and self.excluded(path)
+
+
+def is_excluded(path: str, options: FileOptions) -> bool:
+    """Does `exclude`/`extend-exclude` name `path` or a directory above it?  (For a file
+    given by name, such as stdin's `--stdin-filename`, under `--force-exclude`.)"""
+    return _Filter(options).excluded(path)
+
+
+# The options that apply in one directory: to the files in it, and to the directory itself
+# when the walk decides whether to enter it (a nested configuration's settings apply at
+# and below its directory, as in ruff).
+Resolver = Callable[[str], FileOptions]
+
+
+class _Filters:
+    """One `_Filter` per distinct `FileOptions`, found per directory through a resolver."""
+
+    def __init__(self, options: Optional[FileOptions], resolver: Optional[Resolver]) -> None:
+        self.default = _Filter(options or FileOptions())
+        self.resolver = resolver
+        self.compiled: dict[FileOptions, _Filter] = {}
+
+    def at(self, directory: str) -> _Filter:
+        if self.resolver is None:
+            return self.default
+        options = self.resolver(directory)
+        filt = self.compiled.get(options)
+        if filt is None:
+            filt = self.compiled[options] = _Filter(options)
+        return filt
 
 
 def _sort_key(display: str) -> tuple[str, ...]:
@@ -129,46 +176,60 @@ def _sort_key(display: str) -> tuple[str, ...]:
     return tuple(display.replace(os.sep, "/").split("/"))
 
 
-def _walk(top: str, errors: list[str], filt: _Filter) -> Iterable[str]:
+def _walk(top: str, errors: list[str], filters: _Filters) -> Iterable[str]:
     def on_error(exc: OSError) -> None:
         where = exc.filename if exc.filename is not None else top
         errors.append(f"cannot read directory: {where}: {exc.strerror or exc}")
 
-    use_gitignore = filt.options.respect_gitignore
+    # with a resolver, a nested configuration may turn .gitignore on below it: keep track
+    track = filters.resolver is not None or filters.default.options.respect_gitignore
     ignores: dict[str, GitIgnore] = {}
-    if use_gitignore:
+    if track:
         ignores[os.path.normpath(top)] = GitIgnore.for_directory(top)
     for dirpath, dirnames, filenames in os.walk(top, onerror=on_error, followlinks=False):
-        gitignore = ignores.pop(os.path.normpath(dirpath), None) if use_gitignore else None
+        here = filters.at(dirpath)
+        gitignore = ignores.pop(os.path.normpath(dirpath), None) if track else None
         kept = []
         for d in sorted(dirnames):
             full = os.path.join(dirpath, d)
+            filt = filters.at(full)
             if filt.skip_dir(full, d):
                 continue
             if gitignore is not None:
-                if gitignore.ignored(full, is_dir=True):
+                if filt.options.respect_gitignore and gitignore.ignored(full, is_dir=True):
                     continue
                 ignores[os.path.normpath(full)] = gitignore.child(full)
             kept.append(d)
         dirnames[:] = kept
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
-            if not filt.keep_file(full):
+            if not here.keep_file(full):
                 continue
-            if gitignore is not None and gitignore.ignored(full, is_dir=False):
+            if (
+                gitignore is not None
+                and here.options.respect_gitignore
+                and gitignore.ignored(full, is_dir=False)
+            ):
                 continue
             # Skip FIFOs, sockets and dangling links: reading them blocks or fails.
             if os.path.isfile(full):
                 yield full
 
 
-def discover(paths: Iterable[str], options: Optional[FileOptions] = None) -> Discovery:
-    """Expand path arguments into the sorted, de-duplicated files to check."""
-    filt = _Filter(options or FileOptions())
+def discover(
+    paths: Iterable[str],
+    options: Optional[FileOptions] = None,
+    resolver: Optional[Resolver] = None,
+) -> Discovery:
+    """Expand path arguments into the sorted, de-duplicated files to check.  With a
+    `resolver`, the options of each directory come from it (per-directory configuration)
+    and `options` is not used."""
+    filters = _Filters(options, resolver)
     result = Discovery()
     found: list[SourceFile] = []
     for arg in paths:
-        if filt.force_excluded(arg):
+        where = arg if os.path.isdir(arg) else (os.path.dirname(arg) or ".")
+        if filters.at(where).force_excluded(arg):
             continue
         if not os.path.exists(arg):
             if os.path.lexists(arg):
@@ -177,7 +238,7 @@ def discover(paths: Iterable[str], options: Optional[FileOptions] = None) -> Dis
                 result.errors.append(f"path does not exist: {arg}")
             continue
         if os.path.isdir(arg):
-            walked = _walk(arg, result.errors, filt)
+            walked = _walk(arg, result.errors, filters)
             found.extend(SourceFile(p, os.path.normpath(p)) for p in walked)
             continue
         try:
