@@ -297,18 +297,26 @@ def parse_override(text: str) -> dict[str, Any]:
     return data
 
 
+def find_in(directory: str) -> Optional[str]:
+    """The configuration file of `directory` itself (not its parents), or None."""
+    for name in CONFIG_NAMES:
+        candidate = os.path.join(directory, name)
+        if not os.path.isfile(candidate):
+            continue
+        if name != "pyproject.toml" or _has_devlint_table(candidate):
+            return candidate
+    return None
+
+
 def find(start: str) -> Optional[str]:
     """The nearest configuration file at or above `start` (a file or directory)."""
     d = os.path.abspath(start)
     if not os.path.isdir(d):
         d = os.path.dirname(d)
     while True:
-        for name in CONFIG_NAMES:
-            candidate = os.path.join(d, name)
-            if not os.path.isfile(candidate):
-                continue
-            if name != "pyproject.toml" or _has_devlint_table(candidate):
-                return candidate
+        found = find_in(d)
+        if found is not None:
+            return found
         parent = os.path.dirname(d)
         if parent == d:
             return None

@@ -222,7 +222,17 @@ class Resolver:
         key = os.path.abspath(directory)
         found = self._by_dir.get(key)
         if found is None:
-            found = self._by_dir[key] = self._settings(config.find(key))
+            # this directory's own file, else its parent's settings (cached): a walk
+            # looks at each directory once instead of climbing to the root every time
+            own = config.find_in(key)
+            parent = os.path.dirname(key)
+            if own is not None:
+                found = self._settings(own)
+            elif parent == key:
+                found = self._settings(None)
+            else:
+                found = self.for_dir(parent)
+            self._by_dir[key] = found
         return found
 
     def for_path(self, path: str) -> Settings:
