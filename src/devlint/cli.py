@@ -14,40 +14,26 @@ stderr, the run goes on, and the exit code is 2.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import functools
 import importlib
-import io
 import json
 import os
-import re
 import sys
 import textwrap
 import time
-import tokenize
-from pathlib import Path
 from typing import IO, Any, Callable, Sequence
 
 import click
 
-from devlint import __version__, config, runner, suppression
-from devlint.cache import CACHE_DIR_NAME, Cache, options_key
-from devlint.config import Config, Selection
+from devlint import __version__, config
+from devlint import run as run_module
 from devlint.docs import documented_rules, rules_markdown, url
-from devlint.files import (
-    DEFAULT_EXCLUDE,
-    DEFAULT_INCLUDE,
-    Discovery,
-    FileOptions,
-    SourceFile,
-    discover,
-    is_notebook,
-)
 from devlint.findings import Finding
-from devlint.globs import PathSet
-from devlint.meta_rules import UNUSED_SUPPRESSION
 from devlint.report import FORMATS, MACHINE_FORMATS, render, render_statistics
 from devlint.report.full import clean
-from devlint.rules import KNOWN_CODES, SYNTAX_ERROR, Rule, is_valid_selector, rules_for
+from devlint.rules import KNOWN_CODES, SYNTAX_ERROR, is_valid_selector
+from devlint.run import RunOptions
+from devlint.settings import CommandLine, Resolver, Settings
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -145,38 +131,6 @@ def _split_selectors(values: Sequence[str], option: str) -> list[str]:
     return selectors
 
 
-def _check_one(
-    source: SourceFile | None,
-    rules: Sequence[Rule],
-    display: str,
-    device_names: Sequence[str],
-    noqa: bool,
-    data: bytes | None = None,
-) -> list[Finding] | None:
-    """The findings of one file (or of stdin's `data`), or None after reporting an
-    internal error on stderr."""
-    from devlint import checker  # the analysis loads only when a file needs it
-
-    try:
-        if data is not None:
-            return checker.check_source(
-                data,
-                display,
-                rules,
-                device_names=device_names,
-                noqa=noqa,
-                notebook=is_notebook(display),
-            )
-        assert source is not None
-        return checker.check_file(
-            source.path, rules, display=display, device_names=device_names, noqa=noqa
-        )
-    except Exception as exc:  # a bug in devlint must not stop the other files
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        _err(f"internal error in {display}: {detail} (please report this bug)")
-        return None
-
-
 class Progress:
     """`devlint: 120/480 files` on stderr, only when it is a terminal and the run is long.
 
@@ -234,99 +188,6 @@ def _output_targets(values: Sequence[str], main: str) -> list[tuple[str, str, bo
         else:
             targets.append((main, value, False))
     return targets
-
-
-def _drop_ignored(
-    findings: Sequence[Finding],
-    ignores: Sequence[tuple[str, tuple[str, ...], str]],
-    enabled: set[str],
-    order: Sequence[str],
-) -> list[Finding]:
-    """Apply `per-file-ignores` and `--ignore DL000`, and sort the findings: files in
-    the discovery's order (by path components), then by position."""
-    cache: dict[str, set[str]] = {}
-    kept = []
-    for f in findings:
-        if f.path not in cache:
-            cache[f.path] = _per_file_codes(ignores, f.path) if ignores else set()
-        if f.code in cache[f.path]:
-            continue
-        if f.code == SYNTAX_ERROR[0] and SYNTAX_ERROR[0] not in enabled:
-            continue
-        kept.append(f)
-    rank = {path: i for i, path in enumerate(order)}
-    return sorted(kept, key=lambda f: (rank.get(f.path, len(rank)), f.sort_key))
-
-
-def _per_file_codes(ignores: Sequence[tuple[str, tuple[str, ...], str]], path: str) -> set[str]:
-    """Codes (expanded from prefixes) that `per-file-ignores` switch off for `path`."""
-    selectors: list[str] = []
-    for pattern, ignored, root in ignores:
-        if PathSet([pattern], root).matches_path_or_parent(path):
-            selectors.extend(ignored)
-    if not selectors:
-        return set()
-    known = sorted(KNOWN_CODES)
-    return {c for c in known if any(sel == "ALL" or c.startswith(sel) for sel in selectors)}
-
-
-def _add_noqa(findings: Sequence[Finding], sources: dict[str, str]) -> tuple[int, list[str]]:
-    """Write `# noqa: CODES` for `findings`; returns (directives added, errors)."""
-    by_file: dict[str, list[Finding]] = {}
-    for f in findings:
-        if f.code in (SYNTAX_ERROR[0], UNUSED_SUPPRESSION.code):
-            continue
-        by_file.setdefault(f.path, []).append(f)
-    added = 0
-    errors = []
-    for display, items in by_file.items():
-        path = sources.get(display, display)
-        try:
-            added += _add_noqa_to_file(path, items)
-        except (OSError, UnicodeError, SyntaxError, ValueError) as exc:
-            errors.append(f"cannot add noqa to {display}: {exc}")
-    return added, errors
-
-
-def _add_noqa_to_file(path: str, findings: Sequence[Finding]) -> int:
-    from devlint.fix import read_source, write_atomic
-
-    if is_notebook(path):
-        return _add_noqa_to_notebook(path, findings)
-    source = read_source(Path(path))
-    wanted: dict[int, set[str]] = {}
-    for f in findings:
-        wanted.setdefault(f.noqa_row or f.line, set()).add(f.code)
-    lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", source.text)
-    changed = suppression.add_noqa_to_lines(lines, wanted, source.text)
-    if changed:
-        write_atomic(Path(path), source, "".join(lines))
-    return changed
-
-
-def _add_noqa_to_notebook(path: str, findings: Sequence[Finding]) -> int:
-    from devlint import notebooks
-    from devlint.fix import read_source, write_atomic
-
-    source = read_source(Path(path))
-    nb = notebooks.read(source.text)
-    wanted: dict[int, dict[int, set[str]]] = {}
-    for f in findings:
-        if f.cell is not None:
-            wanted.setdefault(f.cell, {}).setdefault(f.noqa_row or f.line, set()).add(f.code)
-    changed = 0
-    for cell, rows in sorted(wanted.items()):
-        lines = list(nb.cell_lines.get(cell, []))
-        program_lines = [text for text, _, _ in notebooks.transform_cell(lines)]
-        program = "".join(line + "\n" for line in program_lines)
-        with_endings = [line + "\n" for line in lines]
-        count = suppression.add_noqa_to_lines(with_endings, rows, program)
-        if count:
-            nb.set_cell_lines(cell, [line[:-1] for line in with_endings])
-            changed += count
-    if changed:
-        write_atomic(Path(path), source, nb.text)
-    return changed
 
 
 @click.group(cls=DefaultGroup, context_settings=CONTEXT_SETTINGS)
@@ -449,7 +310,8 @@ def cli() -> None:
 @click.option(
     "--show-settings",
     is_flag=True,
-    help="Print the settings that apply to the first path, and exit.",
+    help="Print which configuration file applies to the first path, and the settings it "
+    "resolves to, and exit.",
 )
 @click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
 @click.option(
@@ -575,19 +437,28 @@ def check(
     max_file_size: float,
 ) -> None:
     """Check PATHS (files or directories; default: the current directory; `-`: stdin)."""
-    cli_selection = Selection(
+    config_file, overrides = _config_values(config_values)
+    command_line = CommandLine(
         select=tuple(_split_selectors(select, "--select")) if select else None,
         ignore=(
             *_split_selectors(ignore, "--ignore"),
             *_split_selectors(extend_ignore, "--extend-ignore"),
         ),
         extend_select=tuple(_split_selectors(extend_select, "--extend-select")),
+        fixable=tuple(_split_selectors(fixable, "--fixable")) if fixable else None,
+        unfixable=tuple(_split_selectors(unfixable, "--unfixable")),
+        per_file_ignores=tuple(_per_file_option(per_file_ignores, "--per-file-ignores")),
+        extend_per_file_ignores=tuple(
+            _per_file_option(extend_per_file_ignores, "--extend-per-file-ignores")
+        ),
+        exclude=tuple(_split(exclude)),
+        extend_exclude=tuple(_split(extend_exclude)),
+        respect_gitignore=respect_gitignore,
+        force_exclude=force_exclude,
+        config_file=config_file,
+        isolated=isolated,
+        overrides=tuple(overrides),
     )
-    cli_fixable = tuple(_split_selectors(fixable, "--fixable")) if fixable else None
-    cli_unfixable = tuple(_split_selectors(unfixable, "--unfixable"))
-    cli_ignores = _per_file_option(per_file_ignores, "--per-file-ignores")
-    cli_extend_ignores = _per_file_option(extend_per_file_ignores, "--extend-per-file-ignores")
-    config_file, overrides = _config_values(config_values)
     fmt = output_format.lower()
     targets = _output_targets(output_files, fmt)
     use_stdin = paths == ("-",) or (not paths and stdin_filename is not None)
@@ -603,190 +474,181 @@ def check(
     if exit_zero and exit_non_zero_on_fix:
         raise click.UsageError("--exit-zero and --exit-non-zero-on-fix cannot be used together")
     quiet = quiet or silent
-
-    start = stdin_filename if use_stdin and stdin_filename else (paths[0] if paths else ".")
+    options = RunOptions(
+        fix=fix,
+        diff=diff,
+        fix_only=fix_only,
+        unsafe_fixes=unsafe_fixes,
+        noqa=not ignore_noqa,
+        jobs=jobs,
+        cache=not no_cache,
+        cache_dir=cache_dir,
+        file_timeout=file_timeout,
+        max_file_size=max_file_size,
+    )
     try:
-        cfg = config.resolve(start, config_file=config_file, isolated=isolated, overrides=overrides)
+        ctx.exit(
+            _check(
+                paths,
+                Resolver(command_line),
+                options,
+                fmt=fmt,
+                targets=targets,
+                stdin_filename=stdin_filename if use_stdin else None,
+                use_stdin=use_stdin,
+                show_settings=show_settings,
+                show_files=show_files,
+                show_fixes=show_fixes,
+                add_noqa=add_noqa,
+                statistics=statistics,
+                quiet=quiet,
+                silent=silent,
+                exit_zero=exit_zero,
+                exit_non_zero_on_fix=exit_non_zero_on_fix,
+            )
+        )
     except config.ConfigError as exc:
         _err(f"error: {exc}")
         ctx.exit(EXIT_ERROR)
-    enabled = config.enabled_codes([cfg.selection, cli_selection])
-    fix_codes = config.fixable_codes([(cfg.fixable, cfg.unfixable), (cli_fixable, cli_unfixable)])
-    ignores = _per_file_table(cfg, cli_ignores, cli_extend_ignores)
-    options = FileOptions(
-        root=cfg.root,
-        exclude=tuple(_split(exclude))
-        or (cfg.exclude if cfg.exclude is not None else DEFAULT_EXCLUDE),
-        extend_exclude=(*cfg.extend_exclude, *_split(extend_exclude)),
-        include=(
-            *(cfg.include if cfg.include is not None else DEFAULT_INCLUDE),
-            *cfg.extend_include,
-        ),
-        respect_gitignore=cfg.respect_gitignore if respect_gitignore is None else respect_gitignore,
-        force_exclude=force_exclude,
+
+
+def _check(
+    paths: Sequence[str],
+    resolver: Resolver,
+    options: RunOptions,
+    *,
+    fmt: str,
+    targets: Sequence[tuple[str, str, bool]],
+    stdin_filename: str | None,
+    use_stdin: bool,
+    show_settings: bool,
+    show_files: bool,
+    show_fixes: bool,
+    add_noqa: bool,
+    statistics: bool,
+    quiet: bool,
+    silent: bool,
+    exit_zero: bool,
+    exit_non_zero_on_fix: bool,
+) -> int:
+    """The `check` command once its flags are parsed: run, render, and the exit status.
+    A configuration file that cannot be used raises `config.ConfigError`."""
+    report = functools.partial(
+        _emit_report,
+        fmt=fmt,
+        statistics=statistics,
+        unsafe_fixes=options.unsafe_fixes,
+        quiet=quiet,
+        silent=silent,
     )
     if show_settings:
-        click.echo(
-            _settings_text(
-                start, cfg, enabled, fix_codes, ignores, options, fmt, unsafe_fixes, fixing
-            ),
-            nl=False,
-        )
-        ctx.exit(EXIT_CLEAN)
+        target = stdin_filename if use_stdin and stdin_filename else (paths[0] if paths else ".")
+        click.echo(_settings_text(target, resolver.for_path(target), fmt, options), nl=False)
+        return EXIT_CLEAN
 
-    # the codes; the rule objects (and the analysis) load only if a file needs checking
-    codes = sorted(c for c in enabled if c != SYNTAX_ERROR[0])
-    noqa = not ignore_noqa
-
-    def fix_codes_for(display: str) -> tuple[str, ...]:
-        """The rules whose fixes apply to one file: enabled, fixable, not ignored there."""
-        skipped = _per_file_codes(ignores, display)
-        return tuple(c for c in codes if c in fix_codes and c not in skipped)
-
-    stdin_data: bytes | None = None
     if use_stdin:
         display = os.path.normpath(stdin_filename) if stdin_filename else "-"
-        excluded = bool(stdin_filename) and force_exclude and _is_force_excluded(display, options)
-        discovery = Discovery(files=[] if excluded else [SourceFile("-", display)])
-        if not excluded or fixing:
-            stdin_data = _read_stdin()
-        if fixing:
-            assert stdin_data is not None
-            if excluded:  # an editor replaces its buffer with stdout: give it back as it was
-                _write_stdout(stdin_data)
-                ctx.exit(EXIT_CLEAN)
-            ctx.exit(
-                _fix_stdin(
-                    stdin_data,
-                    display,
-                    codes,
-                    fix_codes_for(display),
-                    enabled,
-                    ignores,
-                    fix_codes,
-                    cfg.device_names,
-                    noqa,
-                    unsafe_fixes=unsafe_fixes,
-                    diff=diff,
-                    fix_only=fix_only,
-                    fmt=fmt,
-                    statistics=statistics,
-                    quiet=quiet,
-                    silent=silent,
-                    exit_zero=exit_zero,
-                    exit_non_zero_on_fix=exit_non_zero_on_fix,
-                )
+        settings = resolver.for_path(display if stdin_filename else ".")
+        skipped = bool(stdin_filename) and run_module.excluded(display, settings)
+        if show_files:
+            if not skipped:
+                click.echo(clean(display))
+            return EXIT_CLEAN
+        if skipped and not options.fixing:
+            report([], targets=targets, unchecked=0, notes=[])
+            return EXIT_CLEAN
+        data = _read_stdin()
+        if skipped:  # an editor replaces its buffer with stdout: give it back as it was
+            _write_stdout(data)
+            return EXIT_CLEAN
+        outcome = run_module.check_source(data, display, resolver, options)
+        for where, message in outcome.internal_errors:
+            _err(f"internal error in {where}: {message} (please report this bug)")
+        if options.fixing:
+            return _fix_stdin_report(
+                outcome,
+                options,
+                report=report,
+                quiet=quiet,
+                exit_zero=exit_zero,
+                exit_non_zero_on_fix=exit_non_zero_on_fix,
             )
-    else:
-        discovery = discover(paths or (".",), options)
+        unchecked = outcome.failed
+        notes = [f"{unchecked} file(s) could not be checked: internal error (see stderr)"]
+        unchecked += report(
+            outcome.findings, targets=targets, unchecked=unchecked, notes=notes if unchecked else []
+        )
+        if unchecked:
+            return EXIT_ERROR
+        return EXIT_FINDINGS if outcome.findings and not exit_zero else EXIT_CLEAN
+
+    discovery = run_module.discover_files(paths or (".",), resolver)
     for message in discovery.errors:
         _err(f"error: {message}")
     if show_files:
         for source in discovery.files:
             click.echo(clean(source.display))
-        ctx.exit(EXIT_ERROR if discovery.errors else EXIT_CLEAN)
-    if not discovery.files and not discovery.errors and not use_stdin and not quiet:
+        return EXIT_ERROR if discovery.errors else EXIT_CLEAN
+    if not discovery.files and not discovery.errors and not quiet:
         _err("warning: no Python files found under the given paths")
 
     progress = Progress(len(discovery.files), sys.stderr)
-    fixed_count = 0
-    if stdin_data is not None:
-        result = _check_one(
-            None,
-            rules_for(codes),
-            discovery.files[0].display,
-            cfg.device_names,
-            noqa,
-            stdin_data,
-        )
-        found, failed = (result or []), (0 if result is not None else 1)
-    else:
-        analysis = {"device_names": tuple(cfg.device_names), "noqa": noqa}
-        if fixing:
-            from devlint.fix import unified_diff
-
-            fixed = _fix_files(
-                discovery.files,
-                fix_codes_for,
-                analysis,
-                unsafe_fixes,
-                write=not diff,
-                max_bytes=int(max_file_size * 1_000_000),
-            )
-            for message in fixed.errors:
-                _err(f"error: {message}")
-            fixed_count = fixed.count
-            if diff:
-                progress.close()
-                for result in fixed.results:
-                    click.echo(unified_diff(result), nl=False)
-                if not quiet:
-                    _err(fixed.summary(would=True))
-                ctx.exit(EXIT_FINDINGS if fixed.count else EXIT_CLEAN)
-            if show_fixes and fixed.count and not silent:
-                click.echo(fixed.listing())
-            if (fixed.count or fix_only) and not quiet:
-                _err(fixed.summary(would=False))
-            if fix_only:
-                progress.close()
-                if fixed.errors or discovery.errors:
-                    ctx.exit(EXIT_ERROR)
-                ctx.exit(EXIT_FINDINGS if exit_non_zero_on_fix and fixed.count else EXIT_CLEAN)
-        cache = None
-        if not no_cache:
-            cache_root = Path(cache_dir) if cache_dir else Path(cfg.root) / CACHE_DIR_NAME
-            cache = Cache(cache_root, options_key(codes, analysis))
-        file_jobs = [runner.Job(Path(s.path), s.display) for s in discovery.files]
-        runner.tune_gc()
-        run = runner.run(
-            file_jobs,
-            codes,
-            workers=jobs,
-            cache=cache,
-            options={
-                **analysis,
-                "file_timeout": file_timeout,
-                "max_file_bytes": int(max_file_size * 1_000_000),
-            },
+    try:
+        outcome = run_module.check_paths(
+            paths,
+            resolver,
+            options,
+            discovery=discovery,
             on_progress=lambda done, total: progress.update(done),
         )
-        for display, message in run.errors:
-            _err(f"internal error in {display}: {message} (please report this bug)")
-        found, failed = run.findings, len(run.errors)
-    progress.close()
-    findings = _drop_ignored(found, ignores, enabled, [s.display for s in discovery.files])
-    findings = _strip_unfixable(findings, fix_codes)
+    finally:
+        progress.close()
+    fixed_count = 0
+    if outcome.fixes is not None:
+        from devlint.fix import unified_diff
+
+        fixed = outcome.fixes
+        for message in fixed.errors:
+            _err(f"error: {message}")
+        fixed_count = fixed.count
+        if options.diff:
+            for result in fixed.results:
+                click.echo(unified_diff(result), nl=False)
+            if not quiet:
+                _err(fixed.summary(would=True))
+            return EXIT_FINDINGS if fixed.count else EXIT_CLEAN
+        if show_fixes and fixed.count and not silent:
+            click.echo(fixed.listing())
+        if (fixed.count or options.fix_only) and not quiet:
+            _err(fixed.summary(would=False))
+        if options.fix_only:
+            if fixed.errors or discovery.errors:
+                return EXIT_ERROR
+            return EXIT_FINDINGS if exit_non_zero_on_fix and fixed.count else EXIT_CLEAN
+    for display, message in outcome.internal_errors:
+        _err(f"internal error in {display}: {message} (please report this bug)")
+    findings, failed = outcome.findings, outcome.failed
     unchecked = failed + len(discovery.errors)
 
     if add_noqa:
         sources = {s.display: s.path for s in discovery.files}
-        added, errors = _add_noqa(findings, sources)
+        added, errors = run_module.add_noqa(findings, sources)
         for message in errors:
             _err(f"error: {message}")
         noun = "directive" if added == 1 else "directives"
         if not quiet:
             click.echo(f"Added {added} noqa {noun}.", err=True)
-        ctx.exit(EXIT_ERROR if unchecked or errors else EXIT_CLEAN)
+        return EXIT_ERROR if unchecked or errors else EXIT_CLEAN
 
     notes = [*discovery.errors]
     if failed:
         notes.append(f"{failed} file(s) could not be checked: internal error (see stderr)")
-    unchecked += _emit_report(
-        findings,
-        fmt,
-        targets,
-        statistics=statistics,
-        unchecked=unchecked,
-        notes=notes,
-        unsafe_fixes=unsafe_fixes,
-        quiet=quiet,
-        silent=silent,
-    )
+    unchecked += report(findings, targets=targets, unchecked=unchecked, notes=notes)
     if unchecked:
-        ctx.exit(EXIT_ERROR)
+        return EXIT_ERROR
     if exit_non_zero_on_fix and fixed_count:
-        ctx.exit(EXIT_FINDINGS)
-    ctx.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+        return EXIT_FINDINGS
+    return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
 
 
 def _emit_report(
@@ -835,69 +697,6 @@ def _emit_report(
     return failures
 
 
-def _strip_unfixable(findings: Sequence[Finding], fix_codes: set[str]) -> list[Finding]:
-    """Findings of rules `--unfixable` (or not `--fixable`) lose their fix, as in ruff:
-    no `[*]`, no count in the summary, a null `fix` in JSON."""
-    return [
-        dataclasses.replace(f, fix=None) if f.fix is not None and f.code not in fix_codes else f
-        for f in findings
-    ]
-
-
-def _fix_files(
-    files: Sequence[SourceFile],
-    codes_for: Callable[[str], tuple[str, ...]],
-    analysis: dict[str, Any],
-    unsafe: bool,
-    write: bool,
-    max_bytes: int,
-) -> Any:
-    """`--fix`/`--diff` over `files`, each with only the rules whose fixes may apply to it
-    (enabled, fixable, not switched off by `per-file-ignores`): the fixer applies every
-    fix it is shown, so what it must not apply it is not shown.  Files with the same
-    rules are fixed together; the result lists files in discovery order."""
-    from devlint.fix import FixRun, apply_fixes
-
-    groups: dict[tuple[str, ...], list[SourceFile]] = {}
-    for source in files:
-        groups.setdefault(codes_for(source.display), []).append(source)
-    total = FixRun()
-    for group_codes, sources in groups.items():
-        if not group_codes:
-            continue
-        part = apply_fixes(
-            sources,
-            rules_for(list(group_codes)),
-            analysis,
-            unsafe,
-            write=write,
-            max_bytes=max_bytes,
-        )
-        for item in dataclasses.fields(part):  # lists are joined, counts added
-            mine, theirs = getattr(total, item.name), getattr(part, item.name)
-            if isinstance(mine, list):
-                mine.extend(theirs)
-            elif isinstance(mine, int):
-                setattr(total, item.name, mine + theirs)
-    rank = {s.display: i for i, s in enumerate(files)}
-    total.results.sort(key=lambda r: rank.get(r.path, len(rank)))
-    return total
-
-
-def _decode_source(data: bytes) -> tuple[str, str, bool] | None:
-    """(text, encoding, BOM) of source bytes, as `fix.read_source` reads a file; None when
-    they cannot be decoded (the check reports that as DL000)."""
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        text = data.decode(encoding)
-    except (SyntaxError, UnicodeDecodeError, LookupError):
-        return None
-    bom = encoding == "utf-8-sig"
-    if text.startswith("\ufeff"):
-        text, bom = text[1:], True
-    return text, ("utf-8" if encoding == "utf-8-sig" else encoding), bom
-
-
 def _write_stdout(data: bytes) -> None:
     """Fixed source goes to stdout byte for byte (its own encoding, BOM and line ends)."""
     sys.stdout.flush()
@@ -907,97 +706,6 @@ def _write_stdout(data: bytes) -> None:
     else:
         buffer.write(data)
         buffer.flush()
-
-
-def _fix_stdin(
-    data: bytes,
-    display: str,
-    codes: Sequence[str],
-    file_fix_codes: Sequence[str],
-    enabled: set[str],
-    ignores: Sequence[tuple[str, tuple[str, ...], str]],
-    fix_codes: set[str],
-    device_names: Sequence[str],
-    noqa: bool,
-    *,
-    unsafe_fixes: bool,
-    diff: bool,
-    fix_only: bool,
-    fmt: str,
-    statistics: bool,
-    quiet: bool,
-    silent: bool,
-    exit_zero: bool,
-    exit_non_zero_on_fix: bool,
-) -> int:
-    """`devlint --fix -` (editors): the fixed source on stdout, as `ruff check --fix -`
-    prints it, whether or not anything changed, so the editor can always replace its
-    buffer with stdout; what remains is reported on stderr (`--quiet`: without the
-    summary, `--silent`: not at all).  `--diff` prints the diff instead; `--fix-only`
-    reports nothing.  Returns the exit status."""
-    from devlint import checker
-    from devlint.fix import FixRun, fix_source, unified_diff
-
-    decoded = None if is_notebook(display) else _decode_source(data)
-    out, fixed_count, run = data, 0, FixRun()
-    if decoded is not None:
-        text, encoding, bom = decoded
-        fix_rules = rules_for(list(file_fix_codes))
-
-        def check_text(source: str) -> list[Finding]:
-            return checker.check_source(
-                source, display, fix_rules, device_names=device_names, noqa=noqa, notebook=False
-            )
-
-        try:
-            result = fix_source(text, display, check_text, unsafe_fixes) if fix_rules else None
-        except Exception as exc:  # a bug in devlint must not lose the user's buffer
-            _err(
-                f"internal error in {display}: {type(exc).__name__}: {exc} (please report this bug)"
-            )
-            result = None
-        if result is not None and result.changed:
-            try:
-                out = (b"\xef\xbb\xbf" if bom else b"") + result.fixed.encode(encoding)
-            except UnicodeEncodeError:
-                result = None  # keep the input rather than write what its encoding cannot hold
-            else:
-                fixed_count = len(result.applied)
-                run.results.append(result)
-    if diff:
-        if run.results:
-            click.echo(unified_diff(run.results[0]), nl=False)
-        if not quiet:
-            _err(run.summary(would=True))
-        return EXIT_FINDINGS if fixed_count else EXIT_CLEAN
-    _write_stdout(out)
-    if fix_only:
-        if not quiet:
-            _err(run.summary(would=False))
-        return EXIT_FINDINGS if exit_non_zero_on_fix and fixed_count else EXIT_CLEAN
-    if fixed_count and not quiet:
-        _err(run.summary(would=False))
-    remaining = _check_one(None, rules_for(list(codes)), display, device_names, noqa, out)
-    findings = _drop_ignored(remaining or [], ignores, enabled, [display])
-    findings = _strip_unfixable(findings, fix_codes)
-    unchecked = 1 if remaining is None else 0
-    _emit_report(
-        findings,
-        fmt,
-        [],
-        statistics=statistics,
-        unchecked=unchecked,
-        notes=[],
-        unsafe_fixes=unsafe_fixes,
-        quiet=quiet,
-        silent=silent,
-        to_stderr=True,
-    )
-    if unchecked:
-        return EXIT_ERROR
-    if (findings and not exit_zero) or (exit_non_zero_on_fix and fixed_count):
-        return EXIT_FINDINGS
-    return EXIT_CLEAN
 
 
 def _config_values(values: Sequence[str]) -> tuple[str | None, list[dict[str, Any]]]:
@@ -1036,37 +744,52 @@ def _per_file_option(values: Sequence[str], option: str) -> list[tuple[str, tupl
     return table
 
 
-def _per_file_table(
-    cfg: Config,
-    replace: Sequence[tuple[str, tuple[str, ...]]],
-    extend: Sequence[tuple[str, tuple[str, ...]]],
-) -> list[tuple[str, tuple[str, ...], str]]:
-    """(pattern, codes, root) rows: the configuration's per-file-ignores (patterns
-    relative to its directory) or `--per-file-ignores`' (relative to the current
-    directory), plus `--extend-per-file-ignores`'."""
-    cwd = os.getcwd()
-    if replace:
-        rows = [(pattern, codes, cwd) for pattern, codes in replace]
-    else:
-        rows = [(pattern, codes, cfg.root) for pattern, codes in cfg.per_file_ignores.items()]
-    return [*rows, *((pattern, codes, cwd) for pattern, codes in extend)]
+def _fix_stdin_report(
+    outcome: run_module.Outcome,
+    options: RunOptions,
+    *,
+    report: Callable[..., int],
+    quiet: bool,
+    exit_zero: bool,
+    exit_non_zero_on_fix: bool,
+) -> int:
+    """`devlint --fix -` (editors): the fixed source on stdout, as `ruff check --fix -`
+    prints it, whether or not anything changed, so the editor can always replace its
+    buffer with stdout; what remains is reported on stderr (`--quiet`: without the
+    summary, `--silent`: not at all).  `--diff` prints the diff instead; `--fix-only`
+    reports nothing.  Returns the exit status."""
+    from devlint.fix import unified_diff
+
+    fixes = outcome.fixes
+    fixed_count = fixes.count
+    if options.diff:
+        if fixes.results:
+            click.echo(unified_diff(fixes.results[0]), nl=False)
+        if not quiet:
+            _err(fixes.summary(would=True))
+        return EXIT_FINDINGS if fixed_count else EXIT_CLEAN
+    assert outcome.fixed_source is not None
+    _write_stdout(outcome.fixed_source)
+    if options.fix_only:
+        if not quiet:
+            _err(fixes.summary(would=False))
+        return EXIT_FINDINGS if exit_non_zero_on_fix and fixed_count else EXIT_CLEAN
+    if fixed_count and not quiet:
+        _err(fixes.summary(would=False))
+    unchecked = outcome.failed
+    report(outcome.findings, targets=[], unchecked=unchecked, notes=[], to_stderr=True)
+    if unchecked:
+        return EXIT_ERROR
+    if (outcome.findings and not exit_zero) or (exit_non_zero_on_fix and fixed_count):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
 
 
-def _settings_text(
-    target: str,
-    cfg: Config,
-    enabled: set[str],
-    fix_codes: set[str],
-    ignores: Sequence[tuple[str, tuple[str, ...], str]],
-    options: FileOptions,
-    fmt: str,
-    unsafe_fixes: bool,
-    fixing: bool,
-) -> str:
-    """`--show-settings`: the settings that apply to `target`, after the configuration
-    file and the command line are combined, in TOML-like lines a user can copy into
-    `[tool.devlint]`; what the flags made of the file's settings is what puzzles people."""
-    skipped = _per_file_codes(ignores, os.path.normpath(target))
+def _settings_text(target: str, settings: Settings, fmt: str, options: RunOptions) -> str:
+    """`--show-settings FILE`: which configuration file applied to FILE (and what it
+    extends), and the settings that apply to it after the file and the command line are
+    combined, in TOML-like lines a user can copy into `[tool.devlint]`; with a
+    configuration per directory, which file applied is the first thing to know."""
 
     def show(value: Any) -> str:
         if isinstance(value, bool):
@@ -1076,28 +799,35 @@ def _settings_text(
             return "[" + ", ".join(json.dumps(v) for v in items) + "]"
         return json.dumps(value)
 
+    files = settings.files
+    exclude = [*files.exclude, *files.extend_exclude]
+    extra = [(root, patterns) for root, patterns in files.extra_exclude]
+    include = [(files.root, files.include)] if files.include else []
+    include += list(files.extra_include)
+    path = json.dumps(settings.path) if settings.path else "none (defaults)"
     lines = [
         f"Resolved settings for: {json.dumps(os.path.abspath(target))}",
-        f"Settings path: {json.dumps(os.path.abspath(cfg.path)) if cfg.path else 'none (defaults)'}",
+        f"Settings path: {path}",
         "",
-        f"root = {show(cfg.root)}",
-        f"enabled = {show(enabled)}",
-        f"enabled-here = {show(enabled - skipped)}",
-        f"fixable = {show(fix_codes)}",
-        f"unsafe-fixes = {show(unsafe_fixes)}",
-        f"fix = {show(fixing)}",
+        f"extends = {show(settings.extends)}",
+        f"root = {show(settings.root)}",
+        f"enabled = {show(settings.enabled)}",
+        f"enabled-here = {show(settings.enabled_for(os.path.normpath(target)))}",
+        f"fixable = {show(settings.fixable)}",
+        f"unsafe-fixes = {show(options.unsafe_fixes)}",
+        f"fix = {show(options.fixing)}",
         f"output-format = {show(fmt)}",
-        f"exclude = {show(options.exclude)}",
-        f"extend-exclude = {show(options.extend_exclude)}",
-        f"include = {show(options.include)}",
-        f"respect-gitignore = {show(options.respect_gitignore)}",
-        f"force-exclude = {show(options.force_exclude)}",
-        f"device-names = {show(cfg.device_names)}",
+        f"exclude = {show(exclude)}  # relative to {files.root}",
+        *(f"extend-exclude = {show(p)}  # relative to {root}" for root, p in extra),
+        *(f"include = {show(p)}  # relative to {root}" for root, p in include),
+        f"respect-gitignore = {show(files.respect_gitignore)}",
+        f"force-exclude = {show(files.force_exclude)}",
+        f"device-names = {show(settings.device_names)}",
         "",
         "[per-file-ignores]",
         *(
             f"{json.dumps(pattern)} = {show(codes)}  # relative to {root}"
-            for pattern, codes, root in ignores
+            for pattern, codes, root in settings.per_file_ignores
         ),
     ]
     return "\n".join(lines) + "\n"
@@ -1108,12 +838,6 @@ def _read_stdin() -> bytes:
     if buffer is not None:
         return buffer.read()
     return sys.stdin.read().encode("utf-8")  # pragma: no cover - a stdin without bytes
-
-
-def _is_force_excluded(path: str, options: FileOptions) -> bool:
-    return PathSet(
-        [*options.exclude, *options.extend_exclude], options.root
-    ).matches_path_or_parent(path)
 
 
 @cli.command("rules", context_settings=CONTEXT_SETTINGS)
