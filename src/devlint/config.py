@@ -1,11 +1,10 @@
 """Configuration: `[tool.devlint]` in `pyproject.toml`, or `devlint.toml`/`.devlint.toml`.
 
-The nearest configuration file wins: starting at the first path on the command line (or
-the current directory), each directory up to the file-system root is searched for
-`.devlint.toml`, then `devlint.toml` (settings at the top level), then a
-`pyproject.toml` that has a `[tool.devlint]` table.  `--config FILE` names one
-explicitly and `--isolated` ignores them all.  Relative patterns in the file are
-relative to the directory that holds it.  Every `pyproject.toml` met on the way is
+The nearest configuration file wins: each directory, from the file's own up to the
+file-system root, is searched for `.devlint.toml`, then `devlint.toml` (settings at the
+top level), then a `pyproject.toml` that has a `[tool.devlint]` table.  `--config FILE`
+names one explicitly and `--isolated` ignores them all.  Relative patterns in the file
+are relative to the directory that holds it.  Every `pyproject.toml` met on the way is
 parsed, also one without a `[tool.devlint]` table: a broken one stops the run (exit 2),
 as in ruff, instead of being skipped silently (its `[tool.devlint]` might be what the
 user meant to apply).  `--config KEY=VALUE` overrides one setting (inline TOML, as
