@@ -179,6 +179,20 @@ def test_fix_uses_each_files_configuration(two_packages: Path) -> None:
     assert (two_packages / "pkg_a/m.py").read_text() == BOTH
 
 
+def test_a_nested_configuration_cannot_undo_the_exclude_above_it(project: Path) -> None:
+    """Whether to enter a directory is decided by its parent's settings, as in ruff."""
+    write(project, "devlint.toml", 'extend-exclude = ["vendored"]\n')
+    write(project, "vendored/lib/devlint.toml", 'select = ["DL008"]\n')
+    write(project, "vendored/lib/x.py", BROKEN)
+    write(project, "ok.py", "x = 1\n")
+    assert run("--show-files").stdout.splitlines() == ["ok.py"]
+    # named explicitly, it is checked with its own configuration
+    result = run("--output-format", "concise", "--no-cache", "vendored/lib")
+    assert codes(result) == [("vendored/lib/x.py", "DL000")]
+    result = run("--force-exclude", "--show-files", "vendored/lib/x.py")
+    assert result.stdout == ""
+
+
 def test_a_broken_nested_configuration_stops_the_walk(two_packages: Path) -> None:
     write(two_packages, "pkg_c/pyproject.toml", "[project\n")
     write(two_packages, "pkg_c/m.py", BOTH)

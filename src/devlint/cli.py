@@ -548,8 +548,7 @@ def _check(
 
     if use_stdin:
         display = os.path.normpath(stdin_filename) if stdin_filename else "-"
-        settings = resolver.for_path(display if stdin_filename else ".")
-        skipped = bool(stdin_filename) and run_module.excluded(display, settings)
+        skipped = bool(stdin_filename) and run_module.excluded(display, resolver)
         if show_files:
             if not skipped:
                 click.echo(clean(display))

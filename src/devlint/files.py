@@ -141,15 +141,9 @@ class _Filter:
         return self.options.force_exclude and self.excluded(path)
 
 
-def is_excluded(path: str, options: FileOptions) -> bool:
-    """Does `exclude`/`extend-exclude` name `path` or a directory above it?  (For a file
-    given by name, such as stdin's `--stdin-filename`, under `--force-exclude`.)"""
-    return _Filter(options).excluded(path)
-
-
-# The options that apply in one directory: to the files in it, and to the directory itself
-# when the walk decides whether to enter it (a nested configuration's settings apply at
-# and below its directory, as in ruff).
+# The options that apply in one directory: to the files in it, and to its subdirectories
+# when the walk decides whether to enter them (a nested configuration's settings apply
+# below its directory, as in ruff).
 Resolver = Callable[[str], FileOptions]
 
 
@@ -160,6 +154,25 @@ class _Filters:
         self.default = _Filter(options or FileOptions())
         self.resolver = resolver
         self.compiled: dict[FileOptions, _Filter] = {}
+
+    def force_excluded(self, path: str) -> bool:
+        """Does `--force-exclude` skip a path named on the command line?  Each
+        configuration above it has its say about the part of the path below it (as the
+        walk would not have entered an excluded directory), not only the nearest one."""
+        if self.resolver is None:
+            return self.default.force_excluded(path)
+        seen: set[int] = set()
+        directory = os.path.dirname(os.path.abspath(path))
+        while True:
+            filt = self.at(directory)
+            if id(filt) not in seen:
+                seen.add(id(filt))
+                if filt.force_excluded(path):
+                    return True
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                return False
+            directory = parent
 
     def at(self, directory: str) -> _Filter:
         if self.resolver is None:
@@ -192,11 +205,12 @@ def _walk(top: str, errors: list[str], filters: _Filters) -> Iterable[str]:
         kept = []
         for d in sorted(dirnames):
             full = os.path.join(dirpath, d)
-            filt = filters.at(full)
-            if filt.skip_dir(full, d):
+            # whether to enter a directory is its parent's call (as in ruff): a nested
+            # configuration cannot undo the exclude of the configuration above it
+            if here.skip_dir(full, d):
                 continue
             if gitignore is not None:
-                if filt.options.respect_gitignore and gitignore.ignored(full, is_dir=True):
+                if here.options.respect_gitignore and gitignore.ignored(full, is_dir=True):
                     continue
                 ignores[os.path.normpath(full)] = gitignore.child(full)
             kept.append(d)
@@ -216,6 +230,14 @@ def _walk(top: str, errors: list[str], filters: _Filters) -> Iterable[str]:
                 yield full
 
 
+def is_force_excluded(
+    path: str, options: Optional[FileOptions] = None, resolver: Optional[Resolver] = None
+) -> bool:
+    """Does `--force-exclude` skip `path`, a file given by name only (such as stdin's
+    `--stdin-filename`), as it would skip it on the command line?"""
+    return _Filters(options, resolver).force_excluded(path)
+
+
 def discover(
     paths: Iterable[str],
     options: Optional[FileOptions] = None,
@@ -228,8 +250,7 @@ def discover(
     result = Discovery()
     found: list[SourceFile] = []
     for arg in paths:
-        where = arg if os.path.isdir(arg) else (os.path.dirname(arg) or ".")
-        if filters.at(where).force_excluded(arg):
+        if filters.force_excluded(arg):
             continue
         if not os.path.exists(arg):
             if os.path.lexists(arg):

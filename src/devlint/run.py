@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 from devlint import runner, suppression
 from devlint.cache import CACHE_DIR_NAME, Cache, options_key
-from devlint.files import Discovery, SourceFile, discover, is_excluded, is_notebook
+from devlint.files import Discovery, SourceFile, discover, is_force_excluded, is_notebook
 from devlint.findings import Finding
 from devlint.meta_rules import UNUSED_SUPPRESSION
 from devlint.rules import SYNTAX_ERROR, rules_for
@@ -222,9 +222,9 @@ def _fix_files(
 # --- one file in memory (stdin, an editor's buffer) ------------------------------------
 
 
-def excluded(display: str, settings: Settings) -> bool:
+def excluded(display: str, resolver: Resolver) -> bool:
     """Does `--force-exclude` skip a file given by name only (stdin's file name)?"""
-    return settings.files.force_exclude and is_excluded(display, settings.files)
+    return is_force_excluded(display, resolver=resolver.file_options)
 
 
 def check_source(
