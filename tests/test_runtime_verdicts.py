@@ -369,7 +369,10 @@ def test_legacy_constructors_moved_to_the_device_are_clean(programs, results) ->
 def test_integer_ordinals_and_every_spelling_work(programs, results) -> None:
     result = results["ordinals_ddp_style"]
     assert result.status == "ok", result.output
-    assert result.events == []
+    # No device error; its `torch.load` of a checkpoint without tensors is noted as such.
+    assert [(e["kind"], e.get("outcome"), e.get("storages")) for e in result.events] == [
+        ("load", "cpu-only", {})
+    ]
     assert "ok" in result.output
     v = verdicts(programs, results, "ordinals_ddp_style")
     assert v["missed"] == []

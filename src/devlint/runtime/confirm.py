@@ -9,7 +9,8 @@
 3. Each finding gets a verdict:
 
    CONFIRMED      a runtime device event is linked to it: its line is one of the event's
-                  user frames (DL001, DL003, DL006, DL007, DL008, DL009), the site that
+                  user frames (DL001, DL003, DL006, DL007, DL009; DL008 only by a load
+                  that really failed), the site that
                   created an operand on its device (DL005: only that, never a frame on the
                   factory's line, which may be about another operand), a move asked of an
                   operand and
@@ -20,7 +21,12 @@
    INCONCLUSIVE   the line ran but the program stopped early (an exception, a device error
                   without --keep-going, the timeout): what it made never had its chance
    UNTESTED       the rule cannot be observed with this device (DL002 needs `--device cpu`;
-                  the mixing rules need an accelerator, real or emulated)
+                  the mixing rules need an accelerator, real or emulated), or (DL008) the
+                  load ran but did not fail: it met accelerator storages where there is an
+                  accelerator (it *would* fail on a CPU-only machine: the message says
+                  which storages, on which device) or no accelerator storage at all.  A
+                  DL008 is never REFUTED: no run shows that a checkpoint from elsewhere
+                  loads.
 
    Events that no finding explains are reported as MISSED BY STATIC: feedback for the rules.
 
@@ -71,6 +77,21 @@ RULE_LINKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "DL008": (("load",), (FRAMES,)),
     "DL009": (("mismatch",), (FRAMES,)),
 }
+# The outcome of a `torch.load` without map_location (events.py).  Only a load that
+# raised confirms DL008; the other two say what would fail, and are never "missed".
+LOAD_FAILED, LOAD_WOULD_FAIL, LOAD_CPU_ONLY = "failed", "would-fail", "cpu-only"
+
+
+def load_failed(event: dict[str, Any]) -> bool:
+    """A `load` event of a load that really raised (events before outcomes were recorded
+    were all recorded as failures)."""
+    return event.get("kind") == "load" and event.get("outcome", LOAD_FAILED) == LOAD_FAILED
+
+
+def _unproven_load(event: dict[str, Any]) -> bool:
+    return event.get("kind") == "load" and not load_failed(event)
+
+
 # Rules a run with no accelerator (`--device cpu`) can observe, and the others.
 CPU_RULES = frozenset({"DL002", "DL008"})
 ACCEL_RULES = frozenset(RULE_LINKS) - {"DL002"}
@@ -493,6 +514,8 @@ class Confirmation:
                 count=e.get("count", 1),
                 healed=bool(e.get("healed")),
             )
+            if e.get("kind") == "load":
+                d.update(outcome=e.get("outcome", LOAD_FAILED), storages=e.get("storages", {}))
         return d
 
 
@@ -572,6 +595,7 @@ def confirm_findings(
         rule = RULE_LINKS.get(f.code)
         key = (_norm(f.path), f.line)
         conf: Optional[Confirmation] = None
+        unproven: Optional[tuple[dict[str, Any], str]] = None  # a load that did not fail
         if rule is not None:
             kinds, via = rule
             for i, (event, lk) in enumerate(zip(result.events, links)):
@@ -581,6 +605,13 @@ def confirm_findings(
                 if how is None:
                     continue
                 used.add(i)
+                if _unproven_load(event):
+                    if unproven is None or (
+                        event.get("outcome") == LOAD_WOULD_FAIL
+                        and unproven[0].get("outcome") != LOAD_WOULD_FAIL
+                    ):
+                        unproven = (event, how)
+                    continue
                 if conf is None:
                     conf = Confirmation(
                         CONFIRMED,
@@ -595,6 +626,8 @@ def confirm_findings(
             reached = any(start <= ln <= end for ln in hits) or f.line in hits
             if not reached:
                 conf = Confirmation(NOT_REACHED, "the line never ran")
+            elif f.code == "DL008":
+                conf = _untested_load(unproven, result)
             elif rule is None or not testable(f.code, result.device):
                 conf = Confirmation(UNTESTED, _untested_reason(f.code, result.device))
             elif not result.completed:
@@ -607,7 +640,8 @@ def confirm_findings(
                     REFUTED, "the line ran and nothing it made or touched mixed devices"
                 )
         out.append((f, conf))
-    missed = [e for i, e in enumerate(result.events) if i not in used]
+    # A load that would fail elsewhere (or cannot fail) is no error of this run.
+    missed = [e for i, e in enumerate(result.events) if i not in used and not _unproven_load(e)]
     # With no accelerator, every failure after the first comes from the same few device
     # values: once a DL002 finding explains one, the others are its consequences.
     explained_files = {
@@ -622,6 +656,70 @@ def confirm_findings(
         )
     ]
     return out, missed
+
+
+def _untested_load(
+    unproven: Optional[tuple[dict[str, Any], str]], result: RunResult
+) -> Confirmation:
+    """The UNTESTED verdict of a DL008 whose load ran without failing: what would fail,
+    where, and why this run could not show it."""
+    if unproven is None:
+        return Confirmation(
+            UNTESTED,
+            "the line ran, but no torch.load without map_location read a checkpoint there: "
+            "such a load fails only on a checkpoint with accelerator storages, on a machine "
+            "without that accelerator",
+        )
+    event, how = unproven
+    top = (event.get("frames") or [{}])[0]
+    where = f"{_short(str(top.get('path')))}:{top.get('line')}" if top else "this line"
+    storages = storages_text(event.get("storages") or {})
+    if event.get("outcome") == LOAD_WOULD_FAIL:
+        message = (
+            f"would fail on a CPU-only machine, not in this run ({result.device} has the "
+            f"accelerator): torch.load at {where} without map_location read {storages}; "
+            f"there it raises {event.get('exception') or 'RuntimeError'}: "
+            f"{_first_sentence(str(event.get('message', '')))} (to see it fail, load a "
+            "checkpoint this program saved on the accelerator in a run with --device cpu)"
+        )
+    else:
+        message = (
+            f"this run cannot show it: torch.load at {where} read {storages or 'no storage'}"
+            ", no accelerator storage; a checkpoint saved on an accelerator and loaded here "
+            "without map_location fails on a CPU-only machine"
+        )
+    return Confirmation(UNTESTED, message, list(event.get("devices", [])), event, how)
+
+
+def _short(path: str) -> str:
+    """`path` relative to the working directory when it is below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _first_sentence(text: str) -> str:
+    line = _first_line(text)
+    end = line.find(". ")
+    return line[: end + 1] if end > 0 else line
+
+
+def storages_text(storages: dict[str, Any]) -> str:
+    """`2 storages on cuda:0 (fc.weight, fc.bias) and 1 on cpu (step)`: which tensors of a
+    checkpoint were saved on which device, accelerator locations first."""
+    parts = []
+    for i, loc in enumerate(sorted(storages, key=lambda loc: (loc.startswith("cpu"), loc))):
+        info = storages[loc] or {}
+        count = int(info.get("count", 0))
+        names = list(info.get("tensors") or [])
+        noun = ("storage" if count == 1 else "storages") if i == 0 else ""
+        text = f"{count} {noun} on {loc}".replace("  ", " ")
+        if names:
+            text += f" ({', '.join(names)}{', ...' if count > len(names) else ''})"
+        parts.append(text)
+    return " and ".join(parts)
 
 
 def _untested_reason(code: str, device: Optional[str]) -> str:

@@ -49,10 +49,11 @@ from devlint.runtime.tracer import (
     Hooks,
     Prov,
     TracerMode,
-    cpu_only_load_message,
+    checkpoint_storages,
     get_prov,
     inherit,
     legacy_original,
+    load_event,
     make_event,
     mark_recorded,
     operand_record,
@@ -1101,12 +1102,17 @@ class EmulationHooks(Hooks):
 
     # -- torch.load of a checkpoint with (emulated or real) accelerator storages --
     def load(self, orig, f, map_location, args, kwargs):
+        """`map_location` honoured as on a GPU (string, device, dict, callable), accelerator
+        storages given back as emulated tensors.  A load without map_location is recorded
+        with what it met (`load_event`): here there is an accelerator, so a checkpoint with
+        accelerator storages loads; that is a load that *would fail* on a CPU-only machine,
+        never a failure, and it does not confirm DL008 by itself."""
         frame = sys._getframe()
-        seen: list[str] = []
+        places: list[tuple[int, str]] = []
         emulated: dict[int, torch.device] = {}
 
         def place(storage, location):
-            seen.append(location)
+            places.append((storage.data_ptr(), str(location)))
             if callable(map_location) and not isinstance(map_location, (str, torch.device, dict)):
                 result = map_location(storage, location)
                 if result is not None:
@@ -1127,22 +1133,11 @@ class EmulationHooks(Hooks):
             return storage
 
         out = orig(f, place, *args, **kwargs)
+        if map_location is None and EMU.harness is not None:
+            # Named before the tensors are wrapped: the names follow the plain storages.
+            EMU.harness.record(load_event(frame, places, checkpoint_storages(out, places)))
         if emulated:
             out = _rewrap(out, emulated, {}, 0)
-        accel = [loc for loc in seen if not loc.startswith("cpu")]
-        if map_location is None and accel and EMU.harness is not None:
-            EMU.harness.record(
-                make_event(
-                    "load",
-                    "torch.load",
-                    cpu_only_load_message(accel[0]),
-                    "RuntimeError",
-                    [str(_normalize(accel[0])), "cpu"],
-                    [],
-                    frame=frame,
-                    locations=sorted(set(seen)),
-                )
-            )
         return out
 
 

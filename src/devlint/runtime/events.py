@@ -4,8 +4,13 @@ An event is a JSON-ready dict:
 
     kind       "mismatch"        operands of one operation on different devices
                "numpy"           `.numpy()` (or `__array__`) on an accelerator tensor
-               "load"            `torch.load` without `map_location` of a checkpoint with
-                                 accelerator storages: it fails on a CPU-only machine
+               "load"            `torch.load` without `map_location`, with its `outcome`:
+                                 "failed" (it raised: accelerator storages and no
+                                 accelerator; only this confirms DL008), "would-fail"
+                                 (accelerator storages loaded where there is one: a
+                                 CPU-only machine raises the message), "cpu-only" (no
+                                 accelerator storage: this load cannot show the bug);
+                                 `storages`: {saved location: {count, tensors}}
                "no-accelerator"  an accelerator was asked for and there is none
     op         the operation (`aten::addmm`, `Tensor.numpy`, `torch.load`, `Tensor.to`)
     message    the error text PyTorch raises (or would raise)
@@ -37,7 +42,10 @@ KINDS = ("mismatch", "numpy", "load", "no-accelerator")
 def event_key(event: dict[str, Any]) -> tuple:
     frames = tuple((f["path"], f["line"]) for f in event.get("frames", ()))
     origins: tuple = ()
-    if event.get("kind") == "mismatch":
+    if event.get("kind") == "load":
+        # A load that failed and one that would fail are different facts about the line.
+        origins = (event.get("outcome"),)
+    elif event.get("kind") == "mismatch":
         # The same line mixing different tensors is a different event (DL005 at two
         # factories); for the other kinds the line is the event.
         origins = tuple(

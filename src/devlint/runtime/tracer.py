@@ -984,33 +984,22 @@ class Hooks:
         return load
 
     def load(self, orig, f, map_location, args, kwargs):
-        """Real devices and no accelerator: torch.load runs for real; a checkpoint with
-        accelerator storages loaded without map_location is recorded (it fails on a
-        CPU-only machine), and a load that fails for want of an accelerator too."""
+        """Real devices and no accelerator: torch.load runs for real.  A load without
+        map_location is recorded with what it met: a checkpoint with accelerator storages
+        that loaded (here there is an accelerator) is a load that *would fail* on a
+        CPU-only machine, not a failure; one with CPU storages only could not show the bug
+        at all.  Only a load that raised for want of an accelerator (`load_error`) failed,
+        and only that confirms DL008."""
         __tracebackhide__ = True
-        seen: list[str] = []
         frame = sys._getframe()
         if map_location is None:
-            restore = _recording_restore(seen)
+            places: list[tuple[int, str]] = []
             try:
                 with _in_hook():
-                    out = orig(f, restore, *args, **kwargs)
+                    out = orig(f, _recording_restore(places), *args, **kwargs)
             except Exception as exc:
                 return self.load_error(orig, f, map_location, args, kwargs, exc, frame)
-            accel = [loc for loc in seen if not loc.startswith("cpu")]
-            if accel:
-                self.harness.record(
-                    make_event(
-                        "load",
-                        "torch.load",
-                        cpu_only_load_message(accel[0]),
-                        "RuntimeError",
-                        [_loc_device(accel[0]), "cpu"],
-                        [],
-                        frame=frame,
-                        locations=sorted(set(seen)),
-                    )
-                )
+            self.harness.record(load_event(frame, places, checkpoint_storages(out, places)))
             return out
         try:
             with _in_hook():
@@ -1019,6 +1008,9 @@ class Hooks:
             return self.load_error(orig, f, map_location, args, kwargs, exc, frame)
 
     def load_error(self, orig, f, map_location, args, kwargs, exc, frame):
+        """A load that really failed for want of an accelerator: without map_location it
+        is the failure DL008 is about (`outcome: failed`), with one it is a device asked
+        for where there is none (DL002).  With --keep-going it is loaded onto the CPU."""
         __tracebackhide__ = True
         if classify(exc) != "no-accelerator" or is_recorded(exc):
             raise exc
@@ -1034,12 +1026,21 @@ class Hooks:
         )
         if kind == "no-accelerator":
             event["bindings"] = device_bindings(frame, (), {"map_location": map_location})
+        else:
+            event["outcome"] = LOAD_FAILED
         event["healed"] = self.harness.keep_going
-        self.harness.record(event)
         if not self.harness.keep_going:
+            self.harness.record(event)
             raise mark_recorded(exc)
         _rewind(f)
-        return orig(f, "cpu", *args, **kwargs)
+        places: list[tuple[int, str]] = []
+        try:
+            out = orig(f, _recording_restore(places, to_cpu=True), *args, **kwargs)
+            if kind == "load":
+                event["storages"] = checkpoint_storages(out, places)
+        finally:
+            self.harness.record(event)
+        return out
 
 
 _MISSING = object()
@@ -1069,14 +1070,101 @@ def _loc_device(location: str) -> str:
     return location if ":" in location else f"{location}:0"
 
 
-def _recording_restore(seen: list[str]):
+def _recording_restore(places: list[tuple[int, str]], to_cpu: bool = False):
+    """A `map_location` that restores as torch.load does by default (or onto the CPU) and
+    notes the saved location of each storage, by the address of the storage it gives
+    back (what the loaded tensors point at)."""
     from torch.serialization import default_restore_location
 
     def restore(storage, location):
-        seen.append(location)
-        return default_restore_location(storage, location)
+        out = storage if to_cpu else default_restore_location(storage, location)
+        try:
+            ptr = out.data_ptr()
+        except Exception:
+            ptr = -1
+        places.append((ptr, str(location)))
+        return out
 
     return restore
+
+
+LOAD_FAILED = "failed"  # the load raised: no accelerator for its storages
+LOAD_WOULD_FAIL = "would-fail"  # accelerator storages loaded where there is one
+LOAD_CPU_ONLY = "cpu-only"  # only CPU storages: this load cannot show the bug
+_MAX_NAMES = 6
+
+
+def checkpoint_storages(obj: Any, places: list[tuple[int, str]]) -> dict[str, dict[str, Any]]:
+    """{saved location: {"count": storages, "tensors": [first names]}} of a loaded
+    checkpoint: the names are the keys that lead to each tensor (`model.fc.weight`,
+    `optimizer.state.0.exp_avg`), so the report can say which tensors were saved on
+    which device.  Storages no tensor of the result points at are counted under their
+    location with no name."""
+    where = {ptr: loc for ptr, loc in places if ptr > 0}
+    names: dict[str, list[str]] = {}
+    budget = [5000]
+
+    def walk(value: Any, name: str, depth: int) -> None:
+        budget[0] -= 1
+        if budget[0] < 0 or depth > 8:
+            return
+        if isinstance(value, torch.Tensor):
+            try:
+                ptr = value.untyped_storage().data_ptr()
+            except Exception:
+                return
+            loc = where.get(ptr)
+            if loc is None:
+                return
+            lst = names.setdefault(loc, [])
+            if len(lst) < _MAX_NAMES:
+                lst.append(name or "<tensor>")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{name}.{k}" if name else str(k), depth + 1)
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                walk(v, f"{name}.{i}" if name else str(i), depth + 1)
+        elif isinstance(value, torch.nn.Module):
+            walk(value.state_dict(keep_vars=True), name, depth + 1)
+
+    walk(obj, "", 0)
+    counts: dict[str, int] = {}
+    for _, loc in places:
+        counts[loc] = counts.get(loc, 0) + 1
+    return {loc: {"count": n, "tensors": names.get(loc, [])} for loc, n in sorted(counts.items())}
+
+
+def load_event(
+    frame: Any, places: list[tuple[int, str]], storages: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The event of a `torch.load` without map_location that did not fail: `would-fail`
+    when the checkpoint has accelerator storages (a CPU-only machine raises PyTorch's
+    error, given as the message), `cpu-only` when it has none."""
+    accel = sorted({loc for _, loc in places if not loc.startswith("cpu")})
+    if accel:
+        return make_event(
+            "load",
+            "torch.load",
+            cpu_only_load_message(accel[0]),
+            "RuntimeError",
+            [_loc_device(accel[0]), "cpu"],
+            [],
+            frame=frame,
+            outcome=LOAD_WOULD_FAIL,
+            storages=storages,
+        )
+    return make_event(
+        "load",
+        "torch.load",
+        "",
+        "",
+        ["cpu"],
+        [],
+        frame=frame,
+        outcome=LOAD_CPU_ONLY,
+        storages=storages,
+    )
 
 
 def cpu_only_load_message(location: str) -> str:
