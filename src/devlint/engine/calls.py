@@ -24,6 +24,7 @@ from devlint.engine.scope import (
 )
 from devlint.engine.syntax import (
     bind_args,
+    default_constants,
     factory_scalar,
     parameter_names,
 )
@@ -31,6 +32,7 @@ from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    NO_CONST,
     NUMBER,
     OTHER,
     UNKNOWN,
@@ -151,15 +153,42 @@ class CallsMixin:
             a.star and not (a.star == "**" and self.built_without(v, "map_location", scope))
             for a, v in args
         )
+        source = self.keyword(node, "f")
+        path = pos[0].value if pos else (source.value if source is not None else None)
+        key = path_key(self.text(path)) if path is not None else None
         if (
             location is None
             and len(pos) < 2
             and not forwarded
             and scope.report
+            and not (key is not None and SAVED + key in scope.env)
             and self.once("load", id(node))
         ):
-            self.facts.loads.append(LoadCall(node, self.text(node), self.device_var_name(scope)))
+            load = LoadCall(node, self.text(node), self.device_var_name(scope))
+            self.facts.loads.append(load)
+            if key is not None and not isinstance(path, cst.Name):
+                self.load_paths.append((load, key))
         return UNKNOWN
+
+    def _call_save(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`torch.save(obj, path)`: on every path through this scope from here on, a load
+        of the same path expression (not rebound since) reads back what this machine
+        wrote; and the file holds no accelerator tensors when `obj` is known to hold
+        none (`saved_payloads`, for loads of that path elsewhere in the file)."""
+        args = self.eval_args(node, scope)
+        pos = [(a, v) for a, v in args if a.keyword is None and not a.star]
+        obj = self.keyword(node, "obj")
+        target = self.keyword(node, "f")
+        payload = pos[0][1] if pos else (self.eval(obj.value, scope) if obj is not None else None)
+        path = pos[1][0].value if len(pos) > 1 else (target.value if target is not None else None)
+        if path is None or payload is None:
+            return OTHER
+        key = path_key(self.text(path))
+        scope.env[SAVED + key] = OTHER
+        obj_node = pos[0][0].value if pos else (obj.value if obj is not None else None)
+        clean = holds_no_device_tensor(payload) or is_cpu_copy(obj_node)
+        self.saved_payloads.setdefault(key, []).append(clean)
+        return OTHER
 
     def built_without(self, value: Value, key: str, scope: Scope) -> bool:
         """Is `value` a dict display of this scope whose keys are known, none of them `key`,
@@ -835,6 +864,11 @@ class CallsMixin:
             self.passed.setdefault((id(func), pname), set()).add(
                 "placed" if placed else "cpu" if on_cpu else "other"
             )
+        # what the caller left out is the default: a flag (`cuda=False`) or `None`
+        # decides the callee's branches
+        # (unless a starred argument may be passing them)
+        if not any(a.star for a, _ in args):
+            bound.update(default_constants(func, bound))
         self._in_progress.add(id(func))
         try:
             inner = self.analyze_function(
@@ -863,6 +897,8 @@ _SCALAR_BUILTINS = (
 _BY_NAME: dict[str, _Handler] = {
     "torch.device": CallsMixin._call_device,
     "torch.load": CallsMixin._call_load,
+    "torch.save": CallsMixin._call_save,
+    "torch.serialization.save": CallsMixin._call_save,
     "torch.serialization.load": CallsMixin._call_load,
     "torch.set_default_device": CallsMixin._call_other,
     "enumerate": CallsMixin._call_enumerate,
@@ -938,7 +974,59 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
         lambda q, last: q.startswith("torch.") and q.count(".") == 1 and last[:1].islower(),
         CallsMixin._call_torch_op,
     ),
+    # `torch.linalg.cholesky(S)`, `torch.fft.rfft(x)`: results on their input's device
+    (
+        lambda q, last: (
+            q.startswith(("torch.linalg.", "torch.fft.", "torch.special."))
+            and q.count(".") == 2
+            and last[:1].islower()
+        ),
+        CallsMixin._call_torch_op,
+    ),
 )
+
+
+# environment keys marking a path `torch.save` wrote in this scope (`<saved>path`)
+SAVED = "<saved>"
+
+
+def path_key(text: str) -> str:
+    """A path expression's text, without its layout: `os.path.join(d, "x.pt")`."""
+    return "".join(text.split())
+
+
+def is_cpu_copy(node: Optional[cst.BaseExpression]) -> bool:
+    """`x.cpu()` or `model.cpu().state_dict()`: whatever `x` or `model` is, what is
+    saved is on the CPU (a module's `.cpu()` moves it there in place)."""
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+        return False
+    if node.func.attr.value == "cpu":
+        return True
+    return node.func.attr.value == "state_dict" and is_cpu_copy(node.func.value)
+
+
+def holds_no_device_tensor(value: Value) -> bool:
+    """A payload that certainly holds no tensor off the CPU: constants (strings, numbers,
+    `None`), devices, tensors certainly on the CPU (`x.cpu()`, `model.cpu().state_dict()`,
+    `{k: v.cpu() for ...}`), and containers of those.  Anything unknown may hold one."""
+    if value.kind is Kind.OTHER:
+        return value.const is not NO_CONST or value.type_name == NUMBER.type_name
+    if value.kind is Kind.DEVICE:
+        return True
+    if value.kind is Kind.TENSOR:
+        return is_cpu(value.device)
+    if value.kind is not Kind.BATCH:
+        return False
+    parts: list[Value] = []
+    if value.entries is not None:
+        parts = [v for _, v in value.entries]
+    elif value.elems is not None:
+        parts = list(value.elems)
+    elif value.elem is not None:
+        parts = [value.elem]
+    else:
+        return False
+    return all(holds_no_device_tensor(v) for v in parts)
 
 
 def kwargs_device(value: Value) -> Device:

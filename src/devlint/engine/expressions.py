@@ -23,12 +23,14 @@ from devlint.engine.scope import (
 )
 from devlint.engine.syntax import (
     is_device_expr,
+    same_device_pairs,
     subscript_key,
 )
 from devlint.engine.values import (
     ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    NO_CONST,
     NUMBER,
     OTHER,
     UNKNOWN,
@@ -36,15 +38,18 @@ from devlint.engine.values import (
     Origin,
     Value,
     common_origin,
+    constant,
     container_device,
     is_cpu,
     is_known,
+    is_none,
     is_placed,
     is_weak,
     join_values,
     partly_cpu,
     sym,
     tensor,
+    truth,
 )
 from devlint.engine.walk import iter_children
 
@@ -91,12 +96,17 @@ class ExpressionsMixin:
         return None
 
     def eval_Name(self, node: cst.Name, scope: Scope) -> Value:
-        found = self.lookup(node.value, scope)
+        found = scope.env.get(node.value)
         if found is not None:
             return found
+        found = self.lookup(node.value, scope)
+        if found is not None:
+            # a module-level flag may be rebound (`global`, an importer setting it): its
+            # constant decides nothing here
+            return found if found.const is NO_CONST else replace(found, const=NO_CONST)
         name = node.value
         if name in ("True", "False", "None"):
-            return OTHER
+            return constant({"True": True, "False": False, "None": None}[name])
         if self.is_device_name(name):
             return Value(Kind.DEVICE, sym(name))
         if N.is_loader_name(name):
@@ -117,11 +127,17 @@ class ExpressionsMixin:
             type_name=HEURISTIC_LOADER if heuristic else "",
         )
 
-    def eval_Integer(self, node: cst.CSTNode, scope: Scope) -> Value:
-        """A Python int or float: `torch.tensor(3)` of it is a 0-dim tensor."""
-        return NUMBER
+    def eval_Integer(self, node: cst.Integer, scope: Scope) -> Value:
+        """A Python int: `torch.tensor(3)` of it is a 0-dim tensor; its value may decide
+        a branch (`if verbose == 0:`)."""
+        try:
+            return constant(int(node.value, 0))
+        except ValueError:
+            return NUMBER
 
-    eval_Float = eval_Integer
+    def eval_Float(self, node: cst.Float, scope: Scope) -> Value:
+        """A Python float: `torch.tensor(0.5)` of it is a 0-dim tensor."""
+        return NUMBER
 
     def eval_Imaginary(self, node: cst.CSTNode, scope: Scope) -> Value:
         return OTHER
@@ -132,11 +148,11 @@ class ExpressionsMixin:
         """Device strings are device values (`device = "cpu"`); other strings are not."""
         s = N.string_value(node)
         if s == "cpu":
-            return Value(Kind.DEVICE, DEV_CPU)
+            return Value(Kind.DEVICE, DEV_CPU, const=s)
         lit = N.accelerator_literal(node)
         if lit is not None:
-            return Value(Kind.DEVICE, frozenset({lit}))
-        return OTHER
+            return Value(Kind.DEVICE, frozenset({lit}), const=s)
+        return OTHER if s is None else constant(s)
 
     def eval_FormattedString(self, node: cst.FormattedString, scope: Scope) -> Value:
         for part in node.parts:
@@ -343,8 +359,18 @@ class ExpressionsMixin:
         )
 
     def eval_IfExp(self, node: cst.IfExp, scope: Scope) -> Value:
-        self.eval(node.test, scope)
+        test = self.eval(node.test, scope)
         device_test = self.is_device_condition(node.test)
+        known = truth(test)
+        if known is not None:
+            # a test the arguments decide (`"cuda" if cuda else "cpu"` with `cuda=False`):
+            # only the branch taken is evaluated
+            if device_test:
+                scope.guard += 1
+            value = self.eval(node.body if known else node.orelse, scope)
+            if device_test:
+                scope.guard -= 1
+            return value
         if device_test:
             scope.guard += 1
         a = self.eval(node.body, scope)
@@ -371,12 +397,28 @@ class ExpressionsMixin:
     def eval_UnaryOperation(self, node: cst.UnaryOperation, scope: Scope) -> Value:
         v = self.eval(node.expression, scope)
         if isinstance(node.operator, cst.Not):
-            return OTHER
+            known = truth(v)
+            return OTHER if known is None else constant(not known)
+        if isinstance(node.operator, cst.Minus) and isinstance(v.const, int):
+            return replace(v, const=-v.const)
         return v
 
     def eval_BooleanOperation(self, node: cst.BooleanOperation, scope: Scope) -> Value:
+        """`a and b`, `a or b`, short-circuited as Python does: when the left operand's
+        truth is known the result is one operand (`device or "cpu"` with `device=None` is
+        `"cpu"`), and a right operand that is never evaluated records nothing.  The right
+        operand runs where the left one decided to go on: after `a.device == b.device and`
+        (or `a.device != b.device or`) the two tensors share a device."""
         a = self.eval(node.left, scope)
+        is_and = isinstance(node.operator, cst.And)
+        known = truth(a)
+        if known is not None and known is not is_and:
+            return a  # `False and ...`, `True or ...`: the right operand never runs
+        refined = self.refine_same_device(node.left, is_and, scope)
         b = self.eval(node.right, scope)
+        self.unrefine(scope, refined)
+        if known is not None:
+            return b  # `True and b`, `False or b`: b
         return join_values(a, b) if a.kind is b.kind else UNKNOWN
 
     def eval_BinaryOperation(self, node: cst.BinaryOperation, scope: Scope) -> Value:
@@ -393,6 +435,10 @@ class ExpressionsMixin:
         operands = [(node.left, self.eval(node.left, scope))]
         for target in node.comparisons:
             operands.append((target.comparator, self.eval(target.comparator, scope)))
+        if len(node.comparisons) == 1:
+            folded = fold_comparison(node.comparisons[0].operator, operands[0][1], operands[1][1])
+            if folded is not None:
+                return constant(folded)
         if any(
             isinstance(t.operator, (cst.In, cst.NotIn, cst.Is, cst.IsNot)) for t in node.comparisons
         ):
@@ -400,6 +446,29 @@ class ExpressionsMixin:
         op = self.text(node.comparisons[0].operator).strip()
         result = self.combine(node, operands, scope, op_text=op)
         return result if result.kind is Kind.TENSOR else OTHER
+
+    def refine_same_device(
+        self, test: cst.BaseExpression, holds: bool, scope: Scope
+    ) -> dict[str, tuple[Value, Value]]:
+        """Where `test` is `holds`, the tensors an explicit device check compares
+        (`a.device == b.device`, `not a.device != b.device`, conjuncts of a true `and`,
+        disjuncts of a false `or`) share a device: a cached tensor checked against the
+        input is on the input's device there.  The side that is certainly or partly on the
+        CPU takes the other's device.  Returns key -> (value before, refined value)."""
+        refined: dict[str, tuple[Value, Value]] = {}
+        for left, right in same_device_pairs(test, holds):
+            a, b = self.lookup(left, scope), self.lookup(right, scope)
+            if a is None or b is None or a.kind is not Kind.TENSOR or b.kind is not Kind.TENSOR:
+                continue
+            for key, value, other in ((left, a, b), (right, b, a)):
+                if (is_cpu(value.device) or partly_cpu(value.device)) and not (
+                    is_cpu(other.device) or partly_cpu(other.device)
+                ):
+                    new = replace(value, device=other.device, origin=Origin.NONE, site=None)
+                    scope.env[key] = new
+                    refined[key] = (value, new)
+                    break
+        return refined
 
     # ------------------------------------------------------------------ combining
     def combine(
@@ -602,6 +671,28 @@ class ExpressionsMixin:
         if value.kind is Kind.TENSOR:
             return replace(value, scalar=None)
         return UNKNOWN
+
+
+def fold_comparison(op: cst.BaseCompOp, left: Value, right: Value) -> Optional[bool]:
+    """The outcome of `left <op> right` when the operands decide it: `x is None` /
+    `x is not None` where `x`'s None-ness is known, `==` / `!=` between two constants
+    (an int is never equal to a str here: a bool is an int, as in Python).  None when the
+    engine cannot tell."""
+    if isinstance(op, (cst.Is, cst.IsNot)):
+        outcome: Optional[bool] = None
+        if right.const is None:
+            outcome = is_none(left)
+        elif left.const is None:
+            outcome = is_none(right)
+        if outcome is None:
+            return None
+        return outcome if isinstance(op, cst.Is) else not outcome
+    if isinstance(op, (cst.Equal, cst.NotEqual)):
+        if left.const is NO_CONST or right.const is NO_CONST:
+            return None
+        equal = left.const == right.const
+        return equal if isinstance(op, cst.Equal) else not equal
+    return None
 
 
 # `eval_` methods by node class (None: none), filled on first use

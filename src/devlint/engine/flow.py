@@ -31,10 +31,11 @@ from typing import Callable, Optional, Sequence, Union
 import libcst as cst
 
 from devlint.engine import names as N
-from devlint.engine.calls import CallsMixin
+from devlint.engine.calls import SAVED, CallsMixin
 from devlint.engine.expressions import ExpressionsMixin
 from devlint.engine.facts import (
     FileFacts,
+    LoadCall,
 )
 from devlint.engine.methods import MethodsMixin
 from devlint.engine.moves import MovesMixin
@@ -54,6 +55,7 @@ from devlint.engine.syntax import (
     called_method_names,
     collate_moves,
     cpu_only_params,
+    default_constants,
     forget_calls,
     holds_no_state,
     is_exit_call,
@@ -64,6 +66,7 @@ from devlint.engine.syntax import (
     names_in,
     places_state,
     places_with,
+    runs_with_defaults,
     setup_skips,
     subscript_key,
     target_names,
@@ -87,6 +90,7 @@ from devlint.engine.values import (
     partly_cpu,
     sym,
     tensor,
+    truth,
 )
 
 
@@ -165,6 +169,10 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             isinstance(s, cst.If) and "__name__" in set(names_in(s.test)) for s in module.body
         )
         self.default_device_changed = "set_default_device" in code
+        # `torch.save` targets by path text -> whether each payload holds no accelerator
+        # tensor; loads of a path that is not a bare name, for `leave_Module`
+        self.saved_payloads: dict[str, list[bool]] = {}
+        self.load_paths: list[tuple[LoadCall, str]] = []
         self._in_progress: set[int] = set()
         # the open scopes, innermost last; functions asked for by `analyze_function`; the
         # class whose methods are being analysed (see `leave_Module`)
@@ -401,6 +409,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 info.node.visit(self)
             finally:
                 self.class_stack.pop()
+        self.drop_cpu_payload_loads()
         for target, fact, evidence in self._pending:
             if evidence is not None and evidence[0] < 0:
                 # a factory meeting a parameter: unless every call in this file passes it
@@ -409,6 +418,16 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                     target.append(fact)
             elif self.placed_seen and (evidence is None or evidence in self.placed_params):
                 target.append(fact)
+
+    def drop_cpu_payload_loads(self) -> None:
+        """A load of a path (an attribute, a call or a literal: not a bare name, which
+        means something else in every function) that this file writes only with
+        payloads holding no accelerator tensor (strings, scalars, CPU copies) cannot
+        meet a device-tagged tensor: no DL008."""
+        safe = {key for key, clean in self.saved_payloads.items() if all(clean)}
+        dropped = {id(load) for load, key in self.load_paths if key in safe}
+        if dropped:
+            self.facts.loads[:] = [f for f in self.facts.loads if id(f) not in dropped]
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         """A class is entered only to analyse its methods (after the module: see
@@ -641,6 +660,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 True  # @pytest.mark.skipif(not torch.cuda.is_available()), @onlyCUDA
             )
         params = self.param_values(func, cls, scope)
+        if request.args is None and runs_with_defaults(func):
+            # a test runner calls `test_prior(self, cuda=False)` with its defaults
+            params.update(default_constants(func, {}))
         if request.args:
             params.update(request.args)
         scope.receives_tensors = any(v.kind is Kind.TENSOR for v in params.values())
@@ -809,8 +831,16 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         return False
 
     def walk_if(self, stmt: cst.If, scope: Scope) -> bool:
-        """Both branches from the same environment, joined; False when both exit."""
-        self.eval(stmt.test, scope)
+        """Both branches from the same environment, joined; False when both exit.
+
+        A test whose outcome is known (a helper's flag bound to the caller's `False`, a
+        `device=None` default tested with `is not None`) takes only its live branch: the
+        branch that cannot run is not joined in.  Each branch starts knowing what the test
+        says about devices: CPU tests (`cpu_test`) and device-equality checks
+        (`refine_same_device`)."""
+        known = truth(self.eval(stmt.test, scope))
+        if known is not None:
+            return self.walk_live_branch(stmt, scope, known)
         device_test = self.is_device_condition(stmt.test)
         on_cpu = self.cpu_test(stmt.test, scope) if device_test else None
         before = dict(scope.env)
@@ -819,6 +849,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         refined = {}
         if on_cpu is not None and on_cpu[2]:
             refined = self.refine_to_cpu(scope, on_cpu[0], on_cpu[1])
+        # what a device-equality check learns holds after the branch too (no unrefine)
+        self.refine_same_device(stmt.test, True, scope)
         body_falls = self.walk_branch(stmt.body)
         self.unrefine(scope, refined)
         if device_test:
@@ -828,6 +860,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         refined = {}
         if on_cpu is not None and not on_cpu[2]:
             refined = self.refine_to_cpu(scope, on_cpu[0], on_cpu[1])
+        self.refine_same_device(stmt.test, False, scope)
         else_falls = True
         if stmt.orelse is not None:
             if device_test:
@@ -852,6 +885,24 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             scope.env = self.join_envs(body_env, else_env, device_test)
             return False
         return True
+
+    def walk_live_branch(self, stmt: cst.If, scope: Scope, taken: bool) -> bool:
+        """`walk_if` for a test whose outcome is known: only the branch it selects runs
+        (under the test's guard, when it is a device test); False when that branch exits."""
+        device_test = self.is_device_condition(stmt.test)
+        if device_test:
+            scope.guard += 1
+        try:
+            if taken:
+                return self.walk_branch(stmt.body)
+            if stmt.orelse is None:
+                return True
+            if isinstance(stmt.orelse, cst.If):
+                return self.walk_if(stmt.orelse, scope)  # `elif`
+            return self.walk_branch(stmt.orelse.body)
+        finally:
+            if device_test:
+                scope.guard -= 1
 
     def cpu_test(
         self, test: cst.BaseExpression, scope: Scope
@@ -957,13 +1008,17 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
     ) -> dict[str, Value]:
         # keys in a fixed order (a's, then b's own): what is looked up by scanning the
         # environment (the device variable a help text names) must not depend on hashing
+        # (a path saved on one side only is not saved on every path: `SAVED` keys stay
+        # only where both sides have them)
         join = self.join_guarded if device_test else join_values
         out: dict[str, Value] = {}
         for key, va in a.items():
             vb = b.get(key)
+            if vb is None and key.startswith(SAVED):
+                continue
             out[key] = va if vb is None else join(va, vb)
         for key, vb in b.items():
-            if key not in a:
+            if key not in a and not key.startswith(SAVED):
                 out[key] = vb
         return out
 
@@ -1101,6 +1156,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             key = N.dotted(target)
             if key is not None:
                 value = replace(value, device=sym(key))
+        if self.saved_payloads:
+            self.forget_saves(N.dotted(target), scope)
         if isinstance(target, cst.Name):
             if value.origin is Origin.LOADER and site is not None:
                 value = replace(value, site=site)
@@ -1155,6 +1212,16 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                     )
         elif isinstance(target, cst.StarredElement):
             self.bind(target.value, UNKNOWN, scope)
+
+    @staticmethod
+    def forget_saves(name: Optional[str], scope: Scope) -> None:
+        """Rebinding `name` (`path = other`, `self.path = ...`) means a path expression
+        that mentions it may name another file: what was saved there no longer counts."""
+        if name is None:
+            return
+        pattern = re.compile(rf"(?<![\w.]){re.escape(name)}(?![\w])")
+        for key in [k for k in scope.env if k.startswith(SAVED) and pattern.search(k)]:
+            del scope.env[key]
 
     def init_attr_value(self, key: str, value: Value, target: cst.CSTNode, scope: Scope) -> Value:
         """`self.x = value` in `__init__`: plain tensors do not follow the module."""

@@ -8,7 +8,7 @@ from typing import Callable, Iterator, Optional, Sequence
 import libcst as cst
 
 from devlint.engine import names as N
-from devlint.engine.values import Kind, Value
+from devlint.engine.values import NO_CONST, Kind, Value, constant
 from devlint.engine.walk import walk
 
 
@@ -337,6 +337,76 @@ def bind_args(
     """Parameter name -> argument value for a call of `func` (None when it cannot tell)."""
     names = parameter_names(func, is_method, [a for a, _ in args])
     return {name: v for name, (_, v) in zip(names, args) if name is not None}
+
+
+def literal_default(p: cst.Param) -> object:
+    """The constant a parameter defaults to when it is `True`, `False`, `None` or an int
+    literal; `NO_CONST` otherwise (strings and expressions keep the parameter symbolic)."""
+    default = p.default
+    if isinstance(default, cst.Name) and default.value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[default.value]
+    negative = False
+    if isinstance(default, cst.UnaryOperation) and isinstance(default.operator, cst.Minus):
+        default, negative = default.expression, True
+    if isinstance(default, cst.Integer):
+        try:
+            number = int(default.value, 0)
+        except ValueError:
+            return NO_CONST
+        return -number if negative else number
+    return NO_CONST
+
+
+def default_constants(func: cst.FunctionDef, bound: dict[str, Value]) -> dict[str, Value]:
+    """Values of the parameters a call leaves out whose default is a constant
+    (`literal_default`): what the function sees when called that way."""
+    out: dict[str, Value] = {}
+    for p in (*func.params.posonly_params, *func.params.params, *func.params.kwonly_params):
+        if p.name.value in bound or p.default is None:
+            continue
+        value = literal_default(p)
+        if value is not NO_CONST:
+            out[p.name.value] = constant(value)
+    return out
+
+
+def runs_with_defaults(func: cst.FunctionDef) -> bool:
+    """A test function or method, which unittest and pytest call with the defaults of the
+    parameters that have one (unless `parametrize` supplies them)."""
+    if not func.name.value.startswith("test"):
+        return False
+    return not any("parametrize" in set(names_in(d.decorator)) for d in func.decorators)
+
+
+def same_device_pairs(test: cst.BaseExpression, holds: bool) -> list[tuple[str, str]]:
+    """The pairs of tensors (dotted names) whose devices are equal where `test` evaluates
+    to `holds`: `a.device == b.device` (or `is`) holding, `a.device != b.device` failing,
+    under `not`, the conjuncts of a true `and` and the disjuncts of a false `or`."""
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, holds = test.expression, not holds
+    if isinstance(test, cst.BooleanOperation):
+        if isinstance(test.operator, cst.And) is holds:
+            return same_device_pairs(test.left, holds) + same_device_pairs(test.right, holds)
+        return []
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return []
+    op = test.comparisons[0].operator
+    if isinstance(op, (cst.Equal, cst.Is)):
+        equal = holds
+    elif isinstance(op, (cst.NotEqual, cst.IsNot)):
+        equal = not holds
+    else:
+        return []
+    sides = [test.left, test.comparisons[0].comparator]
+    keys = [
+        N.dotted(side.value)
+        if isinstance(side, cst.Attribute) and side.attr.value == "device"
+        else None
+        for side in sides
+    ]
+    if not equal or keys[0] is None or keys[1] is None:
+        return []
+    return [(keys[0], keys[1])]
 
 
 def is_device_expr(node: cst.BaseExpression, value: Value) -> bool:

@@ -94,6 +94,19 @@ def _describe_atom(atom: str) -> str:
     return f"`{atom}`"
 
 
+class _NoConst:
+    """The marker of a value that is no known Python constant."""
+
+    def __repr__(self) -> str:
+        return "NO_CONST"
+
+
+NO_CONST = _NoConst()
+# the Python constants the engine folds: what decides the branches of a helper called with
+# literal arguments (`make_data(cuda=False)`, a `device=None` default)
+Constant = Optional[object]
+
+
 class Kind(Enum):
     MODULE = "module"
     TENSOR = "tensor"
@@ -138,6 +151,10 @@ class Value:
     moves_inputs: bool = False
     # The value came from a guarded move (`if cuda: x = x.cuda()`): path-correlated.
     requires_grad: bool = False
+    # The Python constant the value certainly is (`True`, `False`, `None`, an int, a str),
+    # or `NO_CONST`: a helper evaluated with its caller's arguments takes only the branch
+    # that a known test selects (`if cuda:`, `if device is not None:`, `device or "cpu"`).
+    const: object = NO_CONST
 
     def with_device(self, device: Device, **changes: object) -> Value:
         return replace(self, device=device, **changes)
@@ -157,6 +174,40 @@ OTHER = Value(Kind.OTHER, DEV_ANY)
 # a Python int or float (a literal, or a parameter annotated or defaulting to one):
 # `torch.tensor(n)` of it is a 0-dim tensor, which may meet tensors on any device
 NUMBER = Value(Kind.OTHER, DEV_ANY, type_name="<number>")
+
+
+def constant(value: object) -> Value:
+    """The value of a Python literal (`True`, `None`, `3`, `"sum"`)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return Value(Kind.OTHER, DEV_ANY, const=value)
+    return Value(Kind.OTHER, DEV_ANY, type_name=NUMBER.type_name, const=value)
+
+
+def truth(value: Value) -> Optional[bool]:
+    """What `bool(value)` certainly is, or None: a known constant, or a concrete
+    `torch.device` (always true).  Tensors and modules have no known truth."""
+    if value.const is not NO_CONST:
+        return bool(value.const)
+    if value.kind is Kind.DEVICE and is_concrete(value.device):
+        return True
+    return None
+
+
+def is_none(value: Value) -> Optional[bool]:
+    """Whether the value certainly is (True) or certainly is not (False) `None`; None when
+    the engine cannot tell.  Only a value made here from something concrete (a device
+    literal, a tensor on a named device) is certainly not `None`: a parameter's symbolic
+    value may be `None` at run time."""
+    if value.const is not NO_CONST:
+        return value.const is None
+    if value.kind in (Kind.DEVICE, Kind.TENSOR, Kind.MODULE) and is_concrete(value.device):
+        return False
+    return None
+
+
+def is_concrete(dev: Device) -> bool:
+    """Every atom names a real device (`cpu`, `cuda`, `cuda:1`...): nothing symbolic."""
+    return bool(dev) and all(a == CPU or not (a.startswith("sym:") or a in (ANY, UNK)) for a in dev)
 
 
 def tensor(device: Device, **kw: object) -> Value:
