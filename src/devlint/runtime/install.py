@@ -5,7 +5,8 @@ accelerator), installs the tracer (and the emulation), pushes the TorchFunctionM
 this thread and on every thread started later, limits DataLoader iterations
 (`--max-batches`) and makes DataLoader worker processes install the same harness, whether
 they start by fork, forkserver or spawn (the configuration travels in the environment
-variable DEVLINT_HARNESS).
+variable DEVLINT_HARNESS), and gives the program's warnings back their own location
+(`attribute_warnings`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
+import warnings
 from typing import Any, Optional
 
 import torch
@@ -64,10 +67,90 @@ def install(config: Config) -> Harness:
         tf_mode = TracerMode(harness)
     harness.hooks = hooks  # type: ignore[attr-defined]
     _patch_dataloader(hooks, config)
+    attribute_warnings(hooks)
     tf_mode.__enter__()
     _MODE = tf_mode
     tracer.thread_bootstrap_patch(_enter_mode)
     return harness
+
+
+_DEVLINT_DIR = os.path.dirname(os.path.dirname(os.path.realpath(tracer.__file__)))
+_TORCH_DIR = os.path.dirname(os.path.realpath(torch.__file__))
+_INTERNAL: dict[str, bool] = {}
+
+
+def _harness_file(filename: str) -> bool:
+    """A file of devlint itself, or torch's `overrides.py` (`handle_torch_function`,
+    which a TorchFunctionMode puts on the stack of every torch function written in
+    Python): frames a plain run does not have."""
+    real = os.path.realpath(filename)
+    return real.startswith(_DEVLINT_DIR + os.sep) or real == os.path.join(
+        _TORCH_DIR, "overrides.py"
+    )
+
+
+def _internal(filename: str) -> bool:
+    """devlint or torch: frames between a warning and the code that caused it."""
+    cached = _INTERNAL.get(filename)
+    if cached is None:
+        real = os.path.realpath(filename)
+        cached = real.startswith((_DEVLINT_DIR + os.sep, _TORCH_DIR + os.sep))
+        _INTERNAL[filename] = cached
+    return cached
+
+
+def attribute_warnings(hooks: Hooks) -> None:
+    """Make the program's warnings point at the program, not at the harness.
+
+    A warning's location is computed from the stack: `stacklevel` frames up for
+    `warnings.warn`, the innermost Python frame for a warning from C++ (`TORCH_WARN`).
+    The harness adds frames (the patched factories and moves, the TorchFunctionMode, the
+    emulation's `__torch_dispatch__`, torch's `handle_torch_function`), so `torch.tensor(t)`
+    or `F.softmax(x)` without `dim` would warn "at devlint/runtime/tracer.py".  Every
+    warning is shown through `warnings._showwarnmsg` (Python's and C's `warn` alike); when
+    its location is such a frame, it is issued again from the first frame outside devlint
+    and torch (where a plain run puts it: the code that called torch), with that module's
+    registry, so filters (`ignore`, `error`, `module=`) and the once-per-location rule
+    apply to the program's line as they do without the harness."""
+    orig = warnings._showwarnmsg  # type: ignore[attr-defined]
+
+    def _showwarnmsg(msg: warnings.WarningMessage) -> None:
+        if not _harness_file(str(msg.filename)):
+            return orig(msg)
+        frame: Any = sys._getframe(1)
+        while frame is not None and not _harness_file(frame.f_code.co_filename):
+            frame = frame.f_back
+        while frame is not None and _internal(frame.f_code.co_filename):
+            frame = frame.f_back
+        if frame is None:
+            return orig(msg)
+        # The first attempt was registered at the harness's line: forget it there, or the
+        # same warning from another line of the program would be swallowed next time.
+        for name, module in list(sys.modules.items()):
+            if name.startswith("devlint.runtime") or name == "torch.overrides":
+                with contextlib.suppress(AttributeError, TypeError):
+                    vars(module).pop("__warningregistry__", None)
+        text = str(msg.message)
+        with contextlib.suppress(AttributeError, TypeError):
+            warnings.onceregistry.pop((text, msg.category), None)  # type: ignore[attr-defined]
+        globals_ = frame.f_globals
+        warnings.warn_explicit(
+            msg.message,
+            msg.category,
+            frame.f_code.co_filename,
+            frame.f_lineno,
+            module=globals_.get("__name__", "<unknown>"),
+            registry=globals_.setdefault("__warningregistry__", {}),
+            module_globals=globals_,
+            source=msg.source,
+        )
+        return None
+
+    hooks.patch(warnings, "_showwarnmsg", _showwarnmsg)
+    # A warning first placed at a harness frame must reach `_showwarnmsg` to be placed
+    # again: the filters meant for the program (`ignore::DeprecationWarning` except in
+    # `__main__`, a user's `module=` filter) are applied to its real location there.
+    warnings.filterwarnings("default", module=r"(devlint\.runtime|torch\.overrides)(\.|\Z)")
 
 
 def _enter_mode() -> None:

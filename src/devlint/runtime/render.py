@@ -1,8 +1,14 @@
 """Reports of `devlint confirm`: text, json, json-lines and sarif.
 
 text        one line per finding: `path:line:col: CODE VERDICT message | runtime message
-            [expected device, odd device]`, then one line per event no finding explains
-            (`MISSED BY STATIC`), then a summary of the run.
+            [expected device, odd device] at path:line in f() called from path:line |
+            operands: x on cpu made at path:line, moved at path:line to cuda:0 (result
+            unused); ...`, then one line per event no finding explains (`MISSED BY
+            STATIC`, with the same where/operands parts), then a summary of the run.  The
+            operands' origins and moves are what a user needs to fix the bug (the crash
+            line is often not where the tensor went wrong), and the caller tells apart two
+            events of one helper: no two event lines print the same (the caller chain
+            grows until they differ).
 json        {"findings": [...], "missed_by_static": [...], "run": {...}}: each finding is
             the record of the `json` format of `devlint check` plus a `confirmation`
             object (verdict, runtime_message, devices, and for a linked event its kind, op,
@@ -16,9 +22,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Callable
 
-from devlint.runtime.confirm import CONFIRMED, VERDICTS, Report
+from devlint.runtime.confirm import CONFIRMED, VERDICTS, Report, storages_text
 
 FORMATS = ("text", "json", "json-lines", "sarif")
 
@@ -104,28 +110,103 @@ def render(report: Report, fmt: str) -> str:
     return _text(report)
 
 
+def _site(path: Any, line: Any) -> str:
+    return f"{_rel(str(path))}:{line}"
+
+
+def _callers(e: dict[str, Any], depth: int) -> str:
+    """` in f() called from a.py:20 <- a.py:31`: the function of the innermost user frame
+    and `depth` of its callers (as many as there are, up to `depth`)."""
+    frames = e.get("frames") or []
+    if not frames:
+        return ""
+    text = f" in {frames[0].get('function', '?')}()" if frames[0].get("function") else ""
+    chain = [_site(fr["path"], fr["line"]) for fr in frames[1 : 1 + depth]]
+    if chain:
+        text += " called from " + " <- ".join(chain)
+    return text
+
+
+def _operands(e: dict[str, Any]) -> str:
+    """Where each operand was made on its device and the moves asked of it whose result
+    it is not; for a load, which storages were on which device; for a missing
+    accelerator, where the device value was bound."""
+    parts = []
+    for op in e.get("operands") or ():
+        text = f"{op.get('name') or 'operand'} on {op.get('device')}"
+        origin = op.get("origin")
+        text += f" made at {_site(*origin)}" if origin else " made outside the user's code"
+        for move in op.get("moves") or ():
+            text += f", moved at {_site(move[0], move[1])} to {move[2]} (result unused)"
+        parts.append(text)
+    if parts:
+        return " | operands: " + "; ".join(parts)
+    if e.get("storages"):
+        return " | storages: " + storages_text(e["storages"])
+    bindings = e.get("bindings") or ()
+    if bindings:
+        return " | device bound at " + ", ".join(_site(b[0], b[1]) for b in bindings)
+    return ""
+
+
+def _top(e: dict[str, Any]) -> str:
+    top = (e.get("frames") or [{}])[0]
+    return _site(top["path"], top["line"]) if top else "<unknown>"
+
+
+def _event_lines(
+    events: list[dict[str, Any]], head: Callable[[dict[str, Any], str], str]
+) -> list[str]:
+    """`head(event, detail)` for each event, where `detail` is ` in f() called from ... |
+    operands: ...`: one caller first, more for events whose lines would otherwise print
+    the same."""
+    depth = [1] * len(events)
+    while True:
+        lines = [head(e, _callers(e, d) + _operands(e)) for e, d in zip(events, depth)]
+        seen: dict[str, list[int]] = {}
+        for i, text in enumerate(lines):
+            seen.setdefault(text, []).append(i)
+        grow = [
+            i
+            for same in seen.values()
+            if len(same) > 1
+            for i in same
+            if depth[i] < len(events[i].get("frames") or ())
+        ]
+        if not grow:
+            return lines
+        for i in grow:
+            depth[i] += 1
+
+
 def _text(report: Report) -> str:
     out: list[str] = []
+    confirmed = [(f, c) for f, c in report.items if c.verdict == CONFIRMED and c.event]
+    details = dict(
+        zip(
+            [id(c) for _, c in confirmed],
+            _event_lines(
+                [c.event for _, c in confirmed if c.event is not None],
+                lambda e, detail: f" at {_top(e)}{detail}",
+            ),
+        )
+    )
     for f, c in report.items:
         line = f"{_rel(f.path)}:{f.line}:{f.col}: {f.code} {c.verdict} {f.message}"
         if c.verdict == CONFIRMED:
-            where = ""
-            if c.event is not None:
-                top = (c.event.get("frames") or [{}])[0]
-                if top:
-                    where = f" at {_rel(top['path'])}:{top['line']}"
-            line += f" | {c.message} [{', '.join(c.devices)}]{where}"
+            line += f" | {c.message} [{', '.join(c.devices)}]{details.get(id(c), '')}"
         else:
             line += f" | {c.message}"
         out.append(line)
-    for e in report.missed:
-        top = (e.get("frames") or [{}])[0]
-        loc = f"{_rel(top['path'])}:{top['line']}" if top else "<unknown>"
+
+    def missed_line(e: dict[str, Any], detail: str) -> str:
         count = f" ({e.get('count')} times)" if e.get("count", 1) > 1 else ""
-        out.append(
-            f"{loc}: MISSED BY STATIC {e.get('op')} [{', '.join(e.get('devices', []))}]"
-            f" {e.get('exception')}: {e.get('message')}{count}"
+        return (
+            f"{_top(e)}: MISSED BY STATIC {e.get('op')} [{', '.join(e.get('devices', []))}]"
+            f" {e.get('exception')}: {e.get('message')}{count} |{detail}"
         )
+
+    out.extend(_event_lines(report.missed, missed_line))
     counts = report.counts()
     r = report.result
     parts = [f"{counts[v]} {v.lower()}" for v in VERDICTS if counts[v]]
