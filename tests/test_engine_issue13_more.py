@@ -266,3 +266,16 @@ def load_copy():
     f = facts(src)
     texts = sorted(load.call_text for load in f.loads)
     assert texts == ['torch.load("other.pt")', "torch.load(self.full)"]
+
+
+def test_device_check_against_a_cpu_copy_does_not_move_the_copy() -> None:
+    """`out.device == values.device` with `out = values.cpu()`: where it holds, `values`
+    is on the CPU; `out` stays there (botorch's `as_ndarray`)."""
+    src = """
+def as_array(values: torch.Tensor, inplace=True):
+    out = values.cpu()
+    if not inplace and out.device == values.device:
+        out = out.clone()
+    return out.numpy()
+"""
+    assert facts(src).numpy_calls == []

@@ -452,22 +452,30 @@ class ExpressionsMixin:
     ) -> dict[str, tuple[Value, Value]]:
         """Where `test` is `holds`, the tensors an explicit device check compares
         (`a.device == b.device`, `not a.device != b.device`, conjuncts of a true `and`,
-        disjuncts of a false `or`) share a device: a cached tensor checked against the
-        input is on the input's device there.  The side that is certainly or partly on the
-        CPU takes the other's device.  Returns key -> (value before, refined value)."""
+        disjuncts of a false `or`) share a device.  A plain tensor attribute's CPU device
+        is only where `__init__` left it (a cache is overwritten by inputs between calls):
+        checked against another tensor, it is on that tensor's device.  Otherwise a side
+        certainly on the CPU (`out = values.cpu()`) says the other is on the CPU too.
+        Returns key -> (value before, refined value)."""
         refined: dict[str, tuple[Value, Value]] = {}
         for left, right in same_device_pairs(test, holds):
             a, b = self.lookup(left, scope), self.lookup(right, scope)
             if a is None or b is None or a.kind is not Kind.TENSOR or b.kind is not Kind.TENSOR:
                 continue
             for key, value, other in ((left, a, b), (right, b, a)):
-                if (is_cpu(value.device) or partly_cpu(value.device)) and not (
-                    is_cpu(other.device) or partly_cpu(other.device)
-                ):
+                if value.origin is Origin.PLAIN_ATTR and other.origin is not Origin.PLAIN_ATTR:
                     new = replace(value, device=other.device, origin=Origin.NONE, site=None)
-                    scope.env[key] = new
-                    refined[key] = (value, new)
-                    break
+                elif (
+                    is_cpu(other.device)
+                    and other.origin is not Origin.PLAIN_ATTR
+                    and not is_cpu(value.device)
+                ):
+                    new = replace(value, device=DEV_CPU)
+                else:
+                    continue
+                scope.env[key] = new
+                refined[key] = (value, new)
+                break
         return refined
 
     # ------------------------------------------------------------------ combining
