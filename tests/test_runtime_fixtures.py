@@ -48,6 +48,7 @@ DL008_VERDICTS: dict[str, dict[str, str]] = {
     "dl008_load_checkpoint_helper.py": {"emulated": UNTESTED, "cpu": UNTESTED},
     "dl008_open_file_handle.py": {"emulated": UNTESTED, "cpu": UNTESTED},
     "dl008_positional_path.py": {"emulated": UNTESTED, "cpu": UNTESTED},
+    "dl008_reload_elsewhere_written_path.py": {"emulated": UNTESTED, "cpu": UNTESTED},
     "dl008_weights_only_without_map_location.py": {"emulated": UNTESTED, "cpu": UNTESTED},
 }
 
@@ -136,10 +137,17 @@ def test_buggy_fixture_runs_to_completion_with_keep_going(runs, path: Path) -> N
 
 @pytest.mark.parametrize("path", CLEAN, ids=lambda p: p.name)
 def test_clean_fixture_has_no_device_event(runs, path: Path) -> None:
+    """No device error.  A load without map_location that did not fail is recorded
+    (`would-fail`/`cpu-only`) but is no error: a clean program may read back, on the
+    machine that wrote it, a file saved earlier in the same function (issue 13, class 7),
+    which the harness cannot tell from a checkpoint brought from elsewhere."""
     result = runs[("clean", path.name)]
     assert result.status == "ok", _describe(result)
     assert result.device == "emulated"
-    assert result.events == [], _describe(result)
+    errors = [
+        e for e in result.events if not (e["kind"] == "load" and e.get("outcome") != "failed")
+    ]
+    assert errors == [], _describe(result)
 
 
 @pytest.mark.parametrize("path", CLEAN, ids=lambda p: p.name)
@@ -308,4 +316,9 @@ def test_a_dl008_load_that_did_not_fail_is_untested_never_refuted_nor_missed(
         assert not missed, _describe(result)
         assert not any(c.verdict == CONFIRMED for _, c in items)
         outcome = "would-fail" if kind == "emulated" else "cpu-only"
-        assert [e["outcome"] for e in result.events if e["kind"] == "load"] == [outcome]
+        assert [
+            e["outcome"]
+            for e in result.events
+            if e["kind"] == "load" and e["frames"][0]["line"] == line
+        ] == [outcome]
+        assert not any(e.get("outcome") == "failed" for e in result.events)
