@@ -19,6 +19,8 @@ import os
 import tempfile
 from typing import Any, Optional
 
+import pytest
+
 DEVICES = ("auto", "cuda", "mps", "emulated", "cpu")
 
 
@@ -73,6 +75,8 @@ class ConfirmPlugin:
         self.harness: Optional[Any] = None
         self.events_path = os.path.join(tempfile.mkdtemp(prefix="devlint-pytest-"), "events.jsonl")
         self.error: Optional[str] = None
+        self.report: Optional[Any] = None
+        self.confirmed = 0
 
     def start(self) -> None:
         from devlint.runtime.coverage import LineRecorder
@@ -97,7 +101,16 @@ class ConfirmPlugin:
             self.error = str(exc)
             raise
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: Any) -> None:
+        """Confirm the findings before pytest settles its exit status: a CONFIRMED finding
+        fails the session, also under `--devlint-keep-going` (where the healed tests
+        pass), as `devlint confirm --keep-going` exits 1 on the same code."""
+        self.report = self._confirm()
+        if self.confirmed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _confirm(self) -> Any:
         from devlint.runtime.confirm import (
             CONFIRMED,
             Program,
@@ -139,11 +152,21 @@ class ConfirmPlugin:
         from devlint.runtime.confirm import Report
 
         report = Report(Program(script="pytest"), result, items, missed)
-        terminalreporter.section("devlint confirm")
-        for line in render(report, "text").splitlines():
-            terminalreporter.write_line(line.replace(" The program ran to completion in 0.0s.", ""))
         target = self.config.getoption("devlint_report")
         if target:
             with open(target, "w", encoding="utf-8") as fh:
                 fh.write(render(report, "json"))
         self.confirmed = sum(1 for _, c in items if c.verdict == CONFIRMED)
+        return report
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from devlint.runtime.render import render
+
+        report = self.report if self.report is not None else self._confirm()
+        terminalreporter.section("devlint confirm")
+        for line in render(report, "text").splitlines():
+            terminalreporter.write_line(line.replace(" The program ran to completion in 0.0s.", ""))
+        if self.confirmed:
+            terminalreporter.write_line(
+                f"devlint confirm: {self.confirmed} finding(s) CONFIRMED: the session fails"
+            )
