@@ -320,7 +320,18 @@ def _check_notebook(
     found = check_text(
         nb.program, path, rules, device_names=device_names, noqa=noqa, cells=program_cells(nb)
     )
-    return sorted((map_to_cells(nb, f) for f in found), key=lambda f: f.sort_key)
+    transformed = {
+        cell
+        for cell, lines in nb.cell_lines.items()
+        if [t for t, _, _ in notebooks.transform_cell(lines)] != lines
+    }
+    mapped = (map_to_cells(nb, f) for f in found)
+    return sorted(
+        # a cell holding a magic or a shell line is never rewritten (`fix.fix_notebook`):
+        # its findings offer no fix, so counts and markers say what `--fix` will do
+        (replace(f, fix=None) if f.fix and f.cell in transformed else f for f in mapped),
+        key=lambda f: f.sort_key,
+    )
 
 
 def program_cells(nb: notebooks.Notebook) -> list[tuple[int, str]]:

@@ -11,6 +11,7 @@ temporary file in the same folder and `os.replace`, keeping the mode, the encodi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import io
 import os
@@ -21,7 +22,7 @@ import tokenize
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import libcst as cst
 
@@ -207,7 +208,6 @@ class FixRun:
 
     results: list[FixResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    skipped_notebooks: int = 0
 
     @property
     def count(self) -> int:
@@ -220,8 +220,6 @@ class FixRun:
             f"{verb} {self.count} problem{'s' if self.count != 1 else ''} "
             f"in {files} file{'s' if files != 1 else ''}."
         )
-        if self.skipped_notebooks:
-            text += f" ({self.skipped_notebooks} notebook(s) not fixed: fixes apply to .py files.)"
         return text
 
     def listing(self) -> str:
@@ -248,13 +246,21 @@ def apply_fixes(
     run = FixRun()
     for source in sources:
         path, display = Path(source.path), source.display  # type: ignore[attr-defined]
-        if path.suffix == ".ipynb":
-            run.skipped_notebooks += 1
-            continue
+        notebook = path.suffix == ".ipynb"
         try:
-            if max_bytes and path.stat().st_size > max_bytes:
+            limit = max_bytes * NOTEBOOK_RAW_FACTOR if max_bytes and notebook else max_bytes
+            if limit and path.stat().st_size > limit:
                 continue
         except OSError:
+            continue
+        if notebook:
+            try:
+                result = fix_notebook(path, display, rules, options, unsafe=unsafe, write=write)
+            except OSError as exc:
+                run.errors.append(f"cannot write {display}: {exc.strerror or exc}")
+                continue
+            if result is not None and result.changed:
+                run.results.append(result)
             continue
 
         def check(text: str, display: str = display) -> list[Finding]:
@@ -270,3 +276,114 @@ def apply_fixes(
             if result.changed:
                 run.results.append(result)
     return run
+
+
+# --- notebooks -----------------------------------------------------------------------
+
+# a notebook file may be this many times --max-file-size (its outputs, plots mostly)
+NOTEBOOK_RAW_FACTOR = 25
+
+
+def fix_notebook(
+    path: Path,
+    display: str,
+    rules: Sequence[object],
+    options: dict,
+    unsafe: bool = False,
+    write: bool = True,
+) -> Optional[FixResult]:
+    """Fix a notebook as ruff does: the fixes go into the cells' sources; outputs,
+    metadata and the JSON layout stay.  A cell whose lines the checker reads through a
+    transformation (a magic, a shell line: `notebooks.transform_cell`) is never touched,
+    since its fixed text could not be put back as the user wrote it.  Each round checks
+    the whole program again, so fixes in one cell see the others."""
+    from devlint import notebooks
+    from devlint.checker import check_text, program_cells
+
+    try:
+        source = read_source(path)
+        nb = notebooks.read(source.text)
+    except (OSError, UnicodeDecodeError, SyntaxError, LookupError, notebooks.NotebookError):
+        return None
+    if not nb.python:
+        return None
+    result = FixResult(display, source.text, source.text)
+    for _ in range(MAX_ROUNDS):
+        cells = program_cells(nb)
+        found = check_text(nb.program, display, rules, cells=cells, **options)  # type: ignore[arg-type]
+        if any(f.code == "DL000" for f in found):
+            break
+        changed = _fix_cells(nb, cells, found, unsafe, result)
+        if not changed:
+            break
+        nb = notebooks.read(nb.text)
+    result.fixed = nb.text
+    if write and result.changed:
+        write_atomic(path, source, result.fixed)
+    return result
+
+
+def _fix_cells(
+    nb: Any, cells: Sequence[tuple[int, str]], found: Sequence[Finding], unsafe: bool,
+    result: FixResult,
+) -> bool:
+    """Apply, cell by cell, the fixes of `found` (program coordinates) to the cells that
+    hold no transformed line; True when a cell changed."""
+    from devlint import notebooks
+
+    by_start = {first: text for first, text in cells}
+    starts = sorted(by_start)
+    changed = False
+    pending: dict[int, list[Finding]] = {}
+    for f in found:
+        if not applicable(f, unsafe) or not 0 < f.line <= len(nb.origins):
+            continue
+        first = max(s for s in starts if s <= f.line)
+        pending.setdefault(first, []).append(f)
+    for first, items in sorted(pending.items()):
+        cell = nb.origins[first - 1].cell
+        lines = nb.cell_lines.get(cell, [])
+        if [t for t, _, _ in notebooks.transform_cell(lines)] != lines:
+            continue  # a magic or shell line: the cell stays as written
+        text = by_start[first]
+        shifted = [_shift(f, first - 1) for f in items]
+        fixed, applied = apply_edits(text, shifted, unsafe)
+        if not applied or fixed == text:
+            continue
+        program = nb.program.splitlines(keepends=True)
+        end = first - 1 + len(text.splitlines())
+        candidate = "".join(program[: first - 1]) + fixed + "".join(program[end:])
+        if not _notebook_parses(candidate, first, fixed):
+            continue
+        nb.set_cell_lines(cell, fixed[:-1].split("\n") if fixed.endswith("\n") else fixed.split("\n"))
+        result.applied.extend(applied)
+        changed = True
+    return changed
+
+
+def _notebook_parses(program: str, first: int, cell: str) -> bool:
+    """The fixed cell compiles on its own, as IPython runs it, and the whole program
+    still parses with LibCST (which the next check reads)."""
+    from devlint.checker import compile_error
+
+    if compile_error(program, "<fixed>", [(first, cell)]) is not None:
+        return False
+    try:
+        cst.parse_module(program)
+    except (cst.ParserSyntaxError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _shift(finding: Finding, rows: int) -> Finding:
+    """`finding` with its fix's rows moved up by `rows` (program -> cell coordinates)."""
+    assert finding.fix is not None
+    edits = [
+        {
+            **e,
+            "location": {**e["location"], "row": e["location"]["row"] - rows},
+            "end_location": {**e["end_location"], "row": e["end_location"]["row"] - rows},
+        }
+        for e in finding.fix["edits"]
+    ]
+    return dataclasses.replace(finding, fix={**finding.fix, "edits": edits})
