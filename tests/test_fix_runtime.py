@@ -41,6 +41,7 @@ NOT_FULLY_FIXED = {
     # and where its other users expect it is not known here
     "dl001_buffer_from_cpu_tensor.py": "DL001",
     "dl001_unmoved_model_used_again.py": "DL001",
+    "dl001_helper_flag_moves_data.py": "DL001",
     # the input of a GPU-only test's model: its device is the literal the guard allows
     "dl001_mismatch_in_gpu_only_test.py": "DL001",
     # a default `device="cuda"` parameter: no fallback expression fits a signature
@@ -123,7 +124,12 @@ FULLY_FIXED = [p for p in BUGGY if p.name not in NOT_FULLY_FIXED]
 def test_fixed_program_runs_clean_where_the_bug_showed(runs, path: Path) -> None:
     result = runs[("fixed", path.name)]
     assert result.status == "ok", _describe(result)
-    assert result.events == [], _describe(result)
+    # a load that met only CPU storages cannot show DL008's bug (a file this program
+    # writes with tensor-free payloads: issue 13, class 7); anything else is an event
+    events = [
+        e for e in result.events if not (e["kind"] == "load" and e.get("outcome") == "cpu-only")
+    ]
+    assert events == [], _describe(result)
     assert result.device == ("cpu" if _is_dl002(path) else "emulated")
 
 
