@@ -59,14 +59,14 @@ class CallsMixin:
     # ------------------------------------------------------------------ calls
     def eval_Call(self, node: cst.Call, scope: Scope) -> Value:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda", "cpu"):
+        if type(func) is cst.Attribute and func.attr.value in ("to", "cuda", "cpu"):
             return self.eval_move(node, scope, statement=None)
         q = self.imports.qualify(func)
         if q is not None:
             handled = self.eval_known_call(q, node, scope)
             if handled is not None:
                 return handled
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             key = N.dotted(func)
             known = self.lookup(key, scope) if key is not None else None
             if known is not None and (known.kind is Kind.MODULE or known.type_name == "<moved>"):
@@ -122,9 +122,12 @@ class CallsMixin:
             # accelerate/diffusers offload hooks move weights at run time: forget placement
             self.forget_devices(self.eval_args(node, scope), scope)
             return UNKNOWN
-        handler = _BY_NAME.get(q) or _BY_LAST.get(last)
-        if handler is None:
-            handler = next((h for matches, h in _FAMILIES if matches(q, last)), None)
+        handler = _HANDLERS.get(q, _MISSING)
+        if handler is _MISSING:
+            handler = _BY_NAME.get(q) or _BY_LAST.get(last)
+            if handler is None:
+                handler = next((h for matches, h in _FAMILIES if matches(q, last)), None)
+            _HANDLERS[q] = handler  # the tables are fixed: the answer for `q` is too
         if handler is not None:
             return handler(self, q, last, node, scope)
         if q in scope.env:
@@ -1040,3 +1043,8 @@ def kwargs_device(value: Value) -> Device:
                 return entry.device
             return DEV_CPU if entry.kind is Kind.OTHER and entry.device == DEV_ANY else DEV_UNKNOWN
     return DEV_CPU
+
+
+# the handler `eval_known_call` found for a qualified name (None: none)
+_MISSING = object()
+_HANDLERS: dict[str, object] = {}

@@ -531,6 +531,11 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         fname = func.name.value
         if (cls is not None and cls.cpu_side) or "collate" in fname or "transform" in fname:
             return {p.name.value: UNKNOWN for p in func.params.params}
+        params = [*func.params.posonly_params, *func.params.params, *func.params.kwonly_params]
+        if not params or (
+            len(params) == 1 and cls is not None and params[0].name.value in ("self", "cls")
+        ):
+            return env  # nothing to bind: no need to read the body for tensor uses
         uses = self._tensor_uses.get(id(func))
         if uses is None:
             uses = self._tensor_uses[id(func)] = tensor_uses(func)
@@ -538,7 +543,6 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         if cls is not None and cls.is_module and func.name.value == "forward":
             # a module's inputs are tensors by convention
             used_as_tensor |= {p.name.value for p in func.params.params if p.default is None}
-        params = [*func.params.posonly_params, *func.params.params, *func.params.kwonly_params]
         is_test = fname.startswith("test")
         for i, p in enumerate(params):
             name = p.name.value
@@ -1158,7 +1162,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 value = replace(value, device=sym(key))
         if self.saved_payloads:
             self.forget_saves(N.dotted(target), scope)
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             if value.origin is Origin.LOADER and site is not None:
                 value = replace(value, site=site)
             scope.env[target.value] = value
@@ -1166,7 +1170,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             prefix = target.value + "."
             for key in [k for k in scope.env if k.startswith(prefix)]:
                 del scope.env[key]
-        elif isinstance(target, cst.Attribute):
+        elif type(target) is cst.Attribute:
             key = N.dotted(target)
             if key is None:
                 self.eval(target.value, scope)
@@ -1180,15 +1184,15 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             ):
                 value = self.init_attr_value(key, value, target, scope)
             scope.env[key] = value
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) in (cst.Tuple, cst.List):
             elements = [e for e in target.elements]
             parts = self.unpack(value, len(elements))
             for element, part in zip(elements, parts):
-                if isinstance(element, cst.StarredElement):
+                if type(element) is cst.StarredElement:
                     self.bind(element.value, UNKNOWN, scope)
                 else:
                     self.bind(element.value, part, scope, site=site)
-        elif isinstance(target, cst.Subscript):
+        elif type(target) is cst.Subscript:
             base_key = N.dotted(target.value)
             key = subscript_key(target)
             if base_key is not None and base_key in scope.env:
@@ -1210,7 +1214,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                         entries=((key, value),),
                         elem=base.elem or tensor(base.device, origin=base.origin, site=base.site),
                     )
-        elif isinstance(target, cst.StarredElement):
+        elif type(target) is cst.StarredElement:
             self.bind(target.value, UNKNOWN, scope)
 
     @staticmethod
@@ -1219,9 +1223,13 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         that mentions it may name another file: what was saved there no longer counts."""
         if name is None:
             return
+        saved = [k for k in scope.env if k.startswith(SAVED)]
+        if not saved:
+            return  # most scopes save nothing: no pattern to build
         pattern = re.compile(rf"(?<![\w.]){re.escape(name)}(?![\w])")
-        for key in [k for k in scope.env if k.startswith(SAVED) and pattern.search(k)]:
-            del scope.env[key]
+        for key in saved:
+            if pattern.search(key):
+                del scope.env[key]
 
     def init_attr_value(self, key: str, value: Value, target: cst.CSTNode, scope: Scope) -> Value:
         """`self.x = value` in `__init__`: plain tensors do not follow the module."""
