@@ -530,7 +530,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 RUN_COMMAND = "python -m venv .venv && . .venv/bin/activate && pip install . && devlint fixtures/"
 TEST_COMMAND = (
     "python -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 "
-    "&& pip install -e '.[test]' && python -m pytest -q"
+    "&& pip install -e '.[test]' && python -m pytest -q -n auto --dist loadfile"
 )
 
 
