@@ -928,6 +928,32 @@ def rule_command(code: str) -> None:
     click.echo(f"\nDocs: {url(rule.code)}")
 
 
+# the libraries `devlint server` needs (the `server` extra), by their import names
+SERVER_PACKAGES = frozenset({"pygls", "lsprotocol", "cattrs", "attrs"})
+
+
+@cli.command(
+    "server", context_settings=CONTEXT_SETTINGS, short_help="Run the language server (LSP)."
+)
+def server_command() -> None:
+    """Run devlint as a Language Server Protocol server on stdin/stdout, for editors:
+    diagnostics as you type, fixes as code actions, rule docs on hover.
+
+    Needs the `server` extra: pip install 'devlint[server]'.
+    """
+    try:
+        from devlint.server import serve  # pygls loads only for this command
+    except ImportError as exc:
+        if (exc.name or "").partition(".")[0] not in SERVER_PACKAGES:
+            raise
+        _err(
+            f"`devlint server` needs the {exc.name} package: "
+            "pip install 'devlint[server]' (Python 3.9+)"
+        )
+        sys.exit(EXIT_ERROR)
+    serve()
+
+
 def _harden_stdout() -> None:
     """Unprintable characters become escapes instead of a UnicodeEncodeError."""
     for stream in (sys.stdout, sys.stderr):
