@@ -460,3 +460,21 @@ async def test_an_internal_error_is_logged_and_the_server_keeps_serving(tmp_path
                     start=lsp.Position(line=0, character=0), end=lsp.Position(line=0, character=0)
                 ),
             )
+
+
+async def test_a_broken_configuration_file_is_logged_and_not_fatal(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.devlint\n", encoding="utf-8")
+    async with serve(tmp_path) as client:
+        uri = client.open("a.py", SOURCE)
+        assert await client.diagnostics(uri) == []
+        (message,) = [m.message for m in client.lsp.log_messages]
+        assert "configuration error" in message and "internal error" not in message
+        pyproject = tmp_path / "pyproject.toml"
+        pyproject.write_text('[tool.devlint]\nignore = ["DL002"]\n', encoding="utf-8")
+        seen = len(client.published)
+        client.lsp.workspace_did_change_watched_files(
+            lsp.DidChangeWatchedFilesParams(
+                changes=[lsp.FileEvent(uri=pyproject.as_uri(), type=lsp.FileChangeType.Changed)]
+            )
+        )
+        assert [d.code for d in await client.diagnostics(uri, 1, seen)] == ["DL004"]

@@ -178,6 +178,8 @@ class DevlintServer(LanguageServer):
         # and the resolver's caches then never see two callers at once
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devlint-check")
         self.push = True  # publish diagnostics (clients that pull get no duplicates)
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._config_errors: set[tuple[int, str]] = set()
 
     # --- messages to the client ---
 
@@ -256,17 +258,25 @@ class DevlintServer(LanguageServer):
             return True
         return doc.language_id == "python" and not path.endswith(".ipynb")
 
-    def analyse(self, uri: str, version: Optional[int], text: str, generation: int) -> Analysis:
+    def analyse(
+        self, uri: str, version: Optional[int], text: str, generation: int, resolver: Resolver
+    ) -> Analysis:
         """Check one buffer's text (in the worker thread): the same run and settings as
         `devlint - --stdin-filename PATH`.  Errors inside the check come back in the
-        outcome and are logged; the findings of what could be checked still show."""
+        outcome and are logged; the findings of what could be checked still show.  A
+        configuration file that cannot be used is the user's to fix, not a bug: it is
+        logged once, and the buffer shows no findings until it is fixed."""
         display = self.display_path(uri)
-        outcome = run_module.check_source(
-            lsp_text.buffer_bytes(text),
-            display,
-            self.resolver(),
-            run_module.RunOptions(cache=False, jobs=1),
-        )
+        try:
+            outcome = run_module.check_source(
+                lsp_text.buffer_bytes(text),
+                display,
+                resolver,
+                run_module.RunOptions(cache=False, jobs=1),
+            )
+        except config.ConfigError as exc:
+            self.call_soon(self.config_error, generation, str(exc))
+            return Analysis(uri, version, generation, text, [])
         for where, message in outcome.internal_errors:
             self.call_soon(
                 self.log, f"devlint: internal error in {where}: {message} (please report this bug)"
@@ -275,11 +285,17 @@ class DevlintServer(LanguageServer):
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run `fn` on the event loop's thread (the transport is not thread-safe)."""
-        loop = getattr(self, "_loop", None)
-        if loop is None:
+        if self._loop is None:
             fn(*args)
         else:
-            loop.call_soon_threadsafe(fn, *args)
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def config_error(self, generation: int, message: str) -> None:
+        """Log a configuration error once per generation of settings, not per keystroke."""
+        if (generation, message) in self._config_errors:
+            return
+        self._config_errors.add((generation, message))
+        self.log(f"devlint: configuration error: {message}")
 
     async def analysis_for(self, uri: str) -> Optional[Analysis]:
         """The analysis of the buffer as it is now: cached, else made now."""
@@ -296,7 +312,13 @@ class DevlintServer(LanguageServer):
             return cached
         self._loop = asyncio.get_running_loop()
         result = await self._loop.run_in_executor(
-            self.executor, self.analyse, uri, doc.version, doc.source, self.generation
+            self.executor,
+            self.analyse,
+            uri,
+            doc.version,
+            doc.source,
+            self.generation,
+            self.resolver(),  # built here: it may log, and only this thread may write
         )
         current = self.workspace.get_text_document(uri)
         if current.version == result.version and result.generation == self.generation:
@@ -407,7 +429,7 @@ class DevlintServer(LanguageServer):
             return None
         lines = analysis.lines
         start = lsp.Position(line=change.start, character=0)
-        if change.end < len(lines) - 1 or (change.end == len(lines) - 1 and len(lines) > 0):
+        if change.end <= len(lines) - 1:  # a line that exists: its start
             end = lsp.Position(line=change.end, character=0)
         else:
             end = lsp.Position(line=len(lines) - 1, character=self.units()(lines[-1]))
@@ -679,12 +701,13 @@ async def _fix_all(ls: DevlintServer, analysis: Analysis) -> Optional[lsp.CodeAc
     ):
         return None
     display = ls.display_path(analysis.uri)
+    resolver = ls.resolver()
 
     def fix() -> Optional[bytes]:
         outcome = run_module.check_source(
             lsp_text.buffer_bytes(analysis.text),
             display,
-            ls.resolver(),
+            resolver,
             run_module.RunOptions(fix_only=True, unsafe_fixes=unsafe, cache=False, jobs=1),
         )
         for where, message in outcome.internal_errors:
