@@ -872,13 +872,18 @@ class CallsMixin:
         # (unless a starred argument may be passing them)
         if not any(a.star for a, _ in args):
             bound.update(default_constants(func, bound))
-        self._in_progress.add(id(func))
-        try:
-            inner = self.analyze_function(
-                func, cls, report=False, args=bound, self_value=self_value, depth=scope.depth + 1
-            )
-        finally:
-            self._in_progress.discard(id(func))
+        key = self._call_key(func, cls, bound, self_value, scope.depth + 1)
+        inner = self._call_memo.get(key) if key is not None else None
+        if inner is None:
+            self._in_progress.add(id(func))
+            try:
+                inner = self.analyze_function(
+                    func, cls, report=False, args=bound, self_value=self_value, depth=scope.depth + 1
+                )
+            finally:
+                self._in_progress.discard(id(func))
+            if key is not None and _made_no_objects(inner, bound, self_value):
+                self._call_memo[key] = inner
         # in-place moves of module arguments flow back to the caller
         for name, before in bound.items():
             after = inner.env.get(name)
@@ -890,6 +895,55 @@ class CallsMixin:
             ):
                 self.move_in_place(before, None, replace(before, device=after.device), scope)
         return inner
+
+    def _call_key(
+        self,
+        func: cst.FunctionDef,
+        cls: Optional[ClassInfo],
+        bound: dict[str, Value],
+        self_value: Optional[Value],
+        depth: int,
+    ) -> Optional[tuple]:
+        """What a same-file call's analysis depends on: the function, its class, the
+        argument values, `self`, the depth (calls deeper than `MAX_CALL_DEPTH` stop), the
+        calls in progress (recursion stops), and which module environment is the globals
+        (the module's own walk sees an empty one).  The analysis runs with reporting off,
+        and what it leaves behind (placed parameters, once-keys...) is the same each
+        time, so a second call with the same key can take the first one's scope.
+        None when a value cannot be hashed."""
+        try:
+            key = (
+                id(func),
+                id(cls),
+                tuple(sorted(bound.items())),
+                self_value,
+                depth,
+                frozenset(self._in_progress),
+                id(self.module_env),
+            )
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+
+def _made_no_objects(inner: Scope, bound: dict[str, Value], self_value: Optional[Value]) -> bool:
+    """Did the analysis return only objects the caller gave it?  A module made inside the
+    callee gets a new identity on every call (two `make_model()` are two models, one of
+    which may be moved): such a result must not be shared between calls."""
+    given = {v.oid for v in bound.values()} | ({self_value.oid} if self_value else set())
+    made: set[int] = set()
+    for value in inner.returns:
+        _collect_oids(value, made)
+    return made <= given
+
+
+def _collect_oids(value: Value, into: set[int]) -> None:
+    if value.oid:
+        into.add(value.oid)
+    for part in (*(value.elems or ()), *(v for _, v in (value.entries or ())), value.elem):
+        if part is not None:
+            _collect_oids(part, into)
 
 
 _Handler = Callable[[CallsMixin, str, str, cst.Call, Scope], Value]

@@ -174,6 +174,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.saved_payloads: dict[str, list[bool]] = {}
         self.load_paths: list[tuple[LoadCall, str]] = []
         self._in_progress: set[int] = set()
+        # same-file calls analysed with given arguments (`CallsMixin._call_key`)
+        self._call_memo: dict[tuple, Scope] = {}
         # the open scopes, innermost last; functions asked for by `analyze_function`; the
         # class whose methods are being analysed (see `leave_Module`)
         self.scopes: list[Scope] = []
