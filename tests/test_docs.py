@@ -58,3 +58,14 @@ def test_dl100_examples_behave_as_documented() -> None:
     prelude = "import torch\n"
     assert [f.code for f in check_source(prelude + rule.bad, "bad.py", rules)] == ["DL100"]
     assert check_source(prelude + rule.good, "good.py", rules) == []
+
+
+def test_readme_autofix_table_is_generated_from_the_rules() -> None:
+    from devlint.docs import AUTOFIX_BEGIN, AUTOFIX_END, autofix_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index(AUTOFIX_BEGIN) + len(AUTOFIX_BEGIN) + 1
+    end = readme.index(AUTOFIX_END)
+    assert readme[start:end] == autofix_table() + "\n", (
+        "README's autofix table is stale: regenerate it with devlint.docs.autofix_table()"
+    )

@@ -71,6 +71,10 @@ class Rule:
     good: ClassVar[str]
     severity: ClassVar[str] = "error"
     default_enabled: ClassVar[bool] = True
+    # what `--fix` does for this rule and when it applies (the README's autofix table is
+    # generated from these: `devlint.docs.autofix_table`); empty when there is no fix
+    fix_summary: ClassVar[str] = ""
+    fix_applicability: ClassVar[str] = ""
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         raise NotImplementedError

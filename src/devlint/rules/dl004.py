@@ -22,6 +22,8 @@ class DiscardedTensorMove(Rule):
         "to be on the same device` there (far from the real mistake) on a GPU machine."
     )
     fix = "Assign the result: `x = x.to(device)`."
+    fix_summary = '`x.to(d)` becomes `x = x.to(d)`'
+    fix_applicability = 'safe for names (locals and parameters), unsafe for attributes and subscripts; none for loop variables and for attributes that hold a parameter requiring grad'
     bad = "for x, y in loader:\n    x.to(device)\n    out = model(x)\n"
     good = "for x, y in loader:\n    x = x.to(device)\n    out = model(x)\n"
 

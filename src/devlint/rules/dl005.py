@@ -34,6 +34,8 @@ class FactoryWithoutDevice(Rule):
         "Create the tensor where its partner lives: `device=x.device` (or `x.new_zeros(...)`, "
         "`torch.zeros_like(x)`); for `from_numpy`, `torch.as_tensor(a, device=x.device)`."
     )
+    fix_summary = 'add `device=<partner>.device`; `torch.from_numpy(a)` becomes `torch.as_tensor(a, device=...)`'
+    fix_applicability = 'safe for deterministic factories, unsafe for random ones'
     bad = "def add_position(x):\n    pos = torch.arange(x.size(-1))\n    return x + pos\n"
     good = (
         "def add_position(x):\n"

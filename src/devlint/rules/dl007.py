@@ -23,6 +23,8 @@ class NumpyOnAccelerator(Rule):
         "helpers that receive the model's outputs fail the same way."
     )
     fix = "Copy to the host first: `x.detach().cpu().numpy()` (or `x.numpy(force=True)`)."
+    fix_summary = 'insert `.cpu()` (`.detach().cpu()` for model outputs) before `.numpy()`'
+    fix_applicability = 'safe'
     bad = "model = nn.Linear(10, 2).to(device)\nout = model(x.to(device))\npreds = out.argmax(1).numpy()\n"
     good = "model = nn.Linear(10, 2).to(device)\nout = model(x.to(device))\npreds = out.argmax(1).cpu().numpy()\n"
 

@@ -23,6 +23,8 @@ class LoadWithoutMapLocation(Rule):
         "multi-GPU machine, whatever device the program uses."
     )
     fix = "Say where tensors go: `torch.load(path, map_location=device)` (or `map_location='cpu'`)."
+    fix_summary = 'add `map_location=` (the file\'s device variable, else `"cpu"`)'
+    fix_applicability = 'unsafe'
     bad = "state = torch.load('model.pt')\n"
     good = "state = torch.load('model.pt', map_location=device)\n"
 
