@@ -108,3 +108,20 @@ def test_the_cache_key_follows_the_analysis_source(
 def _key_with(monkeypatch: pytest.MonkeyPatch, fingerprint: str, root: Path) -> str:
     monkeypatch.setattr(cache_module, "_fingerprint", fingerprint)
     return cache_module.Cache(root, "o").key(b"data")
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("torch.randn(\n    8,\n    16,\n)", "torch.randn(8, 16)"),
+        ("x[\n  0 ]", "x[0]"),
+        ("torch.zeros( 3 )", "torch.zeros(3)"),
+        ("(x,)", "(x,)"),  # a one-element tuple keeps its comma
+        ("f('a  ( b', x )", "f('a  ( b', x)"),  # string literals as written
+        ("a  +\n   b", "a + b"),
+    ],
+)
+def test_messages_quote_multi_line_code_on_one_tidy_line(code: str, expected: str) -> None:
+    from devlint.engine.facts import one_line
+
+    assert one_line(code) == expected

@@ -6,6 +6,7 @@ a rule decides *whether* to report and *how to word it* without re-deriving flow
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
@@ -124,7 +125,7 @@ class FileFacts:
                 raw = self.module.code_for_node(node)
             else:
                 raw = self.code(node)
-            text = self._texts[id(node)] = " ".join(raw.split())
+            text = self._texts[id(node)] = one_line(raw)
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
     def code(self, node: cst.CSTNode) -> str:
@@ -132,6 +133,40 @@ class FileFacts:
         position covers (LibCST's syntactic position), which is what a fix replaces."""
         assert self.module is not None
         return code_without_parentheses(self.module, node)
+
+
+# string literals (kept as written) and the gaps a line break leaves inside brackets
+_STRING_RE = re.compile(
+    r"""[rRbBuUfF]{0,2}('\'\'[\s\S]*?'\'\'|\"\"\"[\s\S]*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")"""
+)
+_AFTER_OPEN = re.compile(r"([(\[{]) ")
+_BEFORE_CLOSE = re.compile(r" ([)\]}])")
+_TRAILING_COMMA = re.compile(r", ([)\]}])")
+
+
+def one_line(code: str) -> str:
+    """Source text on one line, for messages: whitespace runs become one space, and the
+    spaces and trailing comma a line break left inside brackets go (`torch.randn(\n 8,\n
+    16,\n)` reads `torch.randn(8, 16)`); string literals keep their text."""
+    parts = []
+    last = 0
+    for m in _STRING_RE.finditer(code):
+        parts.append(_tidy(code[last : m.start()]))
+        parts.append(m.group())
+        last = m.end()
+    parts.append(_tidy(code[last:]))
+    return "".join(parts).strip()
+
+
+def _tidy(code: str) -> str:
+    text = " ".join(code.split())
+    if code[:1].isspace() and text:
+        text = " " + text
+    if code[-1:].isspace() and text:
+        text += " "
+    text = _TRAILING_COMMA.sub(r"\1", text)
+    text = _AFTER_OPEN.sub(r"\1", text)
+    return _BEFORE_CLOSE.sub(r"\1", text)
 
 
 def code_without_parentheses(module: cst.Module, node: cst.CSTNode) -> str:
