@@ -56,7 +56,9 @@ class _BareMoves(cst.CSTVisitor):
 def fake_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make DL004 report each bare `x.to(...)`/`x.cuda()` statement, as the engine will."""
 
-    def analyze(module: cst.Module, source: str, device_names: Sequence[str] = ()) -> FileFacts:
+    def analyze(
+        module: cst.Module, source: str, device_names: Sequence[str] = (), options: object = None
+    ) -> FileFacts:
         return FileFacts(module=module, source=source)
 
     def check(facts: FileFacts) -> Iterator[Report]:
@@ -380,7 +382,9 @@ def test_a_path_named_rules_is_checkable(project: Path) -> None:
 def test_internal_error_is_reported_and_the_run_goes_on(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(module: cst.Module, source: str, device_names: Sequence[str] = ()) -> FileFacts:
+    def explode(
+        module: cst.Module, source: str, device_names: Sequence[str] = (), options: object = None
+    ) -> FileFacts:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(checker, "analyze", explode)

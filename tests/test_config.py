@@ -203,9 +203,9 @@ def test_device_names_reach_the_engine(project: Path, monkeypatch: pytest.Monkey
     seen: list[Any] = []
     real = checker.analyze
 
-    def spy(module: Any, source: Any = None, device_names: Any = ()) -> Any:
-        seen.append(tuple(device_names))
-        return real(module, source, device_names=device_names)
+    def spy(module: Any, source: Any = None, device_names: Any = (), options: Any = None) -> Any:
+        seen.append(tuple(options.device_names))
+        return real(module, source, options=options)
 
     monkeypatch.setattr(checker, "analyze", spy)
     write(project, "pyproject.toml", PYPROJECT + 'device-names = ["dev", "cfg.device"]\n')

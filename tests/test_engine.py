@@ -399,11 +399,12 @@ def test_numpy_under_a_cpu_test_is_on_the_cpu() -> None:
     assert sorted(f.line for f in found if f.code == "DL007") == [8, 12, 16]
 
 
-def _findings(src: str) -> list[tuple[str, int]]:
+def _findings(src: str, role: str = "script") -> list[tuple[str, int]]:
     from devlint.checker import check_source
     from devlint.rules import ALL_RULES
 
-    return sorted((f.code, f.line) for f in check_source(textwrap.dedent(src), "t.py", ALL_RULES))
+    found = check_source(textwrap.dedent(src), "t.py", ALL_RULES, role=role)
+    return sorted((f.code, f.line) for f in found)
 
 
 def test_modules_that_hold_no_cpu_state_meet_inputs_anywhere() -> None:
@@ -504,8 +505,8 @@ def test_a_float_or_tensor_parameter_is_not_taken_for_a_tensor() -> None:
 
 def test_a_helper_only_ever_given_a_cpu_model_makes_cpu_inputs_safely() -> None:
     """`select_action(policy, obs)` of a script whose policy stays on the CPU: a factory
-    meeting the parameter is reported only if a call could pass something placed.  In a
-    library (no `__main__`), a public function's callers are elsewhere: reported."""
+    meeting the parameter is reported only if a call could pass something placed.  In
+    library code, a public function's callers are elsewhere: reported."""
     helper = """\
         import numpy as np
         import torch
@@ -525,7 +526,11 @@ def test_a_helper_only_ever_given_a_cpu_model_makes_cpu_inputs_safely() -> None:
 
     assert _findings(script(cpu_caller)) == []
     assert _findings(script(gpu_caller)) == [("DL005", 5)]
-    assert _findings(helper + textwrap.indent(cpu_caller, " " * 8)) == [("DL005", 5)]
+    assert _findings(helper + textwrap.indent(cpu_caller, " " * 8), "library") == [("DL005", 5)]
+    assert _findings(helper, "library") == [("DL005", 5)]
+    # a script's module without `__main__` (a helper module beside it): its callers here
+    # pass CPU values; with no caller in sight it is reported
+    assert _findings(helper + textwrap.indent(cpu_caller, " " * 8)) == []
     assert _findings(helper) == [("DL005", 5)]
 
 

@@ -65,13 +65,16 @@ def test_corrupted_entries_are_ignored_and_rewritten(tmp_path: Path) -> None:
     again = runner.run(jobs, ALL_RULES, workers=1, cache=cache)
     assert _as_tuples(again) == _as_tuples(first)
     assert cache.hits == 0 and cache.misses == len(jobs)
-    assert _cache(root).get(cache.key(jobs[0].path.read_bytes()), jobs[0].display) is not None
+    key = cache.key(jobs[0].path.read_bytes(), runner.file_role(jobs[0], {}))
+    assert _cache(root).get(key, jobs[0].display) is not None
 
 
 def test_cache_key_changes_with_content_and_options(tmp_path: Path) -> None:
     a = Cache(tmp_path, options_key(["DL001"], {}))
     b = Cache(tmp_path, options_key(["DL001", "DL002"], {}))
     assert a.key(b"x") != a.key(b"y")
+    # library code and scripts are analysed under different contracts
+    assert a.key(b"x", "library") != a.key(b"x", "script")
     assert a.key(b"x") != b.key(b"x")
 
 

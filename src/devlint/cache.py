@@ -44,8 +44,10 @@ class Cache:
         self.misses = 0
         self._ready = False
 
-    def key(self, data: bytes) -> str:
-        return hashlib.sha256(self._salt + data).hexdigest()
+    def key(self, data: bytes, role: str = "") -> str:
+        """The entry of a file's bytes; `role` (library code or a script, from the file's
+        place: `devlint.roles`) decides findings too."""
+        return hashlib.sha256(self._salt + role.encode() + b"\0" + data).hexdigest()
 
     def _path(self, key: str) -> Path:
         return self.root / "v1" / key[:2] / f"{key}.json"

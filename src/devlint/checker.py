@@ -21,11 +21,13 @@ import libcst as cst
 
 from devlint import notebooks, suppression
 from devlint.engine import analyze
+from devlint.engine.options import EngineOptions
 from devlint.files import is_notebook
 from devlint.findings import Finding, syntax_finding
 from devlint.meta_rules import UNUSED_SUPPRESSION
 from devlint.positions import Placed, positions_of, render
 from devlint.prefilter import may_have_findings
+from devlint.roles import PROGRAM, RolePatterns
 from devlint.rules import Report, Rule
 from devlint.rules.base import Fix
 
@@ -97,6 +99,9 @@ def check_source(
     rules: Sequence[Rule],
     *,
     device_names: Sequence[str] = (),
+    gpu_guards: Sequence[str] = (),
+    roles: Optional[RolePatterns] = None,
+    role: Optional[str] = None,
     noqa: bool = True,
     notebook: Optional[bool] = None,
     max_code_bytes: Optional[int] = None,
@@ -104,6 +109,9 @@ def check_source(
     """All findings for one file's contents (DL000 when it cannot be decoded or parsed).
 
     `device_names`: extra names that hold the target device (`device-names` setting).
+    `gpu_guards`: decorators and markers that run code only where an accelerator is.
+    `role`: library code or a script (`devlint.roles`); when not given, `roles` (the
+    `library`/`scripts` settings) and the file's place decide.
     `noqa`: honour suppression comments (`--ignore-noqa` turns it off).
     `notebook`: read the contents as a Jupyter notebook (default: when `path` ends in
     `.ipynb`).  Findings in a notebook carry their cell and the line within it.
@@ -111,9 +119,14 @@ def check_source(
     """
     if notebook is None:
         notebook = is_notebook(path)
+    engine = EngineOptions(
+        device_names=tuple(device_names),
+        gpu_guards=tuple(gpu_guards),
+        role=PROGRAM if notebook else role or (roles or RolePatterns()).role_for(path),
+    )
     if notebook:
         return _check_notebook(
-            data, path, rules, device_names=device_names, noqa=noqa, max_code_bytes=max_code_bytes
+            data, path, rules, engine=engine, noqa=noqa, max_code_bytes=max_code_bytes
         )
     if isinstance(data, bytes):
         if b"\x00" in data:
@@ -124,7 +137,7 @@ def check_source(
             return [syntax_finding(path, 1, 1, f"cannot decode file: {exc}")]
     else:
         text = data
-    return check_text(text, path, rules, device_names=device_names, noqa=noqa)
+    return check_text(text, path, rules, engine=engine, noqa=noqa)
 
 
 def check_text(
@@ -132,12 +145,23 @@ def check_text(
     path: str,
     rules: Sequence[Rule],
     *,
+    engine: Optional[EngineOptions] = None,
     device_names: Sequence[str] = (),
+    gpu_guards: Sequence[str] = (),
+    roles: Optional[RolePatterns] = None,
     noqa: bool = True,
     cells: Optional[Sequence[tuple[int, str]]] = None,
 ) -> list[Finding]:
     """Findings for decoded Python source: parse, analyse, run the rules, suppress.
+    `engine`: the analysis options (else built from `device_names`, `gpu_guards` and
+    `roles`, as `check_source` does).
     `cells`: a notebook program's cells, (first line, code), compiled one by one."""
+    if engine is None:
+        engine = EngineOptions(
+            device_names=tuple(device_names),
+            gpu_guards=tuple(gpu_guards),
+            role=PROGRAM if cells is not None else (roles or RolePatterns()).role_for(path),
+        )
     if noqa and suppression.has_skip_file(text):
         return []
     report_unused = noqa and any(r.code == UNUSED_SUPPRESSION.code for r in rules)
@@ -156,7 +180,7 @@ def check_text(
             return [syntax_finding(path, 1, 1, "file is nested too deeply to parse")]
     if analyse:
         try:
-            facts = analyze(module, text, device_names=tuple(device_names))
+            facts = analyze(module, text, options=engine)
         except RecursionError:
             return [syntax_finding(path, 1, 1, "file is nested too deeply to analyse")]
         reports: list[Report] = []
@@ -283,7 +307,7 @@ def _check_notebook(
     path: str,
     rules: Sequence[Rule],
     *,
-    device_names: Sequence[str] = (),
+    engine: EngineOptions,
     noqa: bool = True,
     max_code_bytes: Optional[int] = None,
 ) -> list[Finding]:
@@ -317,9 +341,7 @@ def _check_notebook(
                 f"--max-file-size ({max_code_bytes / 1e6:g} MB); generated code?",
             )
         ]
-    found = check_text(
-        nb.program, path, rules, device_names=device_names, noqa=noqa, cells=program_cells(nb)
-    )
+    found = check_text(nb.program, path, rules, engine=engine, noqa=noqa, cells=program_cells(nb))
     transformed = {
         cell
         for cell, lines in nb.cell_lines.items()
@@ -415,6 +437,8 @@ def check_file(
     display: str | None = None,
     *,
     device_names: Sequence[str] = (),
+    gpu_guards: Sequence[str] = (),
+    roles: Optional[RolePatterns] = None,
     noqa: bool = True,
 ) -> list[Finding]:
     """Read and check one file; an unreadable file is a DL000 finding, not a crash."""
@@ -424,5 +448,12 @@ def check_file(
     except OSError as exc:
         return [syntax_finding(shown, 1, 1, f"cannot read file: {exc.strerror or exc}")]
     return check_source(
-        data, shown, rules, device_names=device_names, noqa=noqa, notebook=is_notebook(str(path))
+        data,
+        shown,
+        rules,
+        device_names=device_names,
+        gpu_guards=gpu_guards,
+        roles=roles,
+        noqa=noqa,
+        notebook=is_notebook(str(path)),
     )

@@ -68,6 +68,11 @@ class Config:
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     respect_gitignore: bool = True
     device_names: tuple[str, ...] = ()
+    # decorators and markers that run code only where an accelerator is (`requires_gpu`)
+    gpu_guards: tuple[str, ...] = ()
+    # library code (open world) and scripts (closed world): see `devlint.roles`
+    library: tuple[str, ...] = ()
+    scripts: tuple[str, ...] = ()
     # Codes whose fixes `--fix` may apply (None: all), and codes whose fixes it may not.
     fixable: Optional[tuple[str, ...]] = None
     unfixable: tuple[str, ...] = ()
@@ -137,6 +142,19 @@ def _device_names(value: Any, where: str) -> tuple[str, ...]:
     return names
 
 
+def _gpu_guards(value: Any, where: str) -> tuple[str, ...]:
+    names = _string_list(
+        value, where, "decorator or marker names (such as 'requires_gpu' or 'pytest.mark.gpu')"
+    )
+    bad = [n for n in names if not n or not all(p.isidentifier() for p in n.split("."))]
+    if bad:
+        raise ConfigError(
+            f"{where}: {', '.join(repr(b) for b in bad)} is not a name "
+            "(allowed: identifiers or dotted names such as 'requires_gpu' or 'pytest.mark.gpu')"
+        )
+    return names
+
+
 def _per_file_ignores(value: Any, where: str) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, dict):
         raise ConfigError(
@@ -170,6 +188,9 @@ KEYS: dict[str, Callable[[Any, str], Any]] = {
     "per-file-ignores": _per_file_ignores,
     "respect-gitignore": _bool,
     "device-names": _device_names,
+    "gpu-guards": _gpu_guards,
+    "library": _globs,
+    "scripts": _globs,
 }
 
 
@@ -205,6 +226,9 @@ def parse_table(table: Any, path: str, root: str, table_name: str = "") -> Confi
         per_file_ignores=values.get("per-file-ignores", {}),
         respect_gitignore=values.get("respect-gitignore", True),
         device_names=values.get("device-names", ()),
+        gpu_guards=values.get("gpu-guards", ()),
+        library=values.get("library", ()),
+        scripts=values.get("scripts", ()),
         fixable=values.get("fixable"),
         unfixable=values.get("unfixable", ()),
         defined=frozenset(values),

@@ -88,7 +88,12 @@ def discover_files(paths: Iterable[str], resolver: Resolver) -> Discovery:
 
 def analysis_options(settings: Settings, options: RunOptions) -> dict[str, Any]:
     """What besides the rules decides a file's findings (passed to the checker)."""
-    return {"device_names": tuple(settings.device_names), "noqa": options.noqa}
+    return {
+        "device_names": tuple(settings.device_names),
+        "gpu_guards": tuple(settings.gpu_guards),
+        "roles": settings.roles,
+        "noqa": options.noqa,
+    }
 
 
 def check_paths(
@@ -192,18 +197,18 @@ def _fix_files(
     analysis options are fixed together; the result lists files in discovery order."""
     from devlint.fix import FixRun, apply_fixes
 
-    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[SourceFile]] = {}
+    groups: dict[tuple[tuple[str, ...], Settings], list[SourceFile]] = {}
     for source in files:
         s = settings[source.display]
-        groups.setdefault((s.fix_codes_for(source.display), s.device_names), []).append(source)
+        groups.setdefault((s.fix_codes_for(source.display), s), []).append(source)
     total = FixRun()
-    for (codes, device_names), sources in groups.items():
+    for (codes, group_settings), sources in groups.items():
         if not codes:
             continue
         part = apply_fixes(
             sources,
             rules_for(list(codes)),
-            {"device_names": device_names, "noqa": options.noqa},
+            analysis_options(group_settings, options),
             options.unsafe_fixes,
             write=not options.diff,
             max_bytes=options.max_bytes,
@@ -253,9 +258,8 @@ def check_source(
             data,
             display,
             rules_for(list(settings.codes)),
-            device_names=settings.device_names,
-            noqa=options.noqa,
             notebook=is_notebook(display),
+            **analysis_options(settings, options),
         )
     except Exception as exc:  # a bug in devlint must not stop the caller
         outcome.internal_errors.append((display, _describe(exc)))
@@ -303,9 +307,8 @@ def _fix_in_memory(
             source,
             display,
             fix_rules,
-            device_names=settings.device_names,
-            noqa=options.noqa,
             notebook=False,
+            **analysis_options(settings, options),
         )
 
     try:

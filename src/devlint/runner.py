@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from devlint.cache import Cache
 from devlint.findings import Finding, syntax_finding
+from devlint.roles import detect_role
 from devlint.rules import Rule, rules_for
 
 # Below this many bytes of source in all, worker processes cost more than they save.
@@ -51,7 +52,8 @@ def _check_one(
     except OSError as exc:
         return [syntax_finding(job.display, 1, 1, f"cannot read file: {exc.strerror or exc}")]
     # the cache was asked before (`_from_cache`): this file is new or changed
-    key = cache.key(data) if cache is not None else ""
+    role = file_role(job, options)
+    key = cache.key(data, role) if cache is not None else ""
     timeout = options.get("file_timeout")
     max_bytes = options.get("max_file_bytes")
     notebook = job.path.suffix == ".ipynb"
@@ -73,6 +75,7 @@ def _check_one(
     analysis_options = {
         k: v for k, v in options.items() if k not in ("file_timeout", "max_file_bytes")
     }
+    analysis_options["role"] = role
     if notebook and max_bytes:
         analysis_options["max_code_bytes"] = max_bytes
     from devlint.checker import check_source  # the analysis loads only when it is needed
@@ -93,6 +96,13 @@ def _check_one(
     if cache is not None:
         cache.put(key, findings)
     return findings
+
+
+def file_role(job: Job, options: dict) -> str:
+    """Library code or a script (`devlint.roles`): decided by the file's path and folder,
+    so it is part of the cache key, not only the file's bytes."""
+    roles = options.get("roles")
+    return roles.role_for(str(job.path)) if roles is not None else detect_role(str(job.path))
 
 
 def tune_gc() -> None:
@@ -165,7 +175,7 @@ def _work(
     return _check_many(jobs, codes, cache, options)
 
 
-def _from_cache(jobs: list[Job], cache: Cache) -> tuple[list[Finding], list[Job]]:
+def _from_cache(jobs: list[Job], cache: Cache, options: dict) -> tuple[list[Finding], list[Job]]:
     """The findings the cache holds for `jobs`, and the jobs it cannot answer (changed,
     new or unreadable files: `_check_one` reports those)."""
     found: list[Finding] = []
@@ -176,7 +186,7 @@ def _from_cache(jobs: list[Job], cache: Cache) -> tuple[list[Finding], list[Job]
         except OSError:
             misses.append(job)
             continue
-        cached = cache.get(cache.key(data), job.display)
+        cached = cache.get(cache.key(data, file_role(job, options)), job.display)
         if cached is None:
             misses.append(job)
         else:
@@ -232,7 +242,7 @@ def run(
     total_jobs = len(jobs)
     answered = 0
     if cache is not None:
-        result.findings, jobs = _from_cache(jobs, cache)
+        result.findings, jobs = _from_cache(jobs, cache, options)
         answered = total_jobs - len(jobs)
         if on_progress and answered:
             on_progress(answered, total_jobs)

@@ -25,6 +25,7 @@ from devlint import config
 from devlint.config import Config, Selection
 from devlint.files import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FileOptions
 from devlint.globs import PathSet
+from devlint.roles import RolePatterns
 from devlint.rules import KNOWN_CODES, SYNTAX_ERROR
 
 # (pattern, rule codes, directory the pattern is relative to)
@@ -74,6 +75,8 @@ class Settings:
     per_file_ignores: tuple[IgnoreRow, ...]
     files: FileOptions
     device_names: tuple[str, ...]
+    gpu_guards: tuple[str, ...] = ()
+    roles: RolePatterns = field(default_factory=RolePatterns)
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -113,6 +116,8 @@ class Settings:
                 self.per_file_ignores,
                 repr(self.files),
                 self.device_names,
+                self.gpu_guards,
+                repr(self.roles),
             ],
             default=repr,
         )
@@ -162,6 +167,17 @@ def build(cfg: Config, cli: CommandLine) -> Settings:
         respect = cli.respect_gitignore
     found = _inherited(cfg, "device-names")
     device_names = tuple(found[0]) if found is not None else ()
+    found = _inherited(cfg, "gpu-guards")
+    gpu_guards = tuple(found[0]) if found is not None else ()
+    library = _inherited(cfg, "library")
+    scripts = _inherited(cfg, "scripts")
+    roles = RolePatterns(
+        root=cfg.root,
+        library=tuple(library[0]) if library is not None else (),
+        library_root=library[1] if library is not None else cfg.root,
+        scripts=tuple(scripts[0]) if scripts is not None else (),
+        scripts_root=scripts[1] if scripts is not None else cfg.root,
+    )
 
     files = FileOptions(
         root=exclude_root,
@@ -184,6 +200,8 @@ def build(cfg: Config, cli: CommandLine) -> Settings:
         per_file_ignores=tuple(rows),
         files=files,
         device_names=tuple(device_names),
+        gpu_guards=gpu_guards,
+        roles=roles,
     )
 
 

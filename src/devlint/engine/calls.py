@@ -501,9 +501,15 @@ class CallsMixin:
             and last in ("tensor", "as_tensor")
         ):
             scalar = True  # `torch.as_tensor(self.max_new_tokens)`: a 0-dim tensor
+        # legacy constructors, `from_numpy` and `frombuffer` ignore the default device
+        # (`with torch.device(...)`, `torch.set_default_device`): always the CPU
+        follows_default = last not in N.LEGACY_CONSTRUCTORS and last not in (
+            "from_numpy",
+            "frombuffer",
+        )
         if last in N.LEGACY_CONSTRUCTORS:
             dev = None
-        if dev is None:
+        if dev is None and follows_default:
             if scope.default_device is not None:
                 dev = scope.default_device
             elif self.default_device_changed:
@@ -872,13 +878,27 @@ class CallsMixin:
         # (unless a starred argument may be passing them)
         if not any(a.star for a, _ in args):
             bound.update(default_constants(func, bound))
+        # a default device in force at the call (`with torch.device(...)`) is in force in
+        # the callee too: its factories follow it
+        default = scope.default_device
+        self.call_defaults.setdefault(id(func), set()).add(
+            default if default is not None and is_placed(default) and not is_weak(default) else None
+        )
         key = self._call_key(func, cls, bound, self_value, scope.depth + 1)
+        if key is not None and default is not None:
+            key = (*key, default)
         inner = self._call_memo.get(key) if key is not None else None
         if inner is None:
             self._in_progress.add(id(func))
             try:
                 inner = self.analyze_function(
-                    func, cls, report=False, args=bound, self_value=self_value, depth=scope.depth + 1
+                    func,
+                    cls,
+                    report=False,
+                    args=bound,
+                    self_value=self_value,
+                    depth=scope.depth + 1,
+                    default_device=default,
                 )
             finally:
                 self._in_progress.discard(id(func))

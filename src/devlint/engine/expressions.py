@@ -235,8 +235,15 @@ class ExpressionsMixin:
                         (idx_node, idx),
                         scope,
                     )
-            only_slices = all(not isinstance(el.slice, cst.Index) for el in node.slice)
-            return replace(base, scalar=base.scalar if only_slices else None)
+            # slices, `None` (a new axis) and `...` keep every dimension: a tensor that is
+            # not 0-dim stays so; an integer or tensor index may drop one
+            keeps_dims = all(
+                not isinstance(el.slice, cst.Index)
+                or type(el.slice.value) is cst.Ellipsis
+                or (type(el.slice.value) is cst.Name and el.slice.value.value == "None")
+                for el in node.slice
+            )
+            return replace(base, scalar=base.scalar if keeps_dims else None)
         if base.kind is Kind.BATCH:
             key = subscript_key(node)
             if base.entries is not None and key is not None:
@@ -613,14 +620,23 @@ class ExpressionsMixin:
             # first meeting has been reported
             return
         evidence = None
-        if (
+        if cause is Cause.FACTORY and weak and self.self_contained:
+            # a program, a test module or a notebook: every caller is in sight, so a
+            # parameter is on an accelerator only if a call here passes it one (or, with
+            # no single parameter to follow, if the file places anything at all)
+            needs_placement = True
+            if scope.func is not None and len(pval.device) == 1:
+                (atom,) = pval.device
+                if atom.startswith("sym:param:"):
+                    evidence = (id(scope.func), atom[len("sym:param:") :])
+        elif (
             cause is Cause.FACTORY
             and weak
             and scope.func is not None
             and len(pval.device) == 1
-            # a script's functions are called only where we see; a library's public
-            # functions by anyone
-            and (self.is_program or scope.func.name.value.startswith("_"))
+            # a helper module's functions are called where we see and from scripts we do
+            # not; a library's public functions by anyone
+            and (not self.open_world or scope.func.name.value.startswith("_"))
         ):
             (atom,) = pval.device
             if atom.startswith("sym:param:"):
@@ -641,6 +657,7 @@ class ExpressionsMixin:
                 module_text=module_text,
                 same_scope=cval.site is not None
                 and self.created_in.get(id(cval.site)) == id(scope.func),
+                contract=self.open_contract(scope, pval.device) if cause is Cause.FACTORY else "",
             ),
             needs_placement,
             evidence,

@@ -59,6 +59,8 @@ class Mismatch:
     loop_first: Optional[cst.CSTNode] = None
     # for a batch element: the device variables its siblings were moved with
     sibling_devices: tuple[str, ...] = ()
+    # the library contract that makes a parameter's device count (`open_contract`), or ""
+    contract: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class NumpyCall:
     receiver_text: str
     receiver: Value
     needs_detach: bool  # the tensor may require grad (model output, parameter)
+    # the library contract that makes a parameter's device count (`open_contract`), or ""
+    contract: str = ""
 
 
 @dataclass(frozen=True)

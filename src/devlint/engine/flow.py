@@ -39,6 +39,7 @@ from devlint.engine.facts import (
 )
 from devlint.engine.methods import MethodsMixin
 from devlint.engine.moves import MovesMixin
+from devlint.engine.options import EngineOptions
 from devlint.engine.scope import (
     CPU_SIDE_BASES,
     HEURISTIC_LOADER,
@@ -52,6 +53,7 @@ from devlint.engine.scope import (
 from devlint.engine.syntax import (
     SETUP_HOOKS,
     UNCONDITIONAL_SKIPS,
+    all_params,
     called_method_names,
     collate_moves,
     cpu_only_params,
@@ -79,6 +81,7 @@ from devlint.engine.values import (
     NUMBER,
     OTHER,
     UNKNOWN,
+    Device,
     Kind,
     Origin,
     Value,
@@ -92,6 +95,7 @@ from devlint.engine.values import (
     tensor,
     truth,
 )
+from devlint.roles import LIBRARY, PROGRAM
 
 
 @dataclass
@@ -106,6 +110,8 @@ class FunctionRequest:
     self_value: Optional[Value] = None
     depth: int = 0
     scope: Optional[Scope] = None  # opened by `visit_FunctionDef`
+    # the default device in force where the caller calls it (`with torch.device(...)`)
+    default_device: Optional[Device] = None
 
 
 class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
@@ -123,11 +129,14 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self,
         module: cst.Module,
         source: str,
-        device_names: Sequence[str] = (),
+        options: Optional[EngineOptions] = None,
     ) -> None:
         super().__init__()
+        options = options or EngineOptions()
         # extra names (`[tool.devlint] device-names`) that hold the target device
-        self.device_names = frozenset(device_names)
+        self.device_names = frozenset(options.device_names)
+        # decorators and markers (`[tool.devlint] gpu-guards`) that require an accelerator
+        self.gpu_guards = frozenset(options.gpu_guards)
         self.module = module
         self.facts = FileFacts(module=module, source=source)
         self.imports = N.ImportMap()
@@ -156,6 +165,13 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.placed_params: set[tuple[int, str]] = set()
         # (function, parameter) -> what same-file calls pass it: "cpu", "placed", "other"
         self.passed: dict[tuple[int, str], set[str]] = {}
+        # function -> for each same-file call, the placed default device in force there
+        # (`with torch.device("cuda"):`), else None: the factories of a function only ever
+        # called under one follow it (closed world: scripts and private functions)
+        self.call_defaults: dict[int, set[Optional[Device]]] = {}
+        # function -> the default device its own analysis assumed (None: analysed again
+        # without one, see `leave_Module`)
+        self.applied_defaults: dict[int, Optional[Device]] = {}
         self.created_in: dict[int, int] = {}  # factory call -> the function it runs in
         # loop targets over loaders known only by name, and those whose batches get moved
         self.heuristic_sites: set[int] = set()
@@ -168,6 +184,11 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.is_program = any(
             isinstance(s, cst.If) and "__name__" in set(names_in(s.test)) for s in module.body
         )
+        # library code (`devlint.roles`): its public functions may be given tensors on any
+        # accelerator by callers outside the project (the open world)
+        self.open_world = options.role == LIBRARY and not self.is_program
+        # a program, test module or notebook: nothing outside calls its functions
+        self.self_contained = options.role == PROGRAM or self.is_program
         self.default_device_changed = "set_default_device" in code
         # `torch.save` targets by path text -> whether each payload holds no accelerator
         # tensor; loads of a path that is not a bare name, for `leave_Module`
@@ -319,6 +340,10 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         name = N.dotted(callee)
         if name is None or depth > 2:
             return False
+        if self.gpu_guards and (
+            name in self.gpu_guards or name.rsplit(".", 1)[-1] in self.gpu_guards
+        ):
+            return True  # `[tool.devlint] gpu-guards = ["requires_gpu", "pytest.mark.gpu"]`
         func = self.functions.get(name)
         if func is not None:
             return mentions_skip(func) and any(
@@ -359,6 +384,51 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                         break
             info.gpu_only = guarded
         return info.gpu_only
+
+    def is_public_api(self, scope: Scope) -> bool:
+        """The scope is a public function of this module, or a public method (dunder
+        methods included: `forward`, `__call__`) of a public class: callers outside the
+        project may call it.  Nested functions and `_private` names are not."""
+        func = scope.func
+        if func is None:
+            return False
+        name = func.name.value
+        if name.startswith("_") and not (name.startswith("__") and name.endswith("__")):
+            return False
+        cls = scope.cls
+        if cls is None:
+            return self.functions.get(name) is func
+        return (
+            not cls.name.startswith("_")
+            and self.classes.get(cls.name) is cls
+            and cls.methods.get(name) is func
+        )
+
+    def open_contract(self, scope: Scope, device: Device) -> str:
+        """The library contract under which a value placed only by the function's own
+        parameters is on an accelerator, worded for the message; "" when none applies.
+
+        In library code (`devlint.roles`) a public function is device-agnostic by
+        contract: callers outside the project may pass its tensor parameters on any
+        accelerator, so what would break for them is a finding even with no caller in
+        sight (the open world).  Elsewhere the callers are all known (closed world)."""
+        if not self.open_world or not scope.report or not self.is_public_api(scope):
+            return ""
+        assert scope.func is not None
+        params = {p.name.value for p in all_params(scope.func)}
+        names = sorted(a[len("sym:param:") :] for a in device if a.startswith("sym:param:"))
+        if not names or len(names) != len(device) or not set(names) <= params:
+            return ""
+        shown = " or ".join(f"`{n}`" for n in names)
+        owner = (
+            f"`{scope.cls.name}.{scope.func.name.value}`"
+            if scope.cls
+            else (f"`{scope.func.name.value}`")
+        )
+        return (
+            f"{owner} is a public function of library code: callers may pass {shown} "
+            "on an accelerator"
+        )
 
     # ------------------------------------------------------------------ dispatch
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -411,6 +481,13 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 info.node.visit(self)
             finally:
                 self.class_stack.pop()
+        # a function analysed under its callers' default device before a later analysis
+        # found a call without one: analysed again without it (the facts add up)
+        for func in self.functions.values():
+            applied = self.applied_defaults.get(id(func))
+            if applied is not None and self.call_defaults.get(id(func)) != {applied}:
+                self.applied_defaults[id(func)] = None
+                self.analyze_function(func, None, report=True)
         self.drop_cpu_payload_loads()
         for target, fact, evidence in self._pending:
             if evidence is not None and evidence[0] < 0:
@@ -640,10 +717,13 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         args: Optional[dict[str, Value]] = None,
         self_value: Optional[Value] = None,
         depth: int = 0,
+        default_device: Optional[Device] = None,
     ) -> Scope:
         """Analyse `func` (with `args` bound to its parameters, when given): the visitor
         enters it through `visit_FunctionDef`, which opens the scope this returns."""
-        request = FunctionRequest(func, cls, report, args, self_value, depth)
+        request = FunctionRequest(
+            func, cls, report, args, self_value, depth, default_device=default_device
+        )
         self._requests.append(request)
         try:
             func.visit(self)
@@ -656,6 +736,19 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         """The scope a function starts with: parameters, `self` and its attributes."""
         cls = request.cls
         scope = Scope(env={}, report=request.report, func=func, cls=cls, depth=request.depth)
+        scope.default_device = request.default_device
+        if (
+            request.args is None
+            and cls is None
+            and self.applied_defaults.get(id(func), ()) is not None
+            and (not self.open_world or not self.is_public_api(scope))
+        ):
+            # closed world: a function that every same-file call runs under one default
+            # device (`with torch.device(device): sample(...)`) runs under it
+            defaults = self.call_defaults.get(id(func), set())
+            if len(defaults) == 1 and None not in defaults:
+                (scope.default_device,) = defaults
+                self.applied_defaults[id(func)] = scope.default_device
         scope.globals = self.module_env
         if (
             self.module_guarded
@@ -1268,23 +1361,30 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         return [UNKNOWN] * n
 
 
-def analyze(module: cst.Module, source: str, device_names: Sequence[str] = ()) -> FileFacts:
-    """Compute the device facts of one parsed file (`source`: its text; `device_names`:
-    extra variable names that hold the target device).
+def analyze(
+    module: cst.Module,
+    source: str,
+    device_names: Sequence[str] = (),
+    options: Optional[EngineOptions] = None,
+) -> FileFacts:
+    """Compute the device facts of one parsed file (`source`: its text; `options`: what
+    else decides them, `EngineOptions`; `device_names` alone is a shorthand).
 
     The evaluation recurses along nested expressions; generated code nests deeper than
     Python's default limit allows, so such a file is analysed again in a thread with a
     large stack and a high recursion limit.  RecursionError escapes only beyond that."""
+    if options is None:
+        options = EngineOptions(device_names=tuple(device_names))
     try:
-        return _run(module, source, device_names)
+        return _run(module, source, options)
     except RecursionError:
-        return _analyze_deep(module, source, device_names)
+        return _analyze_deep(module, source, options)
 
 
-def _run(module: cst.Module, source: str, device_names: Sequence[str]) -> FileFacts:
+def _run(module: cst.Module, source: str, options: EngineOptions) -> FileFacts:
     forget_calls()
     try:
-        visitor = DeviceFlowVisitor(module, source, device_names)
+        visitor = DeviceFlowVisitor(module, source, options)
         module.visit(visitor)
     finally:
         forget_calls()
@@ -1295,14 +1395,14 @@ DEEP_STACK_BYTES = 512 * 1024 * 1024
 DEEP_RECURSION_LIMIT = 200_000
 
 
-def _analyze_deep(module: cst.Module, source: str, device_names: Sequence[str]) -> FileFacts:
+def _analyze_deep(module: cst.Module, source: str, options: EngineOptions) -> FileFacts:
     outcome: dict[str, object] = {}
 
     def target() -> None:
         old_limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
         try:
-            outcome["facts"] = _run(module, source, device_names)
+            outcome["facts"] = _run(module, source, options)
         except RecursionError as exc:
             outcome["error"] = exc
         finally:

@@ -200,11 +200,14 @@ class MethodsMixin:
                 atoms = list(receiver.device)
                 if len(atoms) == 1 and atoms[0].startswith("sym:param:") and scope.func is not None:
                     evidence = (id(scope.func), atoms[0][len("sym:param:") :])
+                contract = self.open_contract(scope, receiver.device)
                 self.add_fact(
                     self.facts.numpy_calls,
-                    NumpyCall(node, self.text(func.value), receiver, receiver.requires_grad),
-                    is_weak(receiver.device),
-                    evidence,
+                    NumpyCall(
+                        node, self.text(func.value), receiver, receiver.requires_grad, contract
+                    ),
+                    is_weak(receiver.device) and not contract,
+                    None if contract else evidence,
                 )
             return Value(Kind.NDARRAY, DEV_ANY)
         if name in N.NON_TENSOR_METHODS:

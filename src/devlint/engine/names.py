@@ -17,7 +17,7 @@ import libcst as cst
 FACTORIES = frozenset(
     {
         "zeros", "ones", "empty", "full", "arange", "range", "linspace", "logspace", "eye",
-        "rand", "randn", "randint", "randperm", "tensor", "as_tensor", "from_numpy",
+        "rand", "randn", "randint", "randperm", "tensor", "as_tensor", "from_numpy", "frombuffer",
         "tril_indices", "triu_indices", "empty_strided", "scalar_tensor", "normal", "hann_window",
         "hamming_window", "blackman_window", "bartlett_window", "kaiser_window",
         "sparse_coo_tensor", "complex",

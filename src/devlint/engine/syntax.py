@@ -271,6 +271,17 @@ def tensor_uses(func: cst.FunctionDef) -> tuple[frozenset[str], frozenset[str]]:
     numpy: set[str] = set()
     for index, stmt in enumerate(statements):
         for n in walk(stmt, into_functions=False):
+            if type(n) is cst.Call and n.args and type(n.args[0].value) is cst.Name:
+                name = n.args[0].value.value
+                if (
+                    name in params
+                    and not n.args[0].keyword
+                    and not n.args[0].star
+                    and not (name in rebound and index > rebound[name])
+                    and takes_tensor_first(n.func)
+                ):
+                    strong.add(name)  # `F.conv2d(img, w)`, `torch.sigmoid(x)`
+                continue
             if type(n) is cst.Attribute and type(n.value) is cst.Name and n.value.value in params:
                 name = n.value.value
                 if name in rebound and index > rebound[name]:
@@ -280,6 +291,41 @@ def tensor_uses(func: cst.FunctionDef) -> tuple[frozenset[str], frozenset[str]]:
                 elif n.attr.value == "numpy":
                     numpy.add(name)
     return frozenset(strong), frozenset(numpy - strong)
+
+
+# `torch.<op>` functions whose first argument must be a tensor (not creators such as
+# `torch.tensor`/`as_tensor`, which take lists and numbers, nor predicates such as
+# `torch.is_tensor`): a parameter passed there is a tensor
+# fmt: off
+TENSOR_FIRST_OPS = frozenset(
+    {
+        "matmul", "mm", "bmm", "exp", "log", "abs", "sum", "mean", "max", "min",
+        "argmax", "argmin", "sigmoid", "tanh", "softmax", "log_softmax", "relu", "clamp",
+        "gather", "index_select", "masked_select", "masked_fill", "flatten", "reshape",
+        "transpose", "permute", "unsqueeze", "squeeze", "sqrt", "norm", "topk", "sort",
+        "argsort", "cumsum", "cumprod", "diff", "flip", "roll", "zeros_like", "ones_like",
+        "full_like", "empty_like", "rand_like", "randn_like", "conv1d", "conv2d", "conv3d",
+        "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "bucketize", "searchsorted",
+        "nonzero", "unique", "floor", "ceil", "round", "sin", "cos", "atan2", "erf", "logsumexp",
+        "prod", "std", "var", "amax", "amin", "outer", "cdist", "baddbmm", "addmm", "tril",
+        "triu", "diagonal", "diag_embed", "repeat_interleave", "split", "chunk", "narrow",
+        "index_add", "scatter", "scatter_add", "take_along_dim", "fft", "isnan", "isinf",
+    }
+)
+# fmt: on
+
+
+def takes_tensor_first(func: cst.BaseExpression) -> bool:
+    """A call of `torch.<op>` from `TENSOR_FIRST_OPS` or of any `torch.nn.functional`
+    function (spelled `F.`, `functional.`, `nn.functional.`, `torch.nn.functional.`)."""
+    if type(func) is not cst.Attribute:
+        return False
+    owner = func.value
+    if type(owner) is cst.Name:
+        if owner.value in ("F", "functional"):
+            return True
+        return owner.value == "torch" and func.attr.value in TENSOR_FIRST_OPS
+    return type(owner) is cst.Attribute and owner.attr.value == "functional"
 
 
 def _small_statements(stmt: cst.CSTNode) -> Sequence[cst.CSTNode]:

@@ -1,0 +1,19 @@
+"""What the analysis of one file depends on besides its source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from devlint.roles import SCRIPT
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """`device_names`: extra names that hold the target device (`device-names`);
+    `gpu_guards`: decorators and markers under which code runs only where an accelerator
+    is (`gpu-guards`); `role`: `"library"` (public functions are called by anyone, with
+    tensors on any device: the open world) or `"script"` (callers are all in sight)."""
+
+    device_names: tuple[str, ...] = ()
+    gpu_guards: tuple[str, ...] = ()
+    role: str = SCRIPT

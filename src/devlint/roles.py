@@ -1,0 +1,116 @@
+"""Which files are library code and which are scripts: the contract a function works under.
+
+A public function of library code (an importable package module) may be called by
+anyone, with tensors on any accelerator: the open world.  A script's helpers, tests and
+notebooks are called only where devlint can see: the closed world.  The engine applies
+the library contracts (issue 14: a factory without `device=` or `.numpy()` on a tensor
+parameter is a finding without any caller in sight) only to library files.
+
+The role of a file comes from `[tool.devlint]` first (`library = [globs]`,
+`scripts = [globs]`; a file matching both is a script), then from its place:
+
+- programs: notebooks, test modules (`test_*.py`, `*_test.py`, `conftest.py`),
+  `setup.py`, `__main__.py`: nothing outside them calls their functions;
+- scripts: anything under a folder whose name says it holds tests, programs or
+  documentation (`tests`, `scripts`, `examples`, `tools`, `benchmarks`, `docs`,
+  `tutorials`, `notebooks`, `demo(s)`, `recipes`), and loose modules (no package around
+  them, beside a training script): called from code in sight and from scripts that
+  import them;
+- library: a module in a folder with an `__init__.py` (an importable package) that is
+  none of the above.
+
+The engine also treats any module with `if __name__ == "__main__":` as a program (it
+runs as one).  Resolved here, before the cache is asked, because the role depends on
+the file's path and its folder, not only on its bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from devlint.globs import PathSet, relative
+
+LIBRARY = "library"
+SCRIPT = "script"  # a script's helper module: called from here and from scripts
+PROGRAM = "program"  # a test module or notebook: nothing else calls its functions
+
+# folders whose modules are programs, tests or documentation, not importable library code
+SCRIPT_FOLDERS = frozenset(
+    {
+        "tests",
+        "test",
+        "testing",
+        "scripts",
+        "script",
+        "examples",
+        "example",
+        "tools",
+        "benchmarks",
+        "benchmark",
+        "docs",
+        "doc",
+        "tutorials",
+        "tutorial",
+        "notebooks",
+        "demo",
+        "demos",
+        "recipes",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RolePatterns:
+    """The `library`/`scripts` settings of one configuration (globs relative to `root`,
+    the configuration's folder; a glob names files or the folders that hold them)."""
+
+    root: str = ""  # the project: folder names are read below it
+    library: tuple[str, ...] = ()
+    library_root: str = ""  # the folder of the configuration that sets `library`
+    scripts: tuple[str, ...] = ()
+    scripts_root: str = ""
+
+    def role_for(self, path: str) -> str:
+        """`LIBRARY` or `SCRIPT` for the file at `path` (as given on the command line)."""
+        root = self.root or os.getcwd()
+        if self.scripts and _patterns(
+            self.scripts, self.scripts_root or root
+        ).matches_path_or_parent(path):
+            return SCRIPT
+        if self.library and _patterns(
+            self.library, self.library_root or root
+        ).matches_path_or_parent(path):
+            return LIBRARY
+        return detect_role(path, root)
+
+
+def detect_role(path: str, root: str = "") -> str:
+    """The role a file's place gives it (see the module's docstring).  Folder names are
+    read below `root` (the project), so a checkout under `~/examples/` is not a script."""
+    rel = relative(path, root or os.getcwd())
+    norm = rel if rel is not None else path.replace(os.sep, "/")
+    name = norm.rsplit("/", 1)[-1]
+    if (
+        not name.endswith(".py")
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name in ("conftest.py", "setup.py", "__main__.py")
+    ):
+        return PROGRAM
+    folders = norm.split("/")[:-1]
+    if any(part.lower() in SCRIPT_FOLDERS for part in folders):
+        return SCRIPT
+    folder = os.path.dirname(os.path.abspath(path))
+    return LIBRARY if _is_package(folder) else SCRIPT
+
+
+@lru_cache(maxsize=64)
+def _patterns(globs: tuple[str, ...], root: str) -> PathSet:
+    return PathSet(globs, root)
+
+
+@lru_cache(maxsize=4096)
+def _is_package(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, "__init__.py"))
