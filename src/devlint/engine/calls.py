@@ -756,6 +756,12 @@ class CallsMixin:
                 placed = self.constructed_device(info, node, args, scope)
                 if placed is not None:
                     value = replace(value, device=placed)
+            init = info.methods.get("__init__")
+            bound = bind_args(init, True, args) if init is not None else None
+            if init is not None and bound is not None:
+                # what the constructor's parameters receive (a shape probe in `__init__`
+                # of a backbone every caller builds on the CPU is not a finding)
+                self.record_passed(init, bound, scope)
             return value
         init = info.methods.get("__init__")
         if init is not None:
@@ -834,6 +840,25 @@ class CallsMixin:
             result = join_values(result, r)
         return result
 
+    def record_passed(self, func: cst.FunctionDef, bound: dict[str, Value], scope: Scope) -> None:
+        """Remember what a same-file call passes each parameter of `func`: a placed
+        tensor or module, a CPU one, or something else.  Data-pipeline code (a dataset's
+        methods, a collate function) only ever holds CPU data: what it passes is CPU."""
+        caller = scope.func.name.value if scope.func is not None else ""
+        cpu_side = (scope.cls is not None and scope.cls.cpu_side) or "collate" in caller
+        for pname, value in bound.items():
+            placed = (
+                value.kind in (Kind.TENSOR, Kind.MODULE)
+                and is_placed(value.device)
+                and not is_weak(value.device)
+            )
+            if placed:
+                self.placed_params.add((id(func), pname))
+            on_cpu = cpu_side or (value.kind in (Kind.TENSOR, Kind.MODULE) and is_cpu(value.device))
+            self.passed.setdefault((id(func), pname), set()).add(
+                "placed" if placed else "cpu" if on_cpu else "other"
+            )
+
     def call_scope(
         self,
         func: cst.FunctionDef,
@@ -861,18 +886,7 @@ class CallsMixin:
                     and p.default.value == "None"
                 ):
                     bound[p.name.value] = OTHER
-        for pname, value in bound.items():
-            placed = (
-                value.kind in (Kind.TENSOR, Kind.MODULE)
-                and is_placed(value.device)
-                and not is_weak(value.device)
-            )
-            if placed:
-                self.placed_params.add((id(func), pname))
-            on_cpu = value.kind in (Kind.TENSOR, Kind.MODULE) and is_cpu(value.device)
-            self.passed.setdefault((id(func), pname), set()).add(
-                "placed" if placed else "cpu" if on_cpu else "other"
-            )
+        self.record_passed(func, bound, scope)
         # what the caller left out is the default: a flag (`cuda=False`) or `None`
         # decides the callee's branches
         # (unless a starred argument may be passing them)
