@@ -360,6 +360,12 @@ def cli() -> None:
 @click.option("--fix-only", is_flag=True, help="Apply fixes and do not report what remains.")
 @click.option("--show-fixes", is_flag=True, help="List the fixes that were applied.")
 @click.option(
+    "--watch",
+    "-w",
+    is_flag=True,
+    help="Check again whenever a checked file or a configuration file changes (Ctrl-C stops).",
+)
+@click.option(
     "--jobs",
     "-j",
     type=click.IntRange(min=0),
@@ -430,6 +436,7 @@ def check(
     diff: bool,
     fix_only: bool,
     show_fixes: bool,
+    watch: bool,
     jobs: int,
     cache_dir: str | None,
     no_cache: bool,
@@ -473,6 +480,18 @@ def check(
         raise click.UsageError("--isolated and --config FILE cannot be used together")
     if exit_zero and exit_non_zero_on_fix:
         raise click.UsageError("--exit-zero and --exit-non-zero-on-fix cannot be used together")
+    if watch:
+        # as `ruff check --watch`: fixing on each run is fine, the one-shot modes are not
+        if use_stdin:
+            raise click.UsageError("--watch cannot be used with stdin")
+        for flag, name in (
+            (add_noqa, "--add-noqa"),
+            (show_files, "--show-files"),
+            (show_settings, "--show-settings"),
+            (statistics, "--statistics"),
+        ):
+            if flag:
+                raise click.UsageError(f"--watch cannot be used with {name}")
     quiet = quiet or silent
     options = RunOptions(
         fix=fix,
@@ -486,27 +505,38 @@ def check(
         file_timeout=file_timeout,
         max_file_size=max_file_size,
     )
-    try:
+    run = functools.partial(
+        _check,
+        paths,
+        options=options,
+        fmt=fmt,
+        targets=targets,
+        stdin_filename=stdin_filename if use_stdin else None,
+        use_stdin=use_stdin,
+        show_settings=show_settings,
+        show_files=show_files,
+        show_fixes=show_fixes,
+        add_noqa=add_noqa,
+        statistics=statistics,
+        quiet=quiet,
+        silent=silent,
+        exit_zero=exit_zero,
+        exit_non_zero_on_fix=exit_non_zero_on_fix,
+    )
+    if watch:
+        from devlint.watch import watch as watch_paths
+
         ctx.exit(
-            _check(
+            watch_paths(
                 paths,
-                Resolver(command_line),
-                options,
-                fmt=fmt,
-                targets=targets,
-                stdin_filename=stdin_filename if use_stdin else None,
-                use_stdin=use_stdin,
-                show_settings=show_settings,
-                show_files=show_files,
-                show_fixes=show_fixes,
-                add_noqa=add_noqa,
-                statistics=statistics,
+                lambda: Resolver(command_line),
+                lambda resolver: run(resolver=resolver),
                 quiet=quiet,
-                silent=silent,
-                exit_zero=exit_zero,
-                exit_non_zero_on_fix=exit_non_zero_on_fix,
+                on_error=lambda message: _err(f"error: {message}"),
             )
         )
+    try:
+        ctx.exit(run(resolver=Resolver(command_line)))
     except config.ConfigError as exc:
         _err(f"error: {exc}")
         ctx.exit(EXIT_ERROR)
@@ -822,6 +852,10 @@ def _settings_text(target: str, settings: Settings, fmt: str, options: RunOption
         f"respect-gitignore = {show(files.respect_gitignore)}",
         f"force-exclude = {show(files.force_exclude)}",
         f"device-names = {show(settings.device_names)}",
+        f"gpu-guards = {show(settings.gpu_guards)}",
+        f"library = {show(settings.roles.library)}  # relative to {settings.roles.library_root}",
+        f"scripts = {show(settings.roles.scripts)}  # relative to {settings.roles.scripts_root}",
+        f"role = {show(settings.roles.role_for(target))}  # library code or a script",
         "",
         "[per-file-ignores]",
         *(

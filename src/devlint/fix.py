@@ -10,6 +10,7 @@ temporary file in the same folder and `os.replace`, keeping the mode, the encodi
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import difflib
@@ -66,6 +67,19 @@ def _offset(starts: list[int], row: int, column: int) -> int:
 
 def apply_edits(text: str, findings: Sequence[Finding], unsafe: bool) -> tuple[str, list[Finding]]:
     """Apply the fixes of `findings` that do not overlap an earlier one (in file order)."""
+    out, applied, _ = _apply(text, findings, unsafe)
+    return out, applied
+
+
+# One edit of a round, in the offsets of the text the round started from:
+# (start, end, new content, the text it replaced)
+_Span = tuple[int, int, str, str]
+
+
+def _apply(
+    text: str, findings: Sequence[Finding], unsafe: bool
+) -> tuple[str, list[Finding], list[_Span]]:
+    """`apply_edits`, also returning the edits made (for `_Remap`)."""
     starts = _line_starts(text)
     chosen: list[tuple[int, int, str, Finding]] = []
     taken: list[tuple[int, int]] = []
@@ -87,7 +101,79 @@ def apply_edits(text: str, findings: Sequence[Finding], unsafe: bool) -> tuple[s
     for start, end, content, _ in sorted(chosen, key=lambda c: c[0], reverse=True):
         out = out[:start] + content + out[end:]
     applied = list(dict.fromkeys(c[3] for c in chosen))
-    return out, applied
+    spans = sorted((start, end, content, text[start:end]) for start, end, content, _ in chosen)
+    return out, applied, spans
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """How many leading characters `a` and `b` share."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class _Remap:
+    """Maps positions in the text after some fixing rounds back to the text before them,
+    so that a fix applied in a later round is listed (`--show-fixes`) where the user's
+    file has it, not where the earlier rounds' edits shifted it.  A position inside the
+    new text of an edit maps through the part the edit kept (`x.cuda()` is still at the
+    start of `x.cuda().cpu()`), else to the edit's start."""
+
+    def __init__(self, original: str) -> None:
+        self.original = original
+        self.rounds: list[list[_Span]] = []
+
+    def add(self, spans: list[_Span]) -> None:
+        self.rounds.append(spans)
+
+    @staticmethod
+    def _back(spans: list[_Span], offset: int) -> int:
+        delta = 0  # new offset - old offset, after the edits passed so far
+        for start, end, content, old in spans:
+            new_start = start + delta
+            new_end = new_start + len(content)
+            if offset < new_start:
+                break
+            if offset < new_end or (offset == new_end and not content):
+                inside = offset - new_start
+                kept = _common_prefix(content, old)
+                if inside < kept:
+                    return start + inside
+                tail = new_end - offset
+                kept_tail = _common_prefix(content[::-1], old[::-1])
+                if tail <= min(kept_tail, len(old)):
+                    return end - tail
+                return start
+            delta += len(content) - (end - start)
+        return offset - delta
+
+    def finding(self, finding: Finding, text: str) -> Finding:
+        """`finding`, located in `text` (the text after all rounds so far), moved to its
+        place in the original text."""
+        if not self.rounds:
+            return finding
+        starts = _line_starts(text)
+        original = _line_starts(self.original)
+
+        def back(row: int, column: int) -> tuple[int, int]:
+            if not 0 < row <= len(starts):
+                return row, column
+            offset = _offset(starts, row, column)
+            for spans in reversed(self.rounds):
+                offset = self._back(spans, offset)
+            line = max(bisect.bisect_right(original, offset) - 1, 0)
+            return line + 1, offset - original[line] + 1
+
+        line, col = back(finding.line, finding.col)
+        end_line, end_col = back(finding.end_line, finding.end_col)
+        if (end_line, end_col) < (line, col):
+            end_line, end_col = line, col
+        return dataclasses.replace(
+            finding, line=line, col=col, end_line=end_line, end_col=end_col
+        )
 
 
 def parses(text: str) -> bool:
@@ -114,14 +200,17 @@ def fix_source(
     result = FixResult(path, text, text)
     current = text
     findings = check(current)
+    remap = _Remap(text)
     for _ in range(MAX_ROUNDS):
         if any(f.code == "DL000" for f in findings):
             break  # never touch a file that does not parse
-        candidate, applied = apply_edits(current, findings, unsafe)
+        candidate, applied, spans = _apply(current, findings, unsafe)
         if not applied or candidate == current or not parses(candidate):
             break
+        # listed where the user's file has them: a later round's positions are shifted
+        result.applied.extend(remap.finding(f, current) for f in applied)
+        remap.add(spans)
         current = candidate
-        result.applied.extend(applied)
         findings = check(current)
     result.fixed = current
     result.remaining = findings
@@ -225,7 +314,7 @@ class FixRun:
     def listing(self) -> str:
         lines = ["Fixes applied:"]
         for result in self.results:
-            for f in result.applied:
+            for f in sorted(result.applied, key=lambda f: (f.line, f.col)):
                 title = f.fix["message"] if f.fix else ""
                 lines.append(f"  {f.path}:{f.line}:{f.col}: {f.code} {title}")
         return "\n".join(lines)

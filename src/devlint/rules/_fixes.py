@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 import libcst as cst
 
 from devlint.engine.facts import FileFacts, Mismatch
+from devlint.engine.names import dotted
 from devlint.engine.values import Kind
 from devlint.rules._scope import usable_device
 from devlint.rules.base import Edit, Fix
@@ -192,3 +193,126 @@ def insert_before(
 ) -> Fix:
     """A fix that puts `statement` on a line of its own just before the statement `node`."""
     return Fix(applicability, title, (Edit(node, statement, insert_before=True),))
+
+
+# --- wording -------------------------------------------------------------------------
+
+
+def quote_call(facts: FileFacts, call: cst.CSTNode, limit: int = 60) -> str:
+    """A call as a message quotes it: whole when it is short, else with its arguments
+    elided (`self.encoder(...).cuda()`), so that a chained call keeps its receiver and its
+    method rather than losing either to a cut at the end."""
+    full = facts.text(call, 1_000_000)
+    if len(full) <= limit or type(call) is not cst.Call:
+        return full if len(full) <= limit else full[: limit - 3] + "..."
+    func = call.func
+    tail = "(...)" if call.args else "()"
+    if type(func) is not cst.Attribute:
+        head = facts.text(func, 1_000_000)
+        return head + tail if len(head) + len(tail) <= limit else full[: limit - 3] + "..."
+    tail = f".{func.attr.value}{tail}"
+    room = max(limit - len(tail), 12)
+    return quote_call(facts, func.value, room) + tail
+
+
+# --- legacy constructors -------------------------------------------------------------
+
+# `torch.<Type>Tensor(...)` and the dtype it makes (None: the default dtype, `torch.Tensor`)
+LEGACY_DTYPES: dict[str, Optional[str]] = {
+    "Tensor": None,
+    "FloatTensor": "torch.float32",
+    "DoubleTensor": "torch.float64",
+    "HalfTensor": "torch.float16",
+    "BFloat16Tensor": "torch.bfloat16",
+    "ByteTensor": "torch.uint8",
+    "CharTensor": "torch.int8",
+    "ShortTensor": "torch.int16",
+    "IntTensor": "torch.int32",
+    "LongTensor": "torch.int64",
+    "BoolTensor": "torch.bool",
+}
+# an argument that is a size: `torch.FloatTensor(n)` makes an uninitialised tensor of n
+_SIZE_METHODS = frozenset({"size", "numel", "dim"})
+
+
+def legacy_form(call: cst.Call) -> Optional[str]:
+    """What a legacy constructor's arguments are: "shape" (`torch.FloatTensor(2, 3)`,
+    `torch.Tensor(x.size())`), "data" (`torch.LongTensor([1, 2])`), "array" (data from
+    NumPy, which the constructor shares memory with), or None when the code does not
+    say (`torch.FloatTensor(n)`: a size or a list?)."""
+    args = call.args
+    if any(a.star or a.keyword is not None for a in args):
+        return None
+    if len(args) != 1:
+        return "shape"  # none: an empty tensor; several: sizes (data is one argument)
+    value = args[0].value
+    cls = type(value)
+    if cls in (cst.List, cst.Tuple, cst.ListComp):
+        return "data"
+    if cls is cst.Integer:
+        return "shape"
+    if cls is cst.Subscript and type(value.value) is cst.Attribute:
+        return "shape" if value.value.attr.value == "shape" else None
+    if cls is cst.Attribute and value.attr.value == "shape":
+        return "shape"
+    if cls is cst.Call:
+        func = value.func
+        name = dotted(func) or ""
+        if name in ("len", "torch.Size"):
+            return "shape"
+        if name == "list":
+            return "data"
+        if name.split(".", 1)[0] in ("np", "numpy"):
+            return "array"
+        if type(func) is cst.Attribute:
+            if func.attr.value in _SIZE_METHODS:
+                return "shape"
+            if func.attr.value == "tolist":
+                return "data"
+            if func.attr.value == "numpy":
+                return "array"
+    return None
+
+
+def _float_literals(call: cst.Call) -> bool:
+    """`torch.Tensor([1.0, 2.5])`: data that `torch.tensor` makes in the default dtype too."""
+    value = call.args[0].value
+    return type(value) in (cst.List, cst.Tuple) and all(
+        type(e.value) is cst.Float for e in value.elements  # type: ignore[attr-defined]
+    )
+
+
+def legacy_replacement(call: cst.Call, device: str) -> Optional[tuple[cst.Call, str]]:
+    """`torch.FloatTensor([1, 2])` -> `torch.tensor([1, 2], dtype=torch.float32,
+    device=...)`, `torch.FloatTensor(2, 3)` -> `torch.empty(2, 3, dtype=torch.float32,
+    device=...)`: the same values, dtype and shape, on `device`; with the argument form
+    (`legacy_form`).  None when the form cannot be told or the call is not `torch.<Type>Tensor`."""
+    func = call.func
+    if (
+        type(func) is not cst.Attribute
+        or type(func.value) is not cst.Name
+        or func.value.value != "torch"
+        or func.attr.value not in LEGACY_DTYPES
+    ):
+        return None
+    form = legacy_form(call)
+    if form is None:
+        return None
+    dtype = LEGACY_DTYPES[func.attr.value]
+    new = call
+    if form == "shape":
+        factory = "empty"
+        if not call.args:
+            new = call.with_changes(args=[cst.Arg(cst.Integer("0"))])
+    else:
+        factory = "tensor"
+        if dtype is None and not (form == "data" and _float_literals(call)):
+            dtype = "torch.get_default_dtype()"
+    if dtype is not None:
+        new = with_keyword(new, "dtype", dtype)  # type: ignore[assignment]
+        if new is None:
+            return None
+    new = with_keyword(new, "device", device)  # type: ignore[assignment]
+    if new is None:
+        return None
+    return new.with_changes(func=func.with_changes(attr=cst.Name(factory))), form

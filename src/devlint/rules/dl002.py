@@ -14,6 +14,7 @@ from devlint.rules._fixes import (
     keyword_arg,
     method_call,
     positional,
+    quote_call,
     replace,
 )
 from devlint.rules.base import UNSAFE, Fix, Report, Rule
@@ -44,8 +45,10 @@ class HardcodedAccelerator(Rule):
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for h in facts.hardcoded:
             if h.form == "cuda_call":
+                # the call as written, receiver included however long it is
+                called = quote_call(facts, h.call) if h.call is not None else h.literal
                 msg = (
-                    f"`{h.literal}` hard-codes CUDA with no availability check: it fails on "
+                    f"`{called}` hard-codes CUDA with no availability check: it fails on "
                     "machines without a CUDA GPU"
                 )
                 if h.in_tensor_function:

@@ -3,18 +3,40 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Iterator, Optional
 
 import libcst as cst
 
-from devlint.engine.facts import Cause, FileFacts, Mismatch
+from devlint.engine.facts import Cause, FileFacts, Mismatch, one_line
 from devlint.engine.names import RANDOM_FACTORIES
-from devlint.engine.values import describe_device
-from devlint.rules._fixes import device_expression, fix_device, replace, with_keyword
+from devlint.engine.values import Kind, describe_device
+from devlint.rules._context import input_tensor, module_device
+from devlint.rules._fixes import (
+    LEGACY_DTYPES,
+    device_expression,
+    fix_device,
+    legacy_replacement,
+    replace,
+    with_keyword,
+)
 from devlint.rules._mismatch import SAME_DEVICE_ERROR
 from devlint.rules.base import SAFE, UNSAFE, Fix, Report, Rule
 
-LEGACY = re.compile(r"^(torch\.)?[A-Z]\w*Tensor\(")
+LEGACY = re.compile(r"^(torch\.)?([A-Z]\w*)?Tensor\(")
+
+
+@dataclass(frozen=True)
+class _Device:
+    """Where the factory's tensor should be made, and how sure that is: `text` names the
+    device at the factory (`x.device`, `device`); `exact` when it is the partner's device
+    by construction (the fix is then as safe as the factory is deterministic); `source`
+    says where it came from, for the help: "partner", "input" or "module"."""
+
+    text: str
+    exact: bool
+    source: str
+    input: str = ""
 
 
 class FactoryWithoutDevice(Rule):
@@ -28,14 +50,26 @@ class FactoryWithoutDevice(Rule):
         "unless given `device=` (and `torch.from_numpy` always does). Combined with a model's "
         "inputs or parameters, or with a function's tensor arguments, such code only works for "
         f"CPU callers: on a GPU it raises {SAME_DEVICE_ERROR}. This is the most common device "
-        "bug in library code."
+        "bug in library code. In library code (modules of a package, or the `library` "
+        "setting) a public function's tensor parameters may come from any accelerator, so "
+        "the finding needs no caller in sight; elsewhere it needs a sign that the partner "
+        "is on an accelerator."
     )
     fix = (
         "Create the tensor where its partner lives: `device=x.device` (or `x.new_zeros(...)`, "
         "`torch.zeros_like(x)`); for `from_numpy`, `torch.as_tensor(a, device=x.device)`."
     )
-    fix_summary = 'add `device=<partner>.device`; `torch.from_numpy(a)` becomes `torch.as_tensor(a, device=...)`'
-    fix_applicability = 'safe for deterministic factories, unsafe for random ones'
+    fix_summary = (
+        "add `device=<partner>.device` (in a module's method with no input tensor, the "
+        "module's own device: `next(self.parameters()).device`); `torch.from_numpy(a)` becomes "
+        "`torch.as_tensor(a, device=...)`; a legacy constructor becomes `torch.tensor(data, "
+        "dtype=..., device=...)` or, for a size, `torch.empty(*size, dtype=..., device=...)`"
+    )
+    fix_applicability = (
+        "safe for deterministic factories given the partner's own device; unsafe for random "
+        "ones, for an input's or the module's device, and for a legacy constructor of a NumPy "
+        "array (which shared its memory)"
+    )
     bad = "def add_position(x):\n    pos = torch.arange(x.size(-1))\n    return x + pos\n"
     good = (
         "def add_position(x):\n"
@@ -53,45 +87,131 @@ class FactoryWithoutDevice(Rule):
                 continue
             seen.add(id(site))
             factory = facts.text(site)
-            # name the partner's device; for a module's own device, point at its input
-            dev = device_expression(m) or "x.device"
             where = describe_device(m.partner.value.device)
+            device = self.device(facts, m, site)
             if LEGACY.match(factory):
                 msg = (
                     f"`{factory}` is a legacy constructor: it always creates a CPU tensor (it "
                     f"rejects accelerator devices), here combined with `{m.partner.text}` on "
                     f"{where}; it raises {SAME_DEVICE_ERROR} whenever that tensor is on an accelerator"
                 )
-                help_ = f"use a factory with a device: `torch.empty(..., device={dev})`"
-            else:
-                msg = (
-                    f"`{factory}` creates a CPU tensor (no `device=`) that is combined with "
-                    f"`{m.partner.text}` on {where}; it raises {SAME_DEVICE_ERROR} whenever that "
-                    "tensor is on an accelerator"
-                )
-                if factory.startswith("torch.from_numpy"):
-                    help_ = f"use `torch.as_tensor(..., device={dev})`"
-                else:
-                    help_ = f"pass `device={dev}`"
-            if device_expression(m) is None:
-                help_ = (
-                    "pass `device=` the device of the module's input "
-                    "(for an input `x`: `device=x.device`)"
-                )
-            yield self.report(site, msg, help_, fix=self.autofix(facts, m, site))
+                help_ = self.legacy_help(facts, m, site, device)
+                yield self.report(site, msg, help_, fix=self.legacy_fix(facts, site, device))
+                continue
+            msg = (
+                f"`{factory}` creates a CPU tensor (no `device=`) that is combined with "
+                f"`{m.partner.text}` on {where}; it raises {SAME_DEVICE_ERROR} whenever that "
+                "tensor is on an accelerator"
+            )
+            if m.contract:
+                msg += f" ({m.contract})"
+            help_ = self.help(m, device, factory.startswith("torch.from_numpy"))
+            yield self.report(site, msg, help_, fix=self.autofix(facts, site, device))
 
-    def autofix(self, facts: FileFacts, m: Mismatch, site: cst.CSTNode) -> Optional[Fix]:
+    def device(self, facts: FileFacts, m: Mismatch, site: cst.CSTNode) -> Optional[_Device]:
+        """The device to name at the factory, best first: the partner's device where the
+        factory can name it (its device variable, `partner.device`); the device of an input
+        tensor of the function the factory is in (a parameter the partner is computed from,
+        or, in a module's method, one the body uses as a tensor); in a method of a module
+        with parameters or buffers and no input tensor (an `init_hidden(self, batch_size)`),
+        the module's own device."""
+        dev = fix_device(facts, m, site)
+        if dev is not None and m.same_scope:
+            return _Device(dev, exact=True, source="partner")
+        partner = m.partner.value.device
+        follows_module = "sym:self" in partner
+        params = {a[len("sym:param:") :] for a in partner if a.startswith("sym:param:")}
+        symbolic = bool(partner) and all(
+            a == "sym:self" or a.startswith("sym:param:") for a in partner
+        )
+        name = input_tensor(facts, site, m.partner.node) if symbolic else None
+        if name is not None and (follows_module or name in params):
+            exact = m.same_scope and partner == frozenset({f"sym:param:{name}"})
+            return _Device(f"{name}.device", exact=exact, source="input", input=name)
+        if name is None and (
+            follows_module or m.partner.value.kind is Kind.MODULE or not m.same_scope
+        ):
+            # the partner is the module, a module (`encoder(src, encoder.init_hidden(n))`)
+            # or what a caller combines the method's result with: the module's own device
+            own = module_device(facts, site)
+            if own is not None:
+                return _Device(own, exact=False, source="module")
+        return None
+
+    def help(self, m: Mismatch, device: Optional[_Device], from_numpy: bool) -> str:
+        """`pass `device=...``, naming the device the fix would use, or what to look for."""
+        if device is None:
+            named = device_expression(m)
+            if named is not None:
+                return _pass(named, from_numpy)
+            if "sym:self" in m.partner.value.device:
+                return (
+                    "pass `device=` the module's device: the `.device` of its input tensor, or "
+                    "of one of its parameters or buffers"
+                )
+            return f"pass `device=` the device of `{m.partner.text}`"
+        text = _pass(device.text, from_numpy)
+        if device.source == "input" and not device.exact:
+            return f"{text}: the input `{device.input}` is on the module's device"
+        if device.source == "module":
+            return f"{text}, the module's own device"
+        return text
+
+    def legacy_help(
+        self, facts: FileFacts, m: Mismatch, site: cst.CSTNode, device: Optional[_Device]
+    ) -> str:
+        """Name the factory that replaces the constructor: `torch.tensor(...)` for data,
+        `torch.empty(...)` for a size, with the constructor's dtype."""
+        dev = device.text if device else device_expression(m) or "..."
+        rewritten = legacy_replacement(site, dev) if isinstance(site, cst.Call) else None
+        if rewritten is not None:
+            code = one_line(cst.Module([]).code_for_node(rewritten[0]))
+            if len(code) > 90:
+                head = code.split("(", 1)[0]
+                keywords = code[code.rfind("dtype=") if "dtype=" in code else code.rfind("device=") :]
+                code = f"{head}(..., {keywords}"
+            return f"replace it with a factory that takes a device: `{code}`"
+        name = facts.text(site).split("(", 1)[0].rsplit(".", 1)[-1]
+        dtype = LEGACY_DTYPES.get(name) or "torch.get_default_dtype()"
+        return (
+            "replace it with a factory that takes a device: "
+            f"`torch.tensor(data, dtype={dtype}, device={dev})` for data, "
+            f"`torch.empty(*size, dtype={dtype}, device={dev})` for a size"
+        )
+
+    def legacy_fix(
+        self, facts: FileFacts, site: cst.CSTNode, device: Optional[_Device]
+    ) -> Optional[Fix]:
+        """`torch.FloatTensor([1, 2])` -> `torch.tensor([1, 2], dtype=torch.float32,
+        device=...)`; `torch.FloatTensor(2, 3)` -> `torch.empty(2, 3, dtype=...,
+        device=...)`; none when the arguments do not say which (`torch.FloatTensor(n)`).
+        Safe when the device is the partner's and the data is not a NumPy array (the
+        constructor shares an array's memory, `torch.tensor` copies it)."""
+        if device is None or not isinstance(site, cst.Call):
+            return None
+        rewritten = legacy_replacement(site, device.text)
+        if rewritten is None:
+            return None
+        new, form = rewritten
+        applicability = SAFE if device.exact and form != "array" else UNSAFE
+        factory = "torch.empty" if form == "shape" else "torch.tensor"
+        return replace(applicability, f"use `{factory}(..., device={device.text})`", site, new)
+
+    def autofix(
+        self, facts: FileFacts, site: cst.CSTNode, device: Optional[_Device]
+    ) -> Optional[Fix]:
         """Add `device=<partner's device>` where the partner is visible from the factory;
         `torch.from_numpy(a)` becomes `torch.as_tensor(a, device=...)`.  Safe for
-        deterministic factories; unsafe for random ones (another device draws other numbers)."""
-        dev = fix_device(facts, m, site)
-        if dev is None or not m.same_scope or not isinstance(site, cst.Call):
+        deterministic factories; unsafe for random ones (another device draws other numbers)
+        and for a device that is the module's or its input's rather than the partner's own."""
+        if device is None or not isinstance(site, cst.Call):
             return None
+        dev = device.text
         func = site.func
         if not isinstance(func, cst.Attribute) or LEGACY.match(facts.text(site)):
             return None
         name = func.attr.value
-        applicability = UNSAFE if name in RANDOM_FACTORIES else SAFE
+        applicability = UNSAFE if name in RANDOM_FACTORIES or not device.exact else SAFE
         if name == "from_numpy":
             fixed = with_keyword(site, "device", dev, rename="as_tensor")
             title = f"use `torch.as_tensor(..., device={dev})`"
@@ -99,3 +219,9 @@ class FactoryWithoutDevice(Rule):
             fixed = with_keyword(site, "device", dev)
             title = f"add `device={dev}`"
         return replace(applicability, title, site, fixed) if fixed else None
+
+
+def _pass(device: str, from_numpy: bool) -> str:
+    if from_numpy:
+        return f"use `torch.as_tensor(..., device={device})`"
+    return f"pass `device={device}`"

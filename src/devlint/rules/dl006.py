@@ -7,7 +7,8 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from devlint.engine.facts import Cause, FileFacts
-from devlint.rules._fixes import keyword_arg, method_call, positional, replace
+from devlint.rules._context import enclosing_method, module_moves
+from devlint.rules._fixes import keyword_arg, method_call, positional, quote_call, replace
 from devlint.rules._mismatch import SAME_DEVICE_ERROR
 from devlint.rules.base import UNSAFE, Fix, Report, Rule
 
@@ -54,9 +55,10 @@ class TensorAttributeNotRegistered(Rule):
             attr = facts.text(site)  # the `self.x` target of the __init__ assignment
             name = attr.split(".", 1)[-1]
             partner = m.partner.text
+            mover = self.mover(facts, site)
             msg = (
                 f"`{attr}` is a plain tensor attribute (set at line {{init_line}}), which "
-                f"`model.to(device)` does not move; here it meets `{partner}`, which follows the "
+                f"{mover} does not move; here it meets `{partner}`, which follows the "
                 f"module's device, and raises {SAME_DEVICE_ERROR} once the model is on an accelerator"
             )
             help_ = (
@@ -65,6 +67,18 @@ class TensorAttributeNotRegistered(Rule):
             )
             fix = self.autofix(facts, site, name)
             yield self.report(m.node, msg, help_, fix=fix, init_line=site)
+
+    def mover(self, facts: FileFacts, site: cst.CSTNode) -> str:
+        """What moves the module, as the file writes it: the first move of an instance of
+        the class (`net.to(dev)`, `Encoder().cuda()`), else a move of the class by name."""
+        found = enclosing_method(facts, site)
+        if found is None:
+            return "moving the module (`.to(device)`)"
+        cls = found[0]
+        call = module_moves(facts, cls)
+        if call is not None:
+            return f"`{quote_call(facts, call)}`"
+        return f"moving a `{cls.name.value}` (`.to(device)`)"
 
     def autofix(self, facts: FileFacts, site: cst.CSTNode, name: str) -> Optional[Fix]:
         """`self.x = t` -> `self.register_buffer("x", t, persistent=False)`: unsafe, since a

@@ -20,18 +20,23 @@ class NumpyOnAccelerator(Rule):
         "NumPy arrays live in host memory: `.numpy()` on a CUDA tensor raises `TypeError: can't "
         "convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
         "memory first.` Code that works on CPU fails as soon as the model runs on a GPU; metric "
-        "helpers that receive the model's outputs fail the same way."
+        "helpers that receive the model's outputs fail the same way. In library code (modules "
+        "of a package, or the `library` setting) a public function's tensor parameters may "
+        "come from any accelerator; in scripts and private helpers a parameter counts when a "
+        "caller in the file passes it an accelerator tensor."
     )
     fix = "Copy to the host first: `x.detach().cpu().numpy()` (or `x.numpy(force=True)`)."
-    fix_summary = 'insert `.cpu()` (`.detach().cpu()` for model outputs) before `.numpy()`'
-    fix_applicability = 'safe'
+    fix_summary = "insert `.cpu()` (`.detach().cpu()` for model outputs) before `.numpy()`"
+    fix_applicability = "safe"
     bad = "model = nn.Linear(10, 2).to(device)\nout = model(x.to(device))\npreds = out.argmax(1).numpy()\n"
     good = "model = nn.Linear(10, 2).to(device)\nout = model(x.to(device))\npreds = out.argmax(1).cpu().numpy()\n"
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for n in facts.numpy_calls:
             chain = ".detach().cpu()" if n.needs_detach else ".cpu()"
-            if is_weak(n.receiver.device):
+            if n.contract:
+                where = f"comes from a tensor parameter, and {n.contract}"
+            elif is_weak(n.receiver.device):
                 where = (
                     "is a tensor parameter, and this file places tensors on an accelerator, so "
                     "callers may pass it from one"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import libcst as cst
+
 from devlint.engine.facts import Cause, Context, FileFacts
 from devlint.engine.values import describe_device
+from devlint.rules._fixes import quote_call
 from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint, where
 from devlint.rules.base import Report, Rule
 
@@ -56,6 +59,9 @@ class MixedDeviceOperation(Rule):
                 )
                 help_ = f"create or move the weight on the inputs' device: {move_hint(m)}"
             else:
-                msg = f"`{m.op_text}` mixes devices: {where(m)}; it raises {SAME_DEVICE_ERROR} on a GPU machine"
+                op = m.op_text
+                if op.startswith(".") and isinstance(m.node, cst.Call):
+                    op = quote_call(facts, m.node)  # `log_probs.gather(...)`, not `.gather()`
+                msg = f"`{op}` mixes devices: {where(m)}; it raises {SAME_DEVICE_ERROR} on a GPU machine"
                 help_ = f"move it to the other operand's device: {move_hint(m)}"
             yield self.report(m.node, msg, help_)

@@ -1,0 +1,158 @@
+"""Library contracts (open world) against scripts (closed world), default devices, and
+project-declared GPU guards: engine-level checks (issues 13 and 14)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from devlint.checker import check_source
+from devlint.rules import ALL_RULES
+
+
+def _found(src: str, role: str = "script", **options: object) -> list[tuple[str, int]]:
+    found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role=role, **options)
+    return sorted((f.code, f.line) for f in found)
+
+
+METRIC = """\
+    import torch
+    def accuracy(logits, target):
+        hits = (logits.argmax(1) == target).float()
+        return hits.mean().numpy()
+    def _ratio(logits):
+        return logits.sigmoid().numpy()
+    class Meter:
+        def update(self, preds):
+            return preds.softmax(-1).numpy()
+        def _peek(self, preds):
+            return preds.softmax(-1).numpy()
+    class _Hidden:
+        def update(self, preds):
+            return preds.softmax(-1).numpy()
+    def outer(x):
+        def inner(y):
+            return y.abs().numpy()
+        return inner(x.float())
+    """
+
+
+def test_numpy_on_a_parameter_of_public_library_code_needs_no_caller() -> None:
+    assert _found(METRIC, "library") == [("DL007", 4), ("DL007", 9)]
+    # private functions and methods, private classes and nested functions are judged by
+    # their callers; a script's are too
+    assert _found(METRIC, "script") == []
+
+
+def test_a_library_module_that_runs_as_a_program_is_a_script() -> None:
+    main = "if __name__ == '__main__':\n    print(accuracy(torch.randn(4, 3), torch.zeros(4)))\n"
+    assert _found(textwrap.dedent(METRIC) + main, "library") == []
+
+
+def test_the_message_names_the_contract() -> None:
+    found = check_source(textwrap.dedent(METRIC), "m.py", ALL_RULES, role="library")
+    assert "`accuracy` is a public function of library code: callers may pass `logits`" in (
+        found[0].message
+    )
+    assert "`Meter.update` is a public function of library code" in found[1].message
+
+
+def test_a_parameter_given_to_a_torch_op_is_a_tensor() -> None:
+    src = """\
+        import torch
+        import torch.nn.functional as F
+        def smooth(signal, width):
+            kernel = torch.ones(1, 1, width) / width
+            return F.conv1d(signal, kernel)
+        def gate(x):
+            return torch.sigmoid(x) * torch.ones(4)
+        def count(items):
+            return len(items) + torch.zeros(1)
+        """
+    assert _found(src, "library") == [("DL005", 4), ("DL005", 7)]
+
+
+def test_indexing_with_none_keeps_a_tensor_more_than_0_dim() -> None:
+    src = """\
+        import torch
+        def pad_mask(values, lengths):
+            steps = torch.arange(values.size(1))
+            return values * steps[None, :]
+        def pick(values):
+            steps = torch.arange(values.size(1))
+            return values * steps[0]
+        """
+    # `steps[0]` is a 0-dim CPU tensor: fine in elementwise operations on any device
+    assert _found(src, "library") == [("DL005", 3)]
+
+
+DEFAULT_DEVICE = """\
+    import torch
+    import torch.nn as nn
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    def noisy(x):
+        return x + torch.randn(x.shape)
+    def main():
+        with torch.device(device):
+            model = nn.Linear(4, 4)
+            print(noisy(model(torch.randn(2, 4))))
+    {extra}
+    if __name__ == "__main__":
+        main()
+    """
+
+
+def test_a_helper_only_ever_called_under_a_default_device_follows_it() -> None:
+    assert _found(DEFAULT_DEVICE.format(extra="")) == []
+    # one call outside the `with` block: the helper may run with the CPU as the default
+    outside = "def other():\n        model = nn.Linear(4, 4).to(device)\n        return noisy(model(torch.randn(2, 4, device=device)))"
+    assert _found(DEFAULT_DEVICE.format(extra=outside)) == [("DL005", 5)]
+
+
+def test_numpy_arrays_and_legacy_constructors_ignore_the_default_device() -> None:
+    src = """\
+        import numpy as np
+        import torch
+        import torch.nn as nn
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        with torch.device(device):
+            model = nn.Linear(4, 4)
+            a = model(torch.randn(2, 4)) + torch.from_numpy(np.ones(4, dtype=np.float32))
+            b = model(torch.randn(2, 4)) + torch.FloatTensor([1.0, 2.0, 3.0, 4.0])
+            c = model(torch.randn(2, 4)) + torch.ones(4)
+        """
+    assert _found(src) == [("DL005", 7), ("DL005", 8)]
+
+
+def test_declared_gpu_guards_silence_dl002_only() -> None:
+    src = """\
+        import torch
+        from project.testing import on_cluster
+        @on_cluster
+        def test_big():
+            x = torch.randn(4, device="cuda")
+            return x + torch.ones(4)
+        """
+    assert _found(src) == [("DL002", 5), ("DL005", 6)]
+    assert _found(src, gpu_guards=("on_cluster",)) == [("DL005", 6)]
+    assert _found(src, gpu_guards=("project.testing.on_cluster",)) == [("DL002", 5), ("DL005", 6)]
+
+
+def test_helpers_called_only_from_the_data_pipeline_hold_cpu_data() -> None:
+    src = """\
+        import torch
+        from torch.utils.data import Dataset
+        def pad(tokens, size):
+            out = torch.zeros(size, dtype=torch.long)
+            return out + tokens.view(-1).min()
+        class Tokens(Dataset):
+            def __getitem__(self, i):
+                return pad(self.rows[i], 16)
+        def collate(batch):
+            return [pad(b, 16) for b in batch]
+        {extra}
+        """
+    assert _found(src.format(extra="")) == []
+    placed = "def on_device(x, device):\n            return pad(x.to(device), 16)"
+    assert _found(src.format(extra=placed)) == [("DL005", 4)]
+    # library code: `pad` is public, callers elsewhere may pass accelerator tensors
+    assert _found(src.format(extra=""), "library") == [("DL005", 4)]
