@@ -53,7 +53,11 @@ def subscript_key(node: cst.Subscript) -> Optional[str]:
 def factory_scalar(last: str, pos: list[cst.Arg]) -> Optional[bool]:
     if last == "scalar_tensor":
         return True
-    if last in ("tensor", "as_tensor", "Tensor", "FloatTensor", "LongTensor"):
+    if last.endswith("Tensor"):
+        # a legacy constructor takes sizes or a sequence, never a Python number: its
+        # tensor is never 0-dim (`torch.FloatTensor(2.5)` raises)
+        return False
+    if last in ("tensor", "as_tensor"):
         if not pos:
             return None
         arg = pos[0].value
