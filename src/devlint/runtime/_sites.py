@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
+import threading
 from typing import Optional
 
 Site = tuple[str, int]
@@ -61,8 +62,24 @@ def mark_user_file(filename: str) -> None:
     _USER_CACHE[filename] = True
 
 
+class _ThreadFrames(threading.local):
+    """The user frames of the code that started the current thread (empty on the main
+    thread): a thread runs on behalf of that code, so its stack goes on there."""
+
+    frames: list = []
+
+
+_PARENT = _ThreadFrames()
+
+
+def set_parent_frames(frames: list[dict]) -> None:
+    """Called first thing in a new thread with the starting thread's user frames."""
+    _PARENT.frames = list(frames)
+
+
 def innermost_user_site(frame) -> Optional[Site]:
-    """The first user frame at or above `frame`, as a site."""
+    """The first user frame at or above `frame`, as a site (in a thread started from user
+    code with no user frame of its own: the line that started it)."""
     cache = _USER_CACHE
     while frame is not None:
         code = frame.f_code
@@ -73,11 +90,15 @@ def innermost_user_site(frame) -> Optional[Site]:
         if user:
             return (filename, frame.f_lineno)
         frame = frame.f_back
+    parent = _PARENT.frames
+    if parent:
+        return (parent[0]["path"], parent[0]["line"])
     return None
 
 
 def user_frames(frame, limit: int = 64) -> list[dict]:
-    """The user frames at or above `frame`, innermost first, as JSON-ready records."""
+    """The user frames at or above `frame`, innermost first, as JSON-ready records, then
+    those of the code that started this thread (see `set_parent_frames`)."""
     out: list[dict] = []
     while frame is not None and len(out) < limit:
         code = frame.f_code
@@ -91,6 +112,9 @@ def user_frames(frame, limit: int = 64) -> list[dict]:
                 }
             )
         frame = frame.f_back
+    parent = _PARENT.frames
+    if parent:
+        out.extend(parent[: max(0, limit - len(out))])
     return out
 
 

@@ -13,12 +13,13 @@ the program's own traceback.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import runpy
 import sys
 import traceback
-from typing import Any
+from typing import Any, Optional
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -57,12 +58,26 @@ def _print_exception(exc: BaseException) -> None:
     sys.stderr.write("".join(te.format()))
 
 
+def exception_record(exc: BaseException) -> dict[str, Any]:
+    """How the program (or a worker of it) failed, for the results file."""
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "device_error": bool(getattr(exc, "_devlint_recorded", False)),
+        "harness": _raised_by_harness(exc),
+    }
+
+
 def run(spec: dict[str, Any]) -> int:
     from devlint.runtime.coverage import LineRecorder
 
+    if spec.get("module") in _LAUNCHERS and not spec.get("worker"):
+        return _run_launcher(spec)
     recorder = LineRecorder()
     recorder.start(probes=True)
     result: dict[str, Any] = {"status": "ok", "exit_code": 0, "exception": None}
+    if spec.get("worker"):
+        result.update(pid=os.getpid(), rank=_env_int("RANK"))
     code = 0
     try:
         from devlint.runtime import tracer
@@ -74,6 +89,7 @@ def run(spec: dict[str, Any]) -> int:
             max_batches=int(spec.get("max_batches") or 0),
             events_path=spec["events"],
             device_count=int(spec.get("device_count") or 1),
+            results_path=spec.get("parent_results") or spec.get("results") or "",
         )
         try:
             harness = install(config)
@@ -85,6 +101,7 @@ def run(spec: dict[str, Any]) -> int:
             _write(spec, result, recorder)
             return 2
         result["device"] = harness.mode
+        result["device_count"] = _device_count(harness)
         result["torch"] = __import__("torch").__version__
         argv = list(spec.get("argv") or [])
         try:
@@ -102,16 +119,7 @@ def run(spec: dict[str, Any]) -> int:
             result.update(status="exit" if code else "ok", exit_code=code)
         except BaseException as exc:  # the program's own failure, reported as Python would
             code = 1
-            result.update(
-                status="exception",
-                exit_code=1,
-                exception={
-                    "type": type(exc).__name__,
-                    "message": str(exc),
-                    "device_error": bool(getattr(exc, "_devlint_recorded", False)),
-                    "harness": _raised_by_harness(exc),
-                },
-            )
+            result.update(status="exception", exit_code=1, exception=exception_record(exc))
             _print_exception(exc)
         result["notes"] = notes()
         result["event_counts"] = [
@@ -120,6 +128,91 @@ def run(spec: dict[str, Any]) -> int:
     finally:
         _write(spec, result, recorder)
     return code
+
+
+def _device_count(harness: Any) -> int:
+    """How many accelerators the program saw: the emulated ones, or the real ones."""
+    if harness.mode == "emulated":
+        return int(harness.config.device_count)
+    if harness.mode == "cuda":
+        return int(__import__("torch").cuda.device_count())
+    return 0 if harness.mode == "cpu" else 1
+
+
+_LAUNCHERS = ("torch.distributed.run", "torch.distributed.launch")
+
+
+def _env_int(name: str) -> Optional[int]:
+    try:
+        return int(os.environ[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _run_launcher(spec: dict[str, Any]) -> int:
+    """`torchrun ...` (`python -m torch.distributed.run`): the launcher runs as itself,
+    without the harness (none of the program's code runs in it); each worker it starts
+    runs the program under the harness (`--worker`, `distributed.launcher_patches`) and
+    writes its own results, which the parent merges."""
+    result: dict[str, Any] = {"status": "ok", "exit_code": 0, "exception": None}
+    result["launcher"] = True
+    notes: list[str] = []
+    code = 0
+    try:
+        worker_spec = f"{spec['results']}.spec.json"
+        with open(worker_spec, "w", encoding="utf-8") as fh:
+            json.dump({**spec, "worker": True}, fh)
+        from devlint.runtime import distributed
+
+        distributed.launcher_patches(worker_spec, notes)
+        result["torch"] = __import__("torch").__version__
+        argv = list(spec.get("argv") or [])
+        sys.argv = [spec["module"], *argv]
+        try:
+            # The imported module (not a fresh `__main__` copy, which would not see the
+            # patched `config_from_args`), run as `python -m` runs it.
+            launcher = importlib.import_module(spec["module"])
+            launcher.main(argv)
+        except SystemExit as exc:
+            code = _exit_code(exc)
+            result.update(status="exit" if code else "ok", exit_code=code)
+        except BaseException as exc:
+            code = 1
+            result.update(status="exception", exit_code=1, exception=exception_record(exc))
+            _print_exception(exc)
+    finally:
+        result["notes"] = notes
+        result["lines"] = {}
+        if spec.get("results"):
+            _write_json(spec["results"], result)
+    return code
+
+
+def _worker_main(spec_path: str, program: list[str]) -> None:
+    """A torchrun worker: `python -m devlint.runtime.child --worker SPEC train.py ARGS`
+    (or `-m module ARGS`), the program under the harness, its results beside the run's."""
+    import signal
+
+    from devlint.runtime.confirm import parse_program
+
+    # torchrun stops the other workers with SIGTERM once one has failed: end as an exit,
+    # so this worker's results (the lines that ran) are still written.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    with open(spec_path, encoding="utf-8") as fh:
+        spec = json.load(fh)
+    prog = parse_program(["python", *program])
+    spec.update(
+        script=os.path.abspath(prog.script) if prog.script else None,
+        module=prog.module,
+        argv=prog.argv,
+        worker=True,
+        parent_results=spec["results"],
+        results=f"{spec['results']}.worker.{os.getpid()}",
+    )
+    code = run(spec)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(code)
 
 
 def _raised_by_harness(exc: BaseException) -> bool:
@@ -157,11 +250,14 @@ def _write(spec: dict[str, Any], result: dict[str, Any], recorder) -> None:
     recorder.stop()
     result["lines"] = recorder.snapshot()
     path = spec.get("results")
-    if not path:
-        return
+    if path:
+        _write_json(path, result)
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(result, fh, default=str)
+        json.dump(data, fh, default=str)
     os.replace(tmp, path)
 
 
@@ -190,6 +286,8 @@ def serve(specs: list[dict[str, Any]], jobs: int) -> dict[int, int]:
             if pid == 0:  # the program's process
                 code = 70
                 try:
+                    # Its own process group: a timeout kills its workers with it.
+                    os.setpgid(0, 0)
                     out = os.open(spec["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                     os.dup2(out, 1)
                     os.dup2(out, 2)
@@ -213,7 +311,10 @@ def serve(specs: list[dict[str, Any]], jobs: int) -> dict[int, int]:
             now = time.monotonic()
             for child, (index, deadline) in list(running.items()):
                 if now > deadline:
-                    os.kill(child, signal.SIGKILL)
+                    try:
+                        os.killpg(child, signal.SIGKILL)
+                    except OSError:
+                        os.kill(child, signal.SIGKILL)
                     codes[index] = -9
             time.sleep(0.02)
             continue
@@ -230,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
         codes = serve(specs, int(args[2]))
         print(json.dumps({str(k): v for k, v in codes.items()}))
         sys.exit(0)
+    if len(args) >= 3 and args[0] == "--worker":
+        _worker_main(args[1], args[2:])
     if len(args) != 1:
         print("usage: python -m devlint.runtime.child SPEC.json", file=sys.stderr)
         raise SystemExit(2)

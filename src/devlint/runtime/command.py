@@ -3,6 +3,7 @@
     devlint confirm [OPTIONS] -- python train.py --epochs 1
     devlint confirm [OPTIONS] train.py --epochs 1
     devlint confirm [OPTIONS] -- python -m mypackage.train
+    devlint confirm --devices 2 [OPTIONS] -- torchrun --nproc-per-node 2 train.py
 
 Importing this module does not import torch: the program runs in a child process, which
 does.  `confirm` runs the user's code because the user asked for it; `devlint check`
@@ -52,6 +53,15 @@ EXIT_ERROR = 2  # a usage error, or a run that did not complete
     "cpu: no accelerator at all (shows hard-coded 'cuda', DL002).",
 )
 @click.option(
+    "--devices",
+    "device_count",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="How many emulated accelerators (cuda:0 .. cuda:N-1): for DataParallel, and for "
+    "DDP under torchrun or mp.spawn, one process per device.",
+)
+@click.option(
     "--keep-going",
     is_flag=True,
     help="After recording a device error, heal it (move the operands to the accelerator) "
@@ -93,6 +103,7 @@ EXIT_ERROR = 2  # a usage error, or a run that did not complete
 @click.argument("program", nargs=-1, type=click.UNPROCESSED, required=True)
 def confirm(
     device: str,
+    device_count: int,
     keep_going: bool,
     max_batches: int,
     timeout: Optional[float],
@@ -116,6 +127,7 @@ def confirm(
         prog = parse_program(program)
         options = Options(
             device=device,
+            device_count=device_count,
             keep_going=keep_going,
             max_batches=max_batches,
             timeout=timeout,

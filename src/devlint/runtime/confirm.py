@@ -121,12 +121,24 @@ _PYTHON = re.compile(r"^(python|pypy)[\d.]*(\.exe)?$", re.IGNORECASE)
 _FLAGS_WITH_VALUE = {"-X", "-W", "-Q"}
 
 
+_TORCHRUN = re.compile(r"^torchrun(\.exe)?$", re.IGNORECASE)
+TORCHRUN_MODULE = "torch.distributed.run"
+
+
 def parse_program(tokens: Sequence[str]) -> Program:
-    """`python [FLAGS] train.py ARGS`, `python -m pkg.mod ARGS`, or `train.py ARGS`."""
+    """`python [FLAGS] train.py ARGS`, `python -m pkg.mod ARGS`, `train.py ARGS`, or
+    `torchrun [TORCHRUN-OPTIONS] train.py ARGS` (run as `python -m torch.distributed.run`:
+    the launcher without the harness, each worker under it)."""
     toks = list(tokens)
     if not toks:
         raise ConfirmError("no program given: devlint confirm [OPTIONS] -- python train.py ARGS")
     prog = Program()
+    if _TORCHRUN.match(os.path.basename(toks[0])):
+        prog.module = TORCHRUN_MODULE
+        prog.argv = toks[1:]
+        if not prog.argv:
+            raise ConfirmError("`torchrun` needs a training script")
+        return prog
     if _PYTHON.match(os.path.basename(toks[0])) or os.path.abspath(toks[0]) == sys.executable:
         first = toks.pop(0)
         if os.sep in first or (os.altsep and os.altsep in first):
@@ -177,6 +189,10 @@ class RunResult:
     elapsed: float
     torch_version: Optional[str] = None
     output: str = ""
+    # The program's worker processes (mp.spawn, torchrun), one record each: rank, pid,
+    # status, exception (see `_merge_workers`).
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    device_count: Optional[int] = None  # how many accelerators the program saw
 
     @property
     def completed(self) -> bool:
@@ -206,6 +222,9 @@ class RunResult:
             text = f"{exc.get('type')}: {_first_line(str(exc.get('message', '')))}".rstrip(": ")
             if exc.get("harness"):
                 text = "the emulated accelerator raised " + text
+            if "worker" in exc:
+                rank = exc.get("worker")
+                text = f"{'rank ' + str(rank) if rank is not None else 'a worker'}: {text}"
             return text
         if self.status == "exit":
             return f"the program exited with status {self.exit_code}"
@@ -433,15 +452,18 @@ def _read_results(
     except (OSError, ValueError):
         data = {}
     events = read_events(spec["events"])
-    counts = {}
-    for item in data.get("event_counts", ()):
-        counts[_tuplify(item["key"])] = item["count"]
+    workers = _worker_results(spec["results"])
+    counts: dict[Any, int] = {}
+    for part in (data, *workers):
+        for item in part.get("event_counts", ()):
+            key = _tuplify(item["key"])
+            counts[key] = counts.get(key, 0) + item["count"]
     for e in events:
         n = counts.get(event_key(e))
         if n:
             e["count"] = max(e.get("count", 1), n)
     status = status_override or data.get("status") or ("killed" if returncode else "error")
-    return RunResult(
+    result = RunResult(
         status=status,
         exit_code=data.get("exit_code", returncode),
         device=data.get("device"),
@@ -451,7 +473,79 @@ def _read_results(
         notes=list(data.get("notes") or ()),
         elapsed=0.0,
         torch_version=data.get("torch"),
+        device_count=data.get("device_count"),
     )
+    _merge_workers(result, workers)
+    return result
+
+
+def _worker_results(results_path: str) -> list[dict[str, Any]]:
+    """The results the program's worker processes wrote (`<results>.worker.<pid>`),
+    by rank."""
+    folder, base = os.path.split(results_path)
+    prefix = base + ".worker."
+    found = []
+    try:
+        names = sorted(os.listdir(folder or "."))
+    except OSError:
+        return []
+    for name in names:
+        if not name.startswith(prefix) or name.endswith(".tmp"):
+            continue
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8") as fh:
+                found.append(json.load(fh))
+        except (OSError, ValueError):
+            continue
+    found.sort(key=lambda w: (w.get("rank") is None, w.get("rank") or 0, w.get("pid") or 0))
+    return found
+
+
+def _merge_workers(result: RunResult, workers: list[dict[str, Any]]) -> None:
+    """The run is the program's processes together: the workers' lines ran, their notes
+    are the run's, and their device (a torchrun launcher has none).  When the main
+    process failed because a worker did (mp.spawn's ProcessRaisedException, torchrun's
+    ChildFailedError), the run ends as that worker ended: stopped by a device error if the
+    worker recorded one, else with the worker's own exception."""
+    for w in workers:
+        for path, lines in (w.get("lines") or {}).items():
+            result.lines.setdefault(path, set()).update(lines)
+        for text in w.get("notes") or ():
+            if text not in result.notes:
+                result.notes.append(text)
+        result.device = result.device or w.get("device")
+        if result.device_count is None:
+            result.device_count = w.get("device_count")
+        result.torch_version = result.torch_version or w.get("torch")
+        result.workers.append(
+            {
+                "rank": w.get("rank"),
+                "pid": w.get("pid"),
+                "status": w.get("status"),
+                "exception": w.get("exception"),
+            }
+        )
+    if result.status not in ("exception", "exit") or result.stopped_by_device_error:
+        return
+    failed = [w for w in workers if w.get("status") in ("exception", "exit")]
+    if not failed:
+        return
+    # The cause, not its echoes: a device error first, then an exception (the others were
+    # stopped by the launcher once one had failed).
+    stopped = min(
+        failed,
+        key=lambda w: (
+            not (w.get("exception") or {}).get("device_error"),
+            w.get("status") != "exception",
+        ),
+    )
+    exc = dict(stopped.get("exception") or {})
+    if not exc:
+        exc = {"type": "SystemExit", "message": f"exit status {stopped.get('exit_code')}"}
+    exc["worker"] = stopped.get("rank")
+    exc["main"] = result.exception
+    result.status = "exception"
+    result.exception = exc
 
 
 def _tuplify(v: Any) -> Any:

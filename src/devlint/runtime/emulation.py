@@ -69,12 +69,22 @@ ACCEL = "cuda"  # the device type the emulation plays
 _STATE = threading.local()
 
 
+class _CurrentDevice(threading.local):
+    """The current device, per thread as on CUDA: `torch.cuda.set_device` and `with
+    torch.cuda.device(i)` change it for the calling thread only, and a new thread starts
+    on device 0 (DataParallel's replica threads each enter their own device)."""
+
+    index = 0
+
+
+_CURRENT = _CurrentDevice()
+
+
 class _Emu:
     """Process-wide emulation state (one per installed harness)."""
 
     harness: Optional[Harness] = None
     device_count: int = 1
-    current: int = 0
     table: Optional[opinfo.OpTable] = None
     saving: dict[int, str] = {}
     notes: list[str] = []
@@ -83,6 +93,15 @@ class _Emu:
     # or derived from one, is on the accelerator from then on: `labels[idx]` taken again on
     # the next line is no new error (the fixed program has none).
     healed_origins: set = set()
+
+    @property
+    def current(self) -> int:
+        """The calling thread's current device index (`torch.cuda.current_device()`)."""
+        return _CURRENT.index
+
+    @current.setter
+    def current(self, index: int) -> None:
+        _CURRENT.index = index
 
 
 EMU = _Emu()
@@ -367,7 +386,18 @@ def _dispatch(func, args, kwargs):
         return None  # one stream: nothing to record
     uargs = tuple(_unwrap(a) for a in args)
     ukwargs = {k: _unwrap(v) for k, v in kwargs.items()} if kwargs else kwargs
-    out = func(*uargs, **ukwargs)
+    try:
+        out = func(*uargs, **ukwargs)
+    except NotImplementedError as exc:
+        if "from the 'CPU' backend" not in str(exc):
+            raise
+        # A CUDA-only operator (SyncBatchNorm's batch_norm_stats, ...): the emulated
+        # accelerator runs CPU kernels, and there is none.  Said as the emulator's limit,
+        # so the run is reported as one the emulator could not finish.
+        raise NotImplementedError(
+            f"devlint emulation: {name} has no CPU kernel (a CUDA-only operator), so the "
+            "emulated accelerator cannot run it"
+        ) from exc
     if name[6:] in _METADATA_INPLACE:
         _sync_metadata(func, args, kwargs)
     mut = _mutable_returns(func)
@@ -877,8 +907,20 @@ def _normalize(device: Any) -> torch.device:
     return d
 
 
+def note(text: str) -> None:
+    """A line for the report's notes (each said once)."""
+    if text not in EMU.notes:
+        EMU.notes.append(text)
+
+
 def _validate(device: torch.device) -> None:
     if device.type == ACCEL and (device.index or 0) >= EMU.device_count:
+        note(
+            f"the program asked for {device}, and the emulation has {EMU.device_count} "
+            f"device{'s' if EMU.device_count != 1 else ''} ({ACCEL}:0"
+            f"{f' to {ACCEL}:{EMU.device_count - 1}' if EMU.device_count > 1 else ''}): "
+            "give `devlint confirm --devices N` for a program that needs N"
+        )
         raise RuntimeError(
             "CUDA error: invalid device ordinal\n"
             "CUDA kernel errors might be asynchronously reported at some other API call, "
@@ -1647,13 +1689,7 @@ def cuda_patches(hooks: EmulationHooks) -> None:
     p(torch.serialization, "location_tag", _location_tag(torch.serialization.location_tag))
     p(torch, "save", _save(torch.save))
     p(nn.Module, "_apply", _module_apply(nn.Module._apply))
-    from torch.nn.parallel import comm
-
-    p(comm, "scatter", _scatter)
-    p(comm, "gather", _gather)
-    from torch.nn.parallel import _functions
-
-    p(_functions.Scatter, "forward", staticmethod(_scatter_forward))
+    _comm_patches(hooks)
     _device_patches(hooks)
 
 
@@ -1743,24 +1779,90 @@ def _device_patches(hooks: EmulationHooks) -> None:
     hooks.patch(jit_annotations, "try_ann_to_type", try_ann_to_type)
 
 
-def _scatter(tensor, devices=None, chunk_sizes=None, dim=0, streams=None, *, out=None):
-    """`nn.DataParallel` on the emulated devices: chunks moved with `.to()`."""
+# --- nn.DataParallel, torch.cuda.comm ------------------------------------------------------
+#
+# DataParallel replicates the module with `comm.broadcast_coalesced`, splits the inputs with
+# `comm.scatter` and collects the outputs with `comm.gather`; a CPU build has none of their
+# C++ kernels (`torch._C._broadcast_coalesced`, `_scatter`, `_gather`).  Under the emulation
+# they copy between emulated devices.  The copies are the harness's, not the program's: they
+# keep the provenance of what they copy (a replica's weight points where the module was
+# built, a scattered chunk where the input was made) and record no move, so a finding is
+# linked to the line that made the value, not to the DataParallel call.
+
+
+def _copy_to(t: Tensor, device: torch.device) -> Tensor:
+    """`t` on `device` (itself when already there), with `t`'s origin and no move."""
+    if emu_device_of(t) == device:
+        return t
+    out = _ToEmulated.apply(t, device) if device.type == ACCEL else _ToCPU.apply(t)
+    prov = get_prov(t)
+    set_prov(out, Prov(prov.origin, (), prov.healed) if prov is not None else Prov(None))
+    return out
+
+
+def _broadcast_coalesced(tensors, devices, buffer_size=10485760):
+    """One list of copies per device; the first device's are the tensors themselves, which
+    must all be there (as the CUDA kernel requires)."""
     devices = [_normalize(d) for d in devices]
+    for d in devices:
+        _validate(d)
+    for t in tensors:
+        if emu_device_of(t) != devices[0]:
+            raise RuntimeError(f"All tensors must be on devices[0]: {devices[0].index}")
+    return [
+        list(tensors) if i == 0 else [_copy_to(t, d) for t in tensors]
+        for i, d in enumerate(devices)
+    ]
+
+
+def _broadcast(tensor, devices=None, *, out=None):
+    if out is not None:
+        for o in out:
+            o.copy_(tensor)
+        return tuple(out)
+    targets = [_normalize(d) for d in devices or ()]
+    for d in targets:
+        _validate(d)
+    return tuple(_copy_to(tensor, d) for d in targets)
+
+
+def _scatter(tensor, devices=None, chunk_sizes=None, dim=0, streams=None, *, out=None):
+    """`nn.DataParallel`'s input split: one chunk on each emulated device."""
+    if out is not None:
+        devices = [emu_device_of(o) for o in out]
+        chunk_sizes = [o.size(dim) for o in out]
+    targets = [_normalize(d) for d in devices or ()]
+    for d in targets:
+        _validate(d)
     if chunk_sizes is None:
-        chunks = tensor.chunk(len(devices), dim)
+        chunks = tensor.chunk(len(targets), dim)
     else:
         chunks = tensor.split(list(chunk_sizes), dim)
-    return tuple(c.contiguous().to(d) for c, d in zip(chunks, devices))
+    moved = tuple(_copy_to(c.contiguous(), d) for c, d in zip(chunks, targets))
+    if out is not None:
+        for o, m in zip(out, moved):
+            o.copy_(m)
+        return tuple(out)
+    return moved
 
 
 def _gather(tensors, dim=0, destination=None, *, out=None):
-    if destination is None:
+    """`nn.DataParallel`'s output collection: the replicas' outputs concatenated on the
+    output device (`-1` or `"cpu"`: the CPU)."""
+    if out is not None:
+        dest = emu_device_of(out)
+    elif destination is None:
         dest = torch.device(ACCEL, EMU.current)
     elif destination == -1 or destination == "cpu":
         dest = CPU
     else:
         dest = _normalize(destination)
-    return torch.cat([t.to(dest) for t in tensors], dim)
+    _validate(dest)
+    result = torch.cat([_copy_to(t, dest) for t in tensors], dim)
+    if out is not None:
+        out.copy_(result)
+        return out
+    return result
 
 
 def _scatter_forward(ctx, target_gpus, chunk_sizes, dim, input):
@@ -1770,6 +1872,29 @@ def _scatter_forward(ctx, target_gpus, chunk_sizes, dim, input):
     ctx.dim = dim
     ctx.input_device = input.get_device() if input.device.type != "cpu" else -1
     return _scatter(input, target_gpus, chunk_sizes, dim)
+
+
+def _comm_patches(hooks: EmulationHooks) -> None:
+    """`torch.nn.parallel.comm` (and its alias `torch.cuda.comm`) on the emulated devices."""
+    import importlib
+
+    from torch.nn.parallel import _functions
+
+    for name in ("torch.nn.parallel.comm", "torch.cuda.comm"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        hooks.patch(module, "broadcast_coalesced", _broadcast_coalesced)
+        hooks.patch(module, "broadcast", _broadcast)
+        hooks.patch(module, "scatter", _scatter)
+        hooks.patch(module, "gather", _gather)
+    hooks.patch(_functions.Scatter, "forward", staticmethod(_scatter_forward))
+    nccl = sys.modules.get("torch.cuda.nccl")
+    if nccl is not None:
+        # No NCCL here, and none needed: `comm.reduce_add` takes its plain path (a GPU
+        # build without NCCL does too) without warning that PyTorch lacks NCCL.
+        hooks.patch(nccl, "is_available", lambda tensors: False)
 
 
 def _location_tag(orig):

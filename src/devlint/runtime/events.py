@@ -13,6 +13,9 @@ An event is a JSON-ready dict:
                                  `storages`: {saved location: {count, tensors}}
                "no-accelerator"  an accelerator was asked for and there is none
     op         the operation (`aten::addmm`, `Tensor.numpy`, `torch.load`, `Tensor.to`)
+    call       the program's torch call in progress (`torch.nn.functional.linear`): on a
+               real device the call that raised, under the emulation the call around the
+               ATen operator that did; what the two have in common (`op` when none)
     message    the error text PyTorch raises (or would raise)
     exception  the exception class name (`RuntimeError`, `TypeError`)
     devices    the device pair, e.g. ["cuda:0", "cpu"]: the expected device, then the odd one
@@ -23,6 +26,8 @@ An event is a JSON-ready dict:
     bindings   ("no-accelerator") sites that bound the device value that was asked for
     healed     true when `--keep-going` healed it and the program went on
     count      how many times the same event happened (same kind, op, frames, devices)
+    pid        the process that recorded it (DataLoader, mp.spawn and torchrun workers
+               write to the same file)
 
 Events are appended to a JSON-lines file as they happen (one `write` per line, with
 O_APPEND), so DataLoader worker processes can write to the same file and nothing is

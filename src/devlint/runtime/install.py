@@ -67,10 +67,15 @@ def install(config: Config) -> Harness:
         tf_mode = TracerMode(harness)
     harness.hooks = hooks  # type: ignore[attr-defined]
     _patch_dataloader(hooks, config)
+    from devlint.runtime import distributed
+
+    distributed.spawn_patches(hooks)
+    if mode == "emulated":
+        distributed.emulation_patches(hooks, emulation.note)
     attribute_warnings(hooks)
     tf_mode.__enter__()
     _MODE = tf_mode
-    tracer.thread_bootstrap_patch(_enter_mode)
+    tracer.thread_bootstrap_patch(_enter_mode, _leave_mode)
     return harness
 
 
@@ -158,6 +163,11 @@ def _enter_mode() -> None:
         _MODE.__enter__()
 
 
+def _leave_mode() -> None:
+    if _MODE is not None:
+        _MODE.__exit__(None, None, None)
+
+
 def _patch_dataloader(hooks: Hooks, config: Config) -> None:
     """Tag each batch with the loop that took it (tensors that come from worker processes
     have lost their provenance on the way), stop after --max-batches, and make worker
@@ -171,12 +181,18 @@ def _patch_dataloader(hooks: Hooks, config: Config) -> None:
     from devlint.runtime._sites import innermost_user_site
 
     limit = config.max_batches
+    BATCHES.limit = limit
     base = dataloader._BaseDataLoaderIter
     orig_next = base.__next__
 
     def __next__(self):
         n = self.__dict__.get("_devlint_batches", 0)
+        if n == 0:
+            BATCHES.loops += 1
         if limit > 0 and n >= limit:
+            if not self.__dict__.get("_devlint_bounded"):
+                self.__dict__["_devlint_bounded"] = True
+                BATCHES.bounded += 1
             raise StopIteration
         self.__dict__["_devlint_batches"] = n + 1
         batch = orig_next(self)
@@ -228,9 +244,50 @@ def worker_loop(*args: Any, **kwargs: Any) -> Any:
     return orig(*args, **kwargs)
 
 
+class _Batches:
+    """What `--max-batches` did in this process: DataLoader loops started, loops cut."""
+
+    limit = 0
+    loops = 0
+    bounded = 0
+
+
+BATCHES = _Batches()
+
+
+def max_batches_note() -> Optional[str]:
+    """What `--max-batches N` bounded, said plainly: it bounds DataLoader loops only, so a
+    program that takes no batch from a DataLoader (full-batch training, batches sliced
+    by hand) runs its loops in full, and the report says so."""
+    limit = BATCHES.limit
+    if limit <= 0:
+        return None
+    if BATCHES.loops == 0:
+        return (
+            f"--max-batches {limit} had nothing to bound: the program took no batch from a "
+            "torch DataLoader, so its loops ran in full (bound them with the program's own "
+            "options, e.g. --epochs, or --timeout)"
+        )
+    loops = f"{BATCHES.loops} DataLoader loop{'s' if BATCHES.loops != 1 else ''}"
+    if BATCHES.bounded == 0:
+        return f"--max-batches {limit} stopped no loop: each of the {loops} ended by itself"
+    return f"--max-batches {limit} stopped {BATCHES.bounded} of the {loops} after {limit} batches"
+
+
 def notes() -> list[str]:
-    if tracer.HARNESS is not None and tracer.HARNESS.mode == "emulated":
+    """The notes of this process's run, for the report."""
+    out: list[str] = []
+    harness = tracer.HARNESS
+    if harness is not None and harness.mode == "emulated":
         from devlint.runtime import emulation
 
-        return list(emulation.EMU.notes)
-    return []
+        out.extend(emulation.EMU.notes)
+    elif harness is not None and harness.config.device_count > 1:
+        out.append(
+            f"--devices {harness.config.device_count} applies to the emulated accelerator: "
+            f"this run used {harness.mode}, with the devices the machine has"
+        )
+    text = max_batches_note()
+    if text is not None:
+        out.append(text)
+    return out

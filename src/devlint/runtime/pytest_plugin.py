@@ -52,6 +52,12 @@ def pytest_addoption(parser: Any) -> None:
         help="stop each DataLoader iteration after N batches",
     )
     group.addoption(
+        "--devlint-devices",
+        type=int,
+        default=1,
+        help="how many emulated accelerators (cuda:0 .. cuda:N-1); default 1",
+    )
+    group.addoption(
         "--devlint-report",
         default=None,
         metavar="FILE",
@@ -95,6 +101,7 @@ class ConfirmPlugin:
                     keep_going=bool(self.config.getoption("devlint_keep_going")),
                     max_batches=int(self.config.getoption("devlint_max_batches") or 0),
                     events_path=self.events_path,
+                    device_count=max(1, int(self.config.getoption("devlint_devices") or 1)),
                 )
             )
         except NoDevice as exc:

@@ -74,6 +74,7 @@ def run_summary(report: Report) -> dict[str, Any]:
     return {
         "program": report.program.display,
         "device": r.device,
+        "devices": r.device_count,
         "status": r.status,
         "completed": r.completed,
         "stop_reason": None if r.completed else r.stop_description(),
@@ -84,6 +85,7 @@ def run_summary(report: Report) -> dict[str, Any]:
         "notes": r.notes,
         "verdicts": report.counts(),
         "missed_by_static": len(report.missed),
+        "workers": r.workers,
     }
 
 
@@ -225,10 +227,20 @@ def _text(report: Report) -> str:
     if r.device is None:
         out.append(f"Nothing was checked: {summary}. The program {ending}.")
     else:
-        out.append(f"Confirmed on {r.device}: {summary}. The program {ending}.")
+        out.append(f"Confirmed on {r.device}{_where(r)}: {summary}. The program {ending}.")
     for note in r.notes:
         out.append(f"note: {note}")
     return "\n".join(out) + "\n"
+
+
+def _where(r: Any) -> str:
+    """` (2 devices, 2 worker processes)` when the run had several of either."""
+    parts = []
+    if (r.device_count or 1) > 1:
+        parts.append(f"{r.device_count} devices")
+    if r.workers:
+        parts.append(f"{len(r.workers)} worker process{'es' if len(r.workers) != 1 else ''}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _sarif(report: Report) -> str:

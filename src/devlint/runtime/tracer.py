@@ -38,7 +38,12 @@ from typing import Any, Callable, NamedTuple, Optional
 import torch
 from torch.overrides import TorchFunctionMode
 
-from devlint.runtime._sites import innermost_user_site, is_user_file, user_frames
+from devlint.runtime._sites import (
+    innermost_user_site,
+    is_user_file,
+    set_parent_frames,
+    user_frames,
+)
 from devlint.runtime.events import EventSink
 
 Tensor = torch.Tensor
@@ -105,6 +110,9 @@ class Config(NamedTuple):
     max_batches: int = 0
     events_path: str = ""
     device_count: int = 1
+    # Where the process that runs the program writes its results: worker processes
+    # (mp.spawn, torchrun) write theirs beside it (`<results_path>.worker.<pid>`).
+    results_path: str = ""
 
 
 class Harness:
@@ -135,6 +143,24 @@ def operand_record(name: str, t: Any) -> dict[str, Any]:
     }
 
 
+class _Call(threading.local):
+    """The torch function the program called (from Python) that is running now."""
+
+    func: Any = None
+
+
+_CALL = _Call()
+
+
+def current_call() -> Optional[str]:
+    """The name of the program's torch call in progress (`torch.nn.functional.linear`):
+    what a real device's event names as its operation (the mode sees the call that
+    raised), so an emulated event, raised deeper at an ATen operator (`aten::addmm`),
+    can be compared with it (`benchmarks/gpu_check.py`)."""
+    func = _CALL.func
+    return func_name(func) if func is not None else None
+
+
 def make_event(
     kind: str,
     op: str,
@@ -155,6 +181,7 @@ def make_event(
         "devices": devices,
         "frames": user_frames(frame),
         "operands": operands,
+        "call": current_call() or op,
     }
     event.update(extra)
     return event
@@ -184,12 +211,15 @@ _NO_ACCEL = (
     "MPS backend is not available",
     "PyTorch is not linked with support for mps devices",
 )
+# The start of `nn.DataParallel.forward`'s own check (every torch release since 1.0).
+_DP_MESSAGE = "module must have its parameters and buffers on device"
 _MIXING = (
     "Expected all tensors to be on the same device",
     "indices should be either on",
     "tensors are not at the same device",
     "to be on the same device",
     "Expected object of device type",
+    _DP_MESSAGE,
 )
 _TYPE_PAIR = re.compile(r"Input type \(([\w.]+)\) and (?:weight|bias) type \(([\w.]+)\)")
 
@@ -274,15 +304,23 @@ class TracerMode(TorchFunctionMode):
         __tracebackhide__ = True
         if kwargs is None:
             kwargs = {}
-        handler = self.handlers.get(func)
-        if handler is not None:
-            return handler(func, types, args, kwargs)
+        call = _CALL
+        outermost = call.func is None
+        if outermost:
+            call.func = func
         try:
-            out = func(*args, **kwargs)
-        except Exception as exc:
-            return self.on_error(func, args, kwargs, exc)
-        inherit(out, args)
-        return out
+            handler = self.handlers.get(func)
+            if handler is not None:
+                return handler(func, types, args, kwargs)
+            try:
+                out = func(*args, **kwargs)
+            except Exception as exc:
+                return self.on_error(func, args, kwargs, exc)
+            inherit(out, args)
+            return out
+        finally:
+            if outermost:
+                call.func = None
 
     # Real devices: classify, record, heal.
     def on_error(self, func, args, kwargs, exc: Exception, attempt: int = 0):
@@ -709,6 +747,7 @@ class Hooks:
             self.patch(torch, name, self._wrap_factory(name, _ORIG[key]))
         self.patch(torch, "load", self._wrap_load(torch.load))
         self.install_legacy_constructors()
+        self.install_parallel_hooks()
         if hasattr(torch._utils, "_get_obj_state"):
             self.patch(torch._utils, "_get_obj_state", _strip_state(torch._utils._get_obj_state))
         if not hasattr(torch.serialization, "_devlint_orig_load"):
@@ -752,6 +791,80 @@ class Hooks:
             )
             self.patch(module, name, proxy)
         self.patch(torch, "set_default_tensor_type", self._set_default_tensor_type)
+
+    # -- errors that cross threads and processes, DataParallel's own device check --
+    def install_parallel_hooks(self) -> None:
+        """A device error raised in another thread or process comes back as a new
+        exception: `ExceptionWrapper.reraise` (DataParallel's replica threads, DataLoader
+        workers) builds one from the text.  The new one is marked recorded when the first
+        was, so the run counts as stopped by a device error, not as a crash.
+        `nn.DataParallel.forward` checks in Python that the module is on device_ids[0]
+        (no torch call the mode sees raises): that error is recorded here, and with
+        --keep-going healed as `model.to(device_ids[0])` would."""
+        wrapper = getattr(torch._utils, "ExceptionWrapper", None)
+        if wrapper is not None:
+            orig_init, orig_reraise = wrapper.__init__, wrapper.reraise
+
+            def __init__(self, exc_info=None, where="in background"):
+                if exc_info is None:
+                    exc_info = sys.exc_info()
+                orig_init(self, exc_info, where)
+                self._devlint_recorded = exc_info[1] is not None and is_recorded(exc_info[1])
+
+            def reraise(self):
+                __tracebackhide__ = True
+                try:
+                    orig_reraise(self)
+                except BaseException as exc:
+                    if self.__dict__.get("_devlint_recorded"):
+                        mark_recorded(exc)
+                    raise
+
+            self.patch(wrapper, "__init__", __init__)
+            self.patch(wrapper, "reraise", reraise)
+        data_parallel = getattr(torch.nn, "DataParallel", None)
+        if data_parallel is None:
+            return
+        orig_forward = data_parallel.forward
+        hooks = self
+
+        @functools.wraps(orig_forward)
+        def forward(module, *inputs, **kwargs):
+            __tracebackhide__ = True
+            try:
+                return orig_forward(module, *inputs, **kwargs)
+            except RuntimeError as exc:
+                if is_recorded(exc) or not str(exc).startswith(_DP_MESSAGE):
+                    raise
+                hooks.data_parallel_error(module, exc, sys._getframe(1))
+            return orig_forward(module, *inputs, **kwargs)
+
+        self.patch(data_parallel, "forward", forward)
+
+    def data_parallel_error(self, module: Any, exc: BaseException, frame: Any) -> None:
+        """Record DataParallel's "module must have its parameters and buffers on device
+        cuda:0 (device_ids[0])": the first parameter or buffer elsewhere is the operand.
+        Re-raise it, or with --keep-going move the module (the fix) and return."""
+        __tracebackhide__ = True
+        src = module.src_device_obj
+        inner = module.module
+        named = [*inner.named_parameters(), *inner.named_buffers()]
+        odd = [(name, t) for name, t in named if t.device != src]
+        operands = [operand_record(f"module.{name}", t) for name, t in odd[:1]]
+        event = make_event(
+            "mismatch",
+            "nn.DataParallel.forward",
+            str(exc),
+            type(exc).__name__,
+            [dstr(src), dstr(odd[0][1].device) if odd else "cpu"],
+            operands,
+            frame=frame,
+        )
+        event["healed"] = self.harness.keep_going
+        self.harness.record(event)
+        if not self.harness.keep_going:
+            raise mark_recorded(exc)
+        inner.to(src)
 
     def legacy_new(self, orig: Any, args: tuple, kwargs: dict) -> Any:
         """`torch.FloatTensor(...)`: the original constructor, tagged with the user site."""
@@ -1201,19 +1314,43 @@ def real_mode_available(kind: str) -> bool:
     return False
 
 
-def thread_bootstrap_patch(enter: Callable[[], Any]) -> Callable[[], None]:
-    """Make every new thread enter the mode (a TorchFunctionMode is per thread)."""
+def thread_bootstrap_patch(
+    enter: Callable[[], Any], leave: Optional[Callable[[], Any]] = None
+) -> Callable[[], None]:
+    """Make every new thread enter the mode (a TorchFunctionMode is per thread), and give
+    it the user frames of the code that started it: an error in one of DataParallel's
+    replica threads happened during the program's `model(x)`, which is where a GPU's
+    traceback points too ("Caught RuntimeError in replica 1"), so the event's frames go on
+    from the thread's own frames to that line (`_sites.set_parent_frames`)."""
     orig = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
+    orig_start = threading.Thread.start
+
+    def start(self):
+        with contextlib.suppress(Exception):
+            self._devlint_parent_frames = user_frames(sys._getframe(1))
+        return orig_start(self)
 
     def _bootstrap_inner(self):
+        entered = False
         with contextlib.suppress(Exception):
             enter()
-        return orig(self)
+            entered = True
+            set_parent_frames(getattr(self, "_devlint_parent_frames", None) or [])
+        try:
+            return orig(self)
+        finally:
+            # Leave the mode before the thread ends: the mode stack is thread-local C++
+            # state holding a Python object, which must not be released at thread exit.
+            if entered and leave is not None:
+                with contextlib.suppress(Exception):
+                    leave()
 
     threading.Thread._bootstrap_inner = _bootstrap_inner  # type: ignore[attr-defined]
+    threading.Thread.start = start  # type: ignore[method-assign]
 
     def undo() -> None:
         threading.Thread._bootstrap_inner = orig  # type: ignore[attr-defined]
+        threading.Thread.start = orig_start  # type: ignore[method-assign]
 
     return undo
 
