@@ -156,3 +156,33 @@ def test_helpers_called_only_from_the_data_pipeline_hold_cpu_data() -> None:
     assert _found(src.format(extra=placed)) == [("DL005", 4)]
     # library code: `pad` is public, callers elsewhere may pass accelerator tensors
     assert _found(src.format(extra=""), "library") == [("DL005", 4)]
+
+
+def test_library_modules_and_the_models_objects_keep_may_be_moved() -> None:
+    src = """\
+        import torch
+        import torch.nn as nn
+        from torch.autograd import Variable
+        class Tagger(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(8, 4)
+            def forward(self, x):
+                return self.proj(x)
+            def predict(self, x):
+                return self.forward(x).argmax(-1).numpy()
+            def init_state(self, x):
+                h0 = Variable(torch.zeros(1, 4))
+                return self.proj(x) + h0
+        class Runner:
+            def __init__(self, model):
+                self.model = model
+            def embed(self, x):
+                return self.model(x).detach().numpy()
+        """
+    assert _found(src, "library") == [("DL005", 13), ("DL007", 11), ("DL007", 19)]
+    found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role="library")
+    messages = {f.line: f.message for f in found}
+    assert "callers may move the module to an accelerator" in messages[11]
+    assert "callers may construct `Runner` with `model` on an accelerator" in messages[19]
+    assert _found(src, "script") == [("DL005", 13)]  # a factory meeting the module, as before

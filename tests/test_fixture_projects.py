@@ -47,9 +47,12 @@ def test_roles_from_the_files_place(tmp_path: Path) -> None:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("")
     (tmp_path / "examples/pkg2/m.py").write_text("")
+    (tmp_path / "pkg/sub").mkdir()
+    (tmp_path / "pkg/sub/ns.py").write_text("")
     (tmp_path / "loose.py").write_text("")
     root = str(tmp_path)
     assert detect_role(str(tmp_path / "pkg/core.py"), root) == LIBRARY
+    assert detect_role(str(tmp_path / "pkg/sub/ns.py"), root) == LIBRARY  # a namespace subpackage
     assert detect_role(str(tmp_path / "pkg/tests/t.py"), root) == SCRIPT  # a tests folder
     assert detect_role(str(tmp_path / "pkg/test_core.py"), root) == PROGRAM
     assert detect_role(str(tmp_path / "examples/pkg2/m.py"), root) == SCRIPT

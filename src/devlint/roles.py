@@ -16,8 +16,9 @@ The role of a file comes from `[tool.devlint]` first (`library = [globs]`,
   `tutorials`, `notebooks`, `demo(s)`, `recipes`), and loose modules (no package around
   them, beside a training script): called from code in sight and from scripts that
   import them;
-- library: a module in a folder with an `__init__.py` (an importable package) that is
-  none of the above.
+- library: a module of an importable package (its folder, or a folder above it within
+  the project, has an `__init__.py`: namespace subpackages count) that is none of the
+  above.
 
 The engine also treats any module with `if __name__ == "__main__":` as a program (it
 runs as one).  Resolved here, before the cache is asked, because the role depends on
@@ -102,8 +103,17 @@ def detect_role(path: str, root: str = "") -> str:
     folders = norm.split("/")[:-1]
     if any(part.lower() in SCRIPT_FOLDERS for part in folders):
         return SCRIPT
+    # a package, or a namespace subpackage of one (a folder without `__init__.py` under
+    # a package, importable since PEP 420): the nearest folders up to the project root
     folder = os.path.dirname(os.path.abspath(path))
-    return LIBRARY if _is_package(folder) else SCRIPT
+    top = os.path.abspath(root or os.getcwd())
+    for _ in range(len(folders) + 1 if rel is not None else 1):
+        if _is_package(folder):
+            return LIBRARY
+        if folder == top:
+            break
+        folder = os.path.dirname(folder)
+    return SCRIPT
 
 
 @lru_cache(maxsize=64)

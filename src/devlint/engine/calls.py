@@ -209,6 +209,14 @@ class CallsMixin:
         self.eval_args(node, scope)
         return OTHER
 
+    def _call_variable(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`Variable(t, requires_grad=...)` (the autograd wrapper of old releases, now an
+        identity): the tensor it wraps, on its device."""
+        args = self.eval_args(node, scope)
+        if args and args[0][0].keyword is None and not args[0][0].star:
+            return args[0][1]
+        return UNKNOWN
+
     def _call_opaque(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """Calls whose result is unknown (`open`...)."""
         self.eval_args(node, scope)
@@ -992,6 +1000,8 @@ _BY_NAME: dict[str, _Handler] = {
     "torch.serialization.save": CallsMixin._call_save,
     "torch.serialization.load": CallsMixin._call_load,
     "torch.set_default_device": CallsMixin._call_other,
+    "torch.autograd.Variable": CallsMixin._call_variable,
+    "torch.autograd.variable.Variable": CallsMixin._call_variable,
     "enumerate": CallsMixin._call_enumerate,
     "builtins.enumerate": CallsMixin._call_enumerate,
     "zip": CallsMixin._call_zip,

@@ -415,16 +415,34 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         if not self.open_world or not scope.report or not self.is_public_api(scope):
             return ""
         assert scope.func is not None
+        name = scope.func.name.value
+        owner = f"`{scope.cls.name}.{name}`" if scope.cls is not None else f"`{name}`"
+        if device == sym("self") and scope.cls is not None and scope.cls.is_module:
+            # the module's own parameters, buffers and outputs: users move library modules
+            return (
+                f"{owner} is a public method of a library module: callers may move the "
+                "module to an accelerator"
+            )
         params = {p.name.value for p in all_params(scope.func)}
         names = sorted(a[len("sym:param:") :] for a in device if a.startswith("sym:param:"))
-        if not names or len(names) != len(device) or not set(names) <= params:
+        if not names or len(names) != len(device):
+            return ""
+        init = scope.cls.methods.get("__init__") if scope.cls is not None else None
+        if (
+            init is not None
+            and init is not scope.func
+            and not set(names) <= params
+            and set(names) <= {p.name.value for p in all_params(init)}
+        ):
+            # a model or tensor the constructor was given and the object keeps
+            shown = " or ".join(f"`{n}`" for n in names)
+            return (
+                f"{owner} is a public method of library code: callers may construct "
+                f"`{scope.cls.name}` with {shown} on an accelerator"
+            )
+        if not set(names) <= params:
             return ""
         shown = " or ".join(f"`{n}`" for n in names)
-        owner = (
-            f"`{scope.cls.name}.{scope.func.name.value}`"
-            if scope.cls
-            else (f"`{scope.func.name.value}`")
-        )
         return (
             f"{owner} is a public function of library code: callers may pass {shown} "
             "on an accelerator"

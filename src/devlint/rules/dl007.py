@@ -35,7 +35,7 @@ class NumpyOnAccelerator(Rule):
         for n in facts.numpy_calls:
             chain = ".detach().cpu()" if n.needs_detach else ".cpu()"
             if n.contract:
-                where = f"comes from a tensor parameter, and {n.contract}"
+                where = f"may be on an accelerator ({n.contract})"
             elif is_weak(n.receiver.device):
                 where = (
                     "is a tensor parameter, and this file places tensors on an accelerator, so "
