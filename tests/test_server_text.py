@@ -55,3 +55,39 @@ def test_server_without_pygls_says_what_to_install() -> None:
     assert done.returncode == 2
     assert "pip install 'devlint[server]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_notebook_cells_become_the_notebook_the_command_line_reads() -> None:
+    from devlint import lsp_notebook
+    from devlint.checker import check_source
+    from devlint.rules import ENGINE_CODES, rules_for
+
+    cells = [
+        lsp_notebook.Cell("c1", lsp_notebook.MARKDOWN, None),
+        lsp_notebook.Cell("c2", lsp_notebook.CODE, "!pip install torch\nimport torch\n"),
+        lsp_notebook.Cell("c3", lsp_notebook.CODE, None),  # a cell in another language
+        lsp_notebook.Cell("c4", lsp_notebook.CODE, "%time s = torch.load('m.pt')\n"),
+        lsp_notebook.Cell("c5", lsp_notebook.CODE, "print(1)\n"),
+    ]
+    data = lsp_notebook.notebook_json(cells, {"language_info": {"name": "python"}, "x": 1})
+    found = check_source(data, "nb.ipynb", rules_for(ENGINE_CODES))
+    assert [(f.code, f.cell, f.line, f.col) for f in found] == [("DL008", 4, 1, 11)]
+    assert lsp_notebook.by_cell(found, cells) == {"c2": [], "c3": [], "c4": found, "c5": []}
+    r_notebook = lsp_notebook.notebook_json(cells, {"language_info": {"name": "R"}})
+    assert check_source(r_notebook, "nb.ipynb", rules_for(ENGINE_CODES)) == []
+
+
+def test_noqa_in_a_cell_keeps_its_magic_and_reads_real_comments_only() -> None:
+    from devlint import lsp_notebook
+
+    cell = "%time s = torch.load('m.pt')  # noqa: DL004\nt = '# noqa'; torch.load(p)\n!ls\n"
+    assert lsp_notebook.noqa_cell_line(cell, 1, "DL008") == (
+        "%time s = torch.load('m.pt')  # noqa: DL004",
+        "%time s = torch.load('m.pt')  # noqa: DL004, DL008",
+    )
+    assert lsp_notebook.noqa_cell_line(cell, 2, "DL008") == (
+        "t = '# noqa'; torch.load(p)",
+        "t = '# noqa'; torch.load(p)  # noqa: DL008",
+    )
+    assert lsp_notebook.noqa_cell_line(cell, 1, "DL004") is None  # already there
+    assert lsp_notebook.noqa_cell_line(cell, 3, "DL008") is None  # a shell line

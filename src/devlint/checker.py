@@ -15,7 +15,7 @@ import tokenize
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Protocol, Sequence
 
 import libcst as cst
 
@@ -30,6 +30,23 @@ from devlint.prefilter import may_have_findings
 from devlint.roles import PROGRAM, RolePatterns
 from devlint.rules import Report, Rule
 from devlint.rules.base import Fix
+
+
+class Reuse(Protocol):
+    """What earlier checks of the same buffer parsed, for the language server, which
+    checks a buffer again after every pause in typing (`lsp_incremental.BufferMemo`).
+    Each method returns exactly what the function it stands for would."""
+
+    def parse(self, text: str) -> cst.Module:  # `libcst.parse_module`
+        ...
+
+    def positions(
+        self, module: cst.Module, nodes: Iterable[cst.CSTNode]
+    ) -> Mapping[int, Placed]:  # `positions.positions_of`
+        ...
+
+    def scan(self, text: str) -> suppression.FileComments:  # `suppression.scan`
+        ...
 
 
 def _parse_error_finding(text: str, path: str, exc: cst.ParserSyntaxError) -> Finding:
@@ -105,6 +122,7 @@ def check_source(
     noqa: bool = True,
     notebook: Optional[bool] = None,
     max_code_bytes: Optional[int] = None,
+    reuse: Optional[Reuse] = None,
 ) -> list[Finding]:
     """All findings for one file's contents (DL000 when it cannot be decoded or parsed).
 
@@ -116,6 +134,7 @@ def check_source(
     `notebook`: read the contents as a Jupyter notebook (default: when `path` ends in
     `.ipynb`).  Findings in a notebook carry their cell and the line within it.
     `max_code_bytes`: a notebook whose code cells hold more is reported, not analysed.
+    `reuse`: what an earlier check of the same buffer parsed (see `check_text`).
     """
     if notebook is None:
         notebook = is_notebook(path)
@@ -126,7 +145,13 @@ def check_source(
     )
     if notebook:
         return _check_notebook(
-            data, path, rules, engine=engine, noqa=noqa, max_code_bytes=max_code_bytes
+            data,
+            path,
+            rules,
+            engine=engine,
+            noqa=noqa,
+            max_code_bytes=max_code_bytes,
+            reuse=reuse,
         )
     if isinstance(data, bytes):
         if b"\x00" in data:
@@ -137,7 +162,7 @@ def check_source(
             return [syntax_finding(path, 1, 1, f"cannot decode file: {exc}")]
     else:
         text = data
-    return check_text(text, path, rules, engine=engine, noqa=noqa)
+    return check_text(text, path, rules, engine=engine, noqa=noqa, reuse=reuse)
 
 
 def check_text(
@@ -151,11 +176,15 @@ def check_text(
     roles: Optional[RolePatterns] = None,
     noqa: bool = True,
     cells: Optional[Sequence[tuple[int, str]]] = None,
+    reuse: Optional[Reuse] = None,
 ) -> list[Finding]:
     """Findings for decoded Python source: parse, analyse, run the rules, suppress.
     `engine`: the analysis options (else built from `device_names`, `gpu_guards` and
     `roles`, as `check_source` does).
-    `cells`: a notebook program's cells, (first line, code), compiled one by one."""
+    `cells`: a notebook program's cells, (first line, code), compiled one by one.
+    `reuse`: the language server's memo of one buffer (`lsp_incremental.BufferMemo`):
+    its `parse`, `positions` and `scan` return what `libcst.parse_module`,
+    `positions_of` and `suppression.scan` would, re-parsing only what an edit touched."""
     if engine is None:
         engine = EngineOptions(
             device_names=tuple(device_names),
@@ -173,7 +202,7 @@ def check_text(
         return [error]
     if analyse:
         try:
-            module = cst.parse_module(text)
+            module = reuse.parse(text) if reuse is not None else cst.parse_module(text)
         except cst.ParserSyntaxError as exc:
             return [_parse_error_finding(text, path, exc)]
         except RecursionError:
@@ -187,10 +216,17 @@ def check_text(
         for rule in engine_rules:
             reports.extend(rule.check(facts))
         if reports:
-            findings = _locate(module, text, reports, path, {r.code: r for r in engine_rules})
+            findings = _locate(
+                module,
+                text,
+                reports,
+                path,
+                {r.code: r for r in engine_rules},
+                reuse.positions if reuse is not None else positions_of,
+            )
     if not noqa or (not findings and not report_unused):
         return findings
-    comments = suppression.scan(text)
+    comments = reuse.scan(text) if reuse is not None else suppression.scan(text)
     enabled = [r.code for r in rules]
     kept = suppression.apply(findings, comments, enabled, report_unused)
     lines = text.splitlines()
@@ -207,14 +243,19 @@ def check_text(
 
 
 def _locate(
-    module: cst.Module, text: str, reports: list[Report], path: str, rules: dict[str, Rule]
+    module: cst.Module,
+    text: str,
+    reports: list[Report],
+    path: str,
+    rules: dict[str, Rule],
+    place: Callable[[cst.Module, list[cst.CSTNode]], Mapping[int, Placed]] = positions_of,
 ) -> list[Finding]:
     wanted = [rep.node for rep in reports]
     for rep in reports:
         wanted.extend(ref for _, ref in rep.refs)
         if rep.fix is not None:
             wanted.extend(edit.node for edit in rep.fix.edits)
-    positions = positions_of(module, wanted)
+    positions = place(module, wanted)
     lines = text.splitlines()
     seen: set[tuple[str, int, int]] = set()
     findings = []
@@ -310,6 +351,7 @@ def _check_notebook(
     engine: EngineOptions,
     noqa: bool = True,
     max_code_bytes: Optional[int] = None,
+    reuse: Optional[Reuse] = None,
 ) -> list[Finding]:
     """A notebook's code cells checked as one program, findings mapped back to cells."""
     if isinstance(data, bytes):
@@ -341,7 +383,9 @@ def _check_notebook(
                 f"--max-file-size ({max_code_bytes / 1e6:g} MB); generated code?",
             )
         ]
-    found = check_text(nb.program, path, rules, engine=engine, noqa=noqa, cells=program_cells(nb))
+    found = check_text(
+        nb.program, path, rules, engine=engine, noqa=noqa, cells=program_cells(nb), reuse=reuse
+    )
     transformed = {
         cell
         for cell, lines in nb.cell_lines.items()

@@ -237,12 +237,15 @@ def check_source(
     display: str,
     resolver: Resolver,
     options: RunOptions = RunOptions(),
+    *,
+    reuse: Any = None,
 ) -> Outcome:
     """Check (and with `options.fixing`, fix) one file's source held in memory, with
     the settings of the file it is shown as (`display`; `-` for an unnamed stdin: the
     current directory's).  With fixing, `fixed_source` is the fixed bytes (the input
     when nothing changed, so an editor can always take them), and the findings are
-    those left in it (none after `diff`/`fix_only`)."""
+    those left in it (none after `diff`/`fix_only`).  `reuse`: the language server's
+    memo of the buffer (`checker.Reuse`), which makes a check faster, never different."""
     settings = resolver.for_path(display if display != "-" else ".")
     source = SourceFile("-", display)
     outcome = Outcome(files=[source], settings={display: settings})
@@ -259,6 +262,7 @@ def check_source(
             display,
             rules_for(list(settings.codes)),
             notebook=is_notebook(display),
+            reuse=reuse,
             **analysis_options(settings, options),
         )
     except Exception as exc:  # a bug in devlint must not stop the caller

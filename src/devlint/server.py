@@ -9,7 +9,12 @@ or `.devlint.toml`), so the editor and `devlint` never disagree.
 - Diagnostics on open, save and change (debounced: one analysis per pause in typing),
   pushed (`textDocument/publishDiagnostics`) to clients that cannot pull, and answered
   to `textDocument/diagnostic` (pull).  A result for a version the buffer has left is
-  never published.
+  never published.  Each check re-parses only the top-level statements an edit
+  touched (`lsp_incremental`); the findings are those of a check from scratch.
+- Notebook documents (`notebookDocument/*`, Python cells): the cells are checked as
+  one notebook, as the command line checks the `.ipynb` file (`lsp_notebook`), and
+  each cell gets its own diagnostics, ranges relative to the cell; fixes, suppressions
+  and hover work on cells, and fix-all fixes the whole notebook.
 - Code actions: each finding's fix (safe: a preferred quick fix; unsafe: listed, not
   preferred), with the edit `devlint --fix` writes; "suppress DLxxx on this line"
   (the `# noqa` comment `--add-noqa` writes); and `source.fixAll.devlint`, the whole
@@ -40,12 +45,13 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional, Sequence, TypeVar
+from urllib.parse import unquote
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from devlint import __version__, config, lsp_text
+from devlint import __version__, config, lsp_incremental, lsp_notebook, lsp_text
 from devlint import run as run_module
 from devlint.docs import url
 from devlint.findings import Finding
@@ -56,6 +62,7 @@ logger = logging.getLogger("devlint.server")
 
 SOURCE = "devlint"
 FIX_ALL_KIND = "source.fixAll.devlint"
+NOTEBOOK_FIX_ALL_KIND = "notebook.source.fixAll.devlint"
 CONFIG_NAMES = ("pyproject.toml", "devlint.toml", ".devlint.toml")
 PYTHON_SUFFIXES = (".py", ".pyi")
 DEFAULT_DEBOUNCE_MS = 150
@@ -144,7 +151,8 @@ class WorkspaceSettings:
 
 @dataclass
 class Analysis:
-    """The findings of one version of one buffer under one generation of settings."""
+    """The findings of one version of one buffer (or notebook cell) under one
+    generation of settings."""
 
     uri: str
     version: Optional[int]
@@ -152,10 +160,29 @@ class Analysis:
     text: str
     findings: list[Finding]
     lines: list[str] = field(default_factory=list)
+    # a notebook cell: the notebook's URI and version
+    notebook: Optional[str] = None
+    notebook_version: Optional[int] = None
 
     def __post_init__(self) -> None:
         if not self.lines:
             self.lines = lsp_text.split_lines(self.text)
+
+    @property
+    def result_id(self) -> str:
+        """Changes whenever the diagnostics may (a cell's change with the notebook's)."""
+        return f"{self.generation}:{self.notebook_version}:{self.version}:{hash(self.text)}"
+
+
+@dataclass
+class NotebookAnalysis:
+    """The findings of one version of one notebook, cell by cell."""
+
+    uri: str
+    version: int
+    generation: int
+    cells: list[lsp_notebook.Cell]
+    by_cell: dict[str, Analysis]
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,19 +193,38 @@ class DevlintServer(LanguageServer):
 
     def __init__(self) -> None:
         super().__init__(
-            "devlint", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental
+            "devlint",
+            __version__,
+            text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+            # every notebook's Python cells; saves too (a save checks at once)
+            notebook_document_sync=lsp.NotebookDocumentSyncOptions(
+                notebook_selector=[
+                    lsp.NotebookDocumentFilterWithCells(
+                        notebook="*", cells=[lsp.NotebookCellLanguage(language="python")]
+                    )
+                ],
+                save=True,
+            ),
         )
         self.settings = WorkspaceSettings()
         self.root = os.getcwd()
         self.generation = 0  # bumped whenever settings or a configuration file change
         self._resolver: Optional[Resolver] = None
         self.analyses: dict[str, Analysis] = {}
+        self.notebook_analyses: dict[str, NotebookAnalysis] = {}
+        # what the last checks of each buffer (or notebook) parsed, for the next check
+        # (made on this thread, read and updated by the worker)
+        self.memos: dict[str, lsp_incremental.BufferMemo] = {}
+        # the cells of each notebook that were last published diagnostics
+        self.published_cells: dict[str, set[str]] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}
         # one worker: the analysis is CPU-bound (threads would only contend for the GIL)
         # and the resolver's caches then never see two callers at once
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devlint-check")
         self.push = True  # publish diagnostics (clients that pull get no duplicates)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        # counts the requests for checks: a warm-up (`warm`) stops when it moves
+        self._requests = 0
         self._config_errors: set[tuple[int, str]] = set()
 
     # --- messages to the client ---
@@ -247,8 +293,18 @@ class DevlintServer(LanguageServer):
             name += ".py"
         return os.path.join(self.root, name)
 
+    def notebook_of(self, uri: str) -> Optional[lsp.NotebookDocument]:
+        """The notebook a cell belongs to (None for a plain text document)."""
+        return self.workspace.get_notebook_document(cell_uri=uri)
+
+    def is_notebook(self, uri: str) -> bool:
+        return self.workspace.get_notebook_document(notebook_uri=uri) is not None
+
     def wants(self, uri: str) -> bool:
-        """Python source buffers only (a notebook's JSON opened as text is not one)."""
+        """Python source buffers only (a notebook's JSON opened as text is not one, and a
+        notebook's cells are checked together, through the notebook)."""
+        if self.notebook_of(uri) is not None:
+            return False
         try:
             doc = self.workspace.get_text_document(uri)
         except Exception:
@@ -259,7 +315,13 @@ class DevlintServer(LanguageServer):
         return doc.language_id == "python" and not path.endswith(".ipynb")
 
     def analyse(
-        self, uri: str, version: Optional[int], text: str, generation: int, resolver: Resolver
+        self,
+        uri: str,
+        version: Optional[int],
+        text: str,
+        generation: int,
+        resolver: Resolver,
+        memo: Optional[lsp_incremental.BufferMemo] = None,
     ) -> Analysis:
         """Check one buffer's text (in the worker thread): the same run and settings as
         `devlint - --stdin-filename PATH`.  Errors inside the check come back in the
@@ -267,21 +329,180 @@ class DevlintServer(LanguageServer):
         configuration file that cannot be used is the user's to fix, not a bug: it is
         logged once, and the buffer shows no findings until it is fixed."""
         display = self.display_path(uri)
+        data = lsp_text.buffer_bytes(text)
+        findings = self.run_check(data, display, generation, resolver, memo)
+        return Analysis(uri, version, generation, text, findings)
+
+    def run_check(
+        self,
+        data: bytes,
+        display: str,
+        generation: int,
+        resolver: Resolver,
+        memo: Optional[lsp_incremental.BufferMemo],
+    ) -> list[Finding]:
+        """The command line's check of `data` as the file `display` (worker thread),
+        reusing what `memo` kept of the buffer's last check.  Internal errors are
+        logged; a configuration error is logged once and gives no findings."""
         try:
             outcome = run_module.check_source(
-                lsp_text.buffer_bytes(text),
-                display,
-                resolver,
-                run_module.RunOptions(cache=False, jobs=1),
+                data, display, resolver, run_module.RunOptions(cache=False, jobs=1), reuse=memo
             )
         except config.ConfigError as exc:
             self.call_soon(self.config_error, generation, str(exc))
-            return Analysis(uri, version, generation, text, [])
+            return []
         for where, message in outcome.internal_errors:
             self.call_soon(
                 self.log, f"devlint: internal error in {where}: {message} (please report this bug)"
             )
-        return Analysis(uri, version, generation, text, list(outcome.findings))
+        return list(outcome.findings)
+
+    # --- notebooks ---
+
+    def notebook_path(self, uri: str) -> str:
+        """The `.ipynb` file a notebook is checked as (its settings, per-file-ignores)."""
+        path = to_fs_path(uri)
+        if path:
+            return path
+        name = uri.rsplit("/", 1)[-1] or "untitled"
+        if not name.endswith(".ipynb"):
+            name += ".ipynb"
+        return os.path.join(self.root, name)
+
+    def notebook_cells(self, notebook: lsp.NotebookDocument) -> list[lsp_notebook.Cell]:
+        """The notebook's cells as the server holds them now: Python code cells with
+        their text, others without."""
+        cells = []
+        for cell in notebook.cells:
+            kind = (
+                lsp_notebook.CODE
+                if cell.kind == lsp.NotebookCellKind.Code
+                else lsp_notebook.MARKDOWN
+            )
+            # only the cells the client synced (never a document read from disk)
+            doc = self.workspace.text_documents.get(unquote(cell.document))
+            text: Optional[str] = None
+            if doc is not None and kind == lsp_notebook.CODE:
+                text = doc.source if doc.language_id in (None, "", "python") else None
+            version = doc.version if doc is not None else None
+            cells.append(lsp_notebook.Cell(cell.document, kind, text, version))
+        return cells
+
+    def analyse_notebook(
+        self,
+        uri: str,
+        version: int,
+        cells: list[lsp_notebook.Cell],
+        metadata: Any,
+        generation: int,
+        resolver: Resolver,
+        memo: Optional[lsp_incremental.BufferMemo] = None,
+    ) -> NotebookAnalysis:
+        """Check a notebook's cells as its `.ipynb` file (worker thread)."""
+        data = lsp_notebook.notebook_json(cells, metadata).encode("utf-8")
+        findings = self.run_check(data, self.notebook_path(uri), generation, resolver, memo)
+        grouped = lsp_notebook.by_cell(findings, cells)
+        by_cell = {
+            cell.uri: Analysis(
+                cell.uri,
+                cell.version,
+                generation,
+                cell.text or "",
+                grouped.get(cell.uri, []),
+                notebook=uri,
+                notebook_version=version,
+            )
+            for cell in cells
+            if cell.kind == lsp_notebook.CODE and cell.text is not None
+        }
+        return NotebookAnalysis(uri, version, generation, cells, by_cell)
+
+    async def notebook_analysis_for(self, uri: str) -> Optional[NotebookAnalysis]:
+        """The analysis of the notebook as it is now: cached, else made now."""
+        self._requests += 1
+        notebook = self.workspace.get_notebook_document(notebook_uri=uri)
+        if notebook is None:
+            return None
+        cells = self.notebook_cells(notebook)
+        cached = self.notebook_analyses.get(uri)
+        if (
+            cached is not None
+            and cached.version == notebook.version
+            and cached.generation == self.generation
+            and cached.cells == cells
+        ):
+            return cached
+        self._loop = asyncio.get_running_loop()
+        result = await self._loop.run_in_executor(
+            self.executor,
+            self.analyse_notebook,
+            uri,
+            notebook.version,
+            cells,
+            notebook.metadata,
+            self.generation,
+            self.resolver(),
+            self.memo(uri),
+        )
+        if self.notebook_current(result):
+            self.notebook_analyses[uri] = result
+        return result
+
+    def notebook_current(self, analysis: NotebookAnalysis) -> bool:
+        """Is `analysis` of the notebook as it is now (version, settings and cells)?"""
+        notebook = self.workspace.get_notebook_document(notebook_uri=analysis.uri)
+        return (
+            notebook is not None
+            and notebook.version == analysis.version
+            and analysis.generation == self.generation
+            and self.notebook_cells(notebook) == analysis.cells
+        )
+
+    def publish_notebook(self, analysis: NotebookAnalysis) -> None:
+        """One diagnostics list per code cell; cells that left the notebook (or stopped
+        being Python code) get an empty one."""
+        before = self.published_cells.get(analysis.uri, set())
+        now = set()
+        for cell in analysis.cells:
+            cell_analysis = analysis.by_cell.get(cell.uri)
+            if cell_analysis is None:
+                continue
+            now.add(cell.uri)
+            self.text_document_publish_diagnostics(
+                lsp.PublishDiagnosticsParams(
+                    uri=cell.uri,
+                    diagnostics=self.diagnostics(cell_analysis),
+                    version=cell.version,
+                )
+            )
+        for gone in sorted(before - now):
+            self.text_document_publish_diagnostics(
+                lsp.PublishDiagnosticsParams(uri=gone, diagnostics=[])
+            )
+        self.published_cells[analysis.uri] = now
+
+    def forget_notebook(self, uri: str, cells: Sequence[str] = ()) -> None:
+        """A closed notebook: its pending check, analysis and memo go; its cells'
+        diagnostics are cleared."""
+        task = self.pending.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        self.notebook_analyses.pop(uri, None)
+        self.memos.pop(uri, None)
+        published = self.published_cells.pop(uri, set())
+        if self.push:
+            for cell in sorted(published | set(cells)):
+                self.text_document_publish_diagnostics(
+                    lsp.PublishDiagnosticsParams(uri=cell, diagnostics=[])
+                )
+
+    def memo(self, uri: str) -> lsp_incremental.BufferMemo:
+        """What the last checks of buffer (or notebook) `uri` parsed; made here, on the
+        protocol's thread, so a closed buffer's memo is never made again by the worker."""
+        memo = self.memos.get(uri)
+        if memo is None:
+            memo = self.memos[uri] = lsp_incremental.BufferMemo()
+        return memo
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run `fn` on the event loop's thread (the transport is not thread-safe)."""
@@ -298,7 +519,13 @@ class DevlintServer(LanguageServer):
         self.log(f"devlint: configuration error: {message}")
 
     async def analysis_for(self, uri: str) -> Optional[Analysis]:
-        """The analysis of the buffer as it is now: cached, else made now."""
+        """The analysis of the buffer (or notebook cell) as it is now: cached, else made
+        now."""
+        self._requests += 1
+        notebook = self.notebook_of(uri)
+        if notebook is not None:
+            analysis = await self.notebook_analysis_for(notebook.uri)
+            return analysis.by_cell.get(uri) if analysis is not None else None
         if not self.wants(uri):
             return None
         doc = self.workspace.get_text_document(uri)
@@ -319,6 +546,7 @@ class DevlintServer(LanguageServer):
             doc.source,
             self.generation,
             self.resolver(),  # built here: it may log, and only this thread may write
+            self.memo(uri),
         )
         current = self.workspace.get_text_document(uri)
         if current.version == result.version and result.generation == self.generation:
@@ -328,11 +556,39 @@ class DevlintServer(LanguageServer):
     def schedule(self, uri: str, delay: float = 0.0) -> None:
         """(Re)start the analysis of `uri` after `delay` seconds; an edit within the
         delay restarts it, so a burst of typing is checked once."""
+        self._requests += 1
+        notebook = self.notebook_of(uri)
+        if notebook is not None:  # a client that sends a cell's own notifications
+            uri = notebook.uri
         old = self.pending.pop(uri, None)
         if old is not None:
             old.cancel()
-        if self.wants(uri):
+        if self.is_notebook(uri):
+            self.pending[uri] = asyncio.ensure_future(self._refresh_notebook(uri, delay))
+        elif self.wants(uri):
             self.pending[uri] = asyncio.ensure_future(self._refresh(uri, delay))
+
+    async def _refresh_notebook(self, uri: str, delay: float) -> None:
+        try:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            analysis = await self.notebook_analysis_for(uri)
+            if analysis is None or not self.notebook_current(analysis):
+                return  # stale: the notebook moved on; its own analysis will publish
+            if self.push:
+                self.publish_notebook(analysis)
+                self.warm_soon(uri)
+            elif self._refresh_support():
+                # a pulling client: cells it did not touch may have changed too
+                with contextlib.suppress(Exception):
+                    self.workspace_diagnostic_refresh(None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.log_exception(f"checking {uri}", exc)
+        finally:
+            if self.pending.get(uri) is asyncio.current_task():
+                del self.pending[uri]
 
     async def _refresh(self, uri: str, delay: float) -> None:
         try:
@@ -350,6 +606,7 @@ class DevlintServer(LanguageServer):
                         uri=uri, diagnostics=self.diagnostics(analysis), version=doc.version
                     )
                 )
+                self.warm_soon(uri)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -358,10 +615,34 @@ class DevlintServer(LanguageServer):
             if self.pending.get(uri) is asyncio.current_task():
                 del self.pending[uri]
 
+    def warm_soon(self, uri: str) -> None:
+        """Once the diagnostics (or the pulled report) are on their way, prepare in the
+        worker what the memo of `uri` lacks for later checks (`BufferMemo.warm`); a new
+        request for a check stops it at the next chunk, so it never holds an edit up."""
+        memo = self.memos.get(uri)
+        if memo is None or self._loop is None:
+            return
+        start = self._requests
+
+        def warm() -> None:
+            try:
+                memo.warm(lambda: self._requests != start)
+            except Exception as exc:  # a bug in the memo must not stop the worker
+                self.call_soon(self.log_exception, f"preparing {uri}", exc)
+
+        def submit() -> None:
+            if self._requests == start:
+                self.executor.submit(warm)
+
+        self._loop.call_later(0.005, submit)  # after the answer is written
+
     def recheck_all(self) -> None:
         """After a settings or configuration change: every open buffer again, and ask a
         pulling client to pull again."""
         for uri in list(self.workspace.text_documents):
+            if self.wants(uri):
+                self.schedule(uri)
+        for uri in list(self.workspace.notebook_documents):
             self.schedule(uri)
         if self._refresh_support():
             with contextlib.suppress(Exception):
@@ -581,8 +862,36 @@ def did_close(ls: DevlintServer, params: lsp.DidCloseTextDocumentParams) -> None
     if task is not None:
         task.cancel()
     ls.analyses.pop(uri, None)
+    ls.memos.pop(uri, None)
     if ls.push:
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+# --- notebook documents ------------------------------------------------------------------------
+
+
+@server.feature(lsp.NOTEBOOK_DOCUMENT_DID_OPEN)
+@guarded("opening a notebook")
+def did_open_notebook(ls: DevlintServer, params: lsp.DidOpenNotebookDocumentParams) -> None:
+    ls.schedule(params.notebook_document.uri)
+
+
+@server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CHANGE)
+@guarded("applying a notebook edit")
+def did_change_notebook(ls: DevlintServer, params: lsp.DidChangeNotebookDocumentParams) -> None:
+    ls.schedule(params.notebook_document.uri, ls.settings.debounce_ms / 1000)
+
+
+@server.feature(lsp.NOTEBOOK_DOCUMENT_DID_SAVE)
+@guarded("saving a notebook")
+def did_save_notebook(ls: DevlintServer, params: lsp.DidSaveNotebookDocumentParams) -> None:
+    ls.schedule(params.notebook_document.uri)
+
+
+@server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CLOSE)
+@guarded("closing a notebook")
+def did_close_notebook(ls: DevlintServer, params: lsp.DidCloseNotebookDocumentParams) -> None:
+    ls.forget_notebook(params.notebook_document.uri, [c.uri for c in params.cell_text_documents])
 
 
 @server.feature(
@@ -599,7 +908,8 @@ async def pull_diagnostics(
     analysis = await ls.analysis_for(uri)
     if analysis is None:
         return lsp.RelatedFullDocumentDiagnosticReport(items=[])
-    result_id = f"{analysis.generation}:{analysis.version}:{hash(analysis.text)}"
+    ls.warm_soon(analysis.notebook or uri)
+    result_id = analysis.result_id
     if params.previous_result_id == result_id:
         return lsp.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
     return lsp.RelatedFullDocumentDiagnosticReport(
@@ -626,7 +936,7 @@ def _overlaps(a: lsp.Range, b: lsp.Range) -> bool:
 @server.feature(
     lsp.TEXT_DOCUMENT_CODE_ACTION,
     lsp.CodeActionOptions(
-        code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL_KIND],
+        code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL_KIND, NOTEBOOK_FIX_ALL_KIND],
         resolve_provider=False,
     ),
 )
@@ -668,7 +978,13 @@ async def code_actions(ls: DevlintServer, params: lsp.CodeActionParams) -> list[
                             edit=lsp.WorkspaceEdit(changes={uri: [edit]}),
                         )
                     )
-    if _wanted(only, FIX_ALL_KIND):
+    if analysis.notebook is not None:
+        kind = next((k for k in (FIX_ALL_KIND, NOTEBOOK_FIX_ALL_KIND) if _wanted(only, k)), None)
+        if kind is not None:
+            action = await _fix_all_notebook(ls, analysis.notebook, kind)
+            if action is not None:
+                actions.append(action)
+    elif _wanted(only, FIX_ALL_KIND):
         action = await _fix_all(ls, analysis)
         if action is not None:
             actions.append(action)
@@ -677,7 +993,10 @@ async def code_actions(ls: DevlintServer, params: lsp.CodeActionParams) -> list[
 
 def _noqa_edit(ls: DevlintServer, analysis: Analysis, f: Finding) -> Optional[lsp.TextEdit]:
     row = f.noqa_row or f.line
-    change = lsp_text.noqa_line(analysis.text, row, f.code)
+    if analysis.notebook is not None:
+        change = lsp_notebook.noqa_cell_line(analysis.text, row, f.code)
+    else:
+        change = lsp_text.noqa_line(analysis.text, row, f.code)
     if change is None:
         return None
     old, new = change
@@ -725,6 +1044,48 @@ async def _fix_all(ls: DevlintServer, analysis: Analysis) -> Optional[lsp.CodeAc
         title="devlint: fix all auto-fixable problems" + (" (unsafe included)" if unsafe else ""),
         kind=FIX_ALL_KIND,
         edit=lsp.WorkspaceEdit(changes={analysis.uri: [edit]}),
+    )
+
+
+async def _fix_all_notebook(ls: DevlintServer, uri: str, kind: str) -> Optional[lsp.CodeAction]:
+    """Fix-all on a notebook's cell: what `devlint --fix` makes of the whole notebook,
+    as one edit per changed cell; None when it changes nothing."""
+    analysis = await ls.notebook_analysis_for(uri)
+    if analysis is None:
+        return None
+    unsafe = ls.settings.unsafe_fixes
+    if not any(
+        f.fix and f.fix.get("edits") and (unsafe or f.fix.get("applicability") == "safe")
+        for cell in analysis.by_cell.values()
+        for f in cell.findings
+    ):
+        return None
+    display = ls.notebook_path(uri)
+    resolver = ls.resolver()
+    notebook = lsp_notebook.notebook_json(analysis.cells)
+
+    def fix() -> Optional[str]:  # in the worker, which alone uses the resolver's caches
+        return lsp_notebook.fix_notebook(notebook, display, resolver.for_path(display), unsafe)
+
+    fixed = await asyncio.get_running_loop().run_in_executor(ls.executor, fix)
+    if fixed is None or not ls.notebook_current(analysis):
+        return None
+    sources = lsp_notebook.fixed_cells(fixed)
+    changes: dict[str, list[lsp.TextEdit]] = {}
+    for cell, source in zip(analysis.cells, sources):
+        cell_analysis = analysis.by_cell.get(cell.uri)
+        if cell_analysis is None or source == cell_analysis.text:
+            continue
+        edit = ls.whole_lines_edit(cell_analysis, source)
+        if edit is not None:
+            changes[cell.uri] = [edit]
+    if not changes:
+        return None
+    return lsp.CodeAction(
+        title="devlint: fix all auto-fixable problems in the notebook"
+        + (" (unsafe included)" if unsafe else ""),
+        kind=kind,
+        edit=lsp.WorkspaceEdit(changes=changes),
     )
 
 
