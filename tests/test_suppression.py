@@ -239,3 +239,30 @@ def test_add_noqa_in_a_notebook(project: Path) -> None:
     ]
     assert data["cells"][0] == nb["cells"][0]
     assert run("nb.ipynb").exit_code == 0
+
+
+def test_add_noqa_merges_into_a_comment_on_a_magic_line(project: Path) -> None:
+    """`%time s = torch.load(...)  # noqa: DL004`: the program's comment sits 6 columns
+    further right in the cell than in the program; the merge must land on it."""
+    source = ["import torch\n", "%time s = torch.load('m.pt')  # noqa: DL004\n", "t = 1"]
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+                "source": source,
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = write(project, "nb.ipynb", json.dumps(nb, indent=1) + "\n")
+    run("--add-noqa", "nb.ipynb")
+    assert json.loads(path.read_text())["cells"][0]["source"] == [
+        "import torch\n",
+        "%time s = torch.load('m.pt')  # noqa: DL004, DL008\n",
+        "t = 1",
+    ]

@@ -381,10 +381,12 @@ def _add_noqa_to_notebook(path: str, findings: Sequence[Finding]) -> int:
     changed = 0
     for cell, rows in sorted(wanted.items()):
         lines = list(nb.cell_lines.get(cell, []))
-        program_lines = [text for text, _, _ in notebooks.transform_cell(lines)]
-        program = "".join(line + "\n" for line in program_lines)
+        transformed = notebooks.transform_cell(lines)
+        program = "".join(text + "\n" for text, _, _ in transformed)
+        # a magic line (`%time s = ...`) holds the program's text further right
+        offsets = {i + 1: offset for i, (_, offset, _) in enumerate(transformed) if offset}
         with_endings = [line + "\n" for line in lines]
-        count = suppression.add_noqa_to_lines(with_endings, rows, program)
+        count = suppression.add_noqa_to_lines(with_endings, rows, program, offsets)
         if count:
             nb.set_cell_lines(cell, [line[:-1] for line in with_endings])
             changed += count

@@ -221,10 +221,17 @@ def unused(comments: FileComments, enabled: set[str], findings: Sequence[Finding
 # --- --add-noqa -----------------------------------------------------------------------
 
 
-def add_noqa_to_lines(lines: list[str], wanted: dict[int, set[str]], text: str) -> int:
+def add_noqa_to_lines(
+    lines: list[str],
+    wanted: dict[int, set[str]],
+    text: str,
+    offsets: Optional[dict[int, int]] = None,
+) -> int:
     """Add `# noqa: CODES` to `lines` (each with its line ending) at the 1-based rows of
     `wanted`; merge into an existing `# noqa: ...` on that line.  Returns the number of
-    rows changed.  `text` is the joined program, used to find the real comments."""
+    rows changed.  `text` is the joined program, used to find the real comments;
+    `offsets`: per row, where the program's text starts in the line (a notebook's
+    `%time s = ...` holds the program's `s = ...` 6 columns in)."""
     comments = scan(text)
     changed = 0
     for row, codes in sorted(wanted.items()):
@@ -242,7 +249,8 @@ def add_noqa_to_lines(lines: list[str], wanted: dict[int, set[str]], text: str) 
             if set(merged) == set(d.codes):
                 continue
             new = f"# noqa: {', '.join(merged)}"
-            body = body[: d.col - 1] + new + body[d.end_col - 1 :]
+            shift = (offsets or {}).get(row, 0)
+            body = body[: d.col - 1 + shift] + new + body[d.end_col - 1 + shift :]
         else:
             body = f"{body.rstrip()}  # noqa: {', '.join(sorted(codes))}"
         lines[row - 1] = body + ending
