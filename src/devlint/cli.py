@@ -27,6 +27,7 @@ import click
 
 from devlint import __version__, config
 from devlint import run as run_module
+from devlint.console import isatty
 from devlint.docs import documented_rules, rules_markdown, url
 from devlint.findings import Finding
 from devlint.report import FORMATS, MACHINE_FORMATS, render, render_statistics
@@ -143,7 +144,7 @@ class Progress:
     ) -> None:
         self.total = total
         self.stream = stream
-        self.enabled = total > 1 and _isatty(stream)
+        self.enabled = total > 1 and isatty(stream)
         self.delay, self.interval = delay, interval
         self.start = time.monotonic()
         self.last = 0.0
@@ -165,14 +166,6 @@ class Progress:
         if self.enabled and self.shown:
             self.stream.write("\r" + " " * self.shown + "\r")
             self.stream.flush()
-
-
-def _isatty(stream: IO[str]) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except ValueError:
-        return False
 
 
 def _output_targets(values: Sequence[str], main: str) -> list[tuple[str, str, bool]]:

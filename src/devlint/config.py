@@ -131,28 +131,24 @@ def _bool(value: Any, where: str) -> bool:
     return value
 
 
-def _device_names(value: Any, where: str) -> tuple[str, ...]:
-    names = _string_list(value, where, "variable names (such as 'dev' or 'cfg.device')")
-    bad = [n for n in names if not n or not all(p.isidentifier() for p in n.split("."))]
-    if bad:
-        raise ConfigError(
-            f"{where}: {', '.join(repr(b) for b in bad)} is not a name "
-            "(allowed: identifiers or dotted names such as 'dev' or 'cfg.device')"
-        )
-    return names
+def _dotted_names(what: str, examples: str) -> Callable[[Any, str], tuple[str, ...]]:
+    """A validator of a list of identifiers or dotted names (`examples`: two of them)."""
+
+    def check(value: Any, where: str) -> tuple[str, ...]:
+        names = _string_list(value, where, f"{what} (such as {examples})")
+        bad = [n for n in names if not n or not all(p.isidentifier() for p in n.split("."))]
+        if bad:
+            raise ConfigError(
+                f"{where}: {', '.join(repr(b) for b in bad)} is not a name "
+                f"(allowed: identifiers or dotted names such as {examples})"
+            )
+        return names
+
+    return check
 
 
-def _gpu_guards(value: Any, where: str) -> tuple[str, ...]:
-    names = _string_list(
-        value, where, "decorator or marker names (such as 'requires_gpu' or 'pytest.mark.gpu')"
-    )
-    bad = [n for n in names if not n or not all(p.isidentifier() for p in n.split("."))]
-    if bad:
-        raise ConfigError(
-            f"{where}: {', '.join(repr(b) for b in bad)} is not a name "
-            "(allowed: identifiers or dotted names such as 'requires_gpu' or 'pytest.mark.gpu')"
-        )
-    return names
+_device_names = _dotted_names("variable names", "'dev' or 'cfg.device'")
+_gpu_guards = _dotted_names("decorator or marker names", "'requires_gpu' or 'pytest.mark.gpu'")
 
 
 def _per_file_ignores(value: Any, where: str) -> dict[str, tuple[str, ...]]:

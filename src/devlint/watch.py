@@ -23,6 +23,7 @@ import time
 from typing import IO, Callable, Optional, Sequence
 
 from devlint import config
+from devlint.console import isatty
 from devlint.files import discover
 from devlint.settings import Resolver
 
@@ -98,7 +99,7 @@ def watch(
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     targets = list(paths) or ["."]
-    terminal = _isatty(out)
+    terminal = isatty(out)
 
     def one_run(banner: str) -> dict[str, Stamp]:
         if terminal:
@@ -127,11 +128,3 @@ def watch(
                 state = one_run("File change detected...")
     except KeyboardInterrupt:
         return 0
-
-
-def _isatty(stream: IO[str]) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except ValueError:
-        return False
