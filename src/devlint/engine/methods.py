@@ -3,6 +3,7 @@ the tensor world), module methods, batch containers and methods of project class
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Optional
 
@@ -18,6 +19,7 @@ from devlint.engine.scope import (
 )
 from devlint.engine.values import (
     DEV_ANY,
+    DEV_CPU,
     DEV_UNKNOWN,
     OTHER,
     UNKNOWN,
@@ -181,6 +183,21 @@ class MethodsMixin:
         if default is not None and N.accelerator_literal(default.value) is not None:
             self.add_hardcoded(default.value, self.text(default.value), "option_default", scope)
 
+    def type_cast(self, arg: cst.BaseExpression, receiver: Value) -> Value:
+        """`x.type(T)`: a dtype (`torch.float32`) keeps the device; a tensor type moves
+        the data, to CUDA for `torch.cuda.FloatTensor` (or its string), to the CPU for
+        `torch.FloatTensor`; a type held in a variable (`Tensor = torch.cuda.FloatTensor
+        if cuda else torch.FloatTensor`, the old GAN idiom) says nothing certain."""
+        text = N.dotted(arg) if not isinstance(arg, cst.SimpleString) else N.string_value(arg)
+        q = self.imports.qualify(arg) if text and not isinstance(arg, cst.SimpleString) else text
+        if q and re.fullmatch(r"torch\.cuda\.[A-Z]\w*Tensor", q):
+            return replace(receiver, device=frozenset({"cuda"}), origin=Origin.NONE, site=None)
+        if q and re.fullmatch(r"torch\.[A-Z]\w*Tensor", q):
+            return replace(receiver, device=DEV_CPU, origin=Origin.NONE, site=None)
+        if q and q.startswith("torch.") and q.rsplit(".", 1)[-1][:1].islower():
+            return receiver  # a dtype: `torch.float32`, `torch.long`
+        return replace(receiver, device=DEV_UNKNOWN, origin=Origin.NONE, site=None)
+
     def tensor_method(
         self, node: cst.Call, name: str, receiver: Value, func: cst.Attribute, scope: Scope
     ) -> Value:
@@ -222,6 +239,8 @@ class MethodsMixin:
             "fill_",
         ):
             return tensor(receiver.device, scalar=False)
+        if name == "type" and node.args:
+            return self.type_cast(node.args[0].value, receiver)
         if name == "type_as" and args:
             other = args[0][1]
             if other.kind is not Kind.TENSOR:
