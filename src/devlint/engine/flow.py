@@ -97,6 +97,11 @@ from devlint.engine.values import (
 )
 from devlint.roles import LIBRARY, PROGRAM
 
+# classes whose names say they belong to the data pipeline, which runs on the CPU:
+# datasets and their builders/writers, collators, tokenizers, data processors (not
+# generation's logits processors; samplers and augmentations may be GPU code too)
+CPU_SIDE_NAME = re.compile(r"Dataset|Collat(or|e)|Tokenizer$|(?<!Logits)Processor$")
+
 
 @dataclass
 class FunctionRequest:
@@ -260,7 +265,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         """Datasets, samplers, loaders and transforms run in the data pipeline, on the CPU;
         so do collators (`DataCollatorForLanguageModeling`), whatever their bases."""
         seen.add(info.name)
-        if "Collator" in info.name:
+        if CPU_SIDE_NAME.search(info.name):
             return True
         for base in info.bases:
             local = base.rsplit(".", 1)[-1]

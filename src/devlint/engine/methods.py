@@ -224,7 +224,10 @@ class MethodsMixin:
                         node, self.text(func.value), receiver, receiver.requires_grad, contract
                     ),
                     is_weak(receiver.device) and not contract,
-                    None if contract else evidence,
+                    # under a library contract, still drop it when every same-file call
+                    # passes that parameter a CPU value (callers in sight that copy to
+                    # the host first, as diffusers' `score_waveforms(waveform.cpu())`)
+                    ((-evidence[0], evidence[1]) if evidence else None) if contract else evidence,
                 )
             return Value(Kind.NDARRAY, DEV_ANY)
         if name in N.NON_TENSOR_METHODS:
