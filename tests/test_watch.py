@@ -73,8 +73,9 @@ def test_watch_reports_again_after_a_change_and_ctrl_c_exits_0(tmp_path: Path) -
         _wait_for(err, "Watching for file changes", [])
         source.write_text(FIXED, encoding="utf-8")
         _wait_for(out, "All checks passed!", seen)
+        _wait_for(err, "Watching for file changes", [])  # the second run has ended
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
