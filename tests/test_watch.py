@@ -33,6 +33,10 @@ def _lines(stream, into: queue.Queue) -> None:
     into.put(None)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for(lines: queue.Queue, text: str, seen: list[str], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -61,6 +65,9 @@ def test_watch_reports_again_after_a_change_and_ctrl_c_exits_0(tmp_path: Path) -
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # a test run started in the background (`cmd &` in a script) ignores SIGINT, and
+        # its children inherit that: give the watcher Ctrl-C's default back
+        preexec_fn=_default_sigint if os.name == "posix" else None,
     )
     out: queue.Queue = queue.Queue()
     err: queue.Queue = queue.Queue()
