@@ -49,6 +49,25 @@ class Reuse(Protocol):
         ...
 
 
+def engine_options(
+    path: str,
+    device_names: Sequence[str] = (),
+    gpu_guards: Sequence[str] = (),
+    roles: Optional[RolePatterns] = None,
+    role: Optional[str] = None,
+    *,
+    program: bool = False,
+) -> EngineOptions:
+    """The analysis options of one file: a notebook (`program`) is a program; otherwise
+    `role` when given, else what `roles` (the `library`/`scripts` settings) and the
+    file's place say."""
+    if program:
+        role = PROGRAM
+    elif role is None:
+        role = (roles or RolePatterns()).role_for(path)
+    return EngineOptions(device_names=tuple(device_names), gpu_guards=tuple(gpu_guards), role=role)
+
+
 def _parse_error_finding(text: str, path: str, exc: cst.ParserSyntaxError) -> Finding:
     """DL000 for a file LibCST cannot parse, at the place Python itself would name.
 
@@ -138,11 +157,7 @@ def check_source(
     """
     if notebook is None:
         notebook = is_notebook(path)
-    engine = EngineOptions(
-        device_names=tuple(device_names),
-        gpu_guards=tuple(gpu_guards),
-        role=PROGRAM if notebook else role or (roles or RolePatterns()).role_for(path),
-    )
+    engine = engine_options(path, device_names, gpu_guards, roles, role, program=notebook)
     if notebook:
         return _check_notebook(
             data,
@@ -186,11 +201,7 @@ def check_text(
     its `parse`, `positions` and `scan` return what `libcst.parse_module`,
     `positions_of` and `suppression.scan` would, re-parsing only what an edit touched."""
     if engine is None:
-        engine = EngineOptions(
-            device_names=tuple(device_names),
-            gpu_guards=tuple(gpu_guards),
-            role=PROGRAM if cells is not None else (roles or RolePatterns()).role_for(path),
-        )
+        engine = engine_options(path, device_names, gpu_guards, roles, program=cells is not None)
     if noqa and suppression.has_skip_file(text):
         return []
     report_unused = noqa and any(r.code == UNUSED_SUPPRESSION.code for r in rules)
