@@ -36,6 +36,7 @@ NOTEBOOK_RAW_FACTOR = 25
 class Job:
     path: Path
     display: str
+    role: Optional[str] = None  # `file_role`, once asked
 
 
 @dataclass
@@ -100,9 +101,13 @@ def _check_one(
 
 def file_role(job: Job, options: dict) -> str:
     """Library code or a script (`devlint.roles`): decided by the file's path and folder,
-    so it is part of the cache key, not only the file's bytes."""
-    roles = options.get("roles")
-    return roles.role_for(str(job.path)) if roles is not None else detect_role(str(job.path))
+    so it is part of the cache key, not only the file's bytes.  Kept on the job: the
+    cache lookup and the check of a changed file both need it."""
+    if job.role is None:
+        roles = options.get("roles")
+        path = str(job.path)
+        job.role = roles.role_for(path) if roles is not None else detect_role(path)
+    return job.role
 
 
 def tune_gc() -> None:
