@@ -64,11 +64,21 @@ class Cache:
 
     def put(self, key: str, findings: list[Finding]) -> None:
         """Store an entry; a cache that cannot be written is silently skipped."""
+        self.put_raw(key, [_dump(f) for f in findings])
+
+    def get_raw(self, key: str) -> Optional[object]:
+        """A JSON entry other than findings (a module's summary), not counted as a hit."""
+        try:
+            return json.loads(self._path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def put_raw(self, key: str, value: object) -> None:
         with contextlib.suppress(OSError):
             self._prepare()
             target = self._path(key)
             target.parent.mkdir(parents=True, exist_ok=True)
-            payload = json.dumps([_dump(f) for f in findings], separators=(",", ":"))
+            payload = json.dumps(value, separators=(",", ":"))
             import tempfile  # only runs that write entries need it
 
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
@@ -99,6 +109,8 @@ _PACKAGE = Path(__file__).resolve().parent
 _ANALYSIS_SOURCES = (
     "engine",
     "rules",
+    "project.py",
+    "runner.py",
     "checker.py",
     "positions.py",
     "prefilter.py",

@@ -10,6 +10,7 @@ Positions are resolved only for files that have something to report: LibCST's
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tokenize
 import warnings
@@ -22,6 +23,7 @@ import libcst as cst
 from devlint import notebooks, suppression
 from devlint.engine import analyze
 from devlint.engine.options import EngineOptions
+from devlint.engine.summary import imports_summary
 from devlint.files import is_notebook
 from devlint.findings import Finding, syntax_finding
 from devlint.meta_rules import UNUSED_SUPPRESSION
@@ -57,6 +59,8 @@ def engine_options(
     role: Optional[str] = None,
     *,
     program: bool = False,
+    package: str = "",
+    project: tuple[tuple[str, str], ...] = (),
 ) -> EngineOptions:
     """The analysis options of one file: a notebook (`program`) is a program; otherwise
     `role` when given, else what `roles` (the `library`/`scripts` settings) and the
@@ -65,7 +69,13 @@ def engine_options(
         role = PROGRAM
     elif role is None:
         role = (roles or RolePatterns()).role_for(path)
-    return EngineOptions(device_names=tuple(device_names), gpu_guards=tuple(gpu_guards), role=role)
+    return EngineOptions(
+        device_names=tuple(device_names),
+        gpu_guards=tuple(gpu_guards),
+        role=role,
+        package=package,
+        project=project,
+    )
 
 
 def _parse_error_finding(text: str, path: str, exc: cst.ParserSyntaxError) -> Finding:
@@ -142,6 +152,9 @@ def check_source(
     notebook: Optional[bool] = None,
     max_code_bytes: Optional[int] = None,
     reuse: Optional[Reuse] = None,
+    package: str = "",
+    project: tuple[tuple[str, str], ...] = (),
+    collect: Optional[dict] = None,
 ) -> list[Finding]:
     """All findings for one file's contents (DL000 when it cannot be decoded or parsed).
 
@@ -154,10 +167,23 @@ def check_source(
     `.ipynb`).  Findings in a notebook carry their cell and the line within it.
     `max_code_bytes`: a notebook whose code cells hold more is reported, not analysed.
     `reuse`: what an earlier check of the same buffer parsed (see `check_text`).
+    `package`, `project`: where relative imports start and what the project's other
+    modules say about the names this one imports (`devlint.project`).
+    `collect`: filled with the file's summary and the imported names its analysis asked
+    about (`check_text`).
     """
     if notebook is None:
         notebook = is_notebook(path)
-    engine = engine_options(path, device_names, gpu_guards, roles, role, program=notebook)
+    engine = engine_options(
+        path,
+        device_names,
+        gpu_guards,
+        roles,
+        role,
+        program=notebook,
+        package=package,
+        project=project,
+    )
     if notebook:
         return _check_notebook(
             data,
@@ -167,6 +193,7 @@ def check_source(
             noqa=noqa,
             max_code_bytes=max_code_bytes,
             reuse=reuse,
+            collect=collect,
         )
     if isinstance(data, bytes):
         if b"\x00" in data:
@@ -177,7 +204,7 @@ def check_source(
             return [syntax_finding(path, 1, 1, f"cannot decode file: {exc}")]
     else:
         text = data
-    return check_text(text, path, rules, engine=engine, noqa=noqa, reuse=reuse)
+    return check_text(text, path, rules, engine=engine, noqa=noqa, reuse=reuse, collect=collect)
 
 
 def check_text(
@@ -192,6 +219,7 @@ def check_text(
     noqa: bool = True,
     cells: Optional[Sequence[tuple[int, str]]] = None,
     reuse: Optional[Reuse] = None,
+    collect: Optional[dict] = None,
 ) -> list[Finding]:
     """Findings for decoded Python source: parse, analyse, run the rules, suppress.
     `engine`: the analysis options (else built from `device_names`, `gpu_guards` and
@@ -199,9 +227,14 @@ def check_text(
     `cells`: a notebook program's cells, (first line, code), compiled one by one.
     `reuse`: the language server's memo of one buffer (`lsp_incremental.BufferMemo`):
     its `parse`, `positions` and `scan` return what `libcst.parse_module`,
-    `positions_of` and `suppression.scan` would, re-parsing only what an edit touched."""
+    `positions_of` and `suppression.scan` would, re-parsing only what an edit touched.
+    `collect`: when given, receives `summary` (what importers learn from this module,
+    `engine.summary`; None when it cannot be parsed) and `asked` (the imported names
+    whose facts the analysis looked up)."""
     if engine is None:
         engine = engine_options(path, device_names, gpu_guards, roles, program=cells is not None)
+    if collect is not None:
+        collect["summary"], collect["asked"] = None, []
     if noqa and suppression.has_skip_file(text):
         return []
     report_unused = noqa and any(r.code == UNUSED_SUPPRESSION.code for r in rules)
@@ -211,6 +244,16 @@ def check_text(
     error = compile_error(text, path, cells)
     if error is not None:
         return [error]
+    if (
+        collect is not None
+        and not analyse
+        and "import" in text
+        and (path.endswith("__init__.py") or "import *" in text)
+    ):
+        # a package's `__init__.py` (or a star import) that never mentions torch may
+        # still re-export names
+        with contextlib.suppress(cst.ParserSyntaxError, RecursionError):
+            collect["summary"] = imports_summary(cst.parse_module(text), engine.package)
     if analyse:
         try:
             module = reuse.parse(text) if reuse is not None else cst.parse_module(text)
@@ -223,6 +266,8 @@ def check_text(
             facts = analyze(module, text, options=engine)
         except RecursionError:
             return [syntax_finding(path, 1, 1, "file is nested too deeply to analyse")]
+        if collect is not None:
+            collect["summary"], collect["asked"] = facts.summary, sorted(facts.asked)
         reports: list[Report] = []
         for rule in engine_rules:
             reports.extend(rule.check(facts))
@@ -363,6 +408,7 @@ def _check_notebook(
     noqa: bool = True,
     max_code_bytes: Optional[int] = None,
     reuse: Optional[Reuse] = None,
+    collect: Optional[dict] = None,
 ) -> list[Finding]:
     """A notebook's code cells checked as one program, findings mapped back to cells."""
     if isinstance(data, bytes):
@@ -395,7 +441,14 @@ def _check_notebook(
             )
         ]
     found = check_text(
-        nb.program, path, rules, engine=engine, noqa=noqa, cells=program_cells(nb), reuse=reuse
+        nb.program,
+        path,
+        rules,
+        engine=engine,
+        noqa=noqa,
+        cells=program_cells(nb),
+        reuse=reuse,
+        collect=collect,
     )
     transformed = {
         cell

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import re
 import tokenize
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from devlint.cache import CACHE_DIR_NAME, Cache, options_key
 from devlint.files import Discovery, SourceFile, discover, is_force_excluded, is_notebook
 from devlint.findings import Finding
 from devlint.meta_rules import UNUSED_SUPPRESSION
+from devlint.project import Project, identify
+from devlint.project import forget as project_forget
 from devlint.rules import SYNTAX_ERROR, rules_for
 from devlint.settings import Resolver, Settings
 
@@ -257,20 +260,59 @@ def check_source(
     from devlint import checker  # the analysis loads only when a file needs it
 
     try:
+        notebook = is_notebook(display)
+        rules = rules_for(list(settings.codes))
+        package = "" if notebook or display == "-" else identify(display).package
+        collect: dict = {}
         found = checker.check_source(
             data,
             display,
-            rules_for(list(settings.codes)),
-            notebook=is_notebook(display),
+            rules,
+            notebook=notebook,
             reuse=reuse,
+            package=package,
+            collect=collect,
             **analysis_options(settings, options),
         )
+        facts = _project_facts(display, collect.get("asked", ()), settings, options)
+        if facts:
+            # what the project's other modules (on disk) say about its imports
+            found = checker.check_source(
+                data,
+                display,
+                rules,
+                notebook=notebook,
+                reuse=reuse,
+                package=package,
+                project=facts,
+                **analysis_options(settings, options),
+            )
     except Exception as exc:  # a bug in devlint must not stop the caller
         outcome.internal_errors.append((display, _describe(exc)))
         found = []
     outcome.findings = apply_settings(found, outcome.settings, [display])
     outcome.checked = True
     return outcome
+
+
+def _project_facts(
+    display: str, asked: Sequence[str], settings: Settings, options: RunOptions
+) -> tuple[tuple[str, str], ...]:
+    """The facts the project gives one file checked on its own (stdin with a name, an
+    editor's buffer): its imports resolved from its place, the modules they lead to
+    summarised from the cache or from disk (`runner.outside_summary`)."""
+    if display == "-" or not asked:
+        return ()
+    cache = _cache(settings, options)
+    codes = list(settings.codes)
+    run_options = {
+        **analysis_options(settings, options),
+        "file_timeout": options.file_timeout,
+        "max_file_bytes": options.max_bytes,
+    }
+    project_forget()
+    proj = Project({}, lambda path: runner.outside_summary(path, codes, cache, run_options))
+    return proj.facts_for(os.path.abspath(display), list(asked))
 
 
 def _describe(exc: Exception) -> str:

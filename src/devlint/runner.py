@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from devlint.cache import Cache
 from devlint.findings import Finding, syntax_finding
+from devlint.project import Project, facts_digest, identify
+from devlint.project import forget as project_forget
 from devlint.roles import detect_role
 from devlint.rules import Rule, rules_for
 
@@ -37,6 +39,8 @@ class Job:
     path: Path
     display: str
     role: Optional[str] = None  # `file_role`, once asked
+    # what the project's other modules say about the names it imports (`devlint.project`)
+    facts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -45,16 +49,25 @@ class RunResult:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (display path, message)
 
 
-def _check_one(
-    job: Job, rules: Sequence[Rule], cache: Optional[Cache], options: dict
-) -> list[Finding]:
+@dataclass
+class Analysed:
+    """One analysis of one file: its findings, its summary (what importers learn from
+    it) and the imported names it asked about; `keep`: whether the cache may hold it (a
+    file skipped for its size or time is not: a later run with other limits retries)."""
+
+    findings: list[Finding]
+    summary: Optional[dict] = None
+    asked: list[str] = field(default_factory=list)
+    keep: bool = True
+
+
+def _check_one(job: Job, rules: Sequence[Rule], options: dict) -> Analysed:
     try:
         data = job.path.read_bytes()
     except OSError as exc:
-        return [syntax_finding(job.display, 1, 1, f"cannot read file: {exc.strerror or exc}")]
-    # the cache was asked before (`_from_cache`): this file is new or changed
+        finding = syntax_finding(job.display, 1, 1, f"cannot read file: {exc.strerror or exc}")
+        return Analysed([finding], keep=False)
     role = file_role(job, options)
-    key = cache.key(data, role) if cache is not None else ""
     timeout = options.get("file_timeout")
     max_bytes = options.get("max_file_bytes")
     notebook = job.path.suffix == ".ipynb"
@@ -64,39 +77,38 @@ def _check_one(
     if raw_limit and len(data) > raw_limit:
         # LibCST's syntax tree takes about 220 bytes of memory per byte of source: a
         # generated 10 MB file would take gigabytes; it is reported, not analysed
-        return [
-            syntax_finding(
-                job.display,
-                1,
-                1,
-                f"skipped: the file is {len(data) / 1e6:.1f} MB, over --max-file-size "
-                f"({raw_limit / 1e6:g} MB); generated code?",
-            )
-        ]
+        finding = syntax_finding(
+            job.display,
+            1,
+            1,
+            f"skipped: the file is {len(data) / 1e6:.1f} MB, over --max-file-size "
+            f"({raw_limit / 1e6:g} MB); generated code?",
+        )
+        return Analysed([finding])
     analysis_options = {
         k: v for k, v in options.items() if k not in ("file_timeout", "max_file_bytes")
     }
     analysis_options["role"] = role
+    analysis_options["package"] = "" if notebook else identify(str(job.path)).package
+    analysis_options["project"] = job.facts
     if notebook and max_bytes:
         analysis_options["max_code_bytes"] = max_bytes
     from devlint.checker import check_source  # the analysis loads only when it is needed
 
+    collect: dict = {}
     try:
         with time_limit(timeout):
-            findings = check_source(data, job.display, rules, **analysis_options)
+            findings = check_source(data, job.display, rules, collect=collect, **analysis_options)
     except FileTimeout:
         # not cached: a later run with a larger budget should try again
-        return [
-            syntax_finding(
-                job.display,
-                1,
-                1,
-                f"skipped: checking took longer than --file-timeout ({timeout:g} s)",
-            )
-        ]
-    if cache is not None:
-        cache.put(key, findings)
-    return findings
+        finding = syntax_finding(
+            job.display,
+            1,
+            1,
+            f"skipped: checking took longer than --file-timeout ({timeout:g} s)",
+        )
+        return Analysed([finding], keep=False)
+    return Analysed(findings, collect.get("summary"), list(collect.get("asked", ())))
 
 
 def file_role(job: Job, options: dict) -> str:
@@ -153,50 +165,43 @@ def time_limit(seconds: Optional[float]) -> Iterator[None]:
 def _check_many(
     jobs: list[Job],
     codes: Sequence[str],
-    cache: Optional[Cache],
     options: dict,
     on_file: Optional[Callable[[], None]] = None,
-) -> tuple[list[Finding], list[tuple[str, str]]]:
-    findings: list[Finding] = []
+) -> tuple[list[Optional[Analysed]], list[tuple[str, str]]]:
+    """Analyse `jobs` in order: one result per job (None where the engine failed)."""
+    results: list[Optional[Analysed]] = []
     errors: list[tuple[str, str]] = []
     rules = rules_for(codes) if jobs else []
     for job in jobs:
         try:
-            findings.extend(_check_one(job, rules, cache, options))
+            results.append(_check_one(job, rules, options))
         except Exception as exc:  # an engine bug in one file must not stop the run
+            results.append(None)
             errors.append((job.display, f"{type(exc).__name__}: {exc}"))
         if on_file is not None:
             on_file()
-    return findings, errors
+    return results, errors
 
 
 def _work(
-    args: tuple[list[Job], list[str], Optional[Path], str, dict],
-) -> tuple[list[Finding], list[tuple[str, str]]]:
-    """Entry point of a worker process: rules travel by code, the cache by its folder."""
-    jobs, codes, cache_root, cache_options, options = args
+    args: tuple[list[Job], list[str], dict],
+) -> tuple[list[Optional[Analysed]], list[tuple[str, str]]]:
+    """Entry point of a worker process: rules travel by code."""
+    jobs, codes, options = args
     tune_gc()  # inherited under fork; spawned workers start afresh
-    cache = Cache(cache_root, cache_options) if cache_root is not None else None
-    return _check_many(jobs, codes, cache, options)
+    return _check_many(jobs, codes, options)
 
 
-def _from_cache(jobs: list[Job], cache: Cache, options: dict) -> tuple[list[Finding], list[Job]]:
-    """The findings the cache holds for `jobs`, and the jobs it cannot answer (changed,
-    new or unreadable files: `_check_one` reports those)."""
-    found: list[Finding] = []
-    misses: list[Job] = []
-    for job in jobs:
-        try:
-            data = job.path.read_bytes()
-        except OSError:
-            misses.append(job)
-            continue
-        cached = cache.get(cache.key(data, file_role(job, options)), job.display)
-        if cached is None:
-            misses.append(job)
-        else:
-            found.extend(cached)
-    return found, misses
+def _context(job: Job, options: dict, digest: str = "") -> str:
+    """What besides its bytes decides a file's cache entry: its role, its package
+    (relative imports) and the project facts it was analysed with."""
+    package = "" if job.path.suffix == ".ipynb" else identify(str(job.path)).package
+    out = file_role(job, options)
+    if package:
+        out += f"\0{package}"
+    if digest:
+        out += f"\0{digest}"
+    return out
 
 
 def _chunks(jobs: list[Job], pieces: int) -> list[list[Job]]:
@@ -238,53 +243,158 @@ def run(
     on_progress: Optional[Callable[[int, int], None]] = None,
 ) -> RunResult:
     """Check every job with `rules` (Rule objects or codes); `workers`: 0 = one per core,
-    1 = in this process."""
+    1 = in this process.
+
+    Two passes: every file the cache cannot answer is analysed on its own, leaving its
+    summary and the imported names it asked about; then the project (`devlint.project`)
+    resolves those names, and a file whose imports the project says something about is
+    analysed again with those facts.  A warm run reads summaries and findings from the
+    cache without loading the analysis."""
     options = options or {}
     codes = [r if isinstance(r, str) else r.code for r in rules]
-    cache_root = cache.root if cache is not None else None
-    cache_options = cache.options if cache is not None else ""
     result = RunResult()
     total_jobs = len(jobs)
-    answered = 0
-    if cache is not None:
-        result.findings, jobs = _from_cache(jobs, cache, options)
-        answered = total_jobs - len(jobs)
-        if on_progress and answered:
-            on_progress(answered, total_jobs)
-    n = workers or os.cpu_count() or 1
-    total_bytes = sum(_size(j.path) for j in jobs) if n > 1 else 0
-    if n <= 1 or len(jobs) < 2 or total_bytes < PARALLEL_MIN_BYTES:
-        done = [answered]
+    done = [0]
 
-        def tick() -> None:
-            done[0] += 1
-            if on_progress:
-                on_progress(done[0], total_jobs)
+    def tick(count: int = 1) -> None:
+        done[0] += count
+        if on_progress:
+            on_progress(done[0], total_jobs)
 
-        found, result.errors = _check_many(jobs, codes, cache, options, tick)
-        result.findings.extend(found)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # load the analysis once here, so that forked workers share it instead of each
-        # importing the engine and the rules
-        rules_for(codes)
-        import devlint.checker  # noqa: F401
-
-        chunks = _chunks(jobs, min(n, len(jobs)) * 16)
-        ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
-        finished = answered
-        # This process only waits: taking chunks here too measured slower on large runs
-        # (6 repositories, 0.4M lines: 14.6-14.9 s against 13.5 s).
-        with ProcessPoolExecutor(max_workers=min(n, len(chunks)), mp_context=ctx) as pool:
-            args = [(c, codes, cache_root, cache_options, options) for c in chunks]
-            for chunk, (f, e) in zip(chunks, pool.map(_work, args)):
-                result.findings.extend(f)
-                result.errors.extend(e)
-                finished += len(chunk)
-                if on_progress:
-                    on_progress(finished, total_jobs)
+    project_forget()
+    final: dict[int, list[Finding]] = {}
+    summaries: dict[int, tuple[Optional[dict], list[str]]] = {}
+    fresh: dict[int, Analysed] = {}
+    data_of: dict[int, bytes] = {}
+    first: list[int] = []
+    for i, job in enumerate(jobs):
+        entry = None
+        if cache is not None:
+            try:
+                data_of[i] = job.path.read_bytes()
+            except OSError:
+                data_of[i] = b""
+            entry = cache.get_raw(cache.key(data_of[i], _context(job, options) + "\0summary"))
+        if isinstance(entry, dict) and "asked" in entry:
+            summaries[i] = (entry.get("summary"), list(entry["asked"]))
+        else:
+            first.append(i)
+            if cache is not None:
+                cache.misses += 1
+    # first pass: each file on its own
+    analysed, errors = _analyse([jobs[i] for i in first], codes, workers, options, tick)
+    result.errors.extend(errors)
+    for i, outcome in zip(first, analysed):
+        if outcome is None:
+            final[i] = []
+            continue
+        fresh[i] = outcome
+        summaries[i] = (outcome.summary, outcome.asked)
+        if cache is not None and outcome.keep and i in data_of:
+            entry_key = cache.key(data_of[i], _context(jobs[i], options) + "\0summary")
+            cache.put_raw(entry_key, {"summary": outcome.summary, "asked": outcome.asked})
+    # the project: what each file's imports say, and a second pass where they say something
+    project = Project(
+        {_abs(jobs[i].path): summaries[i][0] for i in summaries},
+        lambda path: outside_summary(path, codes, cache, options),
+    )
+    second: list[int] = []
+    for i, job in enumerate(jobs):
+        if i in final:
+            continue
+        asked = summaries[i][1]
+        facts = project.facts_for(_abs(job.path), asked) if asked else ()
+        digest = facts_digest(facts)
+        if i in fresh and not facts:
+            final[i] = fresh[i].findings
+            if cache is not None and fresh[i].keep and i in data_of:
+                cache.put(cache.key(data_of[i], _context(job, options)), final[i])
+            continue
+        if cache is not None and i not in fresh:
+            hit = cache.get(cache.key(data_of[i], _context(job, options, digest)), job.display)
+            if hit is not None:
+                final[i] = hit
+                tick()
+                continue
+        job.facts = facts
+        second.append(i)
+    analysed, errors = _analyse([jobs[i] for i in second], codes, workers, options, None)
+    result.errors.extend(errors)
+    for i, outcome in zip(second, analysed):
+        final[i] = outcome.findings if outcome is not None else []
+        if outcome is not None and outcome.keep and cache is not None:
+            key = cache.key(data_of[i], _context(jobs[i], options, facts_digest(jobs[i].facts)))
+            cache.put(key, final[i])
+    tick(sum(1 for i in second if i not in fresh))
+    for i in range(len(jobs)):
+        result.findings.extend(final.get(i, ()))
     result.findings.sort(key=lambda f: f.sort_key)
     result.errors.sort()
     return result
+
+
+def _abs(path: Path) -> str:
+    return os.path.normpath(os.path.abspath(path))
+
+
+def _analyse(
+    jobs: list[Job],
+    codes: list[str],
+    workers: int,
+    options: dict,
+    on_file: Optional[Callable[[], None]],
+) -> tuple[list[Optional[Analysed]], list[tuple[str, str]]]:
+    """Analyse `jobs`, in this process or, for enough source, over worker processes."""
+    if not jobs:
+        return [], []
+    n = workers or os.cpu_count() or 1
+    total_bytes = sum(_size(j.path) for j in jobs) if n > 1 else 0
+    if n <= 1 or len(jobs) < 2 or total_bytes < PARALLEL_MIN_BYTES:
+        return _check_many(jobs, codes, options, on_file)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # load the analysis once here, so that forked workers share it instead of each
+    # importing the engine and the rules
+    rules_for(codes)
+    import devlint.checker  # noqa: F401
+
+    chunks = _chunks(jobs, min(n, len(jobs)) * 16)
+    ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    by_job: dict[int, Optional[Analysed]] = {}
+    errors: list[tuple[str, str]] = []
+    # This process only waits: taking chunks here too measured slower on large runs
+    # (6 repositories, 0.4M lines: 14.6-14.9 s against 13.5 s).
+    with ProcessPoolExecutor(max_workers=min(n, len(chunks)), mp_context=ctx) as pool:
+        args = [(c, codes, options) for c in chunks]
+        for chunk, (found, errs) in zip(chunks, pool.map(_work, args)):
+            for job, outcome in zip(chunk, found):
+                by_job[id(job)] = outcome
+                if on_file is not None:
+                    on_file()
+            errors.extend(errs)
+    return [by_job[id(j)] for j in jobs], errors
+
+
+def outside_summary(
+    path: str, codes: list[str], cache: Optional[Cache], options: dict
+) -> Optional[dict]:
+    """The summary of a module the run does not check (another configuration's file,
+    or a file not named: pre-commit passes only the staged ones): from the cache, or
+    analysed here, its findings set aside."""
+    job = Job(Path(path), path)
+    if cache is not None:
+        try:
+            data = job.path.read_bytes()
+        except OSError:
+            return None
+        key = cache.key(data, _context(job, options) + "\0summary")
+        entry = cache.get_raw(key)
+        if isinstance(entry, dict) and "summary" in entry:
+            return entry["summary"]
+    (outcome,), _ = _check_many([job], codes, options)
+    if outcome is None:
+        return None
+    if cache is not None and outcome.keep:
+        cache.put_raw(key, {"summary": outcome.summary, "asked": outcome.asked})
+    return outcome.summary

@@ -22,6 +22,7 @@ from devlint.engine.scope import (
     ClassInfo,
     Scope,
 )
+from devlint.engine.summary import imported_value
 from devlint.engine.syntax import (
     bind_args,
     default_constants,
@@ -137,6 +138,38 @@ class CallsMixin:
             return self.call_function(self.functions[q], None, node, args, scope)
         if q in self.classes:
             return self.construct(self.classes[q], node, scope)
+        fact = self.imported_fact(q)
+        if fact is not None:
+            return self.imported_call(q, fact, node, scope)
+        return None
+
+    def imported_call(self, q: str, fact: dict, node: cst.Call, scope: Scope) -> Optional[Value]:
+        """A call of a class or function another module of the project defines, by what
+        its summary says (`engine.summary`): a module class builds a module where a
+        same-file class would (the CPU, or the default device in force), unless its
+        constructor places or moves it (then where it lands is unknown); a function
+        returns the module or device its summary names."""
+        kind = fact.get("t")
+        if kind == "class":
+            if not fact.get("module"):
+                return None
+            self.eval_args(node, scope)
+            if fact.get("stateless"):
+                device: Device = DEV_ANY
+            elif fact.get("to") or fact.get("places"):
+                device = DEV_UNKNOWN
+            else:
+                device = self.default_home(scope)
+            return Value(
+                Kind.MODULE,
+                device,
+                oid=self.new_oid(),
+                type_name=q,
+                moves_inputs=bool(fact.get("moves")),
+            )
+        if kind == "function":
+            self.eval_args(node, scope)
+            return imported_value(fact, self.new_oid())
         return None
 
     # Handlers of `eval_known_call`: (q, last part of q, call, scope) -> value.
@@ -1146,3 +1179,4 @@ def kwargs_device(value: Value) -> Device:
 # the handler `eval_known_call` found for a qualified name (None: none)
 _MISSING = object()
 _HANDLERS: dict[str, object] = {}
+

@@ -21,6 +21,7 @@ from devlint.engine.scope import (
     LAYER_PARAMETER,
     Scope,
 )
+from devlint.engine.summary import imported_value
 from devlint.engine.syntax import (
     is_device_expr,
     same_device_pairs,
@@ -105,6 +106,11 @@ class ExpressionsMixin:
             # constant decides nothing here
             return found if found.const is NO_CONST else replace(found, const=NO_CONST)
         name = node.value
+        imported = self.imports.aliases.get(name)
+        if imported is not None:
+            fact = self.imported_fact(imported)
+            if fact is not None and fact.get("t") == "constant":
+                return imported_value(fact, 0)
         if name in ("True", "False", "None"):
             return constant({"True": True, "False": False, "None": None}[name])
         if self.is_device_name(name):

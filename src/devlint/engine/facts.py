@@ -112,6 +112,10 @@ class FileFacts:
     # `self.x = value` statements by the id of their `self.x` target (for the DL006 fix)
     assignments: dict[int, cst.Assign] = field(default_factory=dict)
     bindings: Optional[object] = None  # rules._scope.Bindings, built when a fix needs it
+    # what importers learn from this module (`engine.summary`), and the imported names
+    # whose facts from other modules the analysis asked for
+    summary: Optional[dict] = None
+    asked: frozenset[str] = frozenset()
 
     # one-line source text by node id: loop bodies are walked several times, and each
     # walk asks again for the text of the same nodes (generating code is not cheap)

@@ -50,6 +50,7 @@ from devlint.engine.scope import (
     LoopInfo,
     Scope,
 )
+from devlint.engine.summary import decode_facts, summarise
 from devlint.engine.syntax import (
     SETUP_HOOKS,
     UNCONDITIONAL_SKIPS,
@@ -100,6 +101,12 @@ from devlint.roles import LIBRARY, PROGRAM
 # classes whose names say they belong to the data pipeline, which runs on the CPU:
 # datasets and their builders/writers, collators, tokenizers, data processors (not
 # generation's logits processors; samplers and augmentations may be GPU code too)
+# packages that are never the project's own modules: their names are not asked about
+_NOT_PROJECT = frozenset(
+    {"torch", "numpy", "np", "os", "sys", "math", "random", "time", "json", "re", "typing",
+     "collections", "functools", "itertools", "pathlib", "argparse", "logging", "copy",
+     "torchvision", "transformers", "pytest", "unittest", "tqdm", "PIL", "scipy", "pandas"}
+)  # fmt: skip
 CPU_SIDE_NAME = re.compile(r"Dataset|Collat(or|e)|Tokenizer$|(?<!Logits)Processor$")
 
 
@@ -144,8 +151,17 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.gpu_guards = frozenset(options.gpu_guards)
         self.module = module
         self.facts = FileFacts(module=module, source=source)
-        self.imports = N.ImportMap()
+        self.imports = N.ImportMap(options.package)
         self.imports.collect(module.body)
+        # what other modules of the project say about names imported here (qualified
+        # name -> fact, `engine.summary`), and the imported names the analysis looked up
+        # (the runner gives their facts to a second analysis when the project has any)
+        self.project = decode_facts(options.project)
+        self.asked: set[str] = set()
+        self._import_heads = {q.split(".", 1)[0] for q in self.imports.aliases.values()}
+        self._import_heads.update(q.split(".", 1)[0] for q in self.imports.stars)
+        # module-level function -> the values its standalone analysis returns
+        self.function_returns: dict[str, list[Value]] = {}
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, cst.FunctionDef] = {}
         # pytest fixtures of this file that return their value, by name
@@ -288,6 +304,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 ("nn.Module", "LightningModule", "PreTrainedModel", "Module", "Sequential")
             ):
                 return True
+            fact = self.imported_fact(base)
+            if fact is not None and fact.get("module"):
+                return True
             local = base.rsplit(".", 1)[-1]
             if (
                 local in self.classes
@@ -296,6 +315,24 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             ):
                 return True
         return False
+
+    def imported_fact(self, qname: str) -> Optional[dict]:
+        """What another module of the project says about an imported name (None: nothing
+        known).  Every imported name asked about is remembered (`self.asked`)."""
+        if "." not in qname:
+            # a name only a star import can have bound (`from pkg.blocks import *`)
+            if not self.imports.stars or qname in self.classes or qname in self.functions:
+                return None
+            for star in self.imports.stars:
+                found = self.imported_fact(f"{star}.{qname}")
+                if found is not None:
+                    return found
+            return None
+        head = qname.split(".", 1)[0]
+        if head not in self._import_heads or head in _NOT_PROJECT:
+            return None
+        self.asked.add(qname)
+        return self.project.get(qname)
 
     def once(self, *key: object) -> bool:
         """True the first time a fact is seen: loop bodies are walked more than once."""
@@ -497,7 +534,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # then every function and method on its own, with the module's final environment
         # as globals: functions through a request, methods through their class body
         for func in self.functions.values():
-            self.analyze_function(func, None, report=True)
+            done = self.analyze_function(func, None, report=True)
+            self.function_returns[func.name.value] = done.returns
         for info in self.classes.values():
             self.class_stack.append(info)
             try:
@@ -510,7 +548,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             applied = self.applied_defaults.get(id(func))
             if applied is not None and self.call_defaults.get(id(func)) != {applied}:
                 self.applied_defaults[id(func)] = None
-                self.analyze_function(func, None, report=True)
+                done = self.analyze_function(func, None, report=True)
+                self.function_returns[func.name.value] = done.returns
         self.drop_cpu_payload_loads()
         for target, fact, evidence in self._pending:
             if evidence is not None and evidence[0] < 0:
@@ -1409,6 +1448,8 @@ def _run(module: cst.Module, source: str, options: EngineOptions) -> FileFacts:
     try:
         visitor = DeviceFlowVisitor(module, source, options)
         module.visit(visitor)
+        visitor.facts.summary = summarise(visitor)
+        visitor.facts.asked = frozenset(visitor.asked)
     finally:
         forget_calls()
     return visitor.facts

@@ -209,10 +209,16 @@ def _attr_name(node: cst.BaseExpression) -> Optional[str]:
 
 
 class ImportMap:
-    """Local names bound by imports, mapped to the qualified names they stand for."""
+    """Local names bound by imports, mapped to the qualified names they stand for.
 
-    def __init__(self) -> None:
+    `package`: the package a relative import starts from (`pkg.sub` for `pkg/sub/m.py`
+    and for `pkg/sub/__init__.py`); without it relative imports bind nothing.  `stars`:
+    the modules `from m import *` reads (resolved across modules by `devlint.project`)."""
+
+    def __init__(self, package: str = "") -> None:
         self.aliases: dict[str, str] = {}
+        self.package = package
+        self.stars: list[str] = []
 
     def collect(self, statements: Iterable[cst.CSTNode]) -> None:
         for stmt in statements:
@@ -227,6 +233,22 @@ class ImportMap:
                 elif stmt.orelse is not None and isinstance(stmt.orelse, cst.Else):
                     self.collect(stmt.orelse.body.body)
 
+    def _base(self, small: cst.ImportFrom) -> Optional[str]:
+        """The module a `from ... import` reads, relative imports resolved."""
+        module = _attr_name(small.module) if small.module is not None else ""
+        if module is None:
+            return None
+        level = len(small.relative)
+        if not level:
+            return module or None
+        if not self.package:
+            return None
+        parts = self.package.split(".")
+        if level - 1 >= len(parts):
+            return None  # beyond the top-level package
+        anchor = ".".join(parts[: len(parts) - (level - 1)])
+        return f"{anchor}.{module}" if module else anchor
+
     def _add(self, small: cst.BaseSmallStatement) -> None:
         if isinstance(small, cst.Import):
             for alias in small.names:
@@ -238,11 +260,12 @@ class ImportMap:
                 else:
                     head = name.split(".")[0]
                     self.aliases[head] = head
-        elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-            if small.module is None or small.relative:
-                return
-            base = _attr_name(small.module)
+        elif isinstance(small, cst.ImportFrom):
+            base = self._base(small)
             if base is None:
+                return
+            if isinstance(small.names, cst.ImportStar):
+                self.stars.append(base)
                 return
             for alias in small.names:
                 name = _attr_name(alias.name)

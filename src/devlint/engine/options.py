@@ -12,8 +12,13 @@ class EngineOptions:
     """`device_names`: extra names that hold the target device (`device-names`);
     `gpu_guards`: decorators and markers under which code runs only where an accelerator
     is (`gpu-guards`); `role`: `"library"` (public functions are called by anyone, with
-    tensors on any device: the open world) or `"script"` (callers are all in sight)."""
+    tensors on any device: the open world) or `"script"` (callers are all in sight);
+    `package`: the package relative imports start from (`devlint.project`); `project`:
+    what other modules of the project say about the names this one imports, as sorted
+    `(qualified name, json)` pairs (`engine.summary`)."""
 
     device_names: tuple[str, ...] = ()
     gpu_guards: tuple[str, ...] = ()
     role: str = SCRIPT
+    package: str = ""
+    project: tuple[tuple[str, str], ...] = ()

@@ -1,0 +1,197 @@
+"""What one module tells the modules that import it: its summary, and how it is applied.
+
+A *summary* is plain JSON (it is cached by content hash and travels between processes):
+
+- `classes`: each class with its bases (qualified names, resolved across modules by
+  `devlint.project`) and what an importer needs to build one: whether it is a
+  `torch.nn.Module`, holds no state, defines its own `to`, places its state itself in
+  `__init__`, moves its inputs in `forward`, or belongs to the CPU data pipeline;
+- `functions`: module-level functions whose result is known without their arguments: a
+  module built on the CPU (`def build_model(): return Net()`), a module or a device on a
+  named device;
+- `constants`: module-level names bound to a known device (`DEVICE = torch.device("cuda")`);
+- `aliases`, `stars`, `all`: what the module imports (so re-exports in `__init__.py`
+  resolve) and what `from m import *` takes from it.
+
+The summary is computed from the module alone (its own imports are names, not facts), so
+every module's summary is the same whatever order or process computes it.  An importer
+receives the *facts* its analysis asked for (`EngineOptions.project`): qualified name ->
+resolved fact, as sorted `(name, json)` pairs, hashable and part of its cache key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Iterable, Optional
+
+import libcst as cst
+
+from devlint.engine.values import (
+    DEV_ANY,
+    UNKNOWN,
+    Device,
+    Kind,
+    Value,
+    is_known,
+    join_values,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from devlint.engine.flow import DeviceFlowVisitor
+
+SUMMARY_VERSION = 1
+# calls in `__init__` that move the module itself: where it lives depends on the caller
+_SELF_MOVES = frozenset({"to", "cuda", "xpu", "mps", "npu", "to_empty"})
+
+
+def encode_device(dev: Device) -> Optional[list[str]]:
+    """A device that means the same in another module: concrete atoms, the module-free
+    `any`, and symbolic devices named after module-level names (`sym:DEVICE`: placed,
+    never equal to the CPU).  A parameter's device or the module's own (`sym:param:x`,
+    `sym:self`) depends on the call: None."""
+    if not is_known(dev):
+        return None
+    for atom in dev:
+        if atom.startswith("sym:param:") or atom == "sym:self":
+            return None
+    return sorted(dev)
+
+
+def _value_fact(value: Value) -> Optional[dict[str, Any]]:
+    """A function result or constant an importer can use: modules and devices."""
+    device = encode_device(value.device)
+    if device is None or len(device) != 1:
+        return None  # unknown, or on a device that depends on the path taken
+    if value.kind is Kind.MODULE:
+        return {"kind": "module", "device": device, "moves": value.moves_inputs}
+    if value.kind is Kind.DEVICE:
+        return {"kind": "device", "device": device}
+    return None
+
+
+def _moves_itself(init: cst.FunctionDef) -> bool:
+    """`self.to(...)` / `self.cuda()` in a constructor: the module's place is the
+    caller's business (unknown to an importer)."""
+    for node in _walk(init.body):
+        if (
+            type(node) is cst.Attribute
+            and type(node.value) is cst.Name
+            and node.value.value == "self"
+            and node.attr.value in _SELF_MOVES
+        ):
+            return True
+    return False
+
+
+def _walk(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(n.children)
+
+
+def _literal_names(node: cst.BaseExpression) -> Optional[list[str]]:
+    """`__all__ = ["a", "b"]` (a list or tuple of plain strings)."""
+    if not isinstance(node, (cst.List, cst.Tuple)):
+        return None
+    out = []
+    for el in node.elements:
+        if not isinstance(el.value, cst.SimpleString):
+            return None
+        text = el.value.value
+        if text[:1] not in "'\"" or len(text) < 2:
+            return None
+        out.append(text[1:-1])
+    return out
+
+
+def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
+    """The summary of the module a visitor has analysed (see the module docstring)."""
+    classes: dict[str, dict[str, Any]] = {}
+    for name, info in visitor.classes.items():
+        init = info.methods.get("__init__")
+        classes[name] = {
+            "bases": [b for b in info.bases if b],
+            "module": info.is_module,
+            "stateless": info.stateless,
+            "to": info.defines_to or (init is not None and _moves_itself(init)),
+            "places": info.places_state,
+            "moves": info.moves_inputs,
+            "cpu_side": info.cpu_side,
+        }
+    functions: dict[str, dict[str, Any]] = {}
+    for name, returns in visitor.function_returns.items():
+        if not returns or name.startswith("__"):
+            continue
+        result = returns[0]
+        for r in returns[1:]:
+            result = join_values(result, r)
+        fact = _value_fact(result)
+        if fact is not None:
+            functions[name] = fact
+    constants: dict[str, dict[str, Any]] = {}
+    for name, value in visitor.module_env.items():
+        if "." in name or name.startswith("<") or name in visitor.functions:
+            continue
+        if value.kind is Kind.DEVICE and value.device != DEV_ANY:
+            fact = _value_fact(value)
+            if fact is not None:
+                constants[name] = fact
+    all_names = None
+    assigned = visitor.module_assigns.get("__all__")
+    if assigned is not None:
+        all_names = _literal_names(assigned)
+    return {
+        "v": SUMMARY_VERSION,
+        "classes": classes,
+        "functions": functions,
+        "constants": constants,
+        "aliases": dict(visitor.imports.aliases),
+        "stars": list(visitor.imports.stars),
+        "all": all_names,
+    }
+
+
+def imports_summary(module: cst.Module, package: str) -> dict[str, Any]:
+    """The summary of a module the engine does not analyse (it never mentions torch):
+    only what it imports and exports, so that re-exports through it resolve (an
+    `__init__.py` made of `from .models import Net`)."""
+    from devlint.engine.names import ImportMap
+
+    imports = ImportMap(package)
+    imports.collect(module.body)
+    all_names = None
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (
+                    isinstance(small, cst.Assign)
+                    and len(small.targets) == 1
+                    and isinstance(small.targets[0].target, cst.Name)
+                    and small.targets[0].target.value == "__all__"
+                ):
+                    all_names = _literal_names(small.value)
+    return {
+        "v": SUMMARY_VERSION,
+        "classes": {},
+        "functions": {},
+        "constants": {},
+        "aliases": dict(imports.aliases),
+        "stars": list(imports.stars),
+        "all": all_names,
+    }
+
+
+def imported_value(fact: dict, oid: int) -> Value:
+    """The value a function result or constant fact of another module stands for."""
+    device = frozenset(fact.get("device") or ())
+    if fact.get("kind") == "module":
+        return Value(Kind.MODULE, device, oid=oid, moves_inputs=bool(fact.get("moves")))
+    if fact.get("kind") == "device":
+        return Value(Kind.DEVICE, device)
+    return UNKNOWN
+
+
+def decode_facts(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    return {name: json.loads(text) for name, text in pairs}

@@ -1,0 +1,260 @@
+"""Project-wide facts: which module a file is, where its imports lead, what they say.
+
+Each module's analysis leaves a summary (`engine.summary`: its classes, the modules and
+devices its functions return, its device constants, its imports) and the imported names
+it looked up.  This module resolves those names to the project's own modules (absolute
+and relative imports, packages and `src/` layouts, re-exports through `__init__.py`,
+`from m import *` with `__all__`, import cycles) and hands the facts found to a second
+analysis of the importer (`runner`).
+
+Names are looked up from a file's *roots*: the folder above its top-level package (or its
+own folder, for a loose script, which imports its neighbours), and the project's root
+(the nearest folder above with `pyproject.toml`, `setup.py`, `setup.cfg` or `.git`) and
+its `src/`.  A module outside the run (a pre-commit run passes only the staged files; an
+editor has one buffer) is summarised on demand (`Project.load`), so a file's findings
+do not depend on which other files were named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Optional
+
+_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+_MAX_DEPTH = 12  # re-exports followed at most this deep (and never in a cycle)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """`name`: the dotted module name (`pkg.sub.m`, `train` for a loose script);
+    `package`: where relative imports start; `roots`: where its imports are looked up."""
+
+    name: str
+    package: str
+    roots: tuple[str, ...]
+
+
+@lru_cache(maxsize=8192)
+def _is_package(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, "__init__.py"))
+
+
+@lru_cache(maxsize=4096)
+def _project_root(folder: str) -> Optional[str]:
+    current = folder
+    for _ in range(32):
+        if any(os.path.exists(os.path.join(current, m)) for m in _PROJECT_MARKERS):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+    return None
+
+
+@lru_cache(maxsize=8192)
+def identify(path: str) -> Identity:
+    """The module a file is, from the packages (folders with `__init__.py`) around it."""
+    full = os.path.abspath(path)
+    folder, base = os.path.split(full)
+    stem = base[:-3] if base.endswith(".py") else base
+    parts = [] if stem == "__init__" else [stem]
+    own = folder
+    while _is_package(folder):
+        parts.insert(0, os.path.basename(folder))
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    name = ".".join(parts)
+    if stem == "__init__":
+        package = name
+    else:
+        package = name.rsplit(".", 1)[0] if "." in name else ""
+    roots = [folder]
+    if own != folder:
+        roots.append(own)
+    top = _project_root(folder)
+    if top is not None:
+        for extra in (top, os.path.join(top, "src")):
+            if extra not in roots and os.path.isdir(extra):
+                roots.append(extra)
+    return Identity(name, package, tuple(roots))
+
+
+@lru_cache(maxsize=16384)
+def _module_file(root: str, module: str) -> Optional[str]:
+    base = os.path.join(root, *module.split("."))
+    for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(candidate):
+            return os.path.normpath(candidate)
+    return None
+
+
+def locate(module: str, roots: tuple[str, ...]) -> Optional[str]:
+    """The file of a dotted module name, looked up from `roots` in order."""
+    if not module or any(not part.isidentifier() for part in module.split(".")):
+        return None
+    for root in roots:
+        found = _module_file(root, module)
+        if found is not None:
+            return found
+    return None
+
+
+Summary = dict[str, Any]
+
+
+class Project:
+    """The summaries of the modules a run knows, and the facts they give importers.
+
+    `summaries`: by normalised absolute path, the modules of the run; `load(path)`: the
+    summary of any other module (from the cache, or computed), or None."""
+
+    def __init__(
+        self,
+        summaries: dict[str, Optional[Summary]],
+        load: Callable[[str], Optional[Summary]],
+    ) -> None:
+        self.summaries = dict(summaries)
+        self._load = load
+        self._resolved: dict[tuple[str, tuple[str, ...]], Optional[dict]] = {}
+
+    def summary(self, path: str) -> Optional[Summary]:
+        if path not in self.summaries:
+            self.summaries[path] = self._load(path)
+        return self.summaries[path]
+
+    def facts_for(self, path: str, asked: list[str]) -> tuple[tuple[str, str], ...]:
+        """The facts of the imported names a file's analysis asked about, encoded for
+        `EngineOptions.project` (empty when the project says nothing about any)."""
+        roots = identify(path).roots
+        found: dict[str, dict] = {}
+        for name in asked:
+            fact = self.resolve(name, roots)
+            if fact is not None:
+                found[name] = fact
+        return encode_facts(found)
+
+    def resolve(self, qname: str, roots: tuple[str, ...]) -> Optional[dict]:
+        key = (qname, roots)
+        if key not in self._resolved:
+            self._resolved[key] = None  # a cycle resolves to nothing
+            self._resolved[key] = self._resolve(qname, roots, 0)
+        return self._resolved[key]
+
+    def _resolve(self, qname: str, roots: tuple[str, ...], depth: int) -> Optional[dict]:
+        if depth > _MAX_DEPTH:
+            return None
+        parts = qname.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            path = locate(".".join(parts[:i]), roots)
+            if path is None:
+                continue
+            if len(parts) - i != 1:
+                return None  # an attribute of a class or of a submodule's object
+            return self._lookup(path, parts[i], depth + 1, set())
+        return None
+
+    def _lookup(
+        self, path: str, name: str, depth: int, seen: set[tuple[str, str]]
+    ) -> Optional[dict]:
+        """What module `path` binds `name` to: its own class, function or constant, or
+        what it imports under that name (followed), or what a star import gives it."""
+        if depth > _MAX_DEPTH or (path, name) in seen:
+            return None
+        seen.add((path, name))
+        summary = self.summary(path)
+        if summary is None:
+            return None
+        roots = identify(path).roots
+        if name in summary["classes"]:
+            return self._class_fact(path, name, depth, seen)
+        if name in summary["functions"]:
+            return {"t": "function", **summary["functions"][name]}
+        if name in summary["constants"]:
+            return {"t": "constant", **summary["constants"][name]}
+        target = summary["aliases"].get(name)
+        if target is not None:
+            return self._resolve(target, roots, depth + 1)
+        for star in summary["stars"]:
+            star_path = locate(star, roots)
+            if star_path is None:
+                continue
+            star_summary = self.summary(star_path)
+            if star_summary is None or not _exported(star_summary, name):
+                continue
+            found = self._lookup(star_path, name, depth + 1, seen)
+            if found is not None:
+                return found
+        return None
+
+    def _class_fact(self, path: str, name: str, depth: int, seen: set) -> Optional[dict]:
+        """A class with what its bases (in the project) add: a module class's subclass is
+        a module; a base that places or moves its state makes the subclass's place
+        unknown too."""
+        summary = self.summary(path)
+        assert summary is not None
+        own = summary["classes"][name]
+        fact = {
+            "t": "class",
+            "module": bool(own["module"]),
+            "stateless": bool(own["stateless"]),
+            "to": bool(own["to"]),
+            "places": bool(own["places"]),
+            "moves": bool(own["moves"]),
+        }
+        roots = identify(path).roots
+        for base in own["bases"]:
+            if "." not in base and base in summary["classes"]:
+                found = self._lookup(path, base, depth + 1, seen)
+            else:
+                found = self._resolve(base, roots, depth + 1)
+            if found is None or found.get("t") != "class":
+                continue
+            for key in ("module", "to", "places", "moves"):
+                fact[key] = fact[key] or found[key]
+            if found["module"] and not found["stateless"]:
+                fact["stateless"] = False
+        if not fact["module"]:
+            return None  # only module classes change what an importer's analysis sees
+        return fact
+
+
+def _exported(summary: Summary, name: str) -> bool:
+    """Whether `from m import *` takes `name` from a module."""
+    names = summary.get("all")
+    if names is not None:
+        return name in names
+    return not name.startswith("_")
+
+
+def facts_digest(facts: tuple[tuple[str, str], ...]) -> str:
+    """A short, stable key of the facts a file was analysed with (part of its cache key)."""
+    if not facts:
+        return ""
+    digest = hashlib.sha256()
+    for name, text in facts:
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+    return digest.hexdigest()[:32]
+
+
+def encode_facts(facts: dict[str, dict]) -> tuple[tuple[str, str], ...]:
+    """Facts as sorted `(qualified name, json)` pairs: hashable, stable, picklable (the
+    form `EngineOptions.project` takes; `engine.summary.decode_facts` reads it)."""
+    return tuple(
+        sorted(
+            (name, json.dumps(fact, sort_keys=True, separators=(",", ":")))
+            for name, fact in facts.items()
+        )
+    )
+
+
+def forget() -> None:
+    """Forget what the file system said (a long-lived server sees packages change)."""
+    for cached in (_is_package, _project_root, identify, _module_file):
+        cached.cache_clear()

@@ -1,0 +1,198 @@
+"""Project-wide facts (issue 14, item 1): module summaries, import resolution, and the
+second analysis of a file whose imports the project says something about."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devlint import project, runner
+from devlint.cache import Cache, options_key
+from devlint.checker import check_source
+from devlint.rules import ALL_RULES
+
+TRAINER = Path(__file__).resolve().parent.parent / "fixtures" / "projects" / "trainer"
+
+
+def _copy(tmp_path: Path) -> Path:
+    target = tmp_path / "trainer"
+    shutil.copytree(TRAINER, target)
+    return target
+
+
+def _jobs(root: Path, names: list[str] | None = None) -> list[runner.Job]:
+    paths = sorted(root.rglob("*.py"))
+    if names is not None:
+        paths = [root / n for n in names]
+    return [runner.Job(p, p.relative_to(root).as_posix()) for p in paths]
+
+
+def _found(result: runner.RunResult) -> list[tuple[str, int, str, str]]:
+    return [(f.path, f.line, f.code, f.message) for f in result.findings]
+
+
+def _cache(root: Path) -> Cache:
+    return Cache(root, options_key([r.code for r in ALL_RULES], {}))
+
+
+def _summary(path: Path, package: str) -> dict:
+    collect: dict = {}
+    check_source(path.read_bytes(), str(path), ALL_RULES, package=package, collect=collect)
+    return collect["summary"]
+
+
+def test_a_summary_says_what_importers_need() -> None:
+    blocks = _summary(TRAINER / "visionkit" / "blocks.py", "visionkit")
+    assert blocks["classes"]["Residual"]["bases"] == ["BaseBlock"]
+    assert blocks["classes"]["BaseBlock"]["module"] is True
+    assert blocks["all"] == ["BaseBlock", "Residual"]
+    models = _summary(TRAINER / "visionkit" / "models.py", "visionkit")
+    # a relative import is qualified from the module's package
+    assert models["aliases"]["Residual"] == "visionkit.blocks.Residual"
+    assert models["functions"]["build_classifier"] == {
+        "kind": "module",
+        "device": ["cpu"],
+        "moves": False,
+    }
+    # a constructor that moves the module itself: its place is the caller's choice
+    assert models["classes"]["PlacedNet"]["to"] is True
+    config = _summary(TRAINER / "visionkit" / "config.py", "visionkit")
+    assert config["constants"]["ACCEL"] == {"kind": "device", "device": ["sym:ACCEL"]}
+    # a package's `__init__.py` is summarised for its re-exports
+    init = _summary(TRAINER / "visionkit" / "__init__.py", "visionkit")
+    assert init["aliases"]["ConvNet"] == "visionkit.models.ConvNet"
+    json.dumps([blocks, models, config, init])  # plain JSON: it is cached and sent between processes
+
+
+def test_names_resolve_through_reexports_stars_and_bases() -> None:
+    summaries: dict[str, dict] = {}
+
+    def load(path: str) -> dict:
+        if path not in summaries:
+            pkg = "visionkit" if "visionkit" in path else ""
+            summaries[path] = _summary(Path(path), pkg)
+        return summaries[path]
+
+    proj = project.Project({}, load)
+    roots = project.identify(str(TRAINER / "train.py")).roots
+    convnet = proj.resolve("visionkit.ConvNet", roots)
+    assert convnet is not None and convnet["t"] == "class" and convnet["module"]
+    # a module class only through its base, defined in the same module
+    residual = proj.resolve("visionkit.blocks.Residual", roots)
+    assert residual is not None and residual["module"]
+    placed = proj.resolve("visionkit.models.PlacedNet", roots)
+    assert placed is not None and placed["to"]
+    assert proj.resolve("visionkit.config.ACCEL", roots)["t"] == "constant"
+    assert proj.resolve("visionkit.build_classifier", roots)["t"] == "function"
+    assert proj.resolve("visionkit.missing", roots) is None
+    assert proj.resolve("os.path.join", roots) is None
+
+
+def test_identity_of_packages_scripts_and_src_layouts(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "src" / "lib" / "sub").mkdir(parents=True)
+    for rel in ("src/lib/__init__.py", "src/lib/sub/__init__.py", "src/lib/sub/m.py", "run.py"):
+        (tmp_path / rel).write_text("")
+    m = project.identify(str(tmp_path / "src/lib/sub/m.py"))
+    assert (m.name, m.package) == ("lib.sub.m", "lib.sub")
+    init = project.identify(str(tmp_path / "src/lib/sub/__init__.py"))
+    assert (init.name, init.package) == ("lib.sub", "lib.sub")
+    script = project.identify(str(tmp_path / "run.py"))
+    assert (script.name, script.package) == ("run", "")
+    # a script at the root imports the package from `src/`
+    assert project.locate("lib.sub.m", script.roots) == str(tmp_path / "src/lib/sub/m.py")
+
+
+def test_import_cycles_and_star_exports_resolve_without_looping(tmp_path: Path) -> None:
+    pkg = tmp_path / "cyc"
+    pkg.mkdir()
+    (tmp_path / "setup.cfg").write_text("")
+    (pkg / "__init__.py").write_text("from .a import Thing\n")
+    (pkg / "a.py").write_text("from .b import Thing\n")
+    (pkg / "b.py").write_text("from .a import Thing\n")
+    (pkg / "stars.py").write_text(
+        "import torch\nfrom torch import nn\n__all__ = ['Shown']\n"
+        "class Shown(nn.Module):\n    def forward(self, x):\n        return x\n"
+        "class Hidden(nn.Module):\n    def forward(self, x):\n        return x\n"
+    )
+    (pkg / "user.py").write_text("from .stars import *\n")
+
+    def load(path: str) -> dict:
+        return _summary(Path(path), "cyc")
+
+    proj = project.Project({}, load)
+    roots = project.identify(str(pkg / "user.py")).roots
+    assert proj.resolve("cyc.Thing", roots) is None  # a cycle: nothing, and no recursion error
+    assert proj.resolve("cyc.user.Shown", roots) is not None
+    assert proj.resolve("cyc.user.Hidden", roots) is None  # not in `__all__`
+
+
+def test_same_findings_whole_project_alone_any_jobs_and_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 0)
+    root = _copy(tmp_path)
+    whole = _found(runner.run(_jobs(root), ALL_RULES, workers=1))
+    assert [(p, line, code) for p, line, code, _ in whole] == [
+        ("finetune.py", 15, "DL001"),
+        ("finetune.py", 17, "DL001"),
+        ("train.py", 16, "DL001"),
+    ]
+    assert _found(runner.run(_jobs(root), ALL_RULES, workers=2)) == whole
+    cold_cache = _cache(tmp_path / "c")
+    assert _found(runner.run(_jobs(root), ALL_RULES, workers=2, cache=cold_cache)) == whole
+    warm_cache = _cache(tmp_path / "c")
+    assert _found(runner.run(_jobs(root), ALL_RULES, workers=1, cache=warm_cache)) == whole
+    assert warm_cache.misses == 0 and warm_cache.hits == len(_jobs(root))
+    # a pre-commit run names one file: the rest of the project still informs it
+    for name in ("train.py", "finetune.py"):
+        alone = _found(runner.run(_jobs(root, [name]), ALL_RULES, workers=1))
+        assert alone == [f for f in whole if f[0] == name]
+        fresh = _cache(tmp_path / f"alone-{name}")
+        alone_cached = _found(runner.run(_jobs(root, [name]), ALL_RULES, cache=fresh))
+        assert alone_cached == alone
+
+
+def test_a_change_in_a_dependency_reaches_its_importers_through_the_cache(
+    tmp_path: Path,
+) -> None:
+    root = _copy(tmp_path)
+    cache_dir = tmp_path / "c"
+    before = _found(runner.run(_jobs(root), ALL_RULES, cache=_cache(cache_dir)))
+    assert ("finetune.py", 17, "DL001") in [f[:3] for f in before]
+    models = root / "visionkit" / "models.py"
+    text = models.read_text()
+    # `build_classifier` now returns the model on the chosen device
+    text = text.replace("import torch\n", "import torch\n\nfrom .config import ACCEL\n", 1)
+    text = text.replace("return ConvNet(classes)", "return ConvNet(classes).to(ACCEL)")
+    models.write_text(text)
+    cache = _cache(cache_dir)
+    after = _found(runner.run(_jobs(root), ALL_RULES, cache=cache))
+    assert ("finetune.py", 17, "DL001") not in [f[:3] for f in after]
+    assert [f for f in after if f[0] == "train.py"] == [f for f in before if f[0] == "train.py"]
+    # analysed again: the changed module and the two scripts that import
+    # `build_classifier` (its facts changed); `train.py` imports only the unchanged class
+    assert cache.misses == 3 and cache.hits == len(_jobs(root)) - 3
+
+
+def test_a_warm_project_run_never_loads_the_analysis(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    probe = (
+        "import sys\n"
+        "from devlint.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exit:\n"
+        "    print('LOADED', 'libcst' in sys.modules, exit.code, file=sys.stderr)\n"
+    )
+    args = [sys.executable, "-c", probe, str(root), "--cache-dir", str(tmp_path / "c")]
+    cold = subprocess.run(args, capture_output=True, text=True, cwd=root)
+    warm = subprocess.run(args, capture_output=True, text=True, cwd=root)
+    assert "LOADED True 1" in cold.stderr, cold.stderr
+    assert "LOADED False 1" in warm.stderr, warm.stderr
+    assert warm.stdout == cold.stdout and "Found 3 problems." in warm.stdout
