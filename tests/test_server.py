@@ -295,3 +295,32 @@ async def test_a_broken_configuration_file_is_logged_and_not_fatal(tmp_path: Pat
             )
         )
         assert [d.code for d in await client.diagnostics(uri, 1, seen)] == ["DL004"]
+
+
+async def test_a_saved_module_updates_the_open_files_that_import_it(tmp_path: Path) -> None:
+    """Project-wide facts in the editor: `finetune.py` builds a model with a function of
+    another module; once that module (saved) returns the model on the device, the open
+    script's finding goes, without the script being edited."""
+    import shutil
+
+    project = HERE.parent / "fixtures" / "projects" / "trainer"
+    for path in project.rglob("*"):
+        if path.is_file():
+            target = tmp_path / path.relative_to(project)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    async with serve(tmp_path) as client:
+        script = client.open("finetune.py", (tmp_path / "finetune.py").read_text("utf-8"))
+        assert [d.range.start.line + 1 for d in await client.diagnostics(script)] == [15, 17]
+        models = tmp_path / "visionkit" / "models.py"
+        text = models.read_text("utf-8")
+        text = text.replace("import torch\n", "import torch\n\nfrom .config import ACCEL\n", 1)
+        text = text.replace("return ConvNet(classes)", "return ConvNet(classes).to(ACCEL)")
+        uri = client.open("visionkit/models.py", text)
+        seen = len(client.published)
+        client.lsp.text_document_did_save(
+            lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+        )
+        after = await client.diagnostics(script, None, seen)
+        assert [d.range.start.line + 1 for d in after] == [15]
+        assert [r["location"]["row"] for r in cli_json(tmp_path, "finetune.py")] == [15]

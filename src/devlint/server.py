@@ -648,6 +648,20 @@ class DevlintServer(LanguageServer):
             with contextlib.suppress(Exception):
                 self.workspace_diagnostic_refresh(None)
 
+    def module_saved(self, uri: str) -> None:
+        """A module was written: the other open buffers that import it were analysed with
+        what the project said before (`devlint.project` reads modules from disk), so
+        every analysis is made again."""
+        self.generation += 1
+        for other in list(self.workspace.text_documents):
+            if other != uri and self.wants(other):
+                self.schedule(other)
+        for notebook in list(self.workspace.notebook_documents):
+            self.schedule(notebook)
+        if self._refresh_support():
+            with contextlib.suppress(Exception):
+                self.workspace_diagnostic_refresh(None)
+
     def _refresh_support(self) -> bool:
         caps = self.client_capabilities
         diagnostics = caps.workspace.diagnostics if caps and caps.workspace else None
@@ -786,6 +800,8 @@ async def initialized(ls: DevlintServer, params: lsp.InitializedParams) -> None:
     watched = caps.workspace.did_change_watched_files if caps.workspace else None
     if watched and watched.dynamic_registration:
         watchers = [lsp.FileSystemWatcher(glob_pattern=f"**/{name}") for name in CONFIG_NAMES]
+        # modules changed on disk: open buffers that import them see other facts
+        watchers.append(lsp.FileSystemWatcher(glob_pattern="**/*.py"))
         await ls.client_register_capability_async(
             lsp.RegistrationParams(
                 registrations=[
@@ -827,6 +843,8 @@ def did_change_watched_files(ls: DevlintServer, params: lsp.DidChangeWatchedFile
     if any(ls.is_config_file(change.uri) for change in params.changes):
         ls.settings_changed()
         ls.recheck_all()
+    elif any(change.uri.endswith(".py") for change in params.changes):
+        ls.module_saved("")  # a module changed on disk (a checkout, another editor)
 
 
 # --- documents ---------------------------------------------------------------------------------
@@ -852,6 +870,8 @@ def did_save(ls: DevlintServer, params: lsp.DidSaveTextDocumentParams) -> None:
         ls.recheck_all()
         return
     ls.schedule(params.text_document.uri)
+    if params.text_document.uri.endswith(".py"):
+        ls.module_saved(params.text_document.uri)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
