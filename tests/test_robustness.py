@@ -13,6 +13,9 @@ from devlint.rules import ALL_RULES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAMPLES = sorted(FIXTURES.glob("*/*.py"))
+# CPU seconds of this process (the analysis and its deep-recursion thread), not wall
+# time: a busy machine (parallel test workers, a shared CI runner) slows the clock, not
+# the work, and a hang or a blow-up still shows
 PER_FILE_BUDGET_S = 5.0
 
 BAD_INPUTS: dict[str, bytes] = {
@@ -45,9 +48,9 @@ BAD_INPUTS: dict[str, bytes] = {
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
 def test_bad_input_gives_findings_not_exceptions(name: str) -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     findings = check_source(BAD_INPUTS[name], f"{name}.py", ALL_RULES)
-    assert time.perf_counter() - start < PER_FILE_BUDGET_S
+    assert time.process_time() - start < PER_FILE_BUDGET_S
     for f in findings:
         assert f.line >= 1 and f.col >= 1 and f.message
     # unparseable input gives exactly one DL000 diagnostic, never a crash
@@ -100,9 +103,9 @@ def test_mutated_fixtures_never_crash_or_hang() -> None:
     rng = random.Random(20261127)
     for path in SAMPLES[::6]:
         for mutant in _mutations(path.read_text(encoding="utf-8"), rng, 8):
-            start = time.perf_counter()
+            start = time.process_time()
             check_source(mutant, path.name, ALL_RULES)
-            assert time.perf_counter() - start < PER_FILE_BUDGET_S
+            assert time.process_time() - start < PER_FILE_BUDGET_S
 
 
 def test_same_input_same_output() -> None:
