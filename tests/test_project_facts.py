@@ -61,12 +61,20 @@ def test_a_summary_says_what_importers_need() -> None:
     }
     # a constructor that moves the module itself: its place is the caller's choice
     assert models["classes"]["PlacedNet"]["to"] is True
+    masks = _summary(TRAINER / "visionkit" / "masks.py", "visionkit")
+    # a tensor a factory makes on the CPU whatever the arguments; not one that follows them
+    assert masks["functions"]["positions"] == {
+        "kind": "tensor",
+        "device": ["cpu"],
+        "factory": "torch.arange(length)",
+    }
+    assert "shift" not in masks["functions"]
     config = _summary(TRAINER / "visionkit" / "config.py", "visionkit")
     assert config["constants"]["ACCEL"] == {"kind": "device", "device": ["sym:ACCEL"]}
     # a package's `__init__.py` is summarised for its re-exports
     init = _summary(TRAINER / "visionkit" / "__init__.py", "visionkit")
     assert init["aliases"]["ConvNet"] == "visionkit.models.ConvNet"
-    json.dumps([blocks, models, config, init])  # plain JSON: it is cached and sent between processes
+    json.dumps([blocks, models, masks, config, init])  # plain JSON: it is cached and sent between processes
 
 
 def test_names_resolve_through_reexports_stars_and_bases() -> None:
@@ -139,6 +147,7 @@ def test_same_findings_whole_project_alone_any_jobs_and_cache(
     root = _copy(tmp_path)
     whole = _found(runner.run(_jobs(root), ALL_RULES, workers=1))
     assert [(p, line, code) for p, line, code, _ in whole] == [
+        ("attend.py", 13, "DL009"),
         ("finetune.py", 15, "DL001"),
         ("finetune.py", 17, "DL001"),
         ("train.py", 16, "DL001"),
@@ -150,7 +159,7 @@ def test_same_findings_whole_project_alone_any_jobs_and_cache(
     assert _found(runner.run(_jobs(root), ALL_RULES, workers=1, cache=warm_cache)) == whole
     assert warm_cache.misses == 0 and warm_cache.hits == len(_jobs(root))
     # a pre-commit run names one file: the rest of the project still informs it
-    for name in ("train.py", "finetune.py"):
+    for name in ("train.py", "finetune.py", "attend.py"):
         alone = _found(runner.run(_jobs(root, [name]), ALL_RULES, workers=1))
         assert alone == [f for f in whole if f[0] == name]
         fresh = _cache(tmp_path / f"alone-{name}")
@@ -195,4 +204,21 @@ def test_a_warm_project_run_never_loads_the_analysis(tmp_path: Path) -> None:
     warm = subprocess.run(args, capture_output=True, text=True, cwd=root)
     assert "LOADED True 1" in cold.stderr, cold.stderr
     assert "LOADED False 1" in warm.stderr, warm.stderr
-    assert warm.stdout == cold.stdout and "Found 3 problems." in warm.stdout
+    assert warm.stdout == cold.stdout and "Found 4 problems." in warm.stdout
+
+
+def test_what_a_function_returns_is_a_fact_only_when_its_call_returns_it(tmp_path: Path) -> None:
+    """Generators, coroutines and functions behind decorators that may wrap them return
+    something else than their `return` statements: no fact."""
+    module = tmp_path / "made.py"
+    module.write_text(
+        "import functools\nimport torch\n\n"
+        "def plain(n):\n    return torch.zeros(n)\n\n"
+        "@torch.no_grad()\ndef no_grad(n):\n    return torch.zeros(n)\n\n"
+        "def gen(n):\n    yield torch.zeros(n)\n    return torch.zeros(n)\n\n"
+        "async def coro(n):\n    return torch.zeros(n)\n\n"
+        "@some_registry.register\ndef wrapped(n):\n    return torch.zeros(n)\n\n"
+        "def scalar():\n    return torch.tensor(1.0)\n"
+    )
+    functions = _summary(module, "")["functions"]
+    assert sorted(functions) == ["no_grad", "plain"]

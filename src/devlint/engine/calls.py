@@ -169,7 +169,7 @@ class CallsMixin:
             )
         if kind == "function":
             self.eval_args(node, scope)
-            return imported_value(fact, self.new_oid())
+            return imported_value(fact, self.new_oid(), q)
         return None
 
     # Handlers of `eval_known_call`: (q, last part of q, call, scope) -> value.

@@ -28,9 +28,11 @@ import libcst as cst
 
 from devlint.engine.values import (
     DEV_ANY,
+    DEV_CPU,
     UNKNOWN,
     Device,
     Kind,
+    Origin,
     Value,
     is_known,
     join_values,
@@ -57,8 +59,9 @@ def encode_device(dev: Device) -> Optional[list[str]]:
     return sorted(dev)
 
 
-def _value_fact(value: Value) -> Optional[dict[str, Any]]:
-    """A function result or constant an importer can use: modules and devices."""
+def _value_fact(value: Value, visitor: DeviceFlowVisitor) -> Optional[dict[str, Any]]:
+    """A function result or constant an importer can use: modules and devices, and a
+    tensor (not 0-dim) that a factory without `device=` made on the CPU."""
     device = encode_device(value.device)
     if device is None or len(device) != 1:
         return None  # unknown, or on a device that depends on the path taken
@@ -66,7 +69,31 @@ def _value_fact(value: Value) -> Optional[dict[str, Any]]:
         return {"kind": "module", "device": device, "moves": value.moves_inputs}
     if value.kind is Kind.DEVICE:
         return {"kind": "device", "device": device}
+    if (
+        value.kind is Kind.TENSOR
+        and device == ["cpu"]
+        and value.origin is Origin.FACTORY
+        and value.scalar is False
+        and value.site is not None
+    ):
+        return {"kind": "tensor", "device": device, "factory": visitor.text(value.site)}
     return None
+
+
+# decorators that leave what a function returns as it is
+_TRANSPARENT_DECORATORS = ("no_grad", "inference_mode", "cache", "lru_cache", "jit", "wraps")
+
+
+def _plain_function(func: cst.FunctionDef) -> bool:
+    """A function whose call returns what its `return` statements do: not a generator,
+    not a coroutine, not wrapped by a decorator that may change its result."""
+    if func.asynchronous is not None:
+        return False
+    for d in func.decorators:
+        code = cst.Module([]).code_for_node(d.decorator)
+        if not any(word in code for word in _TRANSPARENT_DECORATORS):
+            return False
+    return not any(type(n) in (cst.Yield,) for n in _walk(func.body))
 
 
 def _moves_itself(init: cst.FunctionDef) -> bool:
@@ -122,12 +149,13 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
         }
     functions: dict[str, dict[str, Any]] = {}
     for name, returns in visitor.function_returns.items():
-        if not returns or name.startswith("__"):
+        func = visitor.functions.get(name)
+        if not returns or name.startswith("__") or func is None or not _plain_function(func):
             continue
         result = returns[0]
         for r in returns[1:]:
             result = join_values(result, r)
-        fact = _value_fact(result)
+        fact = _value_fact(result, visitor)
         if fact is not None:
             functions[name] = fact
     constants: dict[str, dict[str, Any]] = {}
@@ -135,7 +163,7 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
         if "." in name or name.startswith("<") or name in visitor.functions:
             continue
         if value.kind is Kind.DEVICE and value.device != DEV_ANY:
-            fact = _value_fact(value)
+            fact = _value_fact(value, visitor)
             if fact is not None:
                 constants[name] = fact
     all_names = None
@@ -183,13 +211,21 @@ def imports_summary(module: cst.Module, package: str) -> dict[str, Any]:
     }
 
 
-def imported_value(fact: dict, oid: int) -> Value:
-    """The value a function result or constant fact of another module stands for."""
+def imported_value(fact: dict, oid: int, qname: str = "") -> Value:
+    """The value a function result or constant fact of another module stands for
+    (`qname`: the function's qualified name, for messages)."""
     device = frozenset(fact.get("device") or ())
     if fact.get("kind") == "module":
         return Value(Kind.MODULE, device, oid=oid, moves_inputs=bool(fact.get("moves")))
     if fact.get("kind") == "device":
         return Value(Kind.DEVICE, device)
+    if fact.get("kind") == "tensor" and device == DEV_CPU:
+        module, _, name = qname.rpartition(".")
+        via = (
+            f"`{name}` of `{module}` makes it with `{fact.get('factory', '...')}`, "
+            "without `device=`"
+        )
+        return Value(Kind.TENSOR, DEV_CPU, scalar=False, via=via)
     return UNKNOWN
 
 

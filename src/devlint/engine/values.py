@@ -155,6 +155,8 @@ class Value:
     # or `NO_CONST`: a helper evaluated with its caller's arguments takes only the branch
     # that a known test selects (`if cuda:`, `if device is not None:`, `device or "cpu"`).
     const: object = NO_CONST
+    # made in another module of the project: how (for messages, `engine.summary`)
+    via: str = ""
 
     def with_device(self, device: Device, **changes: object) -> Value:
         return replace(self, device=device, **changes)
@@ -259,6 +261,7 @@ def join_values(a: Value, b: Value) -> Value:
         type_name=a.type_name if a.type_name == b.type_name else "",
         moves_inputs=a.moves_inputs and b.moves_inputs,
         requires_grad=a.requires_grad or b.requires_grad,
+        via=a.via if a.via == b.via else "",
     )
 
 

@@ -11,9 +11,10 @@ SAME_DEVICE_ERROR = "`RuntimeError: Expected all tensors to be on the same devic
 
 def where(m: Mismatch) -> str:
     """`images` is on the CPU, `model` on `device`."""
+    via = f" ({m.culprit.value.via})" if m.culprit.value.via else ""
     return (
         f"`{m.culprit.text}` is on {describe_device(m.culprit.value.device)}"
-        f"{'' if m.certain else ' on some paths'}, "
+        f"{'' if m.certain else ' on some paths'}{via}, "
         f"`{m.partner.text}` on {describe_device(m.partner.value.device)}"
     )
 
