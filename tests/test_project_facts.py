@@ -69,12 +69,17 @@ def test_a_summary_says_what_importers_need() -> None:
         "factory": "torch.arange(length)",
     }
     assert "shift" not in masks["functions"]
+    placement = _summary(TRAINER / "visionkit" / "placement.py", "visionkit")
+    # helpers that move the module they are given (directly, or each one of a list)
+    assert placement["functions"]["place"] == {"moves_args": ["model"], "params": ["model", "device"]}
+    assert placement["functions"]["place_all"]["moves_args"] == ["models"]
+    assert "count_parameters" not in placement["functions"]
     config = _summary(TRAINER / "visionkit" / "config.py", "visionkit")
     assert config["constants"]["ACCEL"] == {"kind": "device", "device": ["sym:ACCEL"]}
     # a package's `__init__.py` is summarised for its re-exports
     init = _summary(TRAINER / "visionkit" / "__init__.py", "visionkit")
     assert init["aliases"]["ConvNet"] == "visionkit.models.ConvNet"
-    json.dumps([blocks, models, masks, config, init])  # plain JSON: it is cached and sent between processes
+    json.dumps([blocks, models, masks, placement, config, init])  # plain JSON: it is cached and sent between processes
 
 
 def test_names_resolve_through_reexports_stars_and_bases() -> None:
@@ -148,8 +153,9 @@ def test_same_findings_whole_project_alone_any_jobs_and_cache(
     whole = _found(runner.run(_jobs(root), ALL_RULES, workers=1))
     assert [(p, line, code) for p, line, code, _ in whole] == [
         ("attend.py", 13, "DL009"),
-        ("finetune.py", 15, "DL001"),
-        ("finetune.py", 17, "DL001"),
+        ("finetune.py", 16, "DL001"),
+        ("finetune.py", 18, "DL001"),
+        ("finetune.py", 22, "DL001"),
         ("train.py", 16, "DL001"),
     ]
     assert _found(runner.run(_jobs(root), ALL_RULES, workers=2)) == whole
@@ -173,7 +179,7 @@ def test_a_change_in_a_dependency_reaches_its_importers_through_the_cache(
     root = _copy(tmp_path)
     cache_dir = tmp_path / "c"
     before = _found(runner.run(_jobs(root), ALL_RULES, cache=_cache(cache_dir)))
-    assert ("finetune.py", 17, "DL001") in [f[:3] for f in before]
+    assert ("finetune.py", 18, "DL001") in [f[:3] for f in before]
     models = root / "visionkit" / "models.py"
     text = models.read_text()
     # `build_classifier` now returns the model on the chosen device
@@ -182,7 +188,7 @@ def test_a_change_in_a_dependency_reaches_its_importers_through_the_cache(
     models.write_text(text)
     cache = _cache(cache_dir)
     after = _found(runner.run(_jobs(root), ALL_RULES, cache=cache))
-    assert ("finetune.py", 17, "DL001") not in [f[:3] for f in after]
+    assert ("finetune.py", 18, "DL001") not in [f[:3] for f in after]
     assert [f for f in after if f[0] == "train.py"] == [f for f in before if f[0] == "train.py"]
     # analysed again: the changed module and the two scripts that import
     # `build_classifier` (its facts changed); `train.py` imports only the unchanged class
@@ -204,7 +210,7 @@ def test_a_warm_project_run_never_loads_the_analysis(tmp_path: Path) -> None:
     warm = subprocess.run(args, capture_output=True, text=True, cwd=root)
     assert "LOADED True 1" in cold.stderr, cold.stderr
     assert "LOADED False 1" in warm.stderr, warm.stderr
-    assert warm.stdout == cold.stdout and "Found 4 problems." in warm.stdout
+    assert warm.stdout == cold.stdout and "Found 5 problems." in warm.stdout
 
 
 def test_what_a_function_returns_is_a_fact_only_when_its_call_returns_it(tmp_path: Path) -> None:

@@ -220,8 +220,10 @@ class Project:
                 fact[key] = fact[key] or found[key]
             if found["module"] and not found["stateless"]:
                 fact["stateless"] = False
-        if not fact["module"]:
-            return None  # only module classes change what an importer's analysis sees
+        if own.get("moves_args"):
+            fact["moves_args"], fact["params"] = own["moves_args"], own["params"]
+        if not fact["module"] and not own.get("moves_args"):
+            return None  # nothing that changes what an importer's analysis sees
         return fact
 
 

@@ -150,10 +150,11 @@ class CallsMixin:
         constructor places or moves it (then where it lands is unknown); a function
         returns the module or device its summary names."""
         kind = fact.get("t")
+        args = self.eval_args(node, scope)
+        self.forget_moved_args(fact, args, scope)
         if kind == "class":
             if not fact.get("module"):
-                return None
-            self.eval_args(node, scope)
+                return UNKNOWN
             if fact.get("stateless"):
                 device: Device = DEV_ANY
             elif fact.get("to") or fact.get("places"):
@@ -168,9 +169,33 @@ class CallsMixin:
                 moves_inputs=bool(fact.get("moves")),
             )
         if kind == "function":
-            self.eval_args(node, scope)
             return imported_value(fact, self.new_oid(), q)
-        return None
+        return UNKNOWN
+
+    def forget_moved_args(
+        self, fact: dict, args: list[tuple[cst.Arg, Value]], scope: Scope
+    ) -> None:
+        """Modules passed to another module's function (or constructor) that moves
+        that parameter in place (`prepare(model, device)`): no longer known to be on the
+        CPU.  Elements of a list passed there too (`place_all([a, b], device)`)."""
+        moved = set(fact.get("moves_args") or ())
+        if not moved:
+            return
+        params = list(fact.get("params") or ())
+        position = 0
+        for arg, value in args:
+            if arg.star:
+                return  # the rest cannot be matched to parameters
+            if arg.keyword is not None:
+                name = arg.keyword.value
+            else:
+                name = params[position] if position < len(params) else ""
+                position += 1
+            if name not in moved:
+                continue
+            for held in (value, *(value.elems or ()), *([value.elem] if value.elem else [])):
+                if held.kind is Kind.MODULE and held.oid:
+                    self.move_in_place(held, None, replace(held, device=DEV_UNKNOWN), scope)
 
     # Handlers of `eval_known_call`: (q, last part of q, call, scope) -> value.
     def _call_device(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:

@@ -110,6 +110,44 @@ def _moves_itself(init: cst.FunctionDef) -> bool:
     return False
 
 
+def _param_names(func: cst.FunctionDef, method: bool) -> list[str]:
+    names = [p.name.value for p in (*func.params.posonly_params, *func.params.params)]
+    return names[1:] if method else names
+
+
+def _moved_params(func: cst.FunctionDef, method: bool = False) -> list[str]:
+    """Parameters whose object the function moves in place (`model.to(device)`, also
+    each element of one it iterates: `for m in models: m.cuda()`): after the call, an
+    importer's module passed there is no longer where it was."""
+    params = set(_param_names(func, method))
+    params.update(p.name.value for p in func.params.kwonly_params)
+    if not params:
+        return []
+    holders: dict[str, str] = {}  # loop variable -> the parameter it iterates
+    for node in _walk(func.body):
+        if (
+            type(node) is cst.For
+            and type(node.target) is cst.Name
+            and type(node.iter) is cst.Name
+            and node.iter.value in params
+        ):
+            holders[node.target.value] = node.iter.value
+    moved: set[str] = set()
+    for node in _walk(func.body):
+        if (
+            type(node) is cst.Call
+            and type(node.func) is cst.Attribute
+            and type(node.func.value) is cst.Name
+            and node.func.attr.value in _SELF_MOVES
+        ):
+            name = node.func.value.value
+            if name in params:
+                moved.add(name)
+            elif name in holders:
+                moved.add(holders[name])
+    return sorted(moved)
+
+
 def _walk(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
     stack = [node]
     while stack:
@@ -138,8 +176,11 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
     classes: dict[str, dict[str, Any]] = {}
     for name, info in visitor.classes.items():
         init = info.methods.get("__init__")
+        moved = _moved_params(init, method=True) if init is not None else []
         classes[name] = {
             "bases": [b for b in info.bases if b],
+            "moves_args": moved,
+            "params": _param_names(init, True) if moved and init is not None else [],
             "module": info.is_module,
             "stateless": info.stateless,
             "to": info.defines_to or (init is not None and _moves_itself(init)),
@@ -148,16 +189,20 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
             "cpu_side": info.cpu_side,
         }
     functions: dict[str, dict[str, Any]] = {}
-    for name, returns in visitor.function_returns.items():
-        func = visitor.functions.get(name)
-        if not returns or name.startswith("__") or func is None or not _plain_function(func):
-            continue
-        result = returns[0]
-        for r in returns[1:]:
-            result = join_values(result, r)
-        fact = _value_fact(result, visitor)
-        if fact is not None:
-            functions[name] = fact
+    for name, func in visitor.functions.items():
+        entry: dict[str, Any] = {}
+        returns = visitor.function_returns.get(name)
+        if returns and not name.startswith("__") and _plain_function(func):
+            result = returns[0]
+            for r in returns[1:]:
+                result = join_values(result, r)
+            entry.update(_value_fact(result, visitor) or {})
+        moved = _moved_params(func)
+        if moved:
+            entry["moves_args"] = moved
+            entry["params"] = _param_names(func, False)
+        if entry:
+            functions[name] = entry
     constants: dict[str, dict[str, Any]] = {}
     for name, value in visitor.module_env.items():
         if "." in name or name.startswith("<") or name in visitor.functions:
