@@ -46,6 +46,7 @@ NOT_FULLY_FIXED = {
     "dl001_mismatch_in_gpu_only_test.py": "DL001",
     # a default `device="cuda"` parameter: no fallback expression fits a signature
     "dl002_device_param_default.py": "DL002",
+    "dl002_gpu_only_script_and_omitted_default.py": "DL002",
     # the partner (`logits`) is made further down, in the loop: it cannot be named earlier
     "dl005_numpy_stats_class_mask.py": "DL005",
     # the partner is a module passed to `__init__` (`backbone`): a module has no `.device`

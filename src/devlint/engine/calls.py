@@ -505,6 +505,7 @@ class CallsMixin:
         lit = N.accelerator_literal(arg)
         if lit is not None:
             self.add_hardcoded(arg, repr(lit), "literal", scope)
+            self.requires_accelerator_here(arg, scope)
             return frozenset({lit})
         s = N.string_value(arg)
         if s is not None:
@@ -513,6 +514,7 @@ class CallsMixin:
         if v.kind is Kind.DEVICE and v.site is not None:
             written = N.string_value(v.site) if isinstance(v.site, cst.SimpleString) else None
             self.add_hardcoded(v.site, repr(written or next(iter(v.device))), "literal", scope)
+            self.requires_accelerator_here(arg, scope)
         if v.kind in (Kind.DEVICE, Kind.TENSOR):
             return v.device
         if v.kind is Kind.OTHER and v.device == DEV_ANY:
@@ -827,7 +829,7 @@ class CallsMixin:
             if init is not None and bound is not None:
                 # what the constructor's parameters receive (a shape probe in `__init__`
                 # of a backbone every caller builds on the CPU is not a finding)
-                self.record_passed(init, bound, scope)
+                self.record_passed(init, bound, scope, node)
             return value
         init = info.methods.get("__init__")
         if init is not None:
@@ -906,10 +908,22 @@ class CallsMixin:
             result = join_values(result, r)
         return result
 
-    def record_passed(self, func: cst.FunctionDef, bound: dict[str, Value], scope: Scope) -> None:
+    def record_passed(
+        self,
+        func: cst.FunctionDef,
+        bound: dict[str, Value],
+        scope: Scope,
+        node: Optional[cst.CSTNode] = None,
+    ) -> None:
         """Remember what a same-file call passes each parameter of `func`: a placed
         tensor or module, a CPU one, or something else.  Data-pipeline code (a dataset's
-        methods, a collate function) only ever holds CPU data: what it passes is CPU."""
+        methods, a collate function) only ever holds CPU data: what it passes is CPU.
+        `node`: the call, counted with the parameters it passes (a private helper's
+        default that every call overrides is never used)."""
+        if node is not None:
+            self.call_sites.setdefault(id(func), set()).add(id(node))
+            for pname in bound:
+                self.passing_sites.setdefault((id(func), pname), set()).add(id(node))
         caller = scope.func.name.value if scope.func is not None else ""
         cpu_side = (scope.cls is not None and scope.cls.cpu_side) or "collate" in caller
         for pname, value in bound.items():
@@ -952,7 +966,7 @@ class CallsMixin:
                     and p.default.value == "None"
                 ):
                     bound[p.name.value] = OTHER
-        self.record_passed(func, bound, scope)
+        self.record_passed(func, bound, scope, node)
         # what the caller left out is the default: a flag (`cuda=False`) or `None`
         # decides the callee's branches
         # (unless a starred argument may be passing them)

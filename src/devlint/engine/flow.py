@@ -35,6 +35,7 @@ from devlint.engine.calls import SAVED, CallsMixin
 from devlint.engine.expressions import ExpressionsMixin
 from devlint.engine.facts import (
     FileFacts,
+    HardcodedDevice,
     LoadCall,
 )
 from devlint.engine.methods import MethodsMixin
@@ -57,6 +58,7 @@ from devlint.engine.syntax import (
     all_params,
     called_method_names,
     collate_moves,
+    conditional_parts,
     cpu_only_params,
     default_constants,
     forget_calls,
@@ -74,6 +76,7 @@ from devlint.engine.syntax import (
     subscript_key,
     target_names,
     tensor_uses,
+    unconditional_statements,
 )
 from devlint.engine.values import (
     DEV_ANY,
@@ -96,6 +99,7 @@ from devlint.engine.values import (
     tensor,
     truth,
 )
+from devlint.engine.walk import walk
 from devlint.roles import LIBRARY, PROGRAM
 
 # classes whose names say they belong to the data pipeline, which runs on the CPU:
@@ -216,6 +220,13 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.saved_payloads: dict[str, list[bool]] = {}
         self.load_paths: list[tuple[LoadCall, str]] = []
         self._in_progress: set[int] = set()
+        # private helpers' hard-coded device defaults, and, per same-file function, the
+        # calls seen and those passing each parameter (`report_private_defaults`)
+        self._private_defaults: list[tuple[cst.FunctionDef, cst.Param, str, bool]] = []
+        self.call_sites: dict[int, set[int]] = {}
+        self.passing_sites: dict[tuple[int, str], set[int]] = {}
+        # function (or module) -> its small statements that run whenever it does
+        self._unconditional: dict[int, set[int]] = {}
         # same-file calls analysed with given arguments (`CallsMixin._call_key`)
         self._call_memo: dict[tuple, Scope] = {}
         # the open scopes, innermost last; functions asked for by `analyze_function`; the
@@ -551,6 +562,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 done = self.analyze_function(func, None, report=True)
                 self.function_returns[func.name.value] = done.returns
         self.drop_cpu_payload_loads()
+        self.report_private_defaults()
         for target, fact, evidence in self._pending:
             if evidence is not None and evidence[0] < 0:
                 # a factory meeting a parameter: unless every call in this file passes it
@@ -767,9 +779,34 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             and scope.report
             and (scope.func is None or places_with(scope.func, p.name.value))
         ):
-            self.add_hardcoded(
-                p.default, f"{p.name.value}={self.text(p.default)}", "default", scope
-            )
+            literal = f"{p.name.value}={self.text(p.default)}"
+            fname = scope.func.name.value if scope.func is not None else ""
+            if fname.startswith("_") and not fname.endswith("__"):
+                # a private helper's default: decided once every call in this file is seen
+                if not scope.guarded and self.once("private-default", id(p.default)):
+                    assert scope.func is not None
+                    self._private_defaults.append((scope.func, p, literal, scope.receives_tensors))
+                return
+            self.add_hardcoded(p.default, literal, "default", scope)
+
+    def report_private_defaults(self) -> None:
+        """`def _get_pixels(..., device="cuda")`: a private helper's hard-coded default
+        fails only for a caller that omits the argument; when every call of this file
+        passes it (and the name is used nowhere else: no callback, no export), none does."""
+        if not self._private_defaults:
+            return
+        uses: dict[str, int] = {}
+        for node in walk(self.module):
+            if type(node) is cst.Name:
+                uses[node.value] = uses.get(node.value, 0) + 1
+        for func, p, literal, receives in self._private_defaults:
+            name = func.name.value
+            sites = self.call_sites.get(id(func), set())
+            passing = self.passing_sites.get((id(func), p.name.value), set())
+            # the def's own name, and one name per call: used nowhere else
+            if sites and sites <= passing and uses.get(name, 0) == len(sites) + 1:
+                continue
+            self.facts.hardcoded.append(HardcodedDevice(p.default, literal, "default", receives))
 
     def analyze_function(
         self,
@@ -895,10 +932,28 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         False when the block certainly exits."""
         scope = self.scope
         for stmt in statements:
+            if isinstance(stmt, cst.BaseSmallStatement):
+                scope.current_small = stmt
             stmt.visit(self)
             if scope.exited:
                 return False
         return True
+
+    def requires_accelerator_here(self, node: cst.CSTNode, scope: Scope) -> None:
+        """A hard-coded accelerator that certainly runs whenever its scope does (a
+        statement of the function's or module's own body, or of a `with` there, outside
+        conditional expressions): without an accelerator the scope stops here, so what
+        follows runs only where there is one.  A later hard-coded use in the same flow is
+        the same defect, reported once (issue 13, class 8)."""
+        small = scope.current_small
+        if small is None or scope.guarded:
+            return
+        owner: cst.CSTNode = scope.func if scope.func is not None else self.module
+        done = self._unconditional.get(id(owner))
+        if done is None:
+            done = self._unconditional[id(owner)] = unconditional_statements(owner.body)
+        if id(small) in done and id(node) not in conditional_parts(small):
+            scope.guarded_rest = True
 
     def walk_branch(self, suite: cst.BaseSuite) -> bool:
         """`walk_block` for a branch: the scope's exit flag is the branch's own, and is

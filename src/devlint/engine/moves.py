@@ -51,6 +51,7 @@ class MovesMixin:
                 receiver_text = self.facts.text(func.value, 1000)
                 call_text = f"{receiver_text}.cuda()" if len(receiver_text) <= 30 else ".cuda()"
                 self.add_hardcoded(func.attr, call_text, "cuda_call", scope, node)
+                self.requires_accelerator_here(node, scope)
                 target = frozenset({"cuda"})
                 if arg is not None:
                     self.eval(arg, scope)

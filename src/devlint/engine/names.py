@@ -186,7 +186,8 @@ NOT_MODEL_SUFFIX_RE = re.compile(
 )
 # A test expression that checks which device is available or in use.
 DEVICE_CONDITION_RE = re.compile(
-    r"cuda|gpu|device|mps|accel|xpu|is_available|npu|hpu|(?<![a-z])(?:tpu|xla)|prefetch", re.I
+    r"cuda|gpu|device|mps|accel|xpu|is_available|npu|hpu|(?<![a-z])(?:tpu|xla)|prefetch|nccl",
+    re.I,
 )
 ACCELERATOR_LITERAL_RE = re.compile(r"^(cuda|mps|xpu|hpu|npu|xla)(:\d+)?$")
 

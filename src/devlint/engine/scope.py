@@ -78,6 +78,8 @@ class Scope:
     placements: list[Device] = field(default_factory=list)
     depth: int = 0
     receives_tensors: bool = False
+    # the small statement being analysed (`FlowVisitor.requires_accelerator_here`)
+    current_small: Optional[cst.CSTNode] = None
 
     @property
     def guarded(self) -> bool:

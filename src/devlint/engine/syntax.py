@@ -619,3 +619,46 @@ def places_state(init: cst.FunctionDef) -> bool:
         if type(n) is cst.Arg and n.star == "**":
             return True
     return False
+
+
+def unconditional_statements(body: cst.BaseSuite | Sequence[cst.CSTNode]) -> set[int]:
+    """Ids of the small statements of a block that run whenever the block does: its own
+    simple statements and those of `with` blocks in it (not branches, loops or `try`)."""
+    statements = body.body if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)) else body
+    out: set[int] = set()
+    for stmt in statements:
+        if isinstance(stmt, cst.BaseSmallStatement):
+            out.add(id(stmt))
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            out.update(id(small) for small in stmt.body)
+        elif isinstance(stmt, cst.With):
+            out.update(unconditional_statements(stmt.body))
+    return out
+
+
+def conditional_parts(stmt: cst.CSTNode) -> set[int]:
+    """Ids of the nodes of a statement that may not run when it does: the branches of a
+    conditional expression, the right operand of `and`/`or`, lambdas and comprehensions
+    (all but their first iterable)."""
+    out: set[int] = set()
+
+    def take(node: cst.CSTNode) -> None:
+        out.update(id(n) for n in walk(node))
+
+    for n in walk(stmt):
+        t = type(n)
+        if t is cst.IfExp:
+            take(n.body)
+            take(n.orelse)
+        elif t is cst.BooleanOperation:
+            take(n.right)
+        elif t is cst.Lambda:
+            take(n.body)
+        elif t in (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp):
+            for child in n.children:
+                if child is not n.for_in:
+                    take(child)
+            take(n.for_in)
+            out.discard(id(n.for_in.iter))
+            out.difference_update(id(x) for x in walk(n.for_in.iter))
+    return out

@@ -1,0 +1,121 @@
+"""DL002 precision (issue 13): one hard-coded accelerator per flow, guards by NCCL, and
+private helpers whose hard-coded default no call uses."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from devlint.engine.flow import analyze
+from devlint.positions import positions_of
+
+
+def hardcoded_lines(src: str) -> list[int]:
+    text = "import torch\nimport torch.nn as nn\nimport torch.distributed as dist\n"
+    text += textwrap.dedent(src)
+    module = cst.parse_module(text)
+    facts = analyze(module, text)
+    where = positions_of(module, [h.node for h in facts.hardcoded])
+    return sorted(where[id(h.node)].start.line for h in facts.hardcoded)
+
+
+def test_a_later_hard_coded_device_in_the_same_flow_is_the_same_defect() -> None:
+    assert hardcoded_lines(
+        """
+        def run(batches):
+            model = nn.Linear(4, 2).cuda()
+            center = torch.zeros(2, device="cuda")
+            for b in batches:
+                print(model(b.cuda()) - center)
+        """
+    ) == [6]
+
+
+def test_only_a_use_that_always_runs_guards_what_follows() -> None:
+    # in a branch, a loop, a `try`, a conditional expression or after `and`/`or`, the
+    # first use may not run: later ones are findings of their own
+    assert hardcoded_lines(
+        """
+        def a(flag):
+            if flag:
+                x = torch.ones(2).cuda()
+            return torch.zeros(2).cuda()
+
+        def b(items):
+            for t in items:
+                t.cuda()
+            return torch.zeros(2).cuda()
+
+        def c(flag):
+            y = torch.ones(2).cuda() if flag else None
+            return torch.zeros(2).cuda(), y
+
+        def d(x):
+            try:
+                x = x.cuda()
+            except RuntimeError:
+                pass
+            return torch.zeros(2).cuda()
+        """
+    ) == [7, 8, 12, 13, 16, 17, 21, 24]
+
+
+def test_a_with_block_runs_its_body_whatever_happens() -> None:
+    assert hardcoded_lines(
+        """
+        def run(path):
+            with open(path) as fh:
+                model = torch.load(fh, map_location="cuda:0")
+            return model, torch.zeros(2, device="cuda")
+        """
+    ) == [7]
+
+
+def test_a_module_level_use_guards_every_function_of_a_script() -> None:
+    # the import of the module fails first on a CPU-only machine
+    assert hardcoded_lines(
+        """
+        model = nn.Linear(4, 2).cuda()
+
+        def step(x):
+            return model(x.cuda())
+        """
+    ) == [5]
+
+
+def test_an_nccl_process_group_means_cuda_is_there() -> None:
+    assert hardcoded_lines(
+        """
+        def reduce(v):
+            t = torch.tensor([v])
+            if dist.get_backend() == "nccl":
+                t = t.cuda()
+            dist.all_reduce(t)
+            return t
+        """
+    ) == []
+
+
+def test_a_private_default_no_call_uses_is_no_finding() -> None:
+    passed = textwrap.dedent(
+        """
+        def _fill(shape, device="cuda"):
+            return torch.zeros(shape, device=device)
+
+        class Eraser:
+            def __init__(self, device="cpu"):
+                self.device = device
+
+            def __call__(self, img):
+                return img + _fill(img.shape, device=self.device)
+        """
+    )
+    assert hardcoded_lines(passed) == []
+    # a call that leaves it out, a reference that is not a call, a public helper: findings
+    omitted = passed + "\ndef g(x):\n    return x + _fill(x.shape)\n"
+    assert hardcoded_lines(omitted) == [5]
+    callback = passed + "\nFILLERS = [_fill]\n"
+    assert hardcoded_lines(callback) == [5]
+    public = passed.replace("_fill", "fill")
+    assert hardcoded_lines(public) == [5]
