@@ -156,6 +156,7 @@ def test_same_findings_whole_project_alone_any_jobs_and_cache(
         ("finetune.py", 16, "DL001"),
         ("finetune.py", 18, "DL001"),
         ("finetune.py", 22, "DL001"),
+        ("finetune.py", 25, "DL001"),
         ("train.py", 16, "DL001"),
     ]
     assert _found(runner.run(_jobs(root), ALL_RULES, workers=2)) == whole
@@ -210,7 +211,7 @@ def test_a_warm_project_run_never_loads_the_analysis(tmp_path: Path) -> None:
     warm = subprocess.run(args, capture_output=True, text=True, cwd=root)
     assert "LOADED True 1" in cold.stderr, cold.stderr
     assert "LOADED False 1" in warm.stderr, warm.stderr
-    assert warm.stdout == cold.stdout and "Found 5 problems." in warm.stdout
+    assert warm.stdout == cold.stdout and "Found 6 problems." in warm.stdout
 
 
 def test_what_a_function_returns_is_a_fact_only_when_its_call_returns_it(tmp_path: Path) -> None:
@@ -228,3 +229,29 @@ def test_what_a_function_returns_is_a_fact_only_when_its_call_returns_it(tmp_pat
     )
     functions = _summary(module, "")["functions"]
     assert sorted(functions) == ["no_grad", "plain"]
+
+
+def test_what_an_imported_module_class_holds_decides_where_it_is() -> None:
+    """Built on the CPU only when it (or a base, or a class it builds) has layers of its
+    own; one that moves its state to its input works anywhere; one that keeps the
+    modules it is given moves them with it."""
+    summaries: dict[str, dict] = {}
+
+    def load(path: str) -> dict:
+        if path not in summaries:
+            summaries[path] = _summary(Path(path), "visionkit")
+        return summaries[path]
+
+    proj = project.Project({}, load)
+    roots = project.identify(str(TRAINER / "evaluate.py")).roots
+
+    def fact(name: str) -> dict:
+        found = proj.resolve(f"visionkit.models.{name}", roots)
+        assert found is not None
+        return found
+
+    assert fact("ConvNet")["layers"] and not fact("ConvNet")["adapts"]
+    assert fact("TwoBlocks")["layers"]  # through the blocks it builds, from blocks.py
+    assert fact("Pyramid")["adapts"]
+    assert fact("Normalize")["stateless"] and not fact("Normalize")["layers"]
+    assert fact("Ensemble")["wraps"] and not fact("Ensemble")["layers"]

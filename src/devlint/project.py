@@ -207,19 +207,29 @@ class Project:
             "to": bool(own["to"]),
             "places": bool(own["places"]),
             "moves": bool(own["moves"]),
+            "layers": bool(own.get("layers")),
+            "wraps": bool(own.get("wraps")),
+            "adapts": bool(own.get("adapts")),
         }
         roots = identify(path).roots
+
+        def find(name: str) -> Optional[dict]:
+            if "." not in name and name in summary["classes"]:
+                return self._lookup(path, name, depth + 1, seen)
+            return self._resolve(name, roots, depth + 1)
+
         for base in own["bases"]:
-            if "." not in base and base in summary["classes"]:
-                found = self._lookup(path, base, depth + 1, seen)
-            else:
-                found = self._resolve(base, roots, depth + 1)
+            found = find(base)
             if found is None or found.get("t") != "class":
                 continue
-            for key in ("module", "to", "places", "moves"):
-                fact[key] = fact[key] or found[key]
+            for key in ("module", "to", "places", "moves", "layers", "wraps", "adapts"):
+                fact[key] = fact[key] or found.get(key, False)
             if found["module"] and not found["stateless"]:
                 fact["stateless"] = False
+        for built in own.get("builds", ()):
+            found = find(built)
+            if found is not None and found.get("t") == "class" and found.get("layers"):
+                fact["layers"] = True  # a layer of its own built from another class
         if own.get("moves_args"):
             fact["moves_args"], fact["params"] = own["moves_args"], own["params"]
         if not fact["module"] and not own.get("moves_args"):

@@ -155,12 +155,21 @@ class CallsMixin:
         if kind == "class":
             if not fact.get("module"):
                 return UNKNOWN
-            if fact.get("stateless"):
-                device: Device = DEV_ANY
-            elif fact.get("to") or fact.get("places"):
-                device = DEV_UNKNOWN
-            else:
+            if fact.get("wraps"):
+                # modules given to it become part of it: moving it moves them
+                for _, value in args:
+                    self.forget_held(value, scope)
+            if fact.get("to") or fact.get("places") or fact.get("adapts"):
+                # placed or moved by its constructor, or moving its state to its input
+                device: Device = DEV_UNKNOWN
+            elif fact.get("stateless"):
+                device = DEV_ANY
+            elif fact.get("layers"):
                 device = self.default_home(scope)
+            elif fact.get("wraps"):
+                device = DEV_UNKNOWN  # it holds what it was given: the caller's device
+            else:
+                device = DEV_ANY  # no parameters or buffers of its own anywhere in sight
             return Value(
                 Kind.MODULE,
                 device,
@@ -191,11 +200,14 @@ class CallsMixin:
             else:
                 name = params[position] if position < len(params) else ""
                 position += 1
-            if name not in moved:
-                continue
-            for held in (value, *(value.elems or ()), *([value.elem] if value.elem else [])):
-                if held.kind is Kind.MODULE and held.oid:
-                    self.move_in_place(held, None, replace(held, device=DEV_UNKNOWN), scope)
+            if name in moved:
+                self.forget_held(value, scope)
+
+    def forget_held(self, value: Value, scope: Scope) -> None:
+        """A module, or the modules of a list or tuple, whose device is no longer known."""
+        for held in (value, *(value.elems or ()), *([value.elem] if value.elem else [])):
+            if held.kind is Kind.MODULE and held.oid:
+                self.move_in_place(held, None, replace(held, device=DEV_UNKNOWN), scope)
 
     # Handlers of `eval_known_call`: (q, last part of q, call, scope) -> value.
     def _call_device(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:

@@ -22,6 +22,7 @@ resolved fact, as sorted `(name, json)` pairs, hashable and part of its cache ke
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 import libcst as cst
@@ -40,6 +41,8 @@ from devlint.engine.values import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from devlint.engine.flow import DeviceFlowVisitor
+    from devlint.engine.names import ImportMap
+    from devlint.engine.scope import ClassInfo
 
 SUMMARY_VERSION = 1
 # calls in `__init__` that move the module itself: where it lives depends on the caller
@@ -107,6 +110,77 @@ def _moves_itself(init: cst.FunctionDef) -> bool:
             and node.attr.value in _SELF_MOVES
         ):
             return True
+    return False
+
+
+# torch.nn classes that hold parameters or buffers (not activations, pooling, dropout...)
+_STATEFUL_LAYER = re.compile(
+    r"Linear|Conv|BatchNorm|LayerNorm|GroupNorm|InstanceNorm|RMSNorm|Embedding|LSTM|GRU|"
+    r"RNN|MultiheadAttention|Transformer|Bilinear|PReLU|LocalResponseNorm"
+)
+_REGISTERS = frozenset({"register_buffer", "register_parameter", "Parameter"})
+
+
+def _class_state(info: ClassInfo, imports: ImportMap) -> dict[str, Any]:
+    """What a module class holds, read from all its methods, for an importer building
+    one: `layers` (it makes torch layers with parameters, or registers parameters or
+    buffers: it has a device), `wraps` (its constructor keeps an argument, maybe a
+    module, on `self`: its device is its caller's), `adapts` (a method moves something
+    to its input's device: it works wherever its input is), `builds` (other classes it
+    constructs, resolved across modules: one of them may hold the state)."""
+    layers = False
+    adapts = False
+    builds: set[str] = set()
+    for method in info.methods.values():
+        params = set(_param_names(method, True))
+        for node in _walk(method.body):
+            if type(node) is not cst.Call:
+                continue
+            if not adapts and _follows_a_parameter(node, params):
+                adapts = True
+            q = imports.qualify(node.func) or ""
+            last = q.rsplit(".", 1)[-1]
+            if last in _REGISTERS or (q.startswith("torch.nn.") and _STATEFUL_LAYER.search(last)):
+                layers = True
+            elif last[:1].isupper() and not q.startswith("torch."):
+                builds.add(q)
+    init = info.methods.get("__init__")
+    wraps = init is not None and stores_arguments(init)
+    return {"layers": layers, "wraps": wraps, "adapts": adapts, "builds": sorted(builds)}
+
+
+def _follows_a_parameter(call: cst.Call, params: set[str]) -> bool:
+    """`k.to(x.device)`, `k.to(device=x.device, dtype=x.dtype)`, `k.type_as(x)` with `x`
+    a parameter of the method: the module moves its state to its input's device."""
+    func = call.func
+    if type(func) is not cst.Attribute or func.attr.value not in ("to", "type_as"):
+        return False
+    for arg in call.args:
+        value = arg.value
+        if func.attr.value == "type_as" and type(value) is cst.Name and value.value in params:
+            return True
+        if (
+            type(value) is cst.Attribute
+            and value.attr.value == "device"
+            and type(value.value) is cst.Name
+            and value.value.value in params
+        ):
+            return True
+    return False
+
+
+def stores_arguments(init: cst.FunctionDef) -> bool:
+    """A constructor that keeps one of its arguments on `self` (`self.body = body`):
+    an argument that is a module becomes part of the object, and moves with it."""
+    params = set(_param_names(init, True)) | {p.name.value for p in init.params.kwonly_params}
+    for node in _walk(init.body):
+            if type(node) is cst.Assign and any(
+                type(t.target) is cst.Attribute
+                and type(t.target.value) is cst.Name
+                and t.target.value.value == "self"
+                for t in node.targets
+            ) and any(type(n) is cst.Name and n.value in params for n in _walk(node.value)):
+                return True
     return False
 
 
@@ -187,6 +261,7 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
             "places": info.places_state,
             "moves": info.moves_inputs,
             "cpu_side": info.cpu_side,
+            **(_class_state(info, visitor.imports) if info.is_module or info.bases else {}),
         }
     functions: dict[str, dict[str, Any]] = {}
     for name, func in visitor.functions.items():
