@@ -74,12 +74,16 @@ def test_a_summary_says_what_importers_need() -> None:
     assert placement["functions"]["place"] == {"moves_args": ["model"], "params": ["model", "device"]}
     assert placement["functions"]["place_all"]["moves_args"] == ["models"]
     assert "count_parameters" not in placement["functions"]
+    report = _summary(TRAINER / "report.py", "")
+    # what only a placed argument makes a finding, and who passes one
+    assert report["conditional"]["histogram"] == {"params": ["values", "bins"], "placed": ["values"]}
+    assert _summary(TRAINER / "attend.py", "")["calls"] == {"report.histogram": ["0"]}
     config = _summary(TRAINER / "visionkit" / "config.py", "visionkit")
     assert config["constants"]["ACCEL"] == {"kind": "device", "device": ["sym:ACCEL"]}
     # a package's `__init__.py` is summarised for its re-exports
     init = _summary(TRAINER / "visionkit" / "__init__.py", "visionkit")
     assert init["aliases"]["ConvNet"] == "visionkit.models.ConvNet"
-    json.dumps([blocks, models, masks, placement, config, init])  # plain JSON: it is cached and sent between processes
+    json.dumps([blocks, models, masks, placement, report, config, init])  # plain JSON: it is cached and sent between processes
 
 
 def test_names_resolve_through_reexports_stars_and_bases() -> None:
@@ -152,11 +156,12 @@ def test_same_findings_whole_project_alone_any_jobs_and_cache(
     root = _copy(tmp_path)
     whole = _found(runner.run(_jobs(root), ALL_RULES, workers=1))
     assert [(p, line, code) for p, line, code, _ in whole] == [
-        ("attend.py", 13, "DL009"),
+        ("attend.py", 15, "DL009"),
         ("finetune.py", 16, "DL001"),
         ("finetune.py", 18, "DL001"),
         ("finetune.py", 22, "DL001"),
         ("finetune.py", 25, "DL001"),
+        ("report.py", 9, "DL007"),
         ("train.py", 16, "DL001"),
     ]
     assert _found(runner.run(_jobs(root), ALL_RULES, workers=2)) == whole
@@ -166,7 +171,8 @@ def test_same_findings_whole_project_alone_any_jobs_and_cache(
     assert _found(runner.run(_jobs(root), ALL_RULES, workers=1, cache=warm_cache)) == whole
     assert warm_cache.misses == 0 and warm_cache.hits == len(_jobs(root))
     # a pre-commit run names one file: the rest of the project still informs it
-    for name in ("train.py", "finetune.py", "attend.py"):
+    # (report.py: its finding is there because attend.py, not named, calls it placed)
+    for name in ("train.py", "finetune.py", "attend.py", "report.py"):
         alone = _found(runner.run(_jobs(root, [name]), ALL_RULES, workers=1))
         assert alone == [f for f in whole if f[0] == name]
         fresh = _cache(tmp_path / f"alone-{name}")
@@ -211,7 +217,7 @@ def test_a_warm_project_run_never_loads_the_analysis(tmp_path: Path) -> None:
     warm = subprocess.run(args, capture_output=True, text=True, cwd=root)
     assert "LOADED True 1" in cold.stderr, cold.stderr
     assert "LOADED False 1" in warm.stderr, warm.stderr
-    assert warm.stdout == cold.stdout and "Found 6 problems." in warm.stdout
+    assert warm.stdout == cold.stdout and "Found 7 problems." in warm.stdout
 
 
 def test_what_a_function_returns_is_a_fact_only_when_its_call_returns_it(tmp_path: Path) -> None:

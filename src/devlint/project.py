@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any, Callable, Optional
 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+CALLERS = "@callers:"  # as `engine.summary.CALLERS` (not imported: a warm run loads no engine)
 _MAX_DEPTH = 12  # re-exports followed at most this deep (and never in a cycle)
 
 
@@ -36,6 +37,7 @@ class Identity:
     name: str
     package: str
     roots: tuple[str, ...]
+    top: str = ""  # the project's root folder (where its importers are looked for)
 
 
 @lru_cache(maxsize=8192)
@@ -83,7 +85,7 @@ def identify(path: str) -> Identity:
         for extra in (top, os.path.join(top, "src")):
             if extra not in roots and os.path.isdir(extra):
                 roots.append(extra)
-    return Identity(name, package, tuple(roots))
+    return Identity(name, package, tuple(roots), top or folder)
 
 
 @lru_cache(maxsize=16384)
@@ -130,15 +132,86 @@ class Project:
         return self.summaries[path]
 
     def facts_for(self, path: str, asked: list[str]) -> tuple[tuple[str, str], ...]:
-        """The facts of the imported names a file's analysis asked about, encoded for
-        `EngineOptions.project` (empty when the project says nothing about any)."""
+        """The facts a file's analysis gets from the rest of the project, encoded for
+        `EngineOptions.project` (empty when the project says nothing): what the imported
+        names it asked about are, and which of its functions' parameters its importers
+        pass placed tensors ("@callers:" facts)."""
         roots = identify(path).roots
         found: dict[str, dict] = {}
         for name in asked:
             fact = self.resolve(name, roots)
             if fact is not None:
                 found[name] = fact
+        for fname, params in self.callers_of(path).items():
+            found[f"{CALLERS}{fname}"] = {"params": params}
         return encode_facts(found)
+
+    def callers_of(self, path: str) -> dict[str, dict[str, str]]:
+        """For each function of module `path` with a parameter that only a placed
+        argument makes a finding (its summary's `conditional`): the parameters some
+        module of the project passes a placed tensor, each with the first such module
+        (by path, relative to the project's root).  Importers are looked for in the whole
+        project, whatever files the run names, so a file's findings do not depend on it."""
+        summary = self.summary(path)
+        conditional = (summary or {}).get("conditional") or {}
+        if not conditional:
+            return {}
+        top = identify(path).top
+        out: dict[str, dict[str, str]] = {}
+        for other in _importers(top, path, tuple(sorted(conditional))):
+            theirs = self.summary(other)
+            if not theirs or not theirs.get("calls"):
+                continue
+            roots = identify(other).roots
+            for qname, keys in sorted(theirs["calls"].items()):
+                found = self.definition(qname, roots)
+                if found is None or found[0] != path or found[1] not in conditional:
+                    continue
+                fname = found[1]
+                params = conditional[fname]["params"]
+                for key in keys:
+                    name = params[int(key)] if key.isdigit() and int(key) < len(params) else key
+                    if name in conditional[fname]["placed"]:
+                        caller = os.path.relpath(other, top).replace(os.sep, "/")
+                        out.setdefault(fname, {}).setdefault(name, caller)
+        return out
+
+    def definition(self, qname: str, roots: tuple[str, ...]) -> Optional[tuple[str, str]]:
+        """The module file and name that define an imported function (re-exports and
+        star imports followed), or None."""
+        parts = qname.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            path = locate(".".join(parts[:i]), roots)
+            if path is None:
+                continue
+            if len(parts) - i != 1:
+                return None
+            return self._defined(path, parts[i], 0, set())
+        return None
+
+    def _defined(
+        self, path: str, name: str, depth: int, seen: set[tuple[str, str]]
+    ) -> Optional[tuple[str, str]]:
+        if depth > _MAX_DEPTH or (path, name) in seen:
+            return None
+        seen.add((path, name))
+        summary = self.summary(path)
+        if summary is None:
+            return None
+        if name in (summary.get("conditional") or {}) or name in summary["functions"]:
+            return path, name
+        target = summary["aliases"].get(name)
+        if target is not None:
+            return self.definition(target, identify(path).roots) if depth < _MAX_DEPTH else None
+        for star in summary["stars"]:
+            star_path = locate(star, identify(path).roots)
+            star_summary = self.summary(star_path) if star_path is not None else None
+            if star_path is None or star_summary is None or not _exported(star_summary, name):
+                continue
+            found = self._defined(star_path, name, depth + 1, seen)
+            if found is not None:
+                return found
+        return None
 
     def resolve(self, qname: str, roots: tuple[str, ...]) -> Optional[dict]:
         key = (qname, roots)
@@ -237,6 +310,47 @@ class Project:
         return fact
 
 
+# folders that hold no module of the project (environments, caches, build output)
+_SKIP_DIRS = frozenset(
+    {"__pycache__", "node_modules", "site-packages", "build", "dist", ".devlint_cache"}
+)
+
+
+@lru_cache(maxsize=256)
+def _project_files(top: str) -> tuple[str, ...]:
+    """Every `.py` file of the project under `top` (hidden folders, virtual
+    environments and caches left out), sorted."""
+    out = []
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = [
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in _SKIP_DIRS
+            and not os.path.isfile(os.path.join(folder, d, "pyvenv.cfg"))
+        ]
+        out.extend(os.path.join(folder, f) for f in files if f.endswith(".py"))
+    return tuple(sorted(os.path.normpath(p) for p in out))
+
+
+def _importers(top: str, path: str, names: tuple[str, ...]) -> list[str]:
+    """The project's files that may call one of `names` of module `path`: their text
+    names the function (a cheap test before their summaries are read)."""
+    wanted = [n.encode() for n in names]
+    found = []
+    for other in _project_files(top):
+        if other == path:
+            continue
+        try:
+            with open(other, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        if any(w in data for w in wanted):
+            found.append(other)
+    return found
+
+
 def _exported(summary: Summary, name: str) -> bool:
     """Whether `from m import *` takes `name` from a module."""
     names = summary.get("all")
@@ -268,5 +382,5 @@ def encode_facts(facts: dict[str, dict]) -> tuple[tuple[str, str], ...]:
 
 def forget() -> None:
     """Forget what the file system said (a long-lived server sees packages change)."""
-    for cached in (_is_package, _project_root, identify, _module_file):
+    for cached in (_is_package, _project_root, identify, _module_file, _project_files):
         cached.cache_clear()

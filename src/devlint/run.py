@@ -274,7 +274,7 @@ def check_source(
             collect=collect,
             **analysis_options(settings, options),
         )
-        facts = _project_facts(display, collect.get("asked", ()), settings, options)
+        facts = _project_facts(display, collect, settings, options)
         if facts:
             # what the project's other modules (on disk) say about its imports
             found = checker.check_source(
@@ -296,12 +296,15 @@ def check_source(
 
 
 def _project_facts(
-    display: str, asked: Sequence[str], settings: Settings, options: RunOptions
+    display: str, collect: dict, settings: Settings, options: RunOptions
 ) -> tuple[tuple[str, str], ...]:
     """The facts the project gives one file checked on its own (stdin with a name, an
     editor's buffer): its imports resolved from its place, the modules they lead to
-    summarised from the cache or from disk (`runner.outside_summary`)."""
-    if display == "-" or not asked:
+    summarised from the cache or from disk (`runner.outside_summary`), and what its
+    importers pass its functions (the buffer's own summary, as just analysed)."""
+    asked = collect.get("asked") or ()
+    own = collect.get("summary") or {}
+    if display == "-" or not (asked or own.get("conditional")):
         return ()
     cache = _cache(settings, options)
     codes = list(settings.codes)
@@ -311,8 +314,11 @@ def _project_facts(
         "max_file_bytes": options.max_bytes,
     }
     project_forget()
-    proj = Project({}, lambda path: runner.outside_summary(path, codes, cache, run_options))
-    return proj.facts_for(os.path.abspath(display), list(asked))
+    path = os.path.normpath(os.path.abspath(display))
+    proj = Project(
+        {path: own or None}, lambda p: runner.outside_summary(p, codes, cache, run_options)
+    )
+    return proj.facts_for(path, list(asked))
 
 
 def _describe(exc: Exception) -> str:

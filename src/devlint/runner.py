@@ -303,7 +303,7 @@ def run(
         if i in final:
             continue
         asked = summaries[i][1]
-        facts = project.facts_for(_abs(job.path), asked) if asked else ()
+        facts = project.facts_for(_abs(job.path), asked)
         digest = facts_digest(facts)
         if i in fresh and not facts:
             final[i] = fresh[i].findings

@@ -77,9 +77,32 @@ class CallsMixin:
         args = self.eval_args(node, scope)
         return self.call_value(node, callee, args, scope)
 
+    def record_outgoing(self, q: str, args: list[tuple[cst.Arg, Value]]) -> None:
+        """Which arguments a call of an imported function passes placed (by position or
+        keyword): the callee's module learns that a parameter of it is placed."""
+        position = 0
+        for arg, value in args:
+            if arg.star:
+                return
+            if arg.keyword is not None:
+                key = arg.keyword.value
+            else:
+                key = str(position)
+                position += 1
+            if (
+                value.kind in (Kind.TENSOR, Kind.MODULE)
+                and is_placed(value.device)
+                and not is_weak(value.device)
+            ):
+                self.outgoing.setdefault(q, set()).add(key)
+
     def call_value(
         self, node: cst.Call, callee: Value, args: list[tuple[cst.Arg, Value]], scope: Scope
     ) -> Value:
+        if self.asked:
+            q = self.imports.qualify(node.func)
+            if q is not None and q in self.asked:
+                self.record_outgoing(q, args)
         if callee.kind is Kind.MODULE:
             return self.module_call(node, callee, args, scope)
         if callee.type_name == "<moved>":
@@ -141,6 +164,11 @@ class CallsMixin:
         fact = self.imported_fact(q)
         if fact is not None:
             return self.imported_call(q, fact, node, scope)
+        if q in self.asked and type(node.func) is cst.Attribute:
+            # `helpers.add_position(x)`: a function of another module of the project, of
+            # which nothing is known but the arguments it is given here
+            self.record_outgoing(q, self.eval_args(node, scope))
+            return UNKNOWN
         return None
 
     def imported_call(self, q: str, fact: dict, node: cst.Call, scope: Scope) -> Optional[Value]:
@@ -151,6 +179,7 @@ class CallsMixin:
         returns the module or device its summary names."""
         kind = fact.get("t")
         args = self.eval_args(node, scope)
+        self.record_outgoing(q, args)
         self.forget_moved_args(fact, args, scope)
         if kind == "class":
             if not fact.get("module"):

@@ -51,7 +51,7 @@ from devlint.engine.scope import (
     LoopInfo,
     Scope,
 )
-from devlint.engine.summary import decode_facts, summarise
+from devlint.engine.summary import CALLERS, decode_facts, summarise
 from devlint.engine.syntax import (
     SETUP_HOOKS,
     UNCONDITIONAL_SKIPS,
@@ -161,6 +161,18 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # name -> fact, `engine.summary`), and the imported names the analysis looked up
         # (the runner gives their facts to a second analysis when the project has any)
         self.project = decode_facts(options.project)
+        # what other modules pass this module's functions: function -> parameter -> the
+        # module that passes it a placed tensor (`devlint.project`, "@callers:" facts)
+        self.callers: dict[str, dict[str, str]] = {
+            name[len(CALLERS) :]: fact["params"]
+            for name, fact in self.project.items()
+            if name.startswith(CALLERS)
+        }
+        # what this module's analysis could not decide: function -> parameters whose
+        # placed argument would make a finding; imported name -> the arguments a call
+        # here passes it placed (positions and keywords)
+        self.conditional: dict[str, set[str]] = {}
+        self.outgoing: dict[str, set[str]] = {}
         self.asked: set[str] = set()
         self._import_heads = {q.split(".", 1)[0] for q in self.imports.aliases.values()}
         self._import_heads.update(q.split(".", 1)[0] for q in self.imports.stars)
@@ -563,6 +575,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 self.function_returns[func.name.value] = done.returns
         self.drop_cpu_payload_loads()
         self.report_private_defaults()
+        by_id = {id(f): name for name, f in self.functions.items()}
         for target, fact, evidence in self._pending:
             if evidence is not None and evidence[0] < 0:
                 # a factory meeting a parameter: unless every call in this file passes it
@@ -571,6 +584,16 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                     target.append(fact)
             elif self.placed_seen and (evidence is None or evidence in self.placed_params):
                 target.append(fact)
+            elif evidence is not None and evidence[0] in by_id:
+                # a module-level function whose parameter no call here places: another
+                # module of the project may (`devlint.project` gives its name back)
+                fname, pname = by_id[evidence[0]], evidence[1]
+                caller = self.callers.get(fname, {}).get(pname)
+                if caller is None:
+                    self.conditional.setdefault(fname, set()).add(pname)
+                else:
+                    said = f"`{caller}` calls `{fname}` with `{pname}` on an accelerator"
+                    target.append(replace(fact, contract=said))  # type: ignore[type-var]
 
     def drop_cpu_payload_loads(self) -> None:
         """A load of a path (an attribute, a call or a literal: not a bare name, which

@@ -45,6 +45,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from devlint.engine.scope import ClassInfo
 
 SUMMARY_VERSION = 1
+# the key prefix of the facts that say which importers place a function's parameters
+CALLERS = "@callers:"
 # calls in `__init__` that move the module itself: where it lives depends on the caller
 _SELF_MOVES = frozenset({"to", "cuda", "xpu", "mps", "npu", "to_empty"})
 
@@ -290,6 +292,10 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
     assigned = visitor.module_assigns.get("__all__")
     if assigned is not None:
         all_names = _literal_names(assigned)
+    conditional = {
+        name: {"params": _param_names(visitor.functions[name], False), "placed": sorted(params)}
+        for name, params in sorted(visitor.conditional.items())
+    }
     return {
         "v": SUMMARY_VERSION,
         "classes": classes,
@@ -298,6 +304,8 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
         "aliases": dict(visitor.imports.aliases),
         "stars": list(visitor.imports.stars),
         "all": all_names,
+        "conditional": conditional,
+        "calls": {q: sorted(keys) for q, keys in sorted(visitor.outgoing.items())},
     }
 
 
