@@ -125,6 +125,7 @@ class Project:
         self.summaries = dict(summaries)
         self._load = load
         self._resolved: dict[tuple[str, tuple[str, ...]], Optional[dict]] = {}
+        self._texts: dict[str, list[tuple[str, bytes]]] = {}  # project root -> its files
 
     def summary(self, path: str) -> Optional[Summary]:
         if path not in self.summaries:
@@ -158,7 +159,7 @@ class Project:
             return {}
         top = identify(path).top
         out: dict[str, dict[str, str]] = {}
-        for other in _importers(top, path, tuple(sorted(conditional))):
+        for other in self._importers(top, path, sorted(conditional)):
             theirs = self.summary(other)
             if not theirs or not theirs.get("calls"):
                 continue
@@ -175,6 +176,22 @@ class Project:
                         caller = os.path.relpath(other, top).replace(os.sep, "/")
                         out.setdefault(fname, {}).setdefault(name, caller)
         return out
+
+    def _importers(self, top: str, path: str, names: list[str]) -> list[str]:
+        """The project's files that may call one of `names` of module `path`: their text
+        names the function (a cheap test before their summaries are read).  The files
+        are read once per run."""
+        texts = self._texts.get(top)
+        if texts is None:
+            texts = self._texts[top] = []
+            for other in _project_files(top):
+                try:
+                    with open(other, "rb") as fh:
+                        texts.append((other, fh.read()))
+                except OSError:
+                    continue
+        wanted = [n.encode() for n in names]
+        return [o for o, data in texts if o != path and any(w in data for w in wanted)]
 
     def definition(self, qname: str, roots: tuple[str, ...]) -> Optional[tuple[str, str]]:
         """The module file and name that define an imported function (re-exports and
@@ -331,24 +348,6 @@ def _project_files(top: str) -> tuple[str, ...]:
         ]
         out.extend(os.path.join(folder, f) for f in files if f.endswith(".py"))
     return tuple(sorted(os.path.normpath(p) for p in out))
-
-
-def _importers(top: str, path: str, names: tuple[str, ...]) -> list[str]:
-    """The project's files that may call one of `names` of module `path`: their text
-    names the function (a cheap test before their summaries are read)."""
-    wanted = [n.encode() for n in names]
-    found = []
-    for other in _project_files(top):
-        if other == path:
-            continue
-        try:
-            with open(other, "rb") as fh:
-                data = fh.read()
-        except OSError:
-            continue
-        if any(w in data for w in wanted):
-            found.append(other)
-    return found
 
 
 def _exported(summary: Summary, name: str) -> bool:
