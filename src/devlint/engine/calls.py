@@ -188,15 +188,14 @@ class CallsMixin:
                 # modules given to it become part of it: moving it moves them
                 for _, value in args:
                     self.forget_held(value, scope)
-            if fact.get("to") or fact.get("places") or fact.get("adapts"):
-                # placed or moved by its constructor, or moving its state to its input
+            if any(fact.get(k) for k in ("to", "places", "adapts", "wraps")):
+                # placed or moved by its constructor, moving its state to its input, or
+                # holding what it was given (a model): where it is is the caller's business
                 device: Device = DEV_UNKNOWN
             elif fact.get("stateless"):
                 device = DEV_ANY
             elif fact.get("layers"):
                 device = self.default_home(scope)
-            elif fact.get("wraps"):
-                device = DEV_UNKNOWN  # it holds what it was given: the caller's device
             else:
                 device = DEV_ANY  # no parameters or buffers of its own anywhere in sight
             return Value(

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 import libcst as cst
 
+from devlint.engine import names as N
 from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
@@ -181,8 +182,43 @@ def stores_arguments(init: cst.FunctionDef) -> bool:
                 and type(t.target.value) is cst.Name
                 and t.target.value.value == "self"
                 for t in node.targets
-            ) and any(type(n) is cst.Name and n.value in params for n in _walk(node.value)):
+            ) and _holds_argument(node.value, params):
                 return True
+    return False
+
+
+_CONTAINERS = frozenset({"ModuleList", "ModuleDict", "Sequential", "list", "tuple", "dict"})
+
+
+def _holds_argument(value: cst.BaseExpression, params: set[str]) -> bool:
+    """`model`, `nn.ModuleList(members)`, `[encoder, decoder]`: the argument itself (or
+    a container of arguments), not something computed from one (`nn.Linear(8, width)`)."""
+    if type(value) is cst.Name:
+        return value.value in params
+    if type(value) in (cst.List, cst.Tuple):
+        return any(_holds_argument(el.value, params) for el in value.elements)
+    if type(value) is cst.Call:
+        name = N.dotted(value.func) or ""
+        if name.rsplit(".", 1)[-1] in _CONTAINERS:
+            return any(_holds_argument(a.value, params) for a in value.args)
+    return False
+
+
+_ASSEMBLY = frozenset({"append", "extend", "insert", "add_module", "register_module", "update"})
+
+
+def _assembles(func: cst.FunctionDef) -> bool:
+    """A function that moves something or fills a container module (`model.append(m)`,
+    `add_module`, `setattr`): a module it returns may hold moved parts the analysis
+    did not follow, so "a module on the CPU" is not a fact to give importers."""
+    for node in _walk(func.body):
+        if type(node) is not cst.Call:
+            continue
+        f = node.func
+        if type(f) is cst.Attribute and f.attr.value in (_ASSEMBLY | _SELF_MOVES):
+            return True
+        if type(f) is cst.Name and f.value == "setattr":
+            return True
     return False
 
 
@@ -273,7 +309,10 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
             result = returns[0]
             for r in returns[1:]:
                 result = join_values(result, r)
-            entry.update(_value_fact(result, visitor) or {})
+            fact = _value_fact(result, visitor) or {}
+            if fact.get("kind") == "module" and fact["device"] == ["cpu"] and _assembles(func):
+                fact = {}  # what it returns may hold modules it moved (`ensemble.append(m)`)
+            entry.update(fact)
         moved = _moved_params(func)
         if moved:
             entry["moves_args"] = moved
