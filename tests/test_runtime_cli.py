@@ -105,6 +105,23 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
+def test_the_static_pass_follows_the_project_and_select_replaces_it(tmp_path: Path) -> None:
+    """The findings `confirm` gives verdicts to are the project's selection; `select`
+    replaces it, as `devlint --select` does, so it turns on a rule the project leaves off."""
+    from devlint.runtime.confirm import static_findings
+
+    (tmp_path / "pyproject.toml").write_text('[tool.devlint]\nselect = ["DL001"]\n')
+    script = tmp_path / "train.py"
+    script.write_text('import torch\nx = torch.zeros(3, device="cuda")\n')
+
+    def codes(select: list[str] | None = None) -> list[str]:
+        return [f.code for f in static_findings([str(script)], str(tmp_path), select)]
+
+    assert codes() == []
+    assert codes(["DL002"]) == codes(["DL00"]) == codes(["ALL"]) == ["DL002"]
+    assert codes(["DL003"]) == []
+
+
 # --- a run through the command ------------------------------------------------------------
 
 torch_needed = pytest.mark.skipif(
