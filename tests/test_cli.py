@@ -28,7 +28,7 @@ from devlint.report import render
 from devlint.report.full import caret_line
 from devlint.rules import ALL_RULES, META_RULES, RULES_BY_CODE, Report
 from tests.fixture_expectations import expectations, fixture_files
-from tests.helpers import BROKEN, CLEAN, run, runner, write
+from tests.helpers import BROKEN, CLEAN, concise, run, runner, write
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -177,6 +177,26 @@ def test_fake_rule_follows_select_and_ignore(project: Path, fake_rule: None) -> 
     assert run("--select", "DL001", "moves.py").exit_code == 0
     assert run("--select", "DL001", "--extend-select", "DL004", "moves.py").exit_code == 1
     assert run("--ignore", "dl004", "moves.py").exit_code == 0
+
+
+LOAD = 'import torch\nstate = torch.load("model.pt")\n'  # DL008 at 2:9
+
+
+def test_dl008_is_off_by_default_and_each_way_of_selecting_it_turns_it_on(project: Path) -> None:
+    write(project, "a.py", LOAD)
+    result = run("a.py")
+    assert result.exit_code == 0 and result.stdout == "All checks passed!\n"
+    for args in (["--extend-select", "DL008"], ["--select", "DL008"], ["--select", "ALL"]):
+        result = run(*args, "--output-format", "concise", "a.py")
+        assert result.exit_code == 1, args
+        assert concise(result) == [
+            'a.py:2:9: DL008 `torch.load("model.pt")` has no `map_location`: a checkpoint saved '
+            "on a GPU fails to load on a CPU-only machine and lands on GPU 0 on a multi-GPU one"
+        ], args
+    write(project, "pyproject.toml", '[tool.devlint]\nextend-select = ["DL008"]\n')
+    assert run("a.py").exit_code == 1
+    assert run("--ignore", "DL008", "a.py").exit_code == 0
+    assert run("--isolated", "a.py").exit_code == 0
 
 
 # --- output formats ---------------------------------------------------------------------
@@ -420,7 +440,8 @@ def test_rules_table_lists_every_rule() -> None:
         assert line.split()[:2] == [rule.code, rule.name]
         assert " ".join(rule.summary.split()) in line
     assert lines[-1].split()[:2] == ["DL100", "unused-suppression"]
-    assert lines[-1].endswith("(off by default)")
+    off = [line.split()[0] for line in lines[1:] if line.endswith("(off by default)")]
+    assert off == ["DL008", "DL100"]
     assert len(lines) == len(ALL_RULES) + len(META_RULES) + 2
 
 
@@ -447,6 +468,22 @@ def test_rule_unknown_code_exits_2() -> None:
     result = run("rule", "DL999")
     assert result.exit_code == 2
     assert "DL999" in result.stderr
+
+
+def test_rule_dl008_says_it_is_off_by_default_why_and_how_to_enable_it() -> None:
+    rule = RULES_BY_CODE["DL008"]
+    assert rule.default_enabled is False and rule.default_off_reason
+    out = run("rule", "DL008").stdout
+    assert out.startswith(
+        "DL008 load-without-map-location (off by default; enable with --extend-select DL008)\n"
+    )
+    flat = " ".join(out.split())
+    assert "Why it is off by default: " + " ".join(rule.default_off_reason.split()) in flat
+    assert "19 of 30 sampled (63%) were false" in flat
+    assert 'Enable it with `--extend-select DL008` or `extend-select = ["DL008"]`' in flat
+    assert out.index("Why it is off by default:") < out.index("Why it fails at run time:")
+    # a rule on by default says none of it
+    assert "off by default" not in run("rule", "DL002").stdout
 
 
 def test_rule_dl000() -> None:
@@ -758,3 +795,5 @@ def test_rules_markdown_and_json() -> None:
     records = json.loads(run("rules", "--format", "json").stdout)
     assert [r["code"] for r in records][:2] == ["DL000", "DL001"]
     assert records[-1]["code"] == "DL100" and records[-1]["default_enabled"] is False
+    off = [r["code"] for r in records if not r["default_enabled"]]
+    assert off == ["DL008", "DL100"]

@@ -129,6 +129,11 @@ def test_selection_layers() -> None:
     defaults = enabled_codes([])
     assert "DL002" in defaults and "DL000" in defaults and "DL100" not in defaults
     assert "DL100" in enabled_codes([Selection(extend_select=("DL100",))])
+    # DL008 is off by default too (issue 13); selecting it, or ALL, turns it on
+    assert "DL008" not in defaults
+    assert "DL008" in enabled_codes([Selection(extend_select=("DL008",))])
+    assert enabled_codes([Selection(select=("ALL",))]) >= {"DL001", "DL008", "DL009", "DL100"}
+    assert "DL008" in enabled_codes([Selection(select=("DL00",))])
     # a more specific selector wins within a layer; on a tie `ignore` does
     assert enabled_codes([Selection(select=("DL003",), ignore=("DL00",))]) == {"DL003"}
     assert enabled_codes([Selection(select=("DL003",), ignore=("DL001",))]) == {"DL000", "DL003"}

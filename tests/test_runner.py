@@ -107,6 +107,11 @@ def test_every_rule_module_is_registered() -> None:
     modules = sorted(p.stem for p in Path(rules.__file__).parent.glob("dl[0-9][0-9][0-9].py"))
     assert [rules._ENGINE_RULES[c][0] for c in rules.ENGINE_CODES] == modules
     assert [r.code for r in ALL_RULES] == list(rules.ENGINE_CODES)
+    # the defaults the registry knows without loading the rules are the rules' own
+    defaults = dict(rules.RULE_DEFAULTS)
+    assert all(defaults[r.code] == r.default_enabled for r in [*ALL_RULES, *rules.META_RULES])
+    assert sorted(code for code, on in defaults.items() if not on) == ["DL008", "DL100"]
+    assert "DL008" not in [r.code for r in rules.select_rules()]
 
 
 def test_a_run_the_cache_answers_never_loads_the_analysis(tmp_path: Path) -> None:

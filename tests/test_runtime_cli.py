@@ -120,6 +120,12 @@ def test_the_static_pass_follows_the_project_and_select_replaces_it(tmp_path: Pa
     assert codes() == []
     assert codes(["DL002"]) == codes(["DL00"]) == codes(["ALL"]) == ["DL002"]
     assert codes(["DL003"]) == []
+    # DL008 is off by default: a project without configuration confirms it when selected
+    (tmp_path / "pyproject.toml").unlink()
+    script.write_text('import torch\nx = torch.zeros(3, device="cuda")\ns = torch.load("m.pt")\n')
+    assert codes() == ["DL002"]
+    assert codes(["DL008"]) == ["DL008"]
+    assert codes(["ALL"]) == ["DL002", "DL008"]
 
 
 # --- a run through the command ------------------------------------------------------------

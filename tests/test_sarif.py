@@ -84,6 +84,9 @@ def test_one_descriptor_per_rule_from_the_rule_metadata() -> None:
     assert rule.bad.splitlines()[0] in dl003["help"]["text"]
     assert dl003["helpUri"].endswith("docs/rules.md#dl003")
     assert by_id["DL100"]["defaultConfiguration"] == {"enabled": False, "level": "warning"}
+    assert by_id["DL008"]["defaultConfiguration"] == {"enabled": False, "level": "error"}
+    assert by_id["DL002"]["defaultConfiguration"] == {"enabled": True, "level": "error"}
+    assert "Why it is off by default" in by_id["DL008"]["help"]["markdown"]
 
 
 def test_result_location_is_relative_with_a_base_and_explicit_column_kind(project: Path) -> None:
