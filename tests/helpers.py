@@ -8,9 +8,12 @@ from click.testing import CliRunner, Result
 
 from devlint.cli import cli
 
-# One DL008 finding on line 2 (torch.load without map_location): a real engine finding.
-BUGGY = 'import torch\nstate = torch.load("model.pt")\n'
-FIXED = 'import torch\nstate = torch.load("model.pt", map_location="cpu")\n'
+# One DL002 finding on line 2, column 27 (a hard-coded accelerator): a real engine finding,
+# of a rule on by default; FIXED is what its (unsafe) fix makes of it.
+BUGGY = 'import torch\nx = torch.zeros(3, device="cuda")\n'
+FIXED = (
+    'import torch\nx = torch.zeros(3, device=("cuda" if torch.cuda.is_available() else "cpu"))\n'
+)
 CLEAN = "import torch\n\nx = torch.zeros(3)\n"
 BROKEN = "import torch\nx = )\n"
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-BUGGY = 'import torch\nstate = torch.load("model.pt")\n'
+BUGGY = 'import torch\nx = torch.zeros(3, device="cuda")\n'  # DL002 at 2:27
 
 
 def action() -> dict[str, Any]:
@@ -80,16 +80,16 @@ def test_install_and_run_steps(tmp_path: Path) -> None:
         "GITHUB_WORKSPACE": str(project),
         "GITHUB_OUTPUT": str(github_output),
         "DEVLINT_PATHS": "src",
-        "DEVLINT_ARGS": "--select DL008 --extend-select DL100",
+        "DEVLINT_ARGS": "--select DL002 --extend-select DL100",
         "DEVLINT_SARIF": "devlint.sarif",
     }
     result = bash(step("Run devlint")["run"], project, env)
     assert result.returncode == 1, result.stderr
     assert result.stdout.startswith(
-        "::error title=devlint (DL008),file=src/train.py,line=2,col=9,endLine=2,endColumn=31::"
+        "::error title=devlint (DL002),file=src/train.py,line=2,col=27,endLine=2,endColumn=33::"
     )
     log = json.loads((project / "devlint.sarif").read_text())
-    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["DL008"]
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["DL002"]
     assert "sarif-file=devlint.sarif" in github_output.read_text()
 
     (project / "src" / "train.py").write_text("x = 2\n")

@@ -28,7 +28,7 @@ from devlint.report import render
 from devlint.report.full import caret_line
 from devlint.rules import ALL_RULES, META_RULES, RULES_BY_CODE, Report
 from tests.fixture_expectations import expectations, fixture_files
-from tests.helpers import BROKEN, CLEAN, run, runner, write
+from tests.helpers import BROKEN, CLEAN, concise, run, runner, write
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -177,6 +177,26 @@ def test_fake_rule_follows_select_and_ignore(project: Path, fake_rule: None) -> 
     assert run("--select", "DL001", "moves.py").exit_code == 0
     assert run("--select", "DL001", "--extend-select", "DL004", "moves.py").exit_code == 1
     assert run("--ignore", "dl004", "moves.py").exit_code == 0
+
+
+LOAD = 'import torch\nstate = torch.load("model.pt")\n'  # DL008 at 2:9
+
+
+def test_dl008_is_off_by_default_and_each_way_of_selecting_it_turns_it_on(project: Path) -> None:
+    write(project, "a.py", LOAD)
+    result = run("a.py")
+    assert result.exit_code == 0 and result.stdout == "All checks passed!\n"
+    for args in (["--extend-select", "DL008"], ["--select", "DL008"], ["--select", "ALL"]):
+        result = run(*args, "--output-format", "concise", "a.py")
+        assert result.exit_code == 1, args
+        assert concise(result) == [
+            'a.py:2:9: DL008 `torch.load("model.pt")` has no `map_location`: a checkpoint saved '
+            "on a GPU fails to load on a CPU-only machine and lands on GPU 0 on a multi-GPU one"
+        ], args
+    write(project, "pyproject.toml", '[tool.devlint]\nextend-select = ["DL008"]\n')
+    assert run("a.py").exit_code == 1
+    assert run("--ignore", "DL008", "a.py").exit_code == 0
+    assert run("--isolated", "a.py").exit_code == 0
 
 
 # --- output formats ---------------------------------------------------------------------
@@ -420,7 +440,8 @@ def test_rules_table_lists_every_rule() -> None:
         assert line.split()[:2] == [rule.code, rule.name]
         assert " ".join(rule.summary.split()) in line
     assert lines[-1].split()[:2] == ["DL100", "unused-suppression"]
-    assert lines[-1].endswith("(off by default)")
+    off = [line.split()[0] for line in lines[1:] if line.endswith("(off by default)")]
+    assert off == ["DL008", "DL100"]
     assert len(lines) == len(ALL_RULES) + len(META_RULES) + 2
 
 
@@ -447,6 +468,22 @@ def test_rule_unknown_code_exits_2() -> None:
     result = run("rule", "DL999")
     assert result.exit_code == 2
     assert "DL999" in result.stderr
+
+
+def test_rule_dl008_says_it_is_off_by_default_why_and_how_to_enable_it() -> None:
+    rule = RULES_BY_CODE["DL008"]
+    assert rule.default_enabled is False and rule.default_off_reason
+    out = run("rule", "DL008").stdout
+    assert out.startswith(
+        "DL008 load-without-map-location (off by default; enable with --extend-select DL008)\n"
+    )
+    flat = " ".join(out.split())
+    assert "Why it is off by default: " + " ".join(rule.default_off_reason.split()) in flat
+    assert "19 of 30 sampled (63%) were false" in flat
+    assert 'Enable it with `--extend-select DL008` or `extend-select = ["DL008"]`' in flat
+    assert out.index("Why it is off by default:") < out.index("Why it fails at run time:")
+    # a rule on by default says none of it
+    assert "off by default" not in run("rule", "DL002").stdout
 
 
 def test_rule_dl000() -> None:
@@ -499,11 +536,12 @@ def expected_findings(kind: str) -> set[tuple[str, int, str]]:
 
 
 def test_fixtures_buggy_report_exactly_their_expectations() -> None:
-    """Every `# expect: DL00x` line is reported with that code, and nothing else is."""
+    """Every `# expect: DL00x` line is reported with that code, and nothing else is: with
+    every rule selected, the rules that are off by default included."""
     buggy = FIXTURES / "buggy"
     expected = expected_findings("buggy")
     assert expected, "fixtures/buggy has no `# expect:` annotations yet"
-    result = run("--output-format", "json", str(buggy))
+    result = run("--select", "ALL", "--output-format", "json", str(buggy))
     assert result.exit_code == 1
     got = {(r["filename"], r["location"]["row"], r["code"]) for r in json.loads(result.stdout)}
     assert got == expected
@@ -512,7 +550,7 @@ def test_fixtures_buggy_report_exactly_their_expectations() -> None:
 def test_fixtures_clean_pass() -> None:
     clean = FIXTURES / "clean"
     assert list(clean.rglob("*.py")), "fixtures/clean has no programs yet"
-    result = run(str(clean))
+    result = run("--select", "ALL", str(clean))
     assert result.exit_code == 0, result.stdout
     assert result.stdout == "All checks passed!\n"
 
@@ -565,12 +603,13 @@ def test_pre_commit_hook_definition() -> None:
 
 # --- more formats, output files, statistics, stdin, progress ----------------------------
 
-LOAD = 'import torch\nstate = torch.load("model.pt")\n'
+# one DL002 finding on line 2, column 27 (a hard-coded accelerator)
+CUDA = 'import torch\nx = torch.zeros(3, device="cuda")\n'
 
 
 def test_json_lines_is_one_record_per_line(project: Path) -> None:
-    write(project, "a.py", LOAD)
-    write(project, "b.py", LOAD + LOAD)
+    write(project, "a.py", CUDA)
+    write(project, "b.py", CUDA + CUDA)
     result = run("--output-format", "json-lines", ".")
     assert result.exit_code == 1
     records = [json.loads(line) for line in result.stdout.splitlines()]
@@ -585,21 +624,21 @@ def test_json_lines_is_one_record_per_line(project: Path) -> None:
 
 
 def test_output_format_from_the_environment(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(project, "a.py", LOAD)
+    write(project, "a.py", CUDA)
     monkeypatch.setenv("DEVLINT_OUTPUT_FORMAT", "concise")
     lines = run("a.py").stdout.splitlines()
-    assert lines[0].startswith("a.py:2:9: DL008 ") and lines[-2].startswith("Found 1 problem")
+    assert lines[0].startswith("a.py:2:27: DL002 ") and lines[-2].startswith("Found 1 problem")
 
 
 def test_output_file_with_a_format_keeps_stdout(project: Path) -> None:
-    write(project, "a.py", LOAD)
+    write(project, "a.py", CUDA)
     result = run(
         "--output-format", "github",
         "--output-file", "sarif:out/devlint.sarif",
         "--output-file", "json:report.json",
         "a.py",
     )  # fmt: skip
-    assert result.stdout.startswith("::error title=devlint (DL008),file=a.py,")
+    assert result.stdout.startswith("::error title=devlint (DL002),file=a.py,")
     # the folder does not exist: an error (exit 2), the other outputs are still written
     assert result.exit_code == 2
     assert "cannot write out/devlint.sarif" in result.stderr
@@ -607,42 +646,42 @@ def test_output_file_with_a_format_keeps_stdout(project: Path) -> None:
     result = run("--output-format", "github", "--output-file", "sarif:out/devlint.sarif", "a.py")
     assert result.exit_code == 1
     log = json.loads((project / "out" / "devlint.sarif").read_text())
-    assert log["runs"][0]["results"][0]["ruleId"] == "DL008"
-    assert json.loads((project / "report.json").read_text())[0]["code"] == "DL008"
+    assert log["runs"][0]["results"][0]["ruleId"] == "DL002"
+    assert json.loads((project / "report.json").read_text())[0]["code"] == "DL002"
 
 
 def test_output_file_without_a_format_replaces_stdout(project: Path) -> None:
-    write(project, "a.py", LOAD)
+    write(project, "a.py", CUDA)
     result = run("--output-format", "concise", "--output-file", "report.txt", "a.py")
     assert result.exit_code == 1
     assert result.stdout == ""
     text = (project / "report.txt").read_text()
-    assert text.startswith("a.py:2:9: DL008 ") and "\x1b[" not in text
+    assert text.startswith("a.py:2:27: DL002 ") and "\x1b[" not in text
 
 
 def test_output_file_with_an_empty_path_is_a_usage_error(project: Path) -> None:
-    write(project, "a.py", LOAD)
+    write(project, "a.py", CUDA)
     assert run("--output-file", "sarif:", "a.py").exit_code == 2
 
 
 def test_statistics(project: Path) -> None:
-    write(project, "a.py", LOAD + "x = torch.zeros(3).cuda()\n")
-    write(project, "b.py", LOAD)
+    write(project, "a.py", CUDA + "y = torch.zeros(3)\ny.cpu()\n")
+    write(project, "b.py", CUDA)
     write(project, "c.py", BROKEN)
     result = run("--statistics", ".")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines[:3] == [
-        "2  DL008  load-without-map-location",
-        "1  DL000  syntax-error",
-        "1  DL002  hardcoded-accelerator",
+        "2  DL002  [ ] hardcoded-accelerator",
+        "1  DL000  [ ] syntax-error",
+        "1  DL004  [*] discarded-tensor-move",
     ]
     assert re.fullmatch(r"Found 4 problems( \(\d fixable with --fix\))?\.", lines[3])
     rows = json.loads(run("--statistics", "--output-format", "json", ".").stdout)
     assert [(r["code"], r["name"], r["count"]) for r in rows] == [
-        ("DL008", "load-without-map-location", 2),
+        ("DL002", "hardcoded-accelerator", 2),
         ("DL000", "syntax-error", 1),
-        ("DL002", "hardcoded-accelerator", 1),
+        ("DL004", "discarded-tensor-move", 1),
     ]
     assert all(isinstance(r["fixable"], int) for r in rows)
     write(project, "a.py", CLEAN)
@@ -652,31 +691,31 @@ def test_statistics(project: Path) -> None:
 
 
 def test_stdin_with_a_file_name(project: Path) -> None:
-    result = run("-", "--stdin-filename", "src/train.py", "--output-format", "concise", input=LOAD)
+    result = run("-", "--stdin-filename", "src/train.py", "--output-format", "concise", input=CUDA)
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[0].startswith("src/train.py:2:9: DL008 ")
+    assert result.stdout.splitlines()[0].startswith("src/train.py:2:27: DL002 ")
     assert run("-", "--stdin-filename", "ok.py", input=CLEAN).exit_code == 0
     # without `-`, --stdin-filename alone reads stdin too; without a name it is `-`
-    assert run("--stdin-filename", "t.py", input=LOAD).exit_code == 1
-    assert run("-", "--output-format", "concise", input=LOAD).stdout.startswith("-:2:9: DL008")
+    assert run("--stdin-filename", "t.py", input=CUDA).exit_code == 1
+    assert run("-", "--output-format", "concise", input=CUDA).stdout.startswith("-:2:27: DL002")
 
 
 def test_stdin_honours_configuration_for_its_file_name(project: Path) -> None:
     write(
         project,
         "pyproject.toml",
-        '[tool.devlint]\nextend-exclude = ["gen"]\n[tool.devlint.per-file-ignores]\n"tests/*" = ["DL008"]\n',
+        '[tool.devlint]\nextend-exclude = ["gen"]\n[tool.devlint.per-file-ignores]\n"tests/*" = ["DL002"]\n',
     )
-    assert run("-", "--stdin-filename", "tests/t.py", input=LOAD).exit_code == 0
-    assert run("-", "--stdin-filename", "src/t.py", input=LOAD).exit_code == 1
-    assert run("-", "--stdin-filename", "gen/t.py", input=LOAD).exit_code == 1
-    result = run("-", "--stdin-filename", "gen/t.py", "--force-exclude", input=LOAD)
+    assert run("-", "--stdin-filename", "tests/t.py", input=CUDA).exit_code == 0
+    assert run("-", "--stdin-filename", "src/t.py", input=CUDA).exit_code == 1
+    assert run("-", "--stdin-filename", "gen/t.py", input=CUDA).exit_code == 1
+    result = run("-", "--stdin-filename", "gen/t.py", "--force-exclude", input=CUDA)
     assert result.exit_code == 0 and result.stdout == "All checks passed!\n"
 
 
 def test_stdin_cannot_mix_with_paths(project: Path) -> None:
     write(project, "a.py", CLEAN)
-    assert run("-", "a.py", input=LOAD).exit_code == 2
+    assert run("-", "a.py", input=CUDA).exit_code == 2
 
 
 def test_force_exclude_on_the_command_line(project: Path) -> None:
@@ -756,3 +795,5 @@ def test_rules_markdown_and_json() -> None:
     records = json.loads(run("rules", "--format", "json").stdout)
     assert [r["code"] for r in records][:2] == ["DL000", "DL001"]
     assert records[-1]["code"] == "DL100" and records[-1]["default_enabled"] is False
+    off = [r["code"] for r in records if not r["default_enabled"]]
+    assert off == ["DL008", "DL100"]

@@ -19,25 +19,26 @@ NUMPY = (
     "x = torch.randn(3, 4, device=device)\n"
     "y = model(x).numpy()\n"
 )
-LOAD = "import torch\nstate = torch.load('a.pt')\n"
+CUDA = "import torch\nx = torch.zeros(3, device='cuda')\n"  # DL002 (an unsafe fix) at 2:27
 
 
 def test_fix_applies_safe_fixes_and_reports_the_rest(project: Path) -> None:
     write(project, "a.py", NUMPY)
-    write(project, "b.py", LOAD)
+    write(project, "b.py", CUDA)
     result = run("--fix", "--output-format", "concise", "--no-cache", ".")
-    assert result.exit_code == 1  # the unsafe DL008 fix was not applied
+    assert result.exit_code == 1  # the unsafe DL002 fix was not applied
     assert "model(x).detach().cpu().numpy()" in (project / "a.py").read_text()
-    assert (project / "b.py").read_text() == LOAD
-    assert "DL008" in result.stdout and "DL007" not in result.stdout
+    assert (project / "b.py").read_text() == CUDA
+    assert "DL002" in result.stdout and "DL007" not in result.stdout
     assert "Fixed 1 problem in 1 file." in result.stderr
 
 
 def test_unsafe_fixes_need_the_flag(project: Path) -> None:
-    write(project, "b.py", LOAD)
+    write(project, "b.py", CUDA)
     result = run("--fix", "--unsafe-fixes", "--no-cache", ".")
     assert result.exit_code == 0
-    assert "map_location=" in (project / "b.py").read_text()
+    fallback = 'device=("cuda" if torch.cuda.is_available() else "cpu")'
+    assert fallback in (project / "b.py").read_text()
 
 
 def test_diff_writes_nothing_and_exits_1(project: Path) -> None:
@@ -47,7 +48,7 @@ def test_diff_writes_nothing_and_exits_1(project: Path) -> None:
     assert (project / "a.py").read_text() == NUMPY
     assert "-y = model(x).numpy()" in result.stdout
     assert "+y = model(x).detach().cpu().numpy()" in result.stdout
-    clean = run("--diff", "--no-cache", ".", "--select", "DL008")
+    clean = run("--diff", "--no-cache", ".", "--select", "DL002")
     assert clean.exit_code == 0 and clean.stdout == ""
 
 
@@ -68,7 +69,7 @@ def test_fix_never_touches_a_file_with_a_syntax_error(project: Path) -> None:
 
 def test_cache_makes_a_second_run_identical(project: Path) -> None:
     write(project, "a.py", NUMPY)
-    write(project, "b.py", LOAD)
+    write(project, "b.py", CUDA)
     first = run("--output-format", "json", ".")
     cache = project / ".devlint_cache"
     assert (cache / "CACHEDIR.TAG").exists() and list(cache.rglob("*.json"))
@@ -80,7 +81,7 @@ def test_cache_makes_a_second_run_identical(project: Path) -> None:
 
 
 def test_no_cache_writes_no_cache(project: Path) -> None:
-    write(project, "a.py", LOAD)
+    write(project, "a.py", CUDA)
     run("--no-cache", ".")
     assert not (project / ".devlint_cache").exists()
 
@@ -88,7 +89,7 @@ def test_no_cache_writes_no_cache(project: Path) -> None:
 def test_jobs_do_not_change_the_output(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner_module, "PARALLEL_MIN_BYTES", 0)
     for i in range(6):
-        write(project, f"m{i}.py", NUMPY if i % 2 else LOAD)
+        write(project, f"m{i}.py", NUMPY if i % 2 else CUDA)
     one = run("--no-cache", "--jobs", "1", "--output-format", "json", ".")
     two = run("--no-cache", "--jobs", "2", "--output-format", "json", ".")
     assert one.stdout == two.stdout and json.loads(one.stdout)
@@ -97,8 +98,8 @@ def test_jobs_do_not_change_the_output(project: Path, monkeypatch: pytest.Monkey
 def test_file_timeout_reports_and_skips_the_file(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write(project, "slow.py", LOAD)
-    write(project, "fast.py", LOAD)
+    write(project, "slow.py", CUDA)
+    write(project, "fast.py", CUDA)
     real = checker_module.check_source
 
     def slow(data, display, rules, **kw):
@@ -113,7 +114,7 @@ def test_file_timeout_reports_and_skips_the_file(
     assert "slow.py:1:1: DL000 skipped: checking took longer than --file-timeout (0.5 s)" in (
         result.stdout
     )
-    assert "fast.py:2:9: DL008" in result.stdout
+    assert "fast.py:2:27: DL002" in result.stdout
 
 
 def test_huge_files_are_reported_not_analysed(project: Path) -> None:
@@ -149,9 +150,9 @@ def _notebook(code: str, output_bytes: int) -> str:
 
 def test_a_notebook_large_only_by_its_outputs_is_analysed(project: Path) -> None:
     """Plots make notebooks megabytes; the size limit is about code that LibCST parses."""
-    write(project, "plots.ipynb", _notebook(LOAD, 3_000_000))
+    write(project, "plots.ipynb", _notebook(CUDA, 3_000_000))
     result = run("--no-cache", "--output-format", "concise", ".")
-    assert "plots.ipynb:cell 1:2:9: DL008" in result.stdout
+    assert "plots.ipynb:cell 1:2:27: DL002" in result.stdout
     assert "DL000" not in result.stdout
 
 

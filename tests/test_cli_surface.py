@@ -3,7 +3,7 @@
 Fix counts and `[*]` markers as ruff 0.17 prints them, a broken `pyproject.toml`,
 `--fix` on stdin, and the flags and output formats ruff and flake8 users expect.  The
 expected texts were taken from `ruff check` 0.17.6 on files with safe (F401) and unsafe
-(RUF005) fixes; devlint's DL007 fix is safe and DL008's is unsafe.
+(RUF005) fixes; devlint's DL007 fix is safe and DL002's is unsafe.
 """
 
 from __future__ import annotations
@@ -19,17 +19,19 @@ from devlint.findings import Finding
 from devlint.report import render, render_statistics
 from tests.helpers import BUGGY, CLEAN, run, runner, write
 
-# DL007 (a safe fix) on line 5 and DL008 (an unsafe fix) on line 6.
+# DL007 (a safe fix) on line 5 and DL002 (an unsafe fix) on line 6, column 27.
 BOTH = (
     "import torch\n"
     "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
     "model = torch.nn.Linear(4, 2).to(device)\n"
     "x = torch.randn(3, 4, device=device)\n"
     "y = model(x).numpy()\n"
-    "state = torch.load('a.pt')\n"
+    "z = torch.zeros(3, device='cuda')\n"
 )
 FIXED_DL007 = BOTH.replace("model(x).numpy()", "model(x).detach().cpu().numpy()")
-SAFE_ONLY = BOTH.replace("state = torch.load('a.pt')\n", "")
+SAFE_ONLY = BOTH.replace("z = torch.zeros(3, device='cuda')\n", "")
+# what DL002's unsafe fix writes for the hard-coded device on line 6
+FALLBACK = 'device=("cuda" if torch.cuda.is_available() else "cpu")'
 HINT_BOTH = "[*] 1 fixable with `--fix` (1 unsafe fix available with `--fix --unsafe-fixes`)."
 
 
@@ -72,36 +74,36 @@ def test_markers_and_summary_follow_the_flags(project: Path) -> None:
     write(project, "both.py", BOTH)
     lines = run("--output-format", "concise", "both.py").stdout.splitlines()
     assert lines[0].startswith("both.py:5:5: DL007 [*] `model(x)`")
-    assert lines[1].startswith("both.py:6:9: DL008 `torch.load('a.pt')`")
+    assert lines[1].startswith("both.py:6:27: DL002 device `'cuda'`")
     assert lines[2:] == ["Found 2 problems.", HINT_BOTH]
     lines = run("--output-format", "concise", "--unsafe-fixes", "both.py").stdout.splitlines()
-    assert lines[1].startswith("both.py:6:9: DL008 [*] `torch.load('a.pt')`")
+    assert lines[1].startswith("both.py:6:27: DL002 [*] device `'cuda'`")
     assert lines[2:] == ["Found 2 problems.", "[*] 2 fixable with `--fix`."]
     full = run("both.py").stdout
-    assert "both.py:5:5: DL007 [*] " in full and "both.py:6:9: DL008 `torch" in full
+    assert "both.py:5:5: DL007 [*] " in full and "both.py:6:27: DL002 device `'cuda'`" in full
     assert full.endswith(f"Found 2 problems.\n{HINT_BOTH}\n")
 
 
 def test_statistics_honour_unsafe_fixes(project: Path) -> None:
     write(project, "both.py", BOTH)
     rows = json.loads(run("--statistics", "--output-format", "json", "both.py").stdout)
-    assert {r["code"]: r["fixable"] for r in rows} == {"DL007": 1, "DL008": 0}
+    assert {r["code"]: r["fixable"] for r in rows} == {"DL007": 1, "DL002": 0}
     rows = json.loads(
         run("--statistics", "--output-format", "json", "--unsafe-fixes", "both.py").stdout
     )
     assert {r["code"]: (r["fixable"], r["fixable_count"]) for r in rows} == {
         "DL007": (1, 1),
-        "DL008": (1, 1),
+        "DL002": (1, 1),
     }
     text = run("--statistics", "both.py").stdout.splitlines()
     assert text == [
+        "1  DL002  [ ] hardcoded-accelerator",
         "1  DL007  [*] numpy-on-accelerator",
-        "1  DL008  [ ] load-without-map-location",
         "Found 2 problems.",
         HINT_BOTH,
     ]
     text = run("--statistics", "--unsafe-fixes", "both.py").stdout.splitlines()
-    assert text[1] == "1  DL008  [*] load-without-map-location"
+    assert text[0] == "1  DL002  [*] hardcoded-accelerator"
     assert text[-1] == "[*] 2 fixable with `--fix`."
 
 
@@ -139,13 +141,13 @@ def test_a_valid_pyproject_without_a_table_is_still_skipped(project: Path) -> No
 def test_fix_on_stdin_prints_the_fixed_source(project: Path) -> None:
     result = run("--fix", "-", input=BOTH)
     assert result.stdout == FIXED_DL007
-    assert result.exit_code == 1  # DL008 remains: reported on stderr, as ruff does
-    assert "-:6:9: DL008 " in result.stderr and "Fixed 1 problem" in result.stderr
+    assert result.exit_code == 1  # DL002 remains: reported on stderr, as ruff does
+    assert "-:6:27: DL002 " in result.stderr and "Fixed 1 problem" in result.stderr
     result = run("--fix", "--stdin-filename", "src/t.py", "--output-format", "concise", input=BOTH)
     assert result.stdout == FIXED_DL007
-    assert "src/t.py:6:9: DL008 " in result.stderr
+    assert "src/t.py:6:27: DL002 " in result.stderr
     result = run("--fix", "--unsafe-fixes", "-", input=BOTH)
-    assert "map_location=" in result.stdout and result.exit_code == 0
+    assert FALLBACK in result.stdout and result.exit_code == 0
 
 
 def test_fix_on_stdin_with_nothing_to_fix_echoes_the_input(project: Path) -> None:
@@ -158,7 +160,7 @@ def test_fix_on_stdin_with_nothing_to_fix_echoes_the_input(project: Path) -> Non
 def test_fix_only_and_diff_on_stdin(project: Path) -> None:
     result = run("--fix-only", "-", input=BOTH)
     assert result.stdout == FIXED_DL007 and result.exit_code == 0
-    assert "DL008" not in result.stderr
+    assert "DL002" not in result.stderr
     result = run("--diff", "-", input=BOTH)
     assert "+y = model(x).detach().cpu().numpy()" in result.stdout and result.exit_code == 1
 
@@ -190,7 +192,7 @@ def test_quiet_and_silent(project: Path) -> None:
     write(project, "both.py", BOTH)
     quiet = run("-q", "--output-format", "concise", "both.py")
     assert quiet.exit_code == 1
-    assert [line.split(" ")[1] for line in quiet.stdout.splitlines()] == ["DL007", "DL008"]
+    assert [line.split(" ")[1] for line in quiet.stdout.splitlines()] == ["DL007", "DL002"]
     silent = run("--silent", "both.py")
     assert silent.exit_code == 1 and silent.stdout == "" and silent.stderr == ""
     write(project, "both.py", CLEAN)
@@ -216,7 +218,7 @@ def test_exit_non_zero_on_fix(project: Path) -> None:
 def test_extend_ignore(project: Path) -> None:
     write(project, "both.py", BOTH)
     result = run("--extend-ignore", "DL007", "--output-format", "concise", "both.py")
-    assert [line.split(" ")[1] for line in result.stdout.splitlines()[:-2]] == ["DL008"]
+    assert [line.split(" ")[1] for line in result.stdout.splitlines()[:-2]] == ["DL002"]
     assert run("--extend-ignore", "DL9", "both.py").exit_code == 2
 
 
@@ -229,9 +231,9 @@ def test_fixable_and_unfixable(project: Path) -> None:
     assert record[0]["code"] == "DL007" and record[0]["fix"] is None
     run("--fix", "--unfixable", "DL007", "--no-cache", "both.py")
     assert (project / "both.py").read_text() == BOTH
-    run("--fix", "--unsafe-fixes", "--fixable", "DL008", "--no-cache", "both.py")
+    run("--fix", "--unsafe-fixes", "--fixable", "DL002", "--no-cache", "both.py")
     text = (project / "both.py").read_text()
-    assert "map_location=" in text and "model(x).numpy()" in text
+    assert FALLBACK in text and "model(x).numpy()" in text
     write(project, "both.py", BOTH)
     write(project, "pyproject.toml", '[tool.devlint]\nunfixable = ["DL007"]\n')
     run("--fix", "--no-cache", "both.py")
@@ -241,7 +243,7 @@ def test_fixable_and_unfixable(project: Path) -> None:
 def test_per_file_ignores_on_the_command_line(project: Path) -> None:
     write(project, "tests/t.py", BOTH)
     write(project, "src/s.py", BOTH)
-    result = run("--per-file-ignores", "tests/*:DL007,DL008", "--output-format", "concise", ".")
+    result = run("--per-file-ignores", "tests/*:DL007,DL002", "--output-format", "concise", ".")
     assert {line.split(":")[0] for line in result.stdout.splitlines()[:-2]} == {"src/s.py"}
     result = run("--per-file-ignores", "tests/*", ".")
     assert result.exit_code == 2 and "PATTERN:CODES" in result.stderr
@@ -257,23 +259,23 @@ def test_fix_leaves_what_per_file_ignores_switch_off(project: Path) -> None:
 def test_config_key_value_overrides(project: Path) -> None:
     write(project, "both.py", BOTH)
     write(project, "pyproject.toml", '[tool.devlint]\nignore = ["DL007"]\n')
-    result = run("--config", 'select = ["DL008"]', "--output-format", "concise", "both.py")
-    assert [line.split(" ")[1] for line in result.stdout.splitlines()[:-2]] == ["DL008"]
+    result = run("--config", 'select = ["DL002"]', "--output-format", "concise", "both.py")
+    assert [line.split(" ")[1] for line in result.stdout.splitlines()[:-2]] == ["DL002"]
     result = run("--config", "ignore = []", "--output-format", "concise", "both.py")
-    assert [line.split(" ")[1] for line in result.stdout.splitlines()[:-2]] == ["DL007", "DL008"]
-    result = run("--isolated", "--config", "ignore = ['DL008']", "both.py")
-    assert "DL008" not in result.stdout and "DL007" in result.stdout
+    assert [line.split(" ")[1] for line in result.stdout.splitlines()[:-2]] == ["DL007", "DL002"]
+    result = run("--isolated", "--config", "ignore = ['DL002']", "both.py")
+    assert "DL002" not in result.stdout and "DL007" in result.stdout
     bad = run("--config", "select = ", "both.py")
     assert bad.exit_code == 2 and "not valid TOML" in bad.stderr and "--config" in bad.stderr
     bad = run("--config", "selct = ['DL001']", "both.py")
     assert bad.exit_code == 2 and "'selct'" in bad.stderr
     write(project, "strict.toml", "select = ['DL007']\n")
-    result = run("--config", "strict.toml", "--config", "extend-select = ['DL008']", "both.py")
-    assert "DL007" in result.stdout and "DL008" in result.stdout
+    result = run("--config", "strict.toml", "--config", "extend-select = ['DL002']", "both.py")
+    assert "DL007" in result.stdout and "DL002" in result.stdout
 
 
 def test_show_settings(project: Path) -> None:
-    write(project, "pyproject.toml", '[tool.devlint]\nignore = ["DL008"]\ndevice-names = ["dev"]\n')
+    write(project, "pyproject.toml", '[tool.devlint]\nignore = ["DL002"]\ndevice-names = ["dev"]\n')
     write(project, "tests/t.py", BOTH)
     result = run("--show-settings", "--per-file-ignores", "tests/*:DL007", "tests/t.py")
     assert result.exit_code == 0
@@ -281,7 +283,7 @@ def test_show_settings(project: Path) -> None:
     assert lines[0] == f"Resolved settings for: {json.dumps(str(project / 'tests' / 't.py'))}"
     assert lines[1] == f"Settings path: {json.dumps(str(project / 'pyproject.toml'))}"
     enabled = next(line for line in lines if line.startswith("enabled = "))
-    assert '"DL007"' in enabled and '"DL008"' not in enabled
+    assert '"DL007"' in enabled and '"DL002"' not in enabled
     here = next(line for line in lines if line.startswith("enabled-here = "))
     assert '"DL007"' not in here and '"DL001"' in here
     assert 'device-names = ["dev"]' in lines
@@ -298,9 +300,9 @@ def test_pylint_format(project: Path) -> None:
     lines = result.stdout.splitlines()
     assert [line.split(" ", 2)[:2] for line in lines] == [
         ["both.py:5:", "[DL007]"],
-        ["both.py:6:", "[DL008]"],
+        ["both.py:6:", "[DL002]"],
     ]
-    assert lines[1].startswith("both.py:6: [DL008] `torch.load('a.pt')` has no `map_location`")
+    assert lines[1].startswith("both.py:6: [DL002] device `'cuda'` is hard-coded")
 
 
 def test_grouped_format(project: Path) -> None:
@@ -309,11 +311,11 @@ def test_grouped_format(project: Path) -> None:
     lines = run("--output-format", "grouped", ".").stdout.splitlines()
     assert [line.split(" `")[0] for line in lines] == [
         "a.py:",
-        "  2:9 DL008",
+        "  2:27 DL002 device",
         "",
         "b.py:",
-        "  14:5 DL007 [*]",
-        "  15:9 DL008",
+        "  14:5  DL007 [*]",
+        "  15:27 DL002 device",
         "",
         "Found 3 problems.",
         "[*] 1 fixable with",
@@ -328,7 +330,7 @@ def test_gitlab_format(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = run("--output-format", "gitlab", "src")
     assert result.exit_code == 1
     issues = json.loads(result.stdout)
-    assert [i["check_name"] for i in issues] == ["DL007", "DL008"]
+    assert [i["check_name"] for i in issues] == ["DL007", "DL002"]
     first = issues[0]
     assert first["description"].startswith("DL007: `model(x)` may be on `device`")
     assert first["severity"] == "major"
@@ -344,13 +346,13 @@ def test_gitlab_format(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_junit_format(project: Path) -> None:
     write(project, "both.py", BOTH)
-    write(project, "load.py", BUGGY)
+    write(project, "cuda.py", BUGGY)
     result = run("--output-format", "junit", ".")
     assert result.exit_code == 1
     root = ET.fromstring(result.stdout)
     assert root.tag == "testsuites" and root.get("failures") == "3"
     suites = root.findall("testsuite")
-    assert [(s.get("name"), s.get("tests")) for s in suites] == [("both.py", "2"), ("load.py", "1")]
+    assert [(s.get("name"), s.get("tests")) for s in suites] == [("both.py", "2"), ("cuda.py", "1")]
     case = suites[0].find("testcase")
     assert case is not None
     assert (case.get("name"), case.get("classname"), case.get("line")) == (
@@ -362,7 +364,7 @@ def test_junit_format(project: Path) -> None:
     assert failure is not None and failure.text is not None
     assert failure.text.startswith("line 5, col 5, `model(x)`")
     write(project, "both.py", CLEAN)
-    write(project, "load.py", CLEAN)
+    write(project, "cuda.py", CLEAN)
     clean = ET.fromstring(run("--output-format", "junit", ".").stdout)
     assert clean.get("failures") == "0"
     [case] = clean.iter("testcase")
@@ -374,4 +376,4 @@ def test_new_formats_write_output_files(project: Path, fmt: str) -> None:
     write(project, "both.py", BOTH)
     result = run("--output-format", "concise", "--output-file", f"{fmt}:report.out", "both.py")
     assert result.exit_code == 1
-    assert "DL008" in (project / "report.out").read_text()
+    assert "DL002" in (project / "report.out").read_text()

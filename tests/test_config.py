@@ -15,7 +15,7 @@ PYPROJECT = "[project]\nname = 'x'\n\n[tool.devlint]\n"
 
 
 def test_pyproject_tool_devlint_is_found_from_a_subdirectory(project: Path) -> None:
-    write(project, "pyproject.toml", PYPROJECT + 'ignore = ["DL008"]\n')
+    write(project, "pyproject.toml", PYPROJECT + 'ignore = ["DL002"]\n')
     write(project, "src/pkg/train.py", BUGGY)
     assert run("src/pkg/train.py").exit_code == 0
     # from inside the subdirectory too
@@ -24,7 +24,7 @@ def test_pyproject_tool_devlint_is_found_from_a_subdirectory(project: Path) -> N
 
 
 def test_pyproject_without_a_devlint_table_is_skipped(project: Path) -> None:
-    write(project, "devlint.toml", 'ignore = ["DL008"]\n')
+    write(project, "devlint.toml", 'ignore = ["DL002"]\n')
     write(project, "pkg/pyproject.toml", "[project]\nname = 'x'\n")
     write(project, "pkg/train.py", BUGGY)
     assert run("pkg/train.py").exit_code == 0  # devlint.toml above still applies
@@ -32,15 +32,15 @@ def test_pyproject_without_a_devlint_table_is_skipped(project: Path) -> None:
 
 def test_dot_devlint_toml_wins_over_devlint_toml_and_pyproject(project: Path) -> None:
     write(project, "pyproject.toml", PYPROJECT + 'select = ["DL001"]\n')
-    write(project, "devlint.toml", 'select = ["DL002"]\n')
-    write(project, ".devlint.toml", 'select = ["DL008"]\n')
+    write(project, "devlint.toml", 'select = ["DL008"]\n')
+    write(project, ".devlint.toml", 'select = ["DL002"]\n')
     write(project, "train.py", BUGGY)
     assert run("train.py").exit_code == 1
     assert config.find(str(project / "train.py")) == str(project / ".devlint.toml")
 
 
 def test_nearest_configuration_wins(project: Path) -> None:
-    write(project, "devlint.toml", 'ignore = ["DL008"]\n')
+    write(project, "devlint.toml", 'ignore = ["DL002"]\n')
     write(project, "sub/devlint.toml", "ignore = []\n")
     write(project, "sub/train.py", BUGGY)
     assert run("sub/train.py").exit_code == 1
@@ -50,7 +50,7 @@ def test_nearest_configuration_wins(project: Path) -> None:
 
 
 def test_config_option_and_isolated(project: Path) -> None:
-    write(project, "pyproject.toml", PYPROJECT + 'ignore = ["DL008"]\n')
+    write(project, "pyproject.toml", PYPROJECT + 'ignore = ["DL002"]\n')
     write(project, "strict.toml", "select = ['ALL']\n")
     write(project, "train.py", BUGGY)
     assert run("train.py").exit_code == 0
@@ -64,7 +64,7 @@ def test_config_option_and_isolated(project: Path) -> None:
 
 
 def test_config_option_reads_a_pyproject_table(project: Path) -> None:
-    write(project, "conf/pyproject.toml", PYPROJECT + 'ignore = ["DL008"]\n')
+    write(project, "conf/pyproject.toml", PYPROJECT + 'ignore = ["DL002"]\n')
     write(project, "train.py", BUGGY)
     assert run("--config", "conf/pyproject.toml", "train.py").exit_code == 0
 
@@ -118,26 +118,31 @@ def test_command_line_select_overrides_configuration(project: Path) -> None:
     write(project, "devlint.toml", 'select = ["DL001"]\n')
     write(project, "train.py", BUGGY)
     assert run("train.py").exit_code == 0
-    assert run("--select", "DL008", "train.py").exit_code == 1
-    assert run("--extend-select", "DL008", "train.py").exit_code == 1
+    assert run("--select", "DL002", "train.py").exit_code == 1
+    assert run("--extend-select", "DL002", "train.py").exit_code == 1
     write(project, "devlint.toml", 'extend-select = ["DL100"]\nignore = ["DL00"]\n')
     assert run("train.py").exit_code == 0
-    assert run("--select", "DL008", "train.py").exit_code == 1
+    assert run("--select", "DL002", "train.py").exit_code == 1
 
 
 def test_selection_layers() -> None:
     defaults = enabled_codes([])
-    assert "DL008" in defaults and "DL000" in defaults and "DL100" not in defaults
+    assert "DL002" in defaults and "DL000" in defaults and "DL100" not in defaults
     assert "DL100" in enabled_codes([Selection(extend_select=("DL100",))])
+    # DL008 is off by default too (issue 13); selecting it, or ALL, turns it on
+    assert "DL008" not in defaults
+    assert "DL008" in enabled_codes([Selection(extend_select=("DL008",))])
+    assert enabled_codes([Selection(select=("ALL",))]) >= {"DL001", "DL008", "DL009", "DL100"}
+    assert "DL008" in enabled_codes([Selection(select=("DL00",))])
     # a more specific selector wins within a layer; on a tie `ignore` does
     assert enabled_codes([Selection(select=("DL003",), ignore=("DL00",))]) == {"DL003"}
     assert enabled_codes([Selection(select=("DL003",), ignore=("DL001",))]) == {"DL000", "DL003"}
     assert "DL003" not in enabled_codes([Selection(select=("DL003",), ignore=("DL003",))])
     # `select` resets what earlier layers chose; `ignore` of an earlier layer stays
-    layers = [Selection(ignore=("DL008",)), Selection(extend_select=("DL100",))]
-    assert "DL008" not in enabled_codes(layers) and "DL100" in enabled_codes(layers)
-    layers = [Selection(ignore=("DL008",)), Selection(select=("DL008",))]
-    assert enabled_codes(layers) == {"DL000", "DL008"}
+    layers = [Selection(ignore=("DL002",)), Selection(extend_select=("DL100",))]
+    assert "DL002" not in enabled_codes(layers) and "DL100" in enabled_codes(layers)
+    layers = [Selection(ignore=("DL002",)), Selection(select=("DL002",))]
+    assert enabled_codes(layers) == {"DL000", "DL002"}
     # selecting never hides syntax errors; ignoring DL000 does
     assert "DL000" in enabled_codes([Selection(select=("DL001",))])
     assert "DL000" not in enabled_codes([Selection(ignore=("DL000",))])
@@ -148,16 +153,15 @@ def test_per_file_ignores(project: Path) -> None:
         project,
         "pyproject.toml",
         PYPROJECT
-        + '[tool.devlint.per-file-ignores]\n"tests/*" = ["DL008"]\n"gen_*.py" = ["DL0"]\n',
+        + '[tool.devlint.per-file-ignores]\n"tests/*" = ["DL002"]\n"gen_*.py" = ["DL0"]\n',
     )
     write(project, "tests/test_a.py", BUGGY)
     write(project, "src/gen_b.py", BROKEN)
     write(project, "src/train.py", BUGGY)
     result = run("--output-format", "concise", ".")
     assert concise(result) == [
-        'src/train.py:2:9: DL008 `torch.load("model.pt")` has no `map_location`: a checkpoint '
-        "saved on a GPU fails to load on a CPU-only machine and lands on GPU 0 on a "
-        "multi-GPU one"
+        "src/train.py:2:27: DL002 device `'cuda'` is hard-coded with no availability check: "
+        "it fails on machines without that accelerator"
     ]
 
 

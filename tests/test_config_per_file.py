@@ -11,14 +11,14 @@ import pytest
 
 from tests.helpers import BROKEN, concise, run, write
 
-# DL007 (safe fix) on line 5, DL008 (unsafe fix) on line 6.
+# DL007 (safe fix) on line 5, DL002 (unsafe fix) on line 6.
 BOTH = (
     "import torch\n"
     "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
     "model = torch.nn.Linear(4, 2).to(device)\n"
     "x = torch.randn(3, 4, device=device)\n"
     "y = model(x).numpy()\n"
-    "state = torch.load('a.pt')\n"
+    "z = torch.zeros(3, device='cuda')\n"
 )
 # DL005 only once `gpu` is declared in device-names.
 GPU = (
@@ -44,19 +44,19 @@ def codes(result: object) -> list[tuple[str, str]]:
 def two_packages(project: Path) -> Path:
     """A root configuration and two packages with configurations of their own that
     differ in every kind of setting."""
-    write(project, "pyproject.toml", '[tool.devlint]\nignore = ["DL008"]\n')
+    write(project, "pyproject.toml", '[tool.devlint]\nignore = ["DL002"]\n')
     write(project, "top.py", BOTH)
     write(
         project,
         "pkg_a/pyproject.toml",
         "[project]\nname = 'a'\n\n[tool.devlint]\n"
-        'select = ["DL008"]\nextend-exclude = ["gen"]\n'
-        '[tool.devlint.per-file-ignores]\n"tests/*" = ["DL008"]\n',
+        'select = ["DL002"]\nextend-exclude = ["gen"]\n'
+        '[tool.devlint.per-file-ignores]\n"tests/*" = ["DL002"]\n',
     )
     write(
         project,
         "pkg_b/devlint.toml",
-        'ignore = ["DL008"]\nextend-exclude = ["legacy"]\n'
+        'ignore = ["DL002"]\nextend-exclude = ["legacy"]\n'
         '[per-file-ignores]\n"scripts/*" = ["DL007"]\n',
     )
     for pkg in ("pkg_a", "pkg_b"):
@@ -70,13 +70,13 @@ def two_packages(project: Path) -> Path:
 
 PKG_A = [
     ("pkg_a/legacy/l.py", "DL000"),  # pkg_b's exclude does not reach pkg_a
-    ("pkg_a/m.py", "DL008"),  # pkg_a selects DL008 only
-    ("pkg_a/scripts/s.py", "DL008"),
-    # tests/* ignores DL008 in pkg_a; gen/ is excluded there
+    ("pkg_a/m.py", "DL002"),  # pkg_a selects DL002 only
+    ("pkg_a/scripts/s.py", "DL002"),
+    # tests/* ignores DL002 in pkg_a; gen/ is excluded there
 ]
 PKG_B = [
     ("pkg_b/gen/g.py", "DL000"),  # pkg_a's exclude does not reach pkg_b
-    ("pkg_b/m.py", "DL007"),  # pkg_b ignores DL008
+    ("pkg_b/m.py", "DL007"),  # pkg_b ignores DL002
     ("pkg_b/tests/t.py", "DL007"),
     # scripts/* ignores DL007 in pkg_b; legacy/ is excluded there
 ]
@@ -107,7 +107,7 @@ def test_a_walk_switches_configuration_below_a_nested_one(two_packages: Path) ->
 
 def test_explicit_files_use_their_own_configuration(two_packages: Path) -> None:
     result = run("--output-format", "concise", "--no-cache", "pkg_b/m.py", "pkg_a/m.py", "top.py")
-    assert codes(result) == [("pkg_a/m.py", "DL008"), ("pkg_b/m.py", "DL007"), ("top.py", "DL007")]
+    assert codes(result) == [("pkg_a/m.py", "DL002"), ("pkg_b/m.py", "DL007"), ("top.py", "DL007")]
     # --force-exclude applies each file's own exclude
     result = run("--force-exclude", "--show-files", "pkg_a/gen/g.py", "pkg_b/gen/g.py")
     assert [p.replace("\\", "/") for p in result.stdout.splitlines()] == ["pkg_b/gen/g.py"]
@@ -126,9 +126,9 @@ def test_config_file_and_isolated_override_discovery(two_packages: Path) -> None
     )
     assert codes(result) == [
         ("pkg_a/m.py", "DL007"),
-        ("pkg_a/m.py", "DL008"),
+        ("pkg_a/m.py", "DL002"),
         ("pkg_b/m.py", "DL007"),
-        ("pkg_b/m.py", "DL008"),
+        ("pkg_b/m.py", "DL002"),
     ]
 
 
@@ -144,7 +144,7 @@ def test_command_line_options_apply_on_top_of_every_file(two_packages: Path) -> 
     )
     assert codes(result) == [
         ("pkg_a/m.py", "DL007"),
-        ("pkg_a/m.py", "DL008"),
+        ("pkg_a/m.py", "DL002"),
         ("pkg_b/m.py", "DL007"),
     ]
     # inline overrides replace a key of each file
@@ -158,15 +158,15 @@ def test_command_line_options_apply_on_top_of_every_file(two_packages: Path) -> 
         "pkg_b/m.py",
     )
     assert codes(result) == [
-        ("pkg_a/m.py", "DL008"),
+        ("pkg_a/m.py", "DL002"),
         ("pkg_b/m.py", "DL007"),
-        ("pkg_b/m.py", "DL008"),
+        ("pkg_b/m.py", "DL002"),
     ]
 
 
 def test_stdin_uses_the_configuration_of_its_file_name(two_packages: Path) -> None:
     result = run("-", "--stdin-filename", "pkg_a/x.py", "--output-format", "concise", input=BOTH)
-    assert codes(result) == [("pkg_a/x.py", "DL008")]
+    assert codes(result) == [("pkg_a/x.py", "DL002")]
     result = run("-", "--stdin-filename", "pkg_b/x.py", "--output-format", "concise", input=BOTH)
     assert codes(result) == [("pkg_b/x.py", "DL007")]
 
@@ -174,7 +174,7 @@ def test_stdin_uses_the_configuration_of_its_file_name(two_packages: Path) -> No
 def test_fix_uses_each_files_configuration(two_packages: Path) -> None:
     result = run("--fix", "--no-cache", "pkg_a/m.py", "pkg_b/m.py")
     assert result.exit_code == 1
-    # DL007's fix applies where DL007 is enabled (pkg_b), not in pkg_a which selects DL008
+    # DL007's fix applies where DL007 is enabled (pkg_b), not in pkg_a which selects DL002
     assert "detach().cpu()" in (two_packages / "pkg_b/m.py").read_text()
     assert (two_packages / "pkg_a/m.py").read_text() == BOTH
 
@@ -182,7 +182,7 @@ def test_fix_uses_each_files_configuration(two_packages: Path) -> None:
 def test_a_nested_configuration_cannot_undo_the_exclude_above_it(project: Path) -> None:
     """Whether to enter a directory is decided by its parent's settings, as in ruff."""
     write(project, "devlint.toml", 'extend-exclude = ["vendored"]\n')
-    write(project, "vendored/lib/devlint.toml", 'select = ["DL008"]\n')
+    write(project, "vendored/lib/devlint.toml", 'select = ["DL002"]\n')
     write(project, "vendored/lib/x.py", BROKEN)
     write(project, "ok.py", "x = 1\n")
     assert run("--show-files").stdout.splitlines() == ["ok.py"]
@@ -212,9 +212,9 @@ def test_cache_follows_each_files_configuration(two_packages: Path) -> None:
     )
     second = run("--output-format", "concise", "pkg_a/g.py", "pkg_b/m.py")
     assert codes(second) == [("pkg_a/g.py", "DL005"), ("pkg_b/m.py", "DL007")]
-    write(two_packages, "pkg_b/devlint.toml", 'select = ["DL008"]\n')
+    write(two_packages, "pkg_b/devlint.toml", 'select = ["DL002"]\n')
     third = run("--output-format", "concise", "pkg_a/g.py", "pkg_b/m.py")
-    assert codes(third) == [("pkg_a/g.py", "DL005"), ("pkg_b/m.py", "DL008")]
+    assert codes(third) == [("pkg_a/g.py", "DL005"), ("pkg_b/m.py", "DL002")]
     # each configuration's directory holds the cache of its files, as ruff's packages do
     assert list((two_packages / "pkg_a" / ".devlint_cache").rglob("*.json"))
     assert list((two_packages / "pkg_b" / ".devlint_cache").rglob("*.json"))
@@ -227,8 +227,8 @@ def test_extend_inherits_from_another_file(project: Path) -> None:
     write(
         project,
         "pyproject.toml",
-        '[tool.devlint]\nselect = ["DL007", "DL008"]\nextend-exclude = ["pkg/gen"]\n'
-        '[tool.devlint.per-file-ignores]\n"pkg/scripts/*" = ["DL008"]\n',
+        '[tool.devlint]\nselect = ["DL007", "DL002"]\nextend-exclude = ["pkg/gen"]\n'
+        '[tool.devlint.per-file-ignores]\n"pkg/scripts/*" = ["DL002"]\n',
     )
     write(
         project,
@@ -241,7 +241,7 @@ def test_extend_inherits_from_another_file(project: Path) -> None:
     result = run("--output-format", "concise", "--no-cache", "pkg")
     # the base's selection, then the file's ignore; the base's patterns stay relative to
     # the base's directory
-    assert codes(result) == [("pkg/m.py", "DL008")]
+    assert codes(result) == [("pkg/m.py", "DL002")]
     # the extending file's keys replace the base's
     write(
         project,
@@ -251,19 +251,19 @@ def test_extend_inherits_from_another_file(project: Path) -> None:
     result = run("--output-format", "concise", "--no-cache", "pkg")
     assert codes(result) == [
         ("pkg/m.py", "DL007"),
-        ("pkg/m.py", "DL008"),
+        ("pkg/m.py", "DL002"),
         ("pkg/scripts/s.py", "DL007"),
-        ("pkg/scripts/s.py", "DL008"),
+        ("pkg/scripts/s.py", "DL002"),
     ]
 
 
 def test_extend_chains_and_cycles(project: Path) -> None:
-    write(project, "base/devlint.toml", 'select = ["DL008"]\n')
+    write(project, "base/devlint.toml", 'select = ["DL002"]\n')
     write(project, "mid/devlint.toml", 'extend = "../base/devlint.toml"\n')
     write(project, "pkg/devlint.toml", 'extend = "../mid/devlint.toml"\n')
     write(project, "pkg/m.py", BOTH)
     result = run("--output-format", "concise", "--no-cache", "pkg")
-    assert codes(result) == [("pkg/m.py", "DL008")]
+    assert codes(result) == [("pkg/m.py", "DL002")]
     write(project, "base/devlint.toml", 'extend = "../pkg/devlint.toml"\n')
     result = run("--no-cache", "pkg")
     assert result.exit_code == 2
@@ -291,17 +291,17 @@ def test_show_settings_names_the_file_that_applied(two_packages: Path) -> None:
         assert lines[0] == f"Resolved settings for: {json.dumps(str(two_packages / target))}"
         assert lines[1] == f"Settings path: {json.dumps(str(two_packages / config))}"
     lines = run("--show-settings", "pkg_a/m.py").stdout.splitlines()
-    assert 'enabled = ["DL000", "DL008"]' in lines
-    assert any(line.startswith('"tests/*" = ["DL008"]') for line in lines)
+    assert 'enabled = ["DL000", "DL002"]' in lines
+    assert any(line.startswith('"tests/*" = ["DL002"]') for line in lines)
     lines = run("--show-settings", "pkg_a/tests/t.py").stdout.splitlines()
     assert 'enabled-here = ["DL000"]' in lines
 
 
 def test_show_settings_lists_what_a_file_extends(project: Path) -> None:
-    write(project, "pyproject.toml", '[tool.devlint]\nselect = ["DL008"]\n')
+    write(project, "pyproject.toml", '[tool.devlint]\nselect = ["DL002"]\n')
     write(project, "pkg/devlint.toml", 'extend = "../pyproject.toml"\n')
     write(project, "pkg/m.py", BOTH)
     lines = run("--show-settings", "pkg/m.py").stdout.splitlines()
     assert lines[1] == f"Settings path: {json.dumps(str(project / 'pkg' / 'devlint.toml'))}"
     assert f"extends = {json.dumps([str(project / 'pyproject.toml')])}" in lines
-    assert 'enabled = ["DL000", "DL008"]' in lines
+    assert 'enabled = ["DL000", "DL002"]' in lines

@@ -26,9 +26,9 @@ def test_real_finding_is_an_error_annotation_with_a_relative_path(project: Path)
     assert result.exit_code == 1
     [line] = result.stdout.splitlines()
     assert line.startswith(
-        "::error title=devlint (DL008),file=src/train.py,line=2,col=9,endLine=2,endColumn=31::"
+        "::error title=devlint (DL002),file=src/train.py,line=2,col=27,endLine=2,endColumn=33::"
     )
-    assert "%0Ahelp: add `map_location" in line
+    assert "%0Ahelp: choose the device once with a fallback" in line
     assert "Found" not in result.stdout  # nothing but workflow commands
 
 

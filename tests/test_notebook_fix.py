@@ -31,8 +31,8 @@ def _notebook(*cells: list[str]) -> str:
 
 BUGGY = _notebook(
     ["import torch\n"],
-    ["x = torch.ones(2)\n", "x.to('cpu')\n", "y = torch.load('m.pt')  # é\n"],
-    ["%matplotlib inline\n", "z = torch.load('n.pt')"],
+    ["x = torch.ones(2)\n", "x.to('cpu')\n", "y = torch.zeros(3, device='cuda')  # é\n"],
+    ["%matplotlib inline\n", "z = torch.zeros(3, device='cuda')"],
 )
 
 
@@ -45,7 +45,7 @@ def test_fix_writes_the_cells_and_keeps_everything_else(tmp_path: Path) -> None:
     assert after_data["cells"][1]["source"] == [
         "x = torch.ones(2)\n",
         "x = x.to('cpu')\n",
-        "y = torch.load('m.pt', map_location=\"cpu\")  # é\n",
+        'y = torch.zeros(3, device=("cuda" if torch.cuda.is_available() else "cpu"))  # é\n',
     ]
     # everything but that cell's source is as it was, and so is the JSON layout
     after_data["cells"][1]["source"] = before_data["cells"][1]["source"]
@@ -53,7 +53,7 @@ def test_fix_writes_the_cells_and_keeps_everything_else(tmp_path: Path) -> None:
     assert after.replace('x = x.to', "x.to").count("\n") == BUGGY.count("\n")
     assert after.startswith('{\n "nbformat"') or after.startswith('{\n "cells"')
     # the cell with a magic is untouched; its finding remains, without a fix
-    assert "cell 3:2:5: DL008" in result.stdout
+    assert "cell 3:2:27: DL002" in result.stdout
     assert "fixable" not in result.stdout
     again = run(str(path), "--no-cache", "--fix", "--unsafe-fixes")
     assert path.read_text(encoding="utf-8") == after
@@ -65,7 +65,7 @@ def test_counts_and_markers_match_what_fix_does(tmp_path: Path) -> None:
     path.write_text(BUGGY, encoding="utf-8")
     result = run(str(path), "--no-cache", "--output-format", "concise")
     assert "cell 2:2:1: DL004 [*]" in result.stdout
-    assert "cell 3:2:5: DL008 `" in result.stdout  # no marker: the cell holds a magic
+    assert "cell 3:2:27: DL002 device `" in result.stdout  # no marker: the cell holds a magic
     assert "[*] 1 fixable with `--fix` (1 unsafe fix available" in result.stdout
 
 

@@ -57,7 +57,7 @@ TRAIN = notebook(
         )
     ),
     markdown("Run it"),
-    code(lines("%time out = model(torch.zeros(1, 4))", "state = torch.load('m.pt')")),
+    code(lines("%time out = model(torch.zeros(1, 4))", "x = torch.zeros(3, device='cuda')")),
     code(lines("%%time", "y = model(torch.ones(1, 4))")),
     code(lines("%%bash", "echo torch.load")),
 )
@@ -70,7 +70,7 @@ def test_cells_are_one_program_and_findings_name_their_cell(project: Path) -> No
     got = [line.split(" ")[:3] for line in concise(result)]
     assert got == [
         ["train.ipynb:cell", "5:1:19:", "DL005"],  # after `%time `: columns of the cell line
-        ["train.ipynb:cell", "5:2:9:", "DL008"],
+        ["train.ipynb:cell", "5:2:27:", "DL002"],
         ["train.ipynb:cell", "6:2:11:", "DL005"],  # the body of a %%time cell
     ]
 
@@ -99,18 +99,18 @@ def test_sarif_and_github_point_into_the_notebook_file(project: Path) -> None:
     text_lines = path.read_text().splitlines()
     log = json.loads(run("--output-format", "sarif", "train.ipynb").stdout)
     result = log["runs"][0]["results"][1]
-    assert result["ruleId"] == "DL008" and result["properties"]["cell"] == 5
+    assert result["ruleId"] == "DL002" and result["properties"]["cell"] == 5
     region = result["locations"][0]["physicalLocation"]["region"]
     row = text_lines[region["startLine"] - 1]
     start = region["startColumn"] - 1
-    assert row[start : region["endColumn"] - 1] == "torch.load('m.pt')"
+    assert row[start : region["endColumn"] - 1] == "'cuda'"
     annotations = run("--output-format", "github", "train.ipynb").stdout.splitlines()
     assert f"line={region['startLine']},col={region['startColumn']}," in annotations[1]
-    assert "::cell 5:2:9: " in annotations[1]
+    assert "::cell 5:2:27: " in annotations[1]
 
 
 def test_positions_with_escapes_and_a_single_string_source(project: Path) -> None:
-    source = 'label = "é\\t"; state = torch.load("m.pt")\n'
+    source = 'label = "é\\t"; x = torch.zeros(3, device="cuda")\n'
     write(project, "nb.ipynb", notebook(code(["import torch\n", source])))
     write(project, "one.ipynb", notebook(code("import torch\n" + source)))
     for name in ("nb.ipynb", "one.ipynb"):
@@ -118,19 +118,21 @@ def test_positions_with_escapes_and_a_single_string_source(project: Path) -> Non
         log = json.loads(run("--output-format", "sarif", name).stdout)
         region = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]
         row = raw.splitlines()[region["startLine"] - 1]
-        assert row[region["startColumn"] - 1 :].startswith('torch.load(\\"m.pt\\")')
+        assert row[region["startColumn"] - 1 :].startswith('\\"cuda\\")')
 
 
 def test_suppression_in_a_cell(project: Path) -> None:
-    text = notebook(code(lines("import torch", "state = torch.load('m.pt')  # noqa: DL008")))
+    text = notebook(code(lines("import torch", "x = torch.zeros(3, device='cuda')  # noqa: DL002")))
     write(project, "nb.ipynb", text)
     assert run("nb.ipynb").exit_code == 0
     result = run("--ignore-noqa", "--output-format", "concise", "nb.ipynb")
-    assert concise(result)[0].startswith("nb.ipynb:cell 1:2:9: DL008")
+    assert concise(result)[0].startswith("nb.ipynb:cell 1:2:27: DL002")
 
 
 def test_skip_file_in_a_notebook(project: Path) -> None:
-    text = notebook(code(lines("# devlint: skip-file", "import torch", "torch.load('m.pt')")))
+    text = notebook(
+        code(lines("# devlint: skip-file", "import torch", "torch.zeros(3, device='cuda')"))
+    )
     write(project, "nb.ipynb", text)
     assert run("nb.ipynb").exit_code == 0
 
@@ -173,14 +175,14 @@ def test_notebooks_in_other_languages_are_skipped(project: Path) -> None:
 
 
 def test_markdown_and_raw_cells_are_not_code() -> None:
-    text = notebook(markdown("torch.load('m.pt')"), code(["import torch\n"]))
+    text = notebook(markdown("torch.zeros(3, device='cuda')"), code(["import torch\n"]))
     assert check_source(text, "nb.ipynb", ALL_RULES) == []
 
 
 def test_stdin_notebook(project: Path) -> None:
     result = run("-", "--stdin-filename", "nb.ipynb", "--output-format", "concise", input=TRAIN)
     assert result.exit_code == 1
-    assert concise(result)[1].startswith("nb.ipynb:cell 5:2:9: DL008")
+    assert concise(result)[1].startswith("nb.ipynb:cell 5:2:27: DL002")
 
 
 # --- IPython syntax -------------------------------------------------------------------

@@ -78,12 +78,12 @@ def test_pre_commit_hook_fails_on_the_bug_and_passes_once_fixed(tmp_path: Path) 
     hook_repo = hook_repository(tmp_path)
     project = tmp_path / "project"
     (project / "generated").mkdir(parents=True)
-    (project / "train.py").write_text('import torch\nstate = torch.load("model.pt")\n')
+    (project / "train.py").write_text('import torch\nx = torch.zeros(3, device="cuda")\n')
     (project / "explore.ipynb").write_text(
         notebook(["import torch\n", "%time x = torch.zeros(3).cuda()\n"])
     )
     (project / "generated" / "broken.py").write_text("x = )\n")
-    (project / "notes.txt").write_text("torch.load('x')\n")
+    (project / "notes.txt").write_text("torch.zeros(3, device='cuda')\n")
     (project / "pyproject.toml").write_text('[tool.devlint]\nextend-exclude = ["generated"]\n')
     git(project, "init", "-q")
     git(project, "add", "-A")
@@ -93,13 +93,13 @@ def test_pre_commit_hook_fails_on_the_bug_and_passes_once_fixed(tmp_path: Path) 
     out = failed.stdout + failed.stderr
     assert failed.returncode == 1, out
     assert "devlint" in out and "Failed" in out
-    assert "train.py:2:9: DL008" in out
+    assert "train.py:2:27: DL002" in out
     assert "explore.ipynb:cell 1:2:" in out and "DL002" in out
     assert "generated" not in out  # excluded by the project's configuration
     assert "notes.txt" not in out
 
     (project / "train.py").write_text(
-        'import torch\nstate = torch.load("model.pt", map_location="cpu")\n'
+        'import torch\nx = torch.zeros(3, device=("cuda" if torch.cuda.is_available() else "cpu"))\n'
     )
     (project / "explore.ipynb").write_text(
         notebook(["import torch\n", "%time x = torch.zeros(3)\n"])

@@ -24,10 +24,10 @@ BAD_INPUTS: dict[str, bytes] = {
     "latin1_without_cookie": "x = 'caf\u00e9'\n".encode("latin-1"),
     "latin1_with_cookie": "# -*- coding: latin-1 -*-\nx = 'caf\u00e9'\n".encode("latin-1"),
     "unknown_cookie": b"# -*- coding: klingon -*-\nx = 1\n",
-    "utf8_bom": b"\xef\xbb\xbfimport torch\nx = torch.load('a.pt')\n",
-    "crlf": b"import torch\r\nx = torch.load('a.pt')\r\n",
-    "cr_only": b"import torch\rx = torch.load('a.pt')\r",
-    "tabs": b"import torch\nif True:\n\tx = torch.load('a.pt')\n",
+    "utf8_bom": b"\xef\xbb\xbfimport torch\nx = torch.zeros(3, device='cuda')\n",
+    "crlf": b"import torch\r\nx = torch.zeros(3, device='cuda')\r\n",
+    "cr_only": b"import torch\rx = torch.zeros(3, device='cuda')\r",
+    "tabs": b"import torch\nif True:\n\tx = torch.zeros(3, device='cuda')\n",
     "empty": b"",
     "only_comments": b"# a comment\n# another\n",
     "python2": b"print 'hello'\n",
@@ -69,7 +69,7 @@ def test_broken_files_are_dl000(name: str) -> None:
 @pytest.mark.parametrize("name", ["utf8_bom", "crlf", "cr_only", "tabs"])
 def test_encodings_and_line_endings_still_lint(name: str) -> None:
     findings = check_source(BAD_INPUTS[name], f"{name}.py", ALL_RULES)
-    assert [(f.code, f.line) for f in findings] == [("DL008", 3 if name == "tabs" else 2)]
+    assert [(f.code, f.line) for f in findings] == [("DL002", 3 if name == "tabs" else 2)]
 
 
 def _mutations(text: str, rng: random.Random, n: int) -> list[str]:

@@ -105,6 +105,29 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
+def test_the_static_pass_follows_the_project_and_select_replaces_it(tmp_path: Path) -> None:
+    """The findings `confirm` gives verdicts to are the project's selection; `select`
+    replaces it, as `devlint --select` does, so it turns on a rule the project leaves off."""
+    from devlint.runtime.confirm import static_findings
+
+    (tmp_path / "pyproject.toml").write_text('[tool.devlint]\nselect = ["DL001"]\n')
+    script = tmp_path / "train.py"
+    script.write_text('import torch\nx = torch.zeros(3, device="cuda")\n')
+
+    def codes(select: list[str] | None = None) -> list[str]:
+        return [f.code for f in static_findings([str(script)], str(tmp_path), select)]
+
+    assert codes() == []
+    assert codes(["DL002"]) == codes(["DL00"]) == codes(["ALL"]) == ["DL002"]
+    assert codes(["DL003"]) == []
+    # DL008 is off by default: a project without configuration confirms it when selected
+    (tmp_path / "pyproject.toml").unlink()
+    script.write_text('import torch\nx = torch.zeros(3, device="cuda")\ns = torch.load("m.pt")\n')
+    assert codes() == ["DL002"]
+    assert codes(["DL008"]) == ["DL008"]
+    assert codes(["ALL"]) == ["DL002", "DL008"]
+
+
 # --- a run through the command ------------------------------------------------------------
 
 torch_needed = pytest.mark.skipif(

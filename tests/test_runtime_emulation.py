@@ -292,6 +292,7 @@ def test_a_checkpoint_saved_on_the_emulated_gpu_fails_to_load_on_a_cpu_only_run(
     report = confirm(
         Program(script=str(tmp_path / "load.py")),
         Options(device="cpu", cwd=str(tmp_path), quiet_program=True),
+        select=["ALL"],
     )
     ((finding, conf),) = report.items
     assert finding.code == "DL008" and finding.line == 2
@@ -348,6 +349,7 @@ def test_real_cuda_mode_records_the_real_error(programs: Path) -> None:
     report = confirm(
         Program(script=str(programs / "two_bugs.py")),
         Options(device="cuda", keep_going=True, quiet_program=True),
+        select=["ALL"],
     )
     verdicts = {f.line: c for f, c in report.items}
     assert verdicts[6].verdict == CONFIRMED
@@ -356,5 +358,5 @@ def test_real_cuda_mode_records_the_real_error(programs: Path) -> None:
 
 
 def _confirm(path: Path, result):
-    findings = static_findings(files_that_ran(result, Program(script=str(path))))
+    findings = static_findings(files_that_ran(result, Program(script=str(path))), select=["ALL"])
     return confirm_findings(findings, result)

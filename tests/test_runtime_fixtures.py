@@ -90,7 +90,7 @@ def _opts(device: str, keep_going: bool) -> Options:
 
 
 def _verdicts(path: Path, result: RunResult):
-    findings = static_findings(files_that_ran(result, Program(script=str(path))))
+    findings = static_findings(files_that_ran(result, Program(script=str(path))), select=["ALL"])
     return confirm_findings(findings, result)
 
 

@@ -432,7 +432,7 @@ def _verdicts(programs: Path, results: dict[str, RunResult], key: str):
     """(findings of the static pass with their verdicts, events no finding explains)."""
     path = _path(programs, key)
     result = results[key]
-    findings = static_findings(files_that_ran(result, Program(script=str(path))))
+    findings = static_findings(files_that_ran(result, Program(script=str(path))), select=["ALL"])
     return confirm_findings([f for f in findings if Path(f.path) == path], result)
 
 

@@ -307,7 +307,7 @@ def verdicts(programs: Path, results: dict[str, RunResult], name: str) -> dict[t
     events no finding explains (as `missed`)."""
     path = programs / f"{name.split('+')[0]}.py"
     result = results[name]
-    findings = static_findings(files_that_ran(result, Program(script=str(path))))
+    findings = static_findings(files_that_ran(result, Program(script=str(path))), select=["ALL"])
     items, missed = confirm_findings(findings, result)
     out: dict[tuple, Any] = {(f.code, f.line): c for f, c in items if Path(f.path) == path}
     out["missed"] = missed
@@ -478,7 +478,7 @@ def test_a_run_that_dies_is_not_a_completed_run(programs, results, name, status,
     ran = [c for k, c in v.items() if k != "missed" and c.verdict == INCONCLUSIVE]
     assert all("did not complete" in c.message for c in ran)
     path = programs / f"{name}.py"
-    findings = static_findings(files_that_ran(result, Program(script=str(path))))
+    findings = static_findings(files_that_ran(result, Program(script=str(path))), select=["ALL"])
     items, missed = confirm_findings(findings, result)
     report = Report(Program(script=str(path)), result, items, missed)
     summary = next(

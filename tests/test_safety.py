@@ -15,7 +15,7 @@ EVIL = """\
 import pathlib
 pathlib.Path({marker!r}).write_text("executed")
 import torch
-state = torch.load("x.pt")
+state = torch.zeros(3, device="cuda")
 """
 
 
@@ -28,11 +28,11 @@ def test_user_code_and_conftest_are_never_executed(project: Path) -> None:
     write(
         project,
         "pyproject.toml",
-        '[tool.devlint]\nselect = ["DL008"]\n# __import__("os").system("touch MARKER")\n',
+        '[tool.devlint]\nselect = ["DL002"]\n# __import__("os").system("touch MARKER")\n',
     )
     result = run("--no-cache", "--output-format", "concise", ".")
     assert result.exit_code == 1
-    assert result.stdout.count("DL008") == 4
+    assert result.stdout.count("DL002") == 4
     assert not marker.exists()
 
 
@@ -42,7 +42,7 @@ def test_no_network_access(project: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    write(project, "a.py", "import torch\nx = torch.load('a')\n")
+    write(project, "a.py", "import torch\nx = torch.zeros(3, device='cuda')\n")
     assert run("--no-cache", ".").exit_code == 1
 
 
@@ -50,16 +50,16 @@ def test_no_network_access(project: Path, monkeypatch: pytest.MonkeyPatch) -> No
     "name", ["with space.py", "caf\u00e9_\u6a21\u578b.py", "dir with space/m.py"]
 )
 def test_paths_with_spaces_and_non_ascii_names(project: Path, name: str) -> None:
-    write(project, name, "import torch\nx = torch.load('a')\n")
+    write(project, name, "import torch\nx = torch.zeros(3, device='cuda')\n")
     result = run("--no-cache", "--output-format", "concise", ".")
     assert result.exit_code == 1
-    assert f"{os.path.normpath(name)}:2:5: DL008" in result.stdout
+    assert f"{os.path.normpath(name)}:2:27: DL002" in result.stdout
 
 
 def test_a_directory_named_like_a_python_file(project: Path) -> None:
-    write(project, "odd.py/inner.py", "import torch\nx = torch.load('a')\n")
+    write(project, "odd.py/inner.py", "import torch\nx = torch.zeros(3, device='cuda')\n")
     result = run("--no-cache", "--output-format", "concise", "odd.py")
-    assert result.exit_code == 1 and "inner.py:2:5: DL008" in result.stdout
+    assert result.exit_code == 1 and "inner.py:2:27: DL002" in result.stdout
 
 
 def test_an_empty_file_list_is_clean(project: Path) -> None:

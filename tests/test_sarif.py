@@ -64,9 +64,9 @@ def test_log_with_every_feature_is_valid(project: Path) -> None:
     assert run_["invocations"][0]["executionSuccessful"] is False
     notes = run_["invocations"][0]["toolExecutionNotifications"]
     assert "path does not exist: missing.py" in notes[0]["message"]["text"]
-    assert {r["ruleId"] for r in run_["results"]} == {"DL000", "DL008", "DL100"}
+    assert {r["ruleId"] for r in run_["results"]} == {"DL000", "DL002", "DL100"}
     levels = {r["ruleId"]: r["level"] for r in run_["results"]}
-    assert levels == {"DL000": "error", "DL008": "error", "DL100": "warning"}
+    assert levels == {"DL000": "error", "DL002": "error", "DL100": "warning"}
 
 
 def test_one_descriptor_per_rule_from_the_rule_metadata() -> None:
@@ -84,6 +84,9 @@ def test_one_descriptor_per_rule_from_the_rule_metadata() -> None:
     assert rule.bad.splitlines()[0] in dl003["help"]["text"]
     assert dl003["helpUri"].endswith("docs/rules.md#dl003")
     assert by_id["DL100"]["defaultConfiguration"] == {"enabled": False, "level": "warning"}
+    assert by_id["DL008"]["defaultConfiguration"] == {"enabled": False, "level": "error"}
+    assert by_id["DL002"]["defaultConfiguration"] == {"enabled": True, "level": "error"}
+    assert "Why it is off by default" in by_id["DL008"]["help"]["markdown"]
 
 
 def test_result_location_is_relative_with_a_base_and_explicit_column_kind(project: Path) -> None:
@@ -97,13 +100,13 @@ def test_result_location_is_relative_with_a_base_and_explicit_column_kind(projec
     assert location["artifactLocation"] == {"uri": "src/my%20train.py", "uriBaseId": "%SRCROOT%"}
     assert location["region"] == {
         "startLine": 2,
-        "startColumn": 9,
+        "startColumn": 27,
         "endLine": 2,
-        "endColumn": 31,
-        "snippet": {"text": 'state = torch.load("model.pt")'},
+        "endColumn": 33,
+        "snippet": {"text": 'x = torch.zeros(3, device="cuda")'},
     }
-    assert result["ruleId"] == "DL008"
-    assert run_["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == "DL008"
+    assert result["ruleId"] == "DL002"
+    assert run_["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == "DL002"
 
 
 def test_github_workspace_is_the_base(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -66,12 +66,12 @@ def test_notebook_cells_become_the_notebook_the_command_line_reads() -> None:
         lsp_notebook.Cell("c1", lsp_notebook.MARKDOWN, None),
         lsp_notebook.Cell("c2", lsp_notebook.CODE, "!pip install torch\nimport torch\n"),
         lsp_notebook.Cell("c3", lsp_notebook.CODE, None),  # a cell in another language
-        lsp_notebook.Cell("c4", lsp_notebook.CODE, "%time s = torch.load('m.pt')\n"),
+        lsp_notebook.Cell("c4", lsp_notebook.CODE, "%time s = torch.zeros(3, device='cuda')\n"),
         lsp_notebook.Cell("c5", lsp_notebook.CODE, "print(1)\n"),
     ]
     data = lsp_notebook.notebook_json(cells, {"language_info": {"name": "python"}, "x": 1})
     found = check_source(data, "nb.ipynb", rules_for(ENGINE_CODES))
-    assert [(f.code, f.cell, f.line, f.col) for f in found] == [("DL008", 4, 1, 11)]
+    assert [(f.code, f.cell, f.line, f.col) for f in found] == [("DL002", 4, 1, 33)]
     assert lsp_notebook.by_cell(found, cells) == {"c2": [], "c3": [], "c4": found, "c5": []}
     r_notebook = lsp_notebook.notebook_json(cells, {"language_info": {"name": "R"}})
     assert check_source(r_notebook, "nb.ipynb", rules_for(ENGINE_CODES)) == []

@@ -13,7 +13,8 @@ from devlint.rules import ALL_RULES, rules_for
 from devlint.suppression import scan
 from tests.helpers import BUGGY, CLEAN, concise, run, write
 
-LOAD = 'torch.load("model.pt")'
+# DL002 (a hard-coded accelerator), reported on the line of the literal
+CUDA = 'torch.zeros(3, device="cuda")'
 
 
 def codes(text: str, rules=ALL_RULES, **kw) -> list[tuple[str, int]]:
@@ -23,20 +24,20 @@ def codes(text: str, rules=ALL_RULES, **kw) -> list[tuple[str, int]]:
 @pytest.mark.parametrize(
     "comment",
     [
-        "# noqa: DL008",
-        "# noqa:DL008",
-        "# NOQA: DL008",
+        "# noqa: DL002",
+        "# noqa:DL002",
+        "# NOQA: DL002",
         "# noqa",
-        "# noqa: E501, DL008",
-        "# noqa: DL001 DL008",
-        "# devlint: ignore[DL008]",
-        "# devlint: ignore[DL001, DL008]",
+        "# noqa: E501, DL002",
+        "# noqa: DL001 DL002",
+        "# devlint: ignore[DL002]",
+        "# devlint: ignore[DL001, DL002]",
         "# devlint: ignore",
-        "# some reason  # noqa: DL008",
+        "# some reason  # noqa: DL002",
     ],
 )
 def test_suppression_forms(comment: str) -> None:
-    assert codes(f"import torch\nstate = {LOAD}  {comment}\n") == []
+    assert codes(f"import torch\nx = {CUDA}  {comment}\n") == []
 
 
 @pytest.mark.parametrize(
@@ -44,39 +45,39 @@ def test_suppression_forms(comment: str) -> None:
     ["# noqa: DL001", "# noqa: E501", "# devlint: ignore[DL001]", "# noqa-ish", "# devlint"],
 )
 def test_other_codes_do_not_suppress(comment: str) -> None:
-    assert codes(f"import torch\nstate = {LOAD}  {comment}\n") == [("DL008", 2)]
+    assert codes(f"import torch\nx = {CUDA}  {comment}\n") == [("DL002", 2)]
 
 
 def test_only_real_comments_count() -> None:
-    text = f'import torch\nstate = {LOAD}; s = "# noqa"\n'
-    assert codes(text) == [("DL008", 2)]
+    text = f'import torch\nx = {CUDA}; s = "# noqa"\n'
+    assert codes(text) == [("DL002", 2)]
 
 
 def test_suppression_on_the_last_line_of_a_multi_line_statement() -> None:
-    text = 'import torch\nstate = torch.load(\n    "model.pt",\n)  # noqa: DL008\n'
+    text = f"import torch\nx = {CUDA}.add(\n    1,\n)  # noqa: DL002\n"
     assert codes(text) == []
     # a comment on a line in the middle of the statement does not count
-    text = 'import torch\nstate = torch.load(\n    "model.pt",  # noqa: DL008\n)\n'
-    assert codes(text) == [("DL008", 2)]
+    text = f"import torch\nx = {CUDA}.add(\n    1,  # noqa: DL002\n)\n"
+    assert codes(text) == [("DL002", 2)]
     # but one on the reported line does
-    text = 'import torch\nstate = torch.load(  # noqa: DL008\n    "model.pt",\n)\n'
+    text = f"import torch\nx = {CUDA}.add(  # noqa: DL002\n    1,\n)\n"
     assert codes(text) == []
 
 
 def test_skip_file() -> None:
-    assert codes(f"# devlint: skip-file\nimport torch\nstate = {LOAD}\n") == []
-    assert codes(f"import torch\nstate = {LOAD}\n    # devlint: skip-file\n") == []
+    assert codes(f"# devlint: skip-file\nimport torch\nx = {CUDA}\n") == []
+    assert codes(f"import torch\nx = {CUDA}\n    # devlint: skip-file\n") == []
     # not when it follows code, nor inside a string
-    assert codes(f"import torch\nstate = {LOAD}  # devlint: skip-file\n") == [("DL008", 2)]
-    assert codes(f'import torch\ns = """\n# devlint: skip-file\n"""\nstate = {LOAD}\n') == [
-        ("DL008", 5)
+    assert codes(f"import torch\nx = {CUDA}  # devlint: skip-file\n") == [("DL002", 2)]
+    assert codes(f'import torch\ns = """\n# devlint: skip-file\n"""\nx = {CUDA}\n') == [
+        ("DL002", 5)
     ]
     # a file that does not parse is skipped too, when it says so
     assert codes("# devlint: skip-file\nx = )\n") == []
 
 
 def test_ignore_noqa_reports_everything() -> None:
-    assert codes(f"import torch\nstate = {LOAD}  # noqa\n", noqa=False) == [("DL008", 2)]
+    assert codes(f"import torch\nx = {CUDA}  # noqa\n", noqa=False) == [("DL002", 2)]
 
 
 def test_syntax_errors_cannot_be_suppressed() -> None:
@@ -84,13 +85,13 @@ def test_syntax_errors_cannot_be_suppressed() -> None:
 
 
 def test_noqa_row_is_where_a_comment_can_go() -> None:
-    text = 'import torch\nstate = torch.load(\n    """model\n    .pt""",\n)\n'
+    text = f'import torch\nx = {CUDA}.add(\n    len("""model\n    .pt"""),\n)\n'
     [f] = check_source(text, "t.py", ALL_RULES)
     assert (f.line, f.noqa_row) == (2, 2)
-    text = 'import torch\nstate = \\\n  torch.load("m.pt")\n'
+    text = f"import torch\nx = \\\n  {CUDA}\n"
     [f] = check_source(text, "t.py", ALL_RULES)
     assert (f.line, f.noqa_row) == (3, 3)
-    text = 'import torch\nstate = torch.load("m.pt") + \\\n  1\n'
+    text = f"import torch\nx = {CUDA} + \\\n  1\n"
     [f] = check_source(text, "t.py", ALL_RULES)
     assert (f.line, f.noqa_row) == (2, 3)  # a comment cannot follow a backslash
 
@@ -120,8 +121,8 @@ def test_dl100_reports_unused_devlint_codes() -> None:
     text = (
         "import torch\n"
         "x = torch.zeros(3)  # noqa: DL004\n"
-        f"state = {LOAD}  # noqa: DL008, DL004, E501\n"
-        f"other = {LOAD}  # noqa: DL008\n"
+        f"state = {CUDA}  # noqa: DL002, DL004, E501\n"
+        f"other = {CUDA}  # noqa: DL002\n"
         "y = 1  # noqa: DL999\n"
         "z = 2  # noqa\n"
         "w = 3  # devlint: ignore\n"
@@ -167,11 +168,11 @@ def test_dl100_from_the_command_line(project: Path) -> None:
 def test_add_noqa_then_only_new_findings_are_reported(project: Path) -> None:
     text = (
         "import torch\n"
-        'a = torch.load("a.pt")\n'
-        'b = torch.load("b.pt")  # keep this comment\n'
-        'c = torch.load("c.pt")  # noqa: E501\n'
-        "d = torch.load(\n"
-        '    "d.pt",\n'
+        f"a = {CUDA}\n"
+        f"b = {CUDA}  # keep this comment\n"
+        f"c = {CUDA}  # noqa: E501\n"
+        f"d = {CUDA}.add(\n"
+        "    1,\n"
         ") + 0\n"
     )
     path = write(project, "train.py", text)
@@ -181,17 +182,17 @@ def test_add_noqa_then_only_new_findings_are_reported(project: Path) -> None:
     assert "Added 4 noqa directives." in result.stderr
     assert path.read_bytes().decode().split("\r\n") == [
         "import torch",
-        'a = torch.load("a.pt")  # noqa: DL008',
-        'b = torch.load("b.pt")  # keep this comment  # noqa: DL008',
-        'c = torch.load("c.pt")  # noqa: DL008, E501',
-        "d = torch.load(  # noqa: DL008",
-        '    "d.pt",',
+        f"a = {CUDA}  # noqa: DL002",
+        f"b = {CUDA}  # keep this comment  # noqa: DL002",
+        f"c = {CUDA}  # noqa: DL002, E501",
+        f"d = {CUDA}.add(  # noqa: DL002",
+        "    1,",
         ") + 0",
         "",
     ]
     assert run("train.py").exit_code == 0
     with path.open("a", newline="") as fh:
-        fh.write('e = torch.load("e.pt")\r\n')
+        fh.write(f"e = {CUDA}\r\n")
     result = run("--output-format", "concise", "train.py")
     assert [line.split(":")[1] for line in concise(result)] == ["8"]
     # running it again adds only what is missing
@@ -221,7 +222,7 @@ def test_add_noqa_in_a_notebook(project: Path) -> None:
                 "metadata": {},
                 "outputs": [],
                 "execution_count": None,
-                "source": ["import torch\n", 'state = torch.load("m.pt")\n', "%time x = 1"],
+                "source": ["import torch\n", f"x = {CUDA}\n", "%time y = 1"],
             },
         ],
         "metadata": {},
@@ -234,17 +235,17 @@ def test_add_noqa_in_a_notebook(project: Path) -> None:
     data = json.loads(path.read_text())
     assert data["cells"][1]["source"] == [
         "import torch\n",
-        'state = torch.load("m.pt")  # noqa: DL008\n',
-        "%time x = 1",
+        f"x = {CUDA}  # noqa: DL002\n",
+        "%time y = 1",
     ]
     assert data["cells"][0] == nb["cells"][0]
     assert run("nb.ipynb").exit_code == 0
 
 
 def test_add_noqa_merges_into_a_comment_on_a_magic_line(project: Path) -> None:
-    """`%time s = torch.load(...)  # noqa: DL004`: the program's comment sits 6 columns
+    """`%time s = torch.zeros(3, device="cuda")  # noqa: DL004`: the program's comment sits 6 columns
     further right in the cell than in the program; the merge must land on it."""
-    source = ["import torch\n", "%time s = torch.load('m.pt')  # noqa: DL004\n", "t = 1"]
+    source = ["import torch\n", f"%time s = {CUDA}  # noqa: DL004\n", "t = 1"]
     nb = {
         "cells": [
             {
@@ -263,6 +264,6 @@ def test_add_noqa_merges_into_a_comment_on_a_magic_line(project: Path) -> None:
     run("--add-noqa", "nb.ipynb")
     assert json.loads(path.read_text())["cells"][0]["source"] == [
         "import torch\n",
-        "%time s = torch.load('m.pt')  # noqa: DL004, DL008\n",
+        f"%time s = {CUDA}  # noqa: DL002, DL004\n",
         "t = 1",
     ]

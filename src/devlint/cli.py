@@ -28,7 +28,7 @@ import click
 from devlint import __version__, config
 from devlint import run as run_module
 from devlint.console import isatty
-from devlint.docs import documented_rules, rules_markdown, url
+from devlint.docs import documented_rules, how_to_enable, rules_markdown, url
 from devlint.findings import Finding
 from devlint.report import FORMATS, MACHINE_FORMATS, render, render_statistics
 from devlint.report.full import clean
@@ -938,9 +938,17 @@ def rule_command(code: str) -> None:
         raise click.BadParameter(
             f"unknown rule {code!r} (`devlint rules` lists them)", param_hint="'CODE'"
         )
-    enabled = "" if rule.default_enabled else " (off by default; enable with --extend-select)"
+    enabled = (
+        ""
+        if rule.default_enabled
+        else f" (off by default; enable with --extend-select {rule.code})"
+    )
     click.echo(f"{rule.code} {rule.name}{enabled}\n")
     click.echo(_paragraph(rule.summary, indent=""))
+    reason = getattr(rule, "default_off_reason", "")
+    if reason:
+        click.echo("\nWhy it is off by default:")
+        click.echo(_paragraph(f"{reason} Enable it with {how_to_enable(rule.code)}."))
     if rule.code == SYNTAX_ERROR[0]:
         click.echo(f"\n{rule.fix}")
         return

@@ -57,13 +57,25 @@ def _oneline(text: str) -> str:
     return " ".join(text.split())
 
 
+def how_to_enable(code: str) -> str:
+    """How to turn on a rule that is off by default."""
+    return f'`--extend-select {code}` or `extend-select = ["{code}"]` in `[tool.devlint]`'
+
+
 def rule_markdown(rule: Any, heading: str = "") -> str:
     """The body of one rule's documentation in Markdown (SARIF `help.markdown`)."""
     parts = []
     if heading:
         parts.append(heading)
-    off = "" if rule.default_enabled else " Off by default: enable it with `--extend-select`."
+    off = (
+        ""
+        if rule.default_enabled
+        else f" Off by default: enable it with {how_to_enable(rule.code)}."
+    )
     parts.append(_oneline(rule.summary) + off)
+    reason = getattr(rule, "default_off_reason", "")
+    if reason:
+        parts.append("**Why it is off by default.** " + _oneline(reason))
     parts.append("**Why it fails at run time.** " + _oneline(rule.why))
     parts.append("**How to fix it.** " + _oneline(rule.fix))
     parts.append("Reported:\n\n```python\n" + rule.bad.rstrip("\n") + "\n```")
@@ -73,7 +85,14 @@ def rule_markdown(rule: Any, heading: str = "") -> str:
 
 def rule_text(rule: Any) -> str:
     """The same in plain text (SARIF `help.text`)."""
-    off = "" if rule.default_enabled else " Off by default: enable it with --extend-select."
+    off = (
+        ""
+        if rule.default_enabled
+        else f" Off by default: enable it with {how_to_enable(rule.code)}."
+    )
+    reason = getattr(rule, "default_off_reason", "")
+    if reason:
+        off += f"\n\nWhy it is off by default: {_oneline(reason)}"
     indent_bad = "\n".join("    " + line for line in rule.bad.rstrip("\n").splitlines())
     indent_good = "\n".join("    " + line for line in rule.good.rstrip("\n").splitlines())
     return (

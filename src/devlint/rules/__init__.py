@@ -17,6 +17,7 @@ __all__ = [
     "ALL_RULES",
     "ENGINE_CODES",
     "META_RULES",
+    "OFF_BY_DEFAULT",
     "RULES_BY_CODE",
     "RULE_DEFAULTS",
     "SYNTAX_ERROR",
@@ -42,12 +43,16 @@ _ENGINE_RULES: dict[str, tuple[str, str]] = {
     "DL009": ("dl009", "MixedDeviceOperation"),
 }
 ENGINE_CODES: tuple[str, ...] = tuple(_ENGINE_RULES)
+# Engine rules that are off by default (each says why in its `default_off_reason`): DL008,
+# whose audited findings on real code were 63% false (issue 13, benchmarks/audit.md).
+# `--extend-select`, `extend-select = [...]` or `--select ALL` turn them on.
+OFF_BY_DEFAULT: frozenset[str] = frozenset({"DL008"})
 # Rules checked outside the engine (DL100 by the suppression layer): selectable and
 # documented like the others, but not in ALL_RULES, since they have no engine check.
 META_RULES: list[Rule] = list(_META_RULES)  # type: ignore[arg-type]
 # (code, on by default) for every selectable rule, without loading the engine rules
 RULE_DEFAULTS: tuple[tuple[str, bool], ...] = (
-    *((code, True) for code in ENGINE_CODES),
+    *((code, code not in OFF_BY_DEFAULT) for code in ENGINE_CODES),
     *((rule.code, rule.default_enabled) for rule in META_RULES),
 )
 KNOWN_CODES: frozenset[str] = frozenset(
@@ -61,6 +66,7 @@ def _load() -> dict[str, Rule]:
         for code, (module, cls) in _ENGINE_RULES.items():
             rule = getattr(importlib.import_module(f"devlint.rules.{module}"), cls)()
             assert rule.code == code, (code, rule.code)
+            assert rule.default_enabled == (code not in OFF_BY_DEFAULT), code
             _loaded[code] = rule
     return _loaded
 

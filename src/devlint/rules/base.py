@@ -71,6 +71,8 @@ class Rule:
     good: ClassVar[str]
     severity: ClassVar[str] = "error"
     default_enabled: ClassVar[bool] = True
+    # For a rule off by default: why (`devlint rule`, docs/rules.md and SARIF help say it).
+    default_off_reason: ClassVar[str] = ""
     # what `--fix` does for this rule and when it applies (the README's autofix table is
     # generated from these: `devlint.docs.autofix_table`); empty when there is no fix
     fix_summary: ClassVar[str] = ""

@@ -98,7 +98,12 @@ EXIT_ERROR = 2  # a usage error, or a run that did not complete
     default=None,
     help="Write the report here instead of stdout.",
 )
-@click.option("--select", multiple=True, help="Only these codes (prefixes), e.g. DL001.")
+@click.option(
+    "--select",
+    multiple=True,
+    help="Only these codes (prefixes), e.g. DL001; ALL for every rule. A rule that is off "
+    "by default is checked when selected.",
+)
 @click.option("--quiet-program", is_flag=True, help="Hide the program's own output.")
 @click.argument("program", nargs=-1, type=click.UNPROCESSED, required=True)
 def confirm(

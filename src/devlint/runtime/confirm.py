@@ -834,11 +834,15 @@ def _stop_reason(result: RunResult) -> str:
     return "did not complete: " + result.stop_description()
 
 
-def static_findings(paths: Sequence[str], root: Optional[str] = None) -> list[Finding]:
-    """The static pass over `paths` with the project's rule selection (reads files only)."""
+def static_findings(
+    paths: Sequence[str], root: Optional[str] = None, select: Optional[Sequence[str]] = None
+) -> list[Finding]:
+    """The static pass over `paths` with the project's rule selection (reads files only).
+    `select` (codes or prefixes, `ALL` for every rule) replaces the selection, as
+    `devlint --select` does: it can turn on a rule that is off by default."""
     from devlint.checker import check_file
 
-    rules = _rules(root or os.getcwd())
+    rules = _rules(root or os.getcwd(), select)
     found: list[Finding] = []
     for path in paths:
         try:
@@ -849,14 +853,16 @@ def static_findings(paths: Sequence[str], root: Optional[str] = None) -> list[Fi
     return found
 
 
-def _rules(root: str):
+def _rules(root: str, select: Optional[Sequence[str]] = None):
     from devlint.rules import ALL_RULES
 
     try:
         from devlint import config as cfg
 
-        conf = cfg.resolve(root)
-        codes = cfg.enabled_codes([conf.selection])
+        layers = [cfg.resolve(root).selection]
+        if select:
+            layers.append(cfg.Selection(select=tuple(select)))
+        codes = cfg.enabled_codes(layers)
         return [r for r in ALL_RULES if r.code in codes]
     except Exception:
         return list(ALL_RULES)
@@ -887,8 +893,8 @@ class Report:
 def confirm(program: Program, options: Options, select: Optional[Sequence[str]] = None) -> Report:
     result = run(program, options)
     paths = files_that_ran(result, program)
-    findings = static_findings(paths, options.cwd)
-    if select:
+    findings = static_findings(paths, options.cwd, select)
+    if select and "ALL" not in select:
         findings = [f for f in findings if any(f.code.startswith(s) for s in select)]
     items, missed = confirm_findings(findings, result)
     return Report(program, result, items, missed)
