@@ -43,3 +43,16 @@ def write(root: Path, name: str, text: str | bytes) -> Path:
 def concise(result: Result) -> list[str]:
     """The finding lines of a concise report (without the summary)."""
     return [line for line in result.stdout.splitlines() if ": DL" in line]
+
+# Run devlint's command line (`sys.argv[1:]`) and print to stderr, after it exits, which
+# of LibCST and the rule modules it loaded, and its exit status: a run the cache answers
+# loads neither.
+ANALYSIS_LOADED_PROBE = (
+    "import sys\n"
+    "from devlint.cli import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit as exit:\n"
+    "    loaded = sorted(m for m in sys.modules if m == 'libcst' or m.startswith('devlint.rules.dl'))\n"
+    "    print('LOADED', loaded, exit.code, file=sys.stderr)\n"
+)

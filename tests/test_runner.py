@@ -9,6 +9,7 @@ import pytest
 from devlint import checker, runner
 from devlint.cache import Cache, options_key
 from devlint.rules import ALL_RULES
+from tests.helpers import ANALYSIS_LOADED_PROBE
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -124,16 +125,7 @@ def test_a_run_the_cache_answers_never_loads_the_analysis(tmp_path: Path) -> Non
     project.mkdir()
     for path in sorted(FIXTURES.glob("buggy/dl00[12]*.py")):
         (project / path.name).write_bytes(path.read_bytes())
-    probe = (
-        "import sys\n"
-        "from devlint.cli import main\n"
-        "try:\n"
-        "    main(sys.argv[1:])\n"
-        "except SystemExit as exit:\n"
-        "    loaded = sorted(m for m in sys.modules if m == 'libcst' or m.startswith('devlint.rules.dl'))\n"
-        "    print('LOADED', loaded, exit.code, file=sys.stderr)\n"
-    )
-    args = [sys.executable, "-c", probe, str(project), "--cache-dir", str(tmp_path / "c")]
+    args = [sys.executable, "-c", ANALYSIS_LOADED_PROBE, str(project), "--cache-dir", str(tmp_path / "c")]
     cold = subprocess.run(args, capture_output=True, text=True)
     warm = subprocess.run(args, capture_output=True, text=True)
     assert "LOADED ['devlint.rules.dl001'" in cold.stderr and "'libcst'" in cold.stderr

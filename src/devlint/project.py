@@ -108,6 +108,19 @@ def locate(module: str, roots: tuple[str, ...]) -> Optional[str]:
     return None
 
 
+def _module_and_name(qname: str, roots: tuple[str, ...]) -> Optional[tuple[str, str]]:
+    """`pkg.models.Net` -> (the file of `pkg.models`, `Net`): the longest prefix that is
+    a module of the project, and one name in it (an attribute of a class or of an object
+    in a module, `pkg.models.Net.build`, is not followed)."""
+    parts = qname.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        path = locate(".".join(parts[:i]), roots)
+        if path is None:
+            continue
+        return (path, parts[i]) if len(parts) - i == 1 else None
+    return None
+
+
 Summary = dict[str, Any]
 
 
@@ -196,15 +209,8 @@ class Project:
     def definition(self, qname: str, roots: tuple[str, ...]) -> Optional[tuple[str, str]]:
         """The module file and name that define an imported function (re-exports and
         star imports followed), or None."""
-        parts = qname.split(".")
-        for i in range(len(parts) - 1, 0, -1):
-            path = locate(".".join(parts[:i]), roots)
-            if path is None:
-                continue
-            if len(parts) - i != 1:
-                return None
-            return self._defined(path, parts[i], 0, set())
-        return None
+        found = _module_and_name(qname, roots)
+        return self._defined(*found, 0, set()) if found is not None else None
 
     def _defined(
         self, path: str, name: str, depth: int, seen: set[tuple[str, str]]
@@ -240,15 +246,8 @@ class Project:
     def _resolve(self, qname: str, roots: tuple[str, ...], depth: int) -> Optional[dict]:
         if depth > _MAX_DEPTH:
             return None
-        parts = qname.split(".")
-        for i in range(len(parts) - 1, 0, -1):
-            path = locate(".".join(parts[:i]), roots)
-            if path is None:
-                continue
-            if len(parts) - i != 1:
-                return None  # an attribute of a class or of a submodule's object
-            return self._lookup(path, parts[i], depth + 1, set())
-        return None
+        found = _module_and_name(qname, roots)
+        return self._lookup(*found, depth + 1, set()) if found is not None else None
 
     def _lookup(
         self, path: str, name: str, depth: int, seen: set[tuple[str, str]]

@@ -16,6 +16,7 @@ resolved setting, so a change to a nested configuration misses the cache).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import os
 import re
@@ -263,30 +264,22 @@ def check_source(
         notebook = is_notebook(display)
         rules = rules_for(list(settings.codes))
         package = "" if notebook or display == "-" else identify(display).package
-        collect: dict = {}
-        found = checker.check_source(
+        check = functools.partial(
+            checker.check_source,
             data,
             display,
             rules,
             notebook=notebook,
             reuse=reuse,
             package=package,
-            collect=collect,
             **analysis_options(settings, options),
         )
+        collect: dict = {}
+        found = check(collect=collect)
         facts = _project_facts(display, collect, settings, options)
         if facts:
             # what the project's other modules (on disk) say about its imports
-            found = checker.check_source(
-                data,
-                display,
-                rules,
-                notebook=notebook,
-                reuse=reuse,
-                package=package,
-                project=facts,
-                **analysis_options(settings, options),
-            )
+            found = check(project=facts)
     except Exception as exc:  # a bug in devlint must not stop the caller
         outcome.internal_errors.append((display, _describe(exc)))
         found = []
