@@ -22,7 +22,7 @@ import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 CALLERS = "@callers:"  # as `engine.summary.CALLERS` (not imported: a warm run loads no engine)
@@ -122,6 +122,7 @@ def _module_and_name(qname: str, roots: tuple[str, ...]) -> Optional[tuple[str, 
 
 
 Summary = dict[str, Any]
+T = TypeVar("T")
 
 
 class Project:
@@ -215,26 +216,12 @@ class Project:
     def _defined(
         self, path: str, name: str, depth: int, seen: set[tuple[str, str]]
     ) -> Optional[tuple[str, str]]:
-        if depth > _MAX_DEPTH or (path, name) in seen:
+        def own(summary: Summary) -> Optional[tuple[str, str]]:
+            if name in (summary.get("conditional") or {}) or name in summary["functions"]:
+                return path, name
             return None
-        seen.add((path, name))
-        summary = self.summary(path)
-        if summary is None:
-            return None
-        if name in (summary.get("conditional") or {}) or name in summary["functions"]:
-            return path, name
-        target = summary["aliases"].get(name)
-        if target is not None:
-            return self.definition(target, identify(path).roots) if depth < _MAX_DEPTH else None
-        for star in summary["stars"]:
-            star_path = locate(star, identify(path).roots)
-            star_summary = self.summary(star_path) if star_path is not None else None
-            if star_path is None or star_summary is None or not _exported(star_summary, name):
-                continue
-            found = self._defined(star_path, name, depth + 1, seen)
-            if found is not None:
-                return found
-        return None
+
+        return self._follow(path, name, depth, seen, own, self._defined)
 
     def resolve(self, qname: str, roots: tuple[str, ...]) -> Optional[dict]:
         key = (qname, roots)
@@ -254,30 +241,51 @@ class Project:
     ) -> Optional[dict]:
         """What module `path` binds `name` to: its own class, function or constant, or
         what it imports under that name (followed), or what a star import gives it."""
+
+        def own(summary: Summary) -> Optional[dict]:
+            if name in summary["classes"]:
+                return self._class_fact(path, name, depth, seen)
+            if name in summary["functions"]:
+                return {"t": "function", **summary["functions"][name]}
+            if name in summary["constants"]:
+                return {"t": "constant", **summary["constants"][name]}
+            return None
+
+        return self._follow(path, name, depth, seen, own, self._lookup)
+
+    def _follow(
+        self,
+        path: str,
+        name: str,
+        depth: int,
+        seen: set[tuple[str, str]],
+        own: Callable[[Summary], Optional[T]],
+        again: Callable[[str, str, int, set[tuple[str, str]]], Optional[T]],
+    ) -> Optional[T]:
+        """How module `path` binds `name`: `own` of its summary for its own definitions,
+        else (through `again`, at the module they lead to) what it imports under that
+        name, or what one of its star imports exports under it.  Depth-bounded; a cycle
+        of imports binds nothing."""
         if depth > _MAX_DEPTH or (path, name) in seen:
             return None
         seen.add((path, name))
         summary = self.summary(path)
         if summary is None:
             return None
+        found = own(summary)
+        if found is not None:
+            return found
         roots = identify(path).roots
-        if name in summary["classes"]:
-            return self._class_fact(path, name, depth, seen)
-        if name in summary["functions"]:
-            return {"t": "function", **summary["functions"][name]}
-        if name in summary["constants"]:
-            return {"t": "constant", **summary["constants"][name]}
         target = summary["aliases"].get(name)
         if target is not None:
-            return self._resolve(target, roots, depth + 1)
+            where = _module_and_name(target, roots)
+            return again(*where, depth + 1, seen) if where is not None else None
         for star in summary["stars"]:
             star_path = locate(star, roots)
-            if star_path is None:
+            star_summary = self.summary(star_path) if star_path is not None else None
+            if star_path is None or star_summary is None or not _exported(star_summary, name):
                 continue
-            star_summary = self.summary(star_path)
-            if star_summary is None or not _exported(star_summary, name):
-                continue
-            found = self._lookup(star_path, name, depth + 1, seen)
+            found = again(star_path, name, depth + 1, seen)
             if found is not None:
                 return found
         return None

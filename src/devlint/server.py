@@ -636,11 +636,11 @@ class DevlintServer(LanguageServer):
 
         self._loop.call_later(0.005, submit)  # after the answer is written
 
-    def recheck_all(self) -> None:
-        """After a settings or configuration change: every open buffer again, and ask a
-        pulling client to pull again."""
+    def recheck_all(self, skip: str = "") -> None:
+        """After a settings or configuration change (or a saved module): every open
+        buffer again (but `skip`), and ask a pulling client to pull again."""
         for uri in list(self.workspace.text_documents):
-            if self.wants(uri):
+            if uri != skip and self.wants(uri):
                 self.schedule(uri)
         for uri in list(self.workspace.notebook_documents):
             self.schedule(uri)
@@ -653,14 +653,7 @@ class DevlintServer(LanguageServer):
         what the project said before (`devlint.project` reads modules from disk), so
         every analysis is made again."""
         self.generation += 1
-        for other in list(self.workspace.text_documents):
-            if other != uri and self.wants(other):
-                self.schedule(other)
-        for notebook in list(self.workspace.notebook_documents):
-            self.schedule(notebook)
-        if self._refresh_support():
-            with contextlib.suppress(Exception):
-                self.workspace_diagnostic_refresh(None)
+        self.recheck_all(skip=uri)
 
     def _refresh_support(self) -> bool:
         caps = self.client_capabilities
