@@ -39,6 +39,7 @@ from devlint.engine.values import (
     is_known,
     join_values,
 )
+from devlint.engine.walk import walk
 
 if TYPE_CHECKING:  # pragma: no cover
     from devlint.engine.flow import DeviceFlowVisitor
@@ -99,13 +100,13 @@ def _plain_function(func: cst.FunctionDef) -> bool:
         code = cst.Module([]).code_for_node(d.decorator)
         if not any(word in code for word in _TRANSPARENT_DECORATORS):
             return False
-    return not any(type(n) in (cst.Yield,) for n in _walk(func.body))
+    return not any(type(n) in (cst.Yield,) for n in walk(func.body))
 
 
 def _moves_itself(init: cst.FunctionDef) -> bool:
     """`self.to(...)` / `self.cuda()` in a constructor: the module's place is the
     caller's business (unknown to an importer)."""
-    for node in _walk(init.body):
+    for node in walk(init.body):
         if (
             type(node) is cst.Attribute
             and type(node.value) is cst.Name
@@ -136,7 +137,7 @@ def _class_state(info: ClassInfo, imports: ImportMap) -> dict[str, Any]:
     builds: set[str] = set()
     for method in info.methods.values():
         params = set(_param_names(method, True))
-        for node in _walk(method.body):
+        for node in walk(method.body):
             if type(node) is not cst.Call:
                 continue
             if not adapts and _follows_a_parameter(node, params):
@@ -176,7 +177,7 @@ def stores_arguments(init: cst.FunctionDef) -> bool:
     """A constructor that keeps one of its arguments on `self` (`self.body = body`):
     an argument that is a module becomes part of the object, and moves with it."""
     params = set(_param_names(init, True)) | {p.name.value for p in init.params.kwonly_params}
-    for node in _walk(init.body):
+    for node in walk(init.body):
             if type(node) is cst.Assign and any(
                 type(t.target) is cst.Attribute
                 and type(t.target.value) is cst.Name
@@ -211,7 +212,7 @@ def _assembles(func: cst.FunctionDef) -> bool:
     """A function that moves something or fills a container module (`model.append(m)`,
     `add_module`, `setattr`): a module it returns may hold moved parts the analysis
     did not follow, so "a module on the CPU" is not a fact to give importers."""
-    for node in _walk(func.body):
+    for node in walk(func.body):
         if type(node) is not cst.Call:
             continue
         f = node.func
@@ -236,36 +237,26 @@ def _moved_params(func: cst.FunctionDef, method: bool = False) -> list[str]:
     if not params:
         return []
     holders: dict[str, str] = {}  # loop variable -> the parameter it iterates
-    for node in _walk(func.body):
+    receivers: list[str] = []  # names whose `.to()`/`.cuda()`... the body calls
+    for node in walk(func.body):
+        t = type(node)
         if (
-            type(node) is cst.For
+            t is cst.Call
+            and type(node.func) is cst.Attribute
+            and type(node.func.value) is cst.Name
+            and node.func.attr.value in _SELF_MOVES
+        ):
+            receivers.append(node.func.value.value)
+        elif (
+            t is cst.For
             and type(node.target) is cst.Name
             and type(node.iter) is cst.Name
             and node.iter.value in params
         ):
             holders[node.target.value] = node.iter.value
-    moved: set[str] = set()
-    for node in _walk(func.body):
-        if (
-            type(node) is cst.Call
-            and type(node.func) is cst.Attribute
-            and type(node.func.value) is cst.Name
-            and node.func.attr.value in _SELF_MOVES
-        ):
-            name = node.func.value.value
-            if name in params:
-                moved.add(name)
-            elif name in holders:
-                moved.add(holders[name])
+    moved = {n for n in receivers if n in params}
+    moved.update(holders[n] for n in receivers if n not in params and n in holders)
     return sorted(moved)
-
-
-def _walk(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(n.children)
 
 
 def _literal_names(node: cst.BaseExpression) -> Optional[list[str]]:
