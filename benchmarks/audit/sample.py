@@ -93,6 +93,9 @@ def main() -> None:
             n += 1
             msg = f["message"].replace("|", "\\|").replace("\n", " ")
             where = f"{f['filename'].lstrip('./')}:{f['location']['row']}"
+            if f.get("cell") is not None:
+                # a notebook finding: its line is within the cell
+                where = f"{f['filename'].lstrip('./')}:cell {f['cell']}:{f['location']['row']}"
             lines.append(f"| {n} | {rule} | {f['repository']} | {where} | {msg} | | |")
     lines[1:1] = ["", "Per rule (sampled of total): " + "; ".join(totals) + "."]
     args.out.write_text("\n".join(lines) + "\n")
