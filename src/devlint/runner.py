@@ -180,6 +180,16 @@ def _work(
     return _check_many(jobs, codes, cache, options)
 
 
+def _load_analysis(codes: Sequence[str]) -> None:
+    """Import the engine, the checker and the rules, then freeze what the imports made
+    (`tune_gc`): the collector never walks those objects again, nor does the exit of
+    this process (pytorch/examples, cold: 0.02 s less at the end of a run)."""
+    rules_for(codes)
+    import devlint.checker  # noqa: F401
+
+    gc.freeze()
+
+
 def _from_cache(jobs: list[Job], cache: Cache, options: dict) -> tuple[list[Finding], list[Job]]:
     """The findings the cache holds for `jobs`, and the jobs it cannot answer (changed,
     new or unreadable files: `_check_one` reports those)."""
@@ -261,6 +271,8 @@ def run(
             if on_progress:
                 on_progress(done[0], total_jobs)
 
+        if jobs:
+            _load_analysis(codes)
         found, result.errors = _check_many(jobs, codes, cache, options, tick)
         result.findings.extend(found)
     else:
@@ -269,8 +281,7 @@ def run(
 
         # load the analysis once here, so that forked workers share it instead of each
         # importing the engine and the rules
-        rules_for(codes)
-        import devlint.checker  # noqa: F401
+        _load_analysis(codes)
 
         chunks = _chunks(jobs, min(n, len(jobs)) * 16)
         ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
