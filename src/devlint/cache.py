@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import importlib.util
 import json
 import os
@@ -47,6 +46,8 @@ class Cache:
     def key(self, data: bytes, role: str = "") -> str:
         """The entry of a file's bytes; `role` (library code or a script, from the file's
         place: `devlint.roles`) decides findings too."""
+        import hashlib  # loaded with the cache (OpenSSL): a `--no-cache` run never needs it
+
         return hashlib.sha256(self._salt + role.encode() + b"\0" + data).hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -128,6 +129,8 @@ def engine_fingerprint() -> str:
     LibCST, which a warm run never loads) and Python's version.  Computed once a run."""
     global _fingerprint
     if _fingerprint is None:
+        import hashlib
+
         digest = hashlib.sha256(f"{__version__}\0{sys.version}\0".encode())
         for name in _ANALYSIS_SOURCES:
             path = _PACKAGE / name

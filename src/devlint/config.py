@@ -32,11 +32,6 @@ from typing import Any, Callable, Optional, Sequence
 
 from devlint.rules import KNOWN_CODES, RULE_DEFAULTS, SYNTAX_ERROR, is_valid_selector
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.9 and 3.10
-    import tomli as tomllib
-
 CONFIG_NAMES = (".devlint.toml", "devlint.toml", "pyproject.toml")
 
 
@@ -231,7 +226,17 @@ def parse_table(table: Any, path: str, root: str, table_name: str = "") -> Confi
     )
 
 
+def _toml() -> Any:
+    """The TOML parser, loaded when a configuration file or `--config` is read."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.9 and 3.10
+        import tomli as tomllib
+    return tomllib
+
+
 def _read_toml(path: str) -> dict[str, Any]:
+    tomllib = _toml()
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -306,6 +311,7 @@ def parse_override(text: str) -> dict[str, Any]:
     """`--config 'select = ["DL001"]'`: one inline TOML setting, validated now so that a
     mistake names the option and the text the user typed."""
     label = f"--config {text!r}"
+    tomllib = _toml()
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

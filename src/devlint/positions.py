@@ -10,7 +10,7 @@ provider, which `tests/test_positions.py` checks it against.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
 
@@ -35,6 +35,21 @@ class Placed:
     @property
     def end(self) -> CodePosition:
         return self.range.end
+
+
+class _Nothing:
+    """The context `_LeanState.record_syntactic_position` gives a node not asked for."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NOTHING = _Nothing()
 
 
 @dataclass
@@ -80,38 +95,46 @@ class _LeanState(CodegenState):
         if (key in self.wanted or key in self._hoisted) and key not in self.found:
             self._record(node, start)
 
-    @contextmanager
     def record_syntactic_position(
         self,
         node: cst.CSTNode,
         *,
         start_node: Optional[cst.CSTNode] = None,
         end_node: Optional[cst.CSTNode] = None,
+    ) -> AbstractContextManager[None]:
+        # most nodes are not asked for: nothing to record, and no generator to run
+        if id(node) not in self.wanted and id(node) not in self._hoisted:
+            return _NOTHING
+        return self._record_wanted(node, start_node, end_node)
+
+    @contextmanager
+    def _record_wanted(
+        self,
+        node: cst.CSTNode,
+        start_node: Optional[cst.CSTNode],
+        end_node: Optional[cst.CSTNode],
     ) -> Iterator[None]:
         start = (self.line, self.column)
-        wanted = id(node) in self.wanted or id(node) in self._hoisted
-        if wanted:
-            for child in (start_node, end_node):
-                if child is not None:
-                    self._hoisted.add(id(child))
+        for child in (start_node, end_node):
+            if child is not None:
+                self._hoisted.add(id(child))
         try:
             yield
         finally:
-            if wanted:
-                self._record(node, start)
-                if start_node is not None or end_node is not None:
-                    # LibCST takes the range of a statement line or a definition from
-                    # its first and last children (decorators, small statements)
-                    placed = self.found[id(node)]
-                    first = self.found.get(id(start_node)) if start_node is not None else None
-                    last = self.found.get(id(end_node)) if end_node is not None else None
-                    self.found[id(node)] = Placed(
-                        CodeRange(
-                            first.range.start if first else placed.range.start,
-                            last.range.end if last else placed.range.end,
-                        ),
-                        placed.indent_tokens,
-                    )
+            self._record(node, start)
+            if start_node is not None or end_node is not None:
+                # LibCST takes the range of a statement line or a definition from
+                # its first and last children (decorators, small statements)
+                placed = self.found[id(node)]
+                first = self.found.get(id(start_node)) if start_node is not None else None
+                last = self.found.get(id(end_node)) if end_node is not None else None
+                self.found[id(node)] = Placed(
+                    CodeRange(
+                        first.range.start if first else placed.range.start,
+                        last.range.end if last else placed.range.end,
+                    ),
+                    placed.indent_tokens,
+                )
 
 
 def positions_of(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, Placed]:

