@@ -115,7 +115,7 @@ def test_the_static_pass_follows_the_project_and_select_replaces_it(tmp_path: Pa
     script.write_text('import torch\nx = torch.zeros(3, device="cuda")\n')
 
     def codes(select: list[str] | None = None) -> list[str]:
-        return [f.code for f in static_findings([str(script)], str(tmp_path), select)]
+        return [f.code for f in static_findings([str(script)], str(tmp_path), select=select)]
 
     assert codes() == []
     assert codes(["DL002"]) == codes(["DL00"]) == codes(["ALL"]) == ["DL002"]

@@ -835,37 +835,64 @@ def _stop_reason(result: RunResult) -> str:
 
 
 def static_findings(
-    paths: Sequence[str], root: Optional[str] = None, select: Optional[Sequence[str]] = None
+    paths: Sequence[str],
+    root: Optional[str] = None,
+    resolver: Any = None,
+    select: Optional[Sequence[str]] = None,
 ) -> list[Finding]:
-    """The static pass over `paths` with the project's rule selection (reads files only).
-    `select` (codes or prefixes, `ALL` for every rule) replaces the selection, as
-    `devlint --select` does: it can turn on a rule that is off by default."""
+    """The static pass over `paths` (reads files only), each file checked as `devlint FILE`
+    checks it: with the settings of the nearest configuration file at or above it
+    (`devlint --show-settings FILE` shows them: its rule selection, `per-file-ignores`,
+    `device-names`, `gpu-guards`, `library`/`scripts`), then its `noqa` comments.  `root`:
+    the directory the run's own patterns are relative to (default: the current one);
+    `resolver`: a `settings.Resolver` to share (e.g. one already asked before the run).
+    `select` (codes or prefixes, `ALL` for every rule) replaces each file's selection, as
+    `devlint --select` does: it can turn on a rule that is off by default.  A file whose
+    configuration cannot be used is left out with a message on stderr."""
     from devlint.checker import check_file
+    from devlint.config import ConfigError
+    from devlint.rules import rules_for
+    from devlint.run import RunOptions, analysis_options, apply_settings
 
-    rules = _rules(root or os.getcwd(), select)
+    if resolver is None:
+        resolver = settings_resolver(root, select)
+    options = RunOptions()
     found: list[Finding] = []
+    by_path: dict[str, Any] = {}
     for path in paths:
         try:
-            found.extend(f for f in check_file(path, rules) if f.code in RULE_LINKS)
+            settings = resolver.for_path(path)
+        except ConfigError as exc:
+            print(f"devlint confirm: could not check {path}: {exc}", file=sys.stderr)
+            continue
+        codes = [c for c in settings.codes if c in RULE_LINKS]
+        if not codes:
+            continue
+        by_path[path] = settings
+        try:
+            found.extend(
+                f
+                for f in check_file(path, rules_for(codes), **analysis_options(settings, options))
+                if f.code in RULE_LINKS
+            )
         except Exception as exc:  # one unreadable file must not stop the report
             print(f"devlint confirm: could not check {path}: {exc}", file=sys.stderr)
+    found = apply_settings(found, by_path, list(paths))
     found.sort(key=lambda f: (f.path, f.line, f.col, f.code))
     return found
 
 
-def _rules(root: str, select: Optional[Sequence[str]] = None):
-    from devlint.rules import ALL_RULES
+def settings_resolver(root: Optional[str] = None, select: Optional[Sequence[str]] = None) -> Any:
+    """The per-file settings resolver of the static command, for a run from `root`;
+    `select` replaces each file's rule selection (`--select`)."""
+    from devlint.settings import CommandLine, Resolver
 
-    try:
-        from devlint import config as cfg
-
-        layers = [cfg.resolve(root).selection]
-        if select:
-            layers.append(cfg.Selection(select=tuple(select)))
-        codes = cfg.enabled_codes(layers)
-        return [r for r in ALL_RULES if r.code in codes]
-    except Exception:
-        return list(ALL_RULES)
+    return Resolver(
+        CommandLine(
+            cwd=os.path.abspath(root or os.getcwd()),
+            select=tuple(select) if select else None,
+        )
+    )
 
 
 def files_that_ran(result: RunResult, program: Program) -> list[str]:
@@ -891,10 +918,26 @@ class Report:
 
 
 def confirm(program: Program, options: Options, select: Optional[Sequence[str]] = None) -> Report:
+    resolver = settings_resolver(options.cwd, select)
+    _check_configuration(program, options, resolver)
     result = run(program, options)
     paths = files_that_ran(result, program)
-    findings = static_findings(paths, options.cwd, select)
+    findings = static_findings(paths, options.cwd, resolver)
     if select and "ALL" not in select:
         findings = [f for f in findings if any(f.code.startswith(s) for s in select)]
     items, missed = confirm_findings(findings, result)
     return Report(program, result, items, missed)
+
+
+def _check_configuration(program: Program, options: Options, resolver: Any) -> None:
+    """A configuration file that the static command would refuse (exit 2) is a usage error
+    before the program runs, for the script's own directory (or, for `-m`, the working
+    directory); files elsewhere that ran are checked after the run, each with its own."""
+    from devlint.config import ConfigError
+
+    cwd = os.path.abspath(options.cwd or os.getcwd())
+    start = program.script if program.script and os.path.isfile(program.script) else cwd
+    try:
+        resolver.for_path(os.path.join(cwd, start))
+    except ConfigError as exc:
+        raise ConfirmError(f"configuration: {exc}") from exc

@@ -157,6 +157,65 @@ def spawn_patches(hooks: Any) -> None:
     hooks.patch(spawn, "_wrap", spawn_wrap)
 
 
+# --- processes started by spawn or forkserver: the harness before the main module -------------
+#
+# A process started by the spawn method (mp.spawn's default; DataLoader workers or a Pool
+# with `multiprocessing_context="spawn"`) runs `spawn_main`, which first runs the parent's
+# main module again (as `__mp_main__`: everything outside `if __name__ == "__main__":`),
+# and only then unpickles the function to run (`spawn_wrap`, DataLoader's worker loop).  A
+# forkserver's server process likewise imports the main module before it forks workers.
+# Without the harness there, that top-level code saw no accelerator
+# (`torch.cuda.is_available()` False, `device_count()` 0, a module-level `device` the CPU)
+# and its tensors had no provenance, so `x_on_rank + TABLE` with a module-level CPU `TABLE`
+# ran clean in the worker where a GPU raises.  The command line of those processes gets a
+# prelude that installs the harness (from DEVLINT_HARNESS) before `spawn_main` runs.
+
+_CHILD_ENTRIES = (
+    "from multiprocessing.spawn import spawn_main",
+    "from multiprocessing.forkserver import main",
+)
+_CHILD_PRELUDE = (
+    "try:\n"
+    "    from devlint.runtime.distributed import install_in_started_process\n"
+    "    install_in_started_process()\n"
+    "except Exception:\n"
+    "    pass\n"
+)
+
+
+def install_in_started_process() -> None:
+    """The prelude of a spawn or forkserver process: the run's harness, first."""
+    _install_from_environment()
+
+
+def with_prelude(args: Any) -> list[Any]:
+    """`args` of a new interpreter, with the prelude before a spawn/forkserver entry."""
+    out = list(args)
+    for i in range(len(out) - 1):
+        code = out[i + 1]
+        if out[i] == "-c" and isinstance(code, str) and code.startswith(_CHILD_ENTRIES):
+            out[i + 1] = _CHILD_PRELUDE + code
+            break
+    return out
+
+
+def started_process_patches(hooks: Any) -> None:
+    """Give the processes that multiprocessing starts by spawn or forkserver the prelude
+    (`multiprocessing.util.spawnv_passfds` starts both on POSIX; the resource tracker it
+    also starts runs no program code and is left alone)."""
+    from multiprocessing import util
+
+    orig = getattr(util, "spawnv_passfds", None)
+    if orig is None:
+        return
+
+    @functools.wraps(orig)
+    def spawnv_passfds(path: Any, args: Any, passfds: Any) -> Any:
+        return orig(path, with_prelude(args), passfds)
+
+    hooks.patch(util, "spawnv_passfds", spawnv_passfds)
+
+
 # --- torchrun ----------------------------------------------------------------------------------
 
 LAUNCHERS = ("torch.distributed.run", "torch.distributed.launch")

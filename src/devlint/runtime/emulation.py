@@ -60,6 +60,7 @@ from devlint.runtime.tracer import (
     parse_to,
     record_move,
     set_prov,
+    type_argument,
 )
 
 Tensor = torch.Tensor
@@ -934,20 +935,6 @@ def _validate(device: torch.device) -> None:
         )
 
 
-_LEGACY_DTYPES = {
-    "FloatTensor": torch.float32,
-    "DoubleTensor": torch.float64,
-    "HalfTensor": torch.float16,
-    "BFloat16Tensor": torch.bfloat16,
-    "LongTensor": torch.int64,
-    "IntTensor": torch.int32,
-    "ShortTensor": torch.int16,
-    "CharTensor": torch.int8,
-    "ByteTensor": torch.uint8,
-    "BoolTensor": torch.bool,
-}
-
-
 def _legacy_cpu_name(orig: Any) -> str:
     return f"torch.{getattr(orig, '__name__', 'Tensor')}"
 
@@ -984,16 +971,7 @@ class EmulationHooks(Hooks):
         if kind == "to":
             _, dtype, _, copy, memory_format, _ = parse_to(args, kwargs)
         elif kind == "type":
-            t = args[0] if args else kwargs.get("dtype")
-            if isinstance(t, torch.dtype):
-                dtype = t
-            else:
-                name = (
-                    t
-                    if isinstance(t, str)
-                    else f"{getattr(t, '__module__', '')}.{getattr(t, '__name__', '')}"
-                )
-                dtype = _LEGACY_DTYPES.get(name.rsplit(".", 1)[-1])
+            dtype = type_argument(args[0] if args else kwargs.get("dtype"))[1]
         elif kind in ("cuda", "cpu"):
             memory_format = kwargs.get("memory_format")
         if target is None or target == src_dev:
@@ -1025,6 +1003,15 @@ class EmulationHooks(Hooks):
         else:
             set_prov(out, Prov(None))
         return out
+
+    def from_dlpack(self, orig: Any, ext: Any, args: tuple, kwargs: dict) -> Any:
+        """DLPack of an emulated tensor would export its CPU values (a CPU tensor, where a
+        GPU gives the same CUDA memory back): the same memory on the same device is its
+        `detach()`."""
+        __tracebackhide__ = True
+        if type(ext) is EmulatedTensor:
+            return ext.detach()
+        return super().from_dlpack(orig, ext, args, kwargs)
 
     # -- legacy constructors (see tracer._LegacyType) --
     def legacy_new(self, orig: Any, args: tuple, kwargs: dict) -> Any:

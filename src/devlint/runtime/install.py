@@ -70,6 +70,7 @@ def install(config: Config) -> Harness:
     from devlint.runtime import distributed
 
     distributed.spawn_patches(hooks)
+    distributed.started_process_patches(hooks)
     if mode == "emulated":
         distributed.emulation_patches(hooks, emulation.note)
     attribute_warnings(hooks)

@@ -688,6 +688,59 @@ def _tag_here(out: Any, frame: Any) -> Any:
     return out
 
 
+# The legacy tensor types and their dtypes (`torch.FloatTensor`, `torch.cuda.LongTensor`).
+LEGACY_DTYPES = {
+    "FloatTensor": torch.float32,
+    "DoubleTensor": torch.float64,
+    "HalfTensor": torch.float16,
+    "BFloat16Tensor": torch.bfloat16,
+    "LongTensor": torch.int64,
+    "IntTensor": torch.int32,
+    "ShortTensor": torch.int16,
+    "CharTensor": torch.int8,
+    "ByteTensor": torch.uint8,
+    "BoolTensor": torch.bool,
+}
+
+
+def type_argument(t: Any) -> tuple[Optional[str], Optional[torch.dtype]]:
+    """(device type, dtype) that `x.type(t)` asks for, as `Tensor.type` reads its argument
+    in C++: a dtype asks for its dtype alone; a legacy type or its name for a device type
+    and a dtype (`torch.FloatTensor`, `'torch.FloatTensor'`: the CPU and float32;
+    `torch.cuda.HalfTensor`: CUDA and float16); `torch.Tensor` for the default tensor type.
+    (None, None) for anything else."""
+    if isinstance(t, torch.dtype):
+        return None, t
+    t = legacy_original(t)
+    if t is Tensor or t == "torch.Tensor":
+        default = getattr(torch, "get_default_device", None)
+        device = default() if default is not None else torch.device("cpu")
+        return device.type, torch.get_default_dtype()
+    if isinstance(t, str):
+        name = t
+    elif isinstance(t, type):
+        name = f"{getattr(t, '__module__', '')}.{getattr(t, '__name__', '')}"
+    else:
+        return None, None
+    if not name.startswith("torch."):
+        return None, None
+    dtype = LEGACY_DTYPES.get(name.rsplit(".", 1)[-1])
+    return ("cuda" if name.startswith("torch.cuda.") else "cpu"), dtype
+
+
+def _alias_of(out: Any, src: Any, frame: Any) -> Any:
+    """`out` is `src` under a new Python object (see `Hooks.install_alias_constructors`):
+    it takes `src`'s provenance, or, when `src` has none (not a tensor: a NumPy array
+    through DLPack), the user's current site as its origin."""
+    if isinstance(out, Tensor) and out is not src and get_prov(out) is None:
+        prov = get_prov(src) if isinstance(src, Tensor) else None
+        if prov is not None:
+            set_prov(out, prov)
+        else:
+            _tag_here(out, frame)
+    return out
+
+
 class Hooks:
     """Install/uninstall of the patches that every mode shares.  Subclasses (the
     emulation) override `move` and `factory`."""
@@ -773,6 +826,7 @@ class Hooks:
 
         if "__new__" not in Tensor.__dict__:
             self.patch(Tensor, "__new__", staticmethod(__new__))
+        self.install_alias_constructors()
         for orig in sorted(getattr(torch, "_tensor_classes", ()), key=str):
             module = sys.modules.get(getattr(orig, "__module__", ""))
             name = getattr(orig, "__name__", "")
@@ -791,6 +845,63 @@ class Hooks:
             )
             self.patch(module, name, proxy)
         self.patch(torch, "set_default_tensor_type", self._set_default_tensor_type)
+
+    def install_alias_constructors(self) -> None:
+        """The constructors that give an existing tensor a new Python object in C++, where
+        no `__torch_function__` sees them: `torch.autograd.Variable(t)` (its C base's
+        `__new__` returns `t.detach()`), `torch.Tensor._make_subclass` (what
+        `nn.Parameter(t)` and `nn.Buffer(t)` call) and `torch.from_dlpack`.  The new object
+        is the same value as `t`, so it keeps `t`'s provenance (its origin and the moves
+        asked of it); without that it would be an untagged CPU tensor, taken for a C++
+        temporary, and `model(Variable(x.type(torch.FloatTensor)))` on an accelerator model
+        would run where a GPU raises."""
+        hooks = self
+        variable_cls = getattr(getattr(torch.autograd, "variable", None), "Variable", None)
+        legacy_base = getattr(torch._C, "_LegacyVariableBase", None)
+        if (
+            isinstance(variable_cls, type)
+            and legacy_base is not None
+            and "__new__" not in variable_cls.__dict__
+        ):
+            base_new = legacy_base.__new__
+
+            def variable_new(cls, *args, **kwargs):
+                __tracebackhide__ = True
+                out = base_new(cls, *args, **kwargs)
+                data = args[0] if args else kwargs.get("data")
+                return _alias_of(out, data, sys._getframe(1))
+
+            self.patch(variable_cls, "__new__", staticmethod(variable_new))
+
+        base_make_subclass = _TensorBase._make_subclass
+
+        def _make_subclass(*args, **kwargs):
+            __tracebackhide__ = True
+            out = base_make_subclass(*args, **kwargs)
+            data = args[1] if len(args) > 1 else kwargs.get("data")
+            return _alias_of(out, data, sys._getframe(1))
+
+        if "_make_subclass" not in Tensor.__dict__:
+            self.patch(Tensor, "_make_subclass", staticmethod(_make_subclass))
+
+        dlpack = getattr(torch.utils, "dlpack", None)
+        orig_from_dlpack = getattr(dlpack, "from_dlpack", None)
+        if orig_from_dlpack is not None:
+
+            @functools.wraps(orig_from_dlpack)
+            def from_dlpack(ext_tensor, *args, **kwargs):
+                __tracebackhide__ = True
+                return hooks.from_dlpack(orig_from_dlpack, ext_tensor, args, kwargs)
+
+            self.patch(dlpack, "from_dlpack", from_dlpack)
+            if getattr(torch, "from_dlpack", None) is orig_from_dlpack:
+                self.patch(torch, "from_dlpack", from_dlpack)
+
+    def from_dlpack(self, orig: Any, ext: Any, args: tuple, kwargs: dict) -> Any:
+        """`torch.from_dlpack(ext)`: `ext`'s memory under a new tensor (see above)."""
+        __tracebackhide__ = True
+        out = orig(ext, *args, **kwargs)
+        return _alias_of(out, ext, sys._getframe(2))
 
     # -- errors that cross threads and processes, DataParallel's own device check --
     def install_parallel_hooks(self) -> None:
@@ -910,16 +1021,15 @@ class Hooks:
             t = args[0] if args else kwargs.get("dtype")
             if t is None:
                 return None
-            name = (
-                t
-                if isinstance(t, str)
-                else f"{getattr(t, '__module__', '')}.{getattr(t, '__name__', '')}"
-            )
-            if name.startswith("torch.cuda."):
+            device_type = type_argument(t)[0]
+            # As `Tensor.type` in C++ (THPVariable_type): the tensor keeps its device when
+            # that device is of the type asked for, else it goes to that type's current
+            # device.  A dtype asks for no device.
+            if device_type is None or device_type == src.device.type:
+                return None
+            if device_type == "cuda":
                 return torch.device("cuda", _current_device())
-            if isinstance(t, str) or name.startswith("torch."):
-                return torch.device("cpu") if src.device.type != "cpu" else None
-            return None
+            return torch.device(device_type)
         try:
             device = parse_to(args, kwargs)[0]
         except (RuntimeError, TypeError):
