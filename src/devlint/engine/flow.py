@@ -969,9 +969,11 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         follows runs only where there is one.  A later hard-coded use in the same flow is
         the same defect, reported once (issue 13, class 8)."""
         small = scope.current_small
-        if small is None or scope.guarded:
+        if small is None or scope.guarded or scope.func is None:
+            # (a module's own statements are reported one by one: a notebook's cells and
+            # a config module's constants are read, and fixed, separately)
             return
-        owner: cst.CSTNode = scope.func if scope.func is not None else self.module
+        owner: cst.CSTNode = scope.func
         done = self._unconditional.get(id(owner))
         if done is None:
             done = self._unconditional[id(owner)] = unconditional_statements(owner.body)
