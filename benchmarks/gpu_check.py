@@ -95,9 +95,18 @@ def run_half(device: str, jobs: int, only: list[str]) -> dict[str, Any]:
                 )
             )
     records: dict[str, dict[str, Any]] = {}
+    programs_run: dict[str, dict[str, Any]] = {}
     torch_version = None
     for (kind, path, _), result in zip(plan, results):
         torch_version = torch_version or result.torch_version
+        # How each program ended (not compared): what explains a disagreement.
+        programs_run[f"{kind}/{path.name}"] = {
+            "status": result.status,
+            "exception": result.exception,
+            "events": len(result.events),
+            "notes": result.notes[:5],
+            "output_tail": (result.output or "")[-800:] if result.status != "ok" else "",
+        }
         if kind == "clean":
             # A load without map_location that did not fail is recorded, and is no error
             # (as in tests/test_runtime_fixtures.py): only the errors count here.
@@ -136,6 +145,7 @@ def run_half(device: str, jobs: int, only: list[str]) -> dict[str, Any]:
         "torch": torch_version,
         "seconds": round(time.monotonic() - started, 1),
         "records": records,
+        "programs": programs_run,
     }
 
 

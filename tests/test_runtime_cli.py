@@ -265,6 +265,33 @@ def test_device_cpu_confirms_hard_coded_cuda() -> None:
     assert data["run"]["device"] == "cpu"
 
 
+DEFAULT_DEVICE = """\
+import torch
+
+with torch.device("meta"):
+    layer = torch.nn.Linear(2, 2)
+    made = torch.zeros(3)
+assert layer.weight.device.type == "meta" and made.device.type == "meta", layer.weight.device
+torch.set_default_device("meta")
+assert torch.ones(2).device.type == "meta"
+torch.set_default_device(None)
+"""
+
+
+@torch_needed
+@pytest.mark.parametrize("device", ["cpu", "emulated"])
+def test_the_default_device_still_places_factories_under_the_harness(
+    tmp_path: Path, device: str
+) -> None:
+    """A real GPU run (H200, torch 2.11) found `with torch.device("cuda")` placing nothing
+    under the harness: torch's cache of default-device factories held the harness's
+    wrappers.  The meta device shows the same on a CPU-only machine."""
+    path = tmp_path / "meta.py"
+    path.write_text(DEFAULT_DEVICE)
+    result = _invoke("--device", device, "--quiet-program", str(path))
+    assert result.exit_code == 0, result.output
+
+
 # --- the pytest plugin ----------------------------------------------------------------------
 
 

@@ -274,3 +274,15 @@ def test_warnings_keep_the_source_line_of_the_program(results) -> None:
     output = results["warnings_prog@emulated"].output
     assert "  t = torch.tensor(w)" in output
     assert "  p = F.softmax(w)" in output
+
+
+def test_a_warning_is_placed_without_the_globals_of_a_script_with_no_loader() -> None:
+    """Python 3.12's `warn_explicit` raises for globals whose `__spec__` and `__loader__`
+    are None (a real GPU run died so at a CUDA legacy constructor's warning): such globals
+    are not passed, and the source line is read from the file."""
+    from devlint.runtime.install import _has_loader
+
+    assert not _has_loader({"__name__": "__main__", "__spec__": None, "__loader__": None})
+    assert not _has_loader({"__name__": "__main__"})
+    assert _has_loader({"__loader__": object()})
+    assert _has_loader({"__spec__": type("Spec", (), {"loader": object()})()})

@@ -845,6 +845,23 @@ def _check_convolution(func, args, kwargs, operands):
     return None
 
 
+def _check_attention(func, args, kwargs, operands):
+    """`scaled_dot_product_attention` on the CPU runs a fused CPU kernel, which has no CUDA
+    counterpart to take the device check from, and which accepts a CPU `attn_mask` beside
+    emulated query, key and value.  A GPU picks a fused CUDA kernel (efficient attention
+    when there is a mask) whose wrapper requires one device for all of them: a CPU
+    `key_padding_mask` given to `nn.MultiheadAttention` raised on a real H200 and ran here."""
+    __tracebackhide__ = True
+    table = _table()
+    info = table.get("_scaled_dot_product_efficient_attention") or table.get(
+        str(func._schema.name)[6:]
+    )
+    if info is None:
+        return None
+    # `attn_mask` is keyword-only here and positional (`attn_bias`) in the CUDA kernels.
+    return _check_exact(func, info, [(n, t, out, False) for n, t, out, _ in operands], table)
+
+
 def _allow(func, args, kwargs, operands):
     return None
 
@@ -857,6 +874,7 @@ SPECIAL = {
     "_index_put_impl_": _check_index,
     "_unsafe_index_put": _check_index,
     "masked_fill_": _check_masked_fill,
+    "_scaled_dot_product_flash_attention_for_cpu": _check_attention,
     "convolution": _check_convolution,
     "_convolution": _check_convolution,
     "convolution_overrideable": _check_convolution,
@@ -1257,6 +1275,9 @@ class EmulationMode(TracerMode):
             self.handlers[getattr(torch._C.TensorBase, name)] = self._base_move
         self.handlers[torch._C.TensorBase.numpy] = self._base_numpy
         self.handlers[torch._C.TensorBase.type_as] = self._type_as
+        mha = getattr(torch.nn.functional, "multi_head_attention_forward", None)
+        if mha is not None:
+            self.handlers[mha] = self._attention
         self.factories = _factory_functions()
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -1361,6 +1382,52 @@ class EmulationMode(TracerMode):
         out = func(*args, **kwargs)
         inherit(out, args)
         return out
+
+    def _attention(self, func, types, args, kwargs):
+        """`F.multi_head_attention_forward` with a CPU `key_padding_mask` or `attn_mask`
+        and emulated query: a GPU raises (the fused attention kernels, or `baddbmm` when
+        weights are returned, require one device).  Inside the function the masks are
+        derived by torch's own Python code, which this mode does not see (a mode is off
+        while it handles a call), so they reach the kernels untagged and would follow
+        their operation: the check is made here, on the masks the caller passed."""
+        __tracebackhide__ = True
+        query = args[0] if args else kwargs.get("query")
+        if not (_counts(query) and emu_device_of(query).type == ACCEL):
+            return self.call(func, args, kwargs)
+        names = ("key_padding_mask", "attn_mask")
+        positions = {"key_padding_mask": 14, "attn_mask": 16}
+        target = emu_device_of(query)
+        qdev = _ds(query)
+        masks = {}
+        for name in names:
+            i = positions[name]
+            value = kwargs.get(name, args[i] if len(args) > i else None)
+            if _counts(value) and _ds(value) != qdev:
+                masks[name] = (i, value)
+        if not masks:
+            return self.call(func, args, kwargs)
+        name, (_, mask) = next(iter(masks.items()))
+        message = (
+            f"Expected all tensors to be on the same device, but found at least two "
+            f"devices, {qdev} and {_ds(mask)}!"
+        )
+        report_mismatch(
+            "aten::_scaled_dot_product_efficient_attention",
+            message,
+            qdev,
+            _ds(mask),
+            [("query", query, False, False), (name, mask, False, False)],
+            sys._getframe(1),
+        )
+        args, kwargs = list(args), dict(kwargs)
+        for name, (i, value) in masks.items():
+            moved = _ToEmulated.apply(value, target)
+            _mark(moved)
+            if name in kwargs or len(args) <= i:
+                kwargs[name] = moved
+            else:
+                args[i] = moved
+        return self.call(func, tuple(args), kwargs)
 
     def _set_data(self, func, types, args, kwargs):
         self_t, value = args[0], args[1]

@@ -147,7 +147,7 @@ def attribute_warnings(hooks: Hooks) -> None:
             frame.f_lineno,
             module=globals_.get("__name__", "<unknown>"),
             registry=globals_.setdefault("__warningregistry__", {}),
-            module_globals=globals_,
+            module_globals=globals_ if _has_loader(globals_) else None,
             source=msg.source,
         )
         return None
@@ -157,6 +157,18 @@ def attribute_warnings(hooks: Hooks) -> None:
     # again: the filters meant for the program (`ignore::DeprecationWarning` except in
     # `__main__`, a user's `module=` filter) are applied to its real location there.
     warnings.filterwarnings("default", module=r"(devlint\.runtime|torch\.overrides)(\.|\Z)")
+
+
+def _has_loader(globals_: dict) -> bool:
+    """Whether `warn_explicit` may be given these globals to read the source line.  From
+    Python 3.12 it raises `ValueError: Module globals is missing a __spec__.loader` for a
+    script run with `__spec__` and `__loader__` both None (a real GPU run of a fixture died
+    so, at a CUDA legacy constructor's deprecation warning); the line is then read from the
+    file instead."""
+    if globals_.get("__loader__") is not None:
+        return True
+    spec = globals_.get("__spec__")
+    return spec is not None and getattr(spec, "loader", None) is not None
 
 
 def _enter_mode() -> None:

@@ -292,6 +292,25 @@ class _in_hook:
         return False
 
 
+def _cache_default_device_factories() -> None:
+    """Fill torch's cache of the factories a default device applies to before the harness
+    replaces them.  `torch.utils._device` computes that set once, on first use, from the
+    attributes of `torch`: computed after the patching, it holds the harness's wrappers,
+    while the default-device mode is handed the C functions, so under the harness
+    `with torch.device("cuda"):` and `torch.set_default_device("cuda")` placed nothing
+    and a real GPU run failed where the program is correct (seen on an H200, torch 2.11).
+    """
+    try:
+        from torch.utils._device import _device_constructors
+    except ImportError:  # torch < 2.0: no default device
+        return
+    cache_clear = getattr(_device_constructors, "cache_clear", None)
+    if cache_clear is not None:
+        cache_clear()
+    with contextlib.suppress(Exception):
+        _device_constructors()
+
+
 class TracerMode(TorchFunctionMode):
     """Provenance for derived tensors and attribution of device errors (see module doc)."""
 
@@ -312,15 +331,20 @@ class TracerMode(TorchFunctionMode):
             handler = self.handlers.get(func)
             if handler is not None:
                 return handler(func, types, args, kwargs)
-            try:
-                out = func(*args, **kwargs)
-            except Exception as exc:
-                return self.on_error(func, args, kwargs, exc)
-            inherit(out, args)
-            return out
+            return self.call(func, args, kwargs)
         finally:
             if outermost:
                 call.func = None
+
+    def call(self, func, args, kwargs):
+        """Run `func` as a call no handler takes: errors classified, results tagged."""
+        __tracebackhide__ = True
+        try:
+            out = func(*args, **kwargs)
+        except Exception as exc:
+            return self.on_error(func, args, kwargs, exc)
+        inherit(out, args)
+        return out
 
     # Real devices: classify, record, heal.
     def on_error(self, func, args, kwargs, exc: Exception, attempt: int = 0):
@@ -335,6 +359,13 @@ class TracerMode(TorchFunctionMode):
         if kind == "no-accelerator" and getattr(_IN_HOOK, "depth", 0):
             raise exc  # the patched move or factory that made this call records it
         operands = tensors_in(args, kwargs)
+        if kind == "mismatch" and self.harness.keep_going and _healed_before(operands):
+            # The CPU side was healed at an error already recorded (the same unmoved model
+            # called again): healing stands for the fix, so this is no new error, as in
+            # the emulation.
+            healed = self.heal(kind, func, args, kwargs, operands)
+            if healed is not None:
+                return self._run_healed(func, healed, attempt)
         devices = _device_pair(operands)
         if kind == "numpy" and operands:
             devices = [dstr(device_of(operands[0][1])), "cpu"]
@@ -356,6 +387,12 @@ class TracerMode(TorchFunctionMode):
         self.harness.record(event)
         if healed is None:
             raise mark_recorded(exc)
+        if kind == "mismatch":
+            _mark_cpu_side(operands)
+        return self._run_healed(func, healed, attempt)
+
+    def _run_healed(self, func, healed, attempt: int):
+        __tracebackhide__ = True
         new_args, new_kwargs = healed
         try:
             out = func(*new_args, **new_kwargs)
@@ -382,6 +419,39 @@ class TracerMode(TorchFunctionMode):
             kwargs.pop("pin_memory", None)
             return args, kwargs
         return None
+
+
+def _healed_before(operands: list[tuple[str, Any]]) -> bool:
+    """Whether a CPU operand was the CPU side of a mismatch already recorded and healed."""
+    for _, t in operands:
+        if not accel_type(t.device):
+            prov = get_prov(t)
+            if prov is not None and prov.healed:
+                return True
+    return False
+
+
+def _mark_cpu_side(operands: list[tuple[str, Any]], limit: int = 10000) -> None:
+    """Remember the CPU operands of a healed mismatch, and the CPU leaves (parameters) they
+    were computed from: the next operation that meets them on the accelerator is the same
+    defect (`--keep-going` heals it without a new event, as the emulation does)."""
+    seen: set[int] = set()
+    stack: list[Any] = []
+    for _, t in operands:
+        if accel_type(t.device):
+            continue
+        set_prov(t, (get_prov(t) or Prov(None))._replace(healed=True))
+        if t.grad_fn is not None:
+            stack.append(t.grad_fn)
+    while stack and len(seen) < limit:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        leaf = getattr(node, "variable", None)
+        if isinstance(leaf, Tensor) and not accel_type(leaf.device):
+            set_prov(leaf, (get_prov(leaf) or Prov(None))._replace(healed=True))
+        stack.extend(f for f, _ in getattr(node, "next_functions", ()))
 
 
 def _heal_move(t: Tensor, target: torch.device) -> Tensor:
@@ -774,6 +844,7 @@ class Hooks:
         self.saved.clear()
 
     def install(self) -> None:
+        _cache_default_device_factories()
         for name in ("to", "cuda", "cpu", "type", "numpy", "pin_memory", *NEW_METHODS):
             if name not in _ORIG:
                 _ORIG[name] = getattr(_TensorBase, name)
@@ -787,6 +858,11 @@ class Hooks:
             return hooks._numpy(t, *args, **kwargs)
 
         numpy.__doc__ = _TensorBase.numpy.__doc__
+        # The name an error event reports: PyTorch hands a TorchFunctionMode the method
+        # found on the class, this stand-in (a real GPU run reported
+        # `Hooks.install.<locals>.numpy` where the emulation says `Tensor.numpy`).
+        numpy.__name__ = "numpy"
+        numpy.__qualname__ = "Tensor.numpy"
         self.patch(Tensor, "numpy", numpy)
         for name in NEW_METHODS:
             self.patch(Tensor, name, self._wrap_new(name))
