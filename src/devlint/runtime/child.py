@@ -13,6 +13,7 @@ the program's own traceback.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -274,6 +275,13 @@ def serve(specs: list[dict[str, Any]], jobs: int) -> dict[int, int]:
     from devlint.runtime import emulation, install, tracer  # noqa: F401
 
     emulation._table()
+    # What torch imports lazily on first use, paid once here rather than after each fork:
+    # DTensor's dispatch rules (with sympy; the first emulated parameter, 0.9 s) and
+    # torch._dynamo (the first optimizer, 0.8 s).  A plain run of the program imports them
+    # at the same calls, so nothing the program sees changes but the time.
+    for name in ("torch.distributed.tensor", "torch._dynamo", "torch.optim"):
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
     pending = list(enumerate(specs))
     running: dict[int, tuple[int, float]] = {}
     codes: dict[int, int] = {}
