@@ -600,6 +600,15 @@ class CallsMixin:
             tensors = [v for _, v in args if v.kind is Kind.TENSOR]
             if tensors:
                 return replace(tensors[0], device=dev or tensors[0].device, scalar=False)
+        if last == "complex":
+            # `torch.complex(real, imag)` is elementwise (it takes no `device=`): it
+            # follows its tensors, and of two 0-dim ones is 0-dim (`torch.complex(
+            # torch.tensor(0.0), torch.tensor(1.0))`, a scalar CUDA operations accept)
+            tensors = [v for _, v in args if v.kind is Kind.TENSOR]
+            if tensors:
+                scalars = {t.scalar for t in tensors}
+                joined = False if False in scalars else (None if None in scalars else True)
+                return replace(tensors[0], scalar=joined)
         scalar = factory_scalar(last, pos)
         if scalar is None and first.kind in (Kind.BATCH, Kind.NDARRAY):
             scalar = False  # `torch.tensor(weights)` with a list or an array: not 0-dim
@@ -699,7 +708,15 @@ class CallsMixin:
         args = self.eval_args(node, scope)
         operands: list[tuple[cst.CSTNode, Value]] = []
         weights: list[tuple[cst.CSTNode, Value]] = []
+        host_positions, host_keywords = N.HOST_ARGUMENTS.get(last, (frozenset(), frozenset()))
+        position = -1
         for a, v in args:
+            if a.keyword is None and not a.star:
+                position += 1
+            if (a.keyword is None and not a.star and position in host_positions) or (
+                a.keyword is not None and a.keyword.value in host_keywords
+            ):
+                continue  # `F.ctc_loss(log_probs, targets, ...)`: CPU targets are accepted
             if a.keyword is not None and a.keyword.value in N.LOSS_WEIGHT_KWARGS:
                 weights.append((a.value, v))
             elif a.keyword is not None and a.keyword.value in ("out", "dtype", "reduction", "dim"):

@@ -382,3 +382,13 @@ def _unescape(match: re.Match[str]) -> str:
     if newline is not None:
         return ""
     return _SIMPLE_ESCAPES.get(other, match.group())
+
+
+# Arguments PyTorch takes on the CPU whatever the device of the others (it copies them where
+# its kernel needs them): the targets and lengths of CTC loss, the lengths of a packed
+# sequence.  A CPU tensor there is no device error.  By the callee's last name: positions
+# (0-based, among the positional arguments) and keywords.
+HOST_ARGUMENTS: dict[str, tuple[frozenset[int], frozenset[str]]] = {
+    "ctc_loss": (frozenset({1, 2, 3}), frozenset({"targets", "input_lengths", "target_lengths"})),
+    "pack_padded_sequence": (frozenset({1}), frozenset({"lengths"})),
+}

@@ -17,7 +17,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from devlint.engine.facts import FileFacts
-from devlint.engine.names import dotted, string_value
+from devlint.engine.names import HOST_ARGUMENTS, dotted, string_value
 from devlint.engine.walk import iter_children, walk
 
 
@@ -485,3 +485,88 @@ def read_after(facts: FileFacts, statement: cst.CSTNode, loop: cst.For, name: st
         elif passed and cls is cst.Name and node.value == name and id(node) not in skip:
             return True
     return False
+
+
+def host_argument(facts: FileFacts, name: cst.Name) -> bool:
+    """Whether this read of a name is an argument PyTorch accepts on the CPU beside
+    accelerator tensors (`HOST_ARGUMENTS`)."""
+    up = parents(facts)
+    arg = up.get(id(name))
+    if type(arg) is not cst.Arg:
+        return False
+    call = up.get(id(arg))
+    if type(call) is not cst.Call:
+        return False
+    callee = dotted(call.func) or ""
+    spec = HOST_ARGUMENTS.get(callee.rsplit(".", 1)[-1])
+    if spec is None:
+        return False
+    positions, keywords = spec
+    if arg.keyword is not None:
+        return arg.keyword.value in keywords
+    if arg.star:
+        return False
+    index = [a for a in call.args if a.keyword is None].index(arg)
+    return index in positions
+
+
+def only_host_reads_after(facts: FileFacts, statement: cst.CSTNode, name: str) -> bool:
+    """Whether `name`, read after `statement` in its function (or module), is read only
+    as `HOST_ARGUMENTS` (and read at all): a move of it that was discarded breaks nothing."""
+    scope: cst.CSTNode = enclosing_function(facts, statement) or facts.module
+    # in a loop, the reads earlier in its body come after the move on the next iteration
+    start: cst.CSTNode = statement
+    for node in ancestors(facts, statement):
+        if node is scope:
+            break
+        if type(node) in (cst.For, cst.While):
+            start = node
+    passed = False
+    reads = 0
+    skip: set[int] = set(id(n) for n in walk(statement))
+    for node in walk(scope):
+        if node is start:
+            passed = True
+        if node is statement:
+            continue
+        if passed and type(node) is cst.Assign and _keeps_device_rebinding(node, name):
+            # `x = x.int()`: the same tensor, on the same device, under the same name
+            skip.update(id(n) for n in walk(node))
+            continue
+        if not passed or type(node) is not cst.Name or node.value != name or id(node) in skip:
+            continue
+        parent = parents(facts).get(id(node))
+        if type(parent) is cst.Attribute and parent.attr is node:
+            continue
+        if type(parent) is cst.Arg and parent.keyword is node:
+            continue
+        if type(parent) is cst.AssignTarget:
+            return reads > 0  # rebound: later reads are of another value
+        if not host_argument(facts, node):
+            return False
+        reads += 1
+    return reads > 0
+
+
+# methods whose result is on the receiver's device (dtype casts, layout, shape)
+_SAME_DEVICE_METHODS = frozenset(
+    {"int", "long", "float", "double", "half", "bool", "short", "byte", "contiguous",
+     "view", "reshape", "squeeze", "unsqueeze", "flatten", "clone", "detach", "t"}
+)
+
+
+def _keeps_device_rebinding(node: cst.Assign, name: str) -> bool:
+    """`name = name.int()` (a cast or reshape of itself, bound to the same name)."""
+    if len(node.targets) != 1:
+        return False
+    target = node.targets[0].target
+    value = node.value
+    return (
+        type(target) is cst.Name
+        and target.value == name
+        and type(value) is cst.Call
+        and type(value.func) is cst.Attribute
+        and type(value.func.value) is cst.Name
+        and value.func.value.value == name
+        and value.func.attr.value in _SAME_DEVICE_METHODS
+    )

@@ -7,7 +7,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from devlint.engine.facts import DiscardedMove, FileFacts
-from devlint.rules._context import enclosing_loop, read_after
+from devlint.rules._context import enclosing_loop, only_host_reads_after, read_after
 from devlint.rules._fixes import assignment, code, replace
 from devlint.rules.base import SAFE, UNSAFE, Fix, Report, Rule
 
@@ -23,7 +23,10 @@ class DiscardedTensorMove(Rule):
         "Unlike `Module.to()`, `Tensor.to()` is not in place: it returns a new tensor and leaves "
         "the original where it was. As a bare statement the moved copy is discarded, and the next "
         "use of the tensor still sees the old device, raising `RuntimeError: Expected all tensors "
-        "to be on the same device` there (far from the real mistake) on a GPU machine."
+        "to be on the same device` there (far from the real mistake) on a GPU machine. Not "
+        "reported when the tensor is afterwards read only where PyTorch takes CPU tensors beside "
+        "accelerator ones (the targets and lengths of `F.ctc_loss`, the lengths of "
+        "`pack_padded_sequence`): nothing breaks there."
     )
     fix = "Assign the result: `x = x.to(device)`."
     fix_summary = '`x.to(d)` becomes `x = x.to(d)`'
@@ -38,6 +41,13 @@ class DiscardedTensorMove(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for d in facts.discarded_moves:
+            receiver_name = d.call.func.value if type(d.call.func) is cst.Attribute else None
+            if type(receiver_name) is cst.Name and only_host_reads_after(
+                facts, d.node, receiver_name.value
+            ):
+                # `targets.to(device)` discarded, then `F.ctc_loss(..., targets, ...)`:
+                # CTC loss takes its targets and lengths on the CPU; nothing breaks
+                continue
             msg = (
                 f"`{d.call_text}` returns a moved copy that is discarded; `{d.receiver_text}` "
                 "stays where it was, so its next use mixes devices on a GPU machine"

@@ -468,6 +468,10 @@ def _redispatch(func, args, kwargs):
 # lengths and batch sizes of packed sequences (`pack_padded_sequence` requires CPU lengths
 # whatever device the data is on).  Lifted into wrappers, they would have no data.
 HOST_ARGUMENTS = frozenset({"lengths", "batch_sizes"})
+# CTC loss with plain tensors copies its lengths to the CPU and its targets to the log
+# probabilities' device before any kernel sees them (LossCTC.cpp); only tensor subclasses,
+# such as the emulated ones, take the path whose CUDA kernel checks their devices.
+CTC_HOST_ARGUMENTS = frozenset({"targets", "input_lengths", "target_lengths"})
 _NAMES: dict[Any, tuple[str, ...]] = {}
 
 
@@ -537,6 +541,10 @@ def _operands(func, args, kwargs):
             continue
         if arg.name in HOST_ARGUMENTS and type(v) is not EmulatedTensor:
             continue  # CPU lengths and batch sizes are what every build expects
+        if arg.name in CTC_HOST_ARGUMENTS and type(v) is not EmulatedTensor and "ctc" in str(
+            func._schema.name
+        ):
+            continue
         if isinstance(v, Tensor):
             if type(v) is EmulatedTensor or _tagged(v):
                 result.append((arg.name, v, arg.is_out, arg.kwarg_only))
