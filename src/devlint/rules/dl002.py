@@ -8,6 +8,8 @@ import libcst as cst
 
 from devlint.engine.facts import FileFacts
 from devlint.engine.names import string_value
+from devlint.engine.walk import walk
+from devlint.rules._context import ancestors, parents
 from devlint.rules._fixes import (
     expression,
     fallback_device,
@@ -58,6 +60,8 @@ class HardcodedAccelerator(Rule):
                     f"(`{_DEVICE_VAR}`), or `.to(x.device)` inside helpers"
                 )
             elif h.form == "option_default":
+                if _option_resolved_with_fallback(facts, h.node):
+                    continue
                 msg = (
                     f"the device option defaults to {h.literal}: runs that do not pass it fail on "
                     "machines without that accelerator"
@@ -81,7 +85,7 @@ class HardcodedAccelerator(Rule):
             fix = None
             if h.form == "cuda_call" and h.call is not None:
                 fix = _cuda_call_fix(facts, h.call)
-            if h.form == "literal" and isinstance(h.node, cst.SimpleString):
+            if h.form in ("literal", "option_default") and isinstance(h.node, cst.SimpleString):
                 literal = string_value(h.node) or ""
                 fallback = fallback_device(literal)
                 if fallback is not None:
@@ -111,3 +115,90 @@ def _cuda_call_fix(facts: FileFacts, call: cst.Call) -> Optional[Fix]:
     args[1:] = [kw.with_changes(comma=arg.comma) for kw, arg in zip(extra, args[1:])]
     moved = method_call(call.func.value, "to", args)
     return replace(UNSAFE, "use `.to(...)` with a CPU fallback", call, moved)
+
+
+# what a test that considers the machine's accelerators mentions
+_AVAILABILITY = frozenset({"is_available", "device_count"})
+
+
+def _option_dest(call: cst.Call) -> Optional[str]:
+    """The attribute `parse_args()` stores an `add_argument(...)` option under."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "dest":
+            return string_value(arg.value)
+    names = [string_value(a.value) or "" for a in call.args if a.keyword is None]
+    long = [n for n in names if n.startswith("--")] or [n for n in names if n.startswith("-")]
+    chosen = long[0] if long else (names[0] if names else "")
+    dest = chosen.lstrip("-").replace("-", "_")
+    return dest or None
+
+
+def _mentions_availability(node: cst.CSTNode) -> bool:
+    return any(
+        (type(n) is cst.Name and n.value in _AVAILABILITY)
+        or (type(n) is cst.Attribute and n.attr.value in _AVAILABILITY)
+        for n in walk(node)
+    )
+
+
+def _under_availability_check(facts: FileFacts, node: cst.CSTNode) -> bool:
+    """Whether `node` sits in a conditional expression, an `if`/`elif` or a boolean
+    operation that asks whether an accelerator is there (either branch: the author
+    chose the device knowing)."""
+    for up in ancestors(facts, node):
+        if type(up) in (cst.FunctionDef, cst.ClassDef, cst.Module):
+            return False
+        if type(up) in (cst.IfExp, cst.If, cst.While) and _mentions_availability(up.test):
+            return True
+        if type(up) is cst.BooleanOperation and _mentions_availability(up):
+            return True
+    return False
+
+
+def _option_resolved_with_fallback(facts: FileFacts, default: cst.CSTNode) -> bool:
+    """`parser.add_argument("--device", default="cuda")` whose value the program only
+    reads under an availability check (`args.device if torch.cuda.is_available() else
+    "cpu"`), or replaces under one (`if not torch.cuda.is_available(): args.device =
+    "cpu"`): a run without the option falls back to the CPU, nothing fails."""
+    up = parents(facts)
+    call = up.get(id(up.get(id(default))))
+    if type(call) is not cst.Call:
+        return False
+    dest = _option_dest(call)
+    if dest is None:
+        return False
+    holders = _parsed_arguments(facts.module)
+    reads = []
+    for node in walk(facts.module):
+        if type(node) is not cst.Attribute or node.attr.value != dest:
+            continue
+        if type(node.value) is not cst.Name or (
+            node.value.value not in holders if holders else node.value.value == "torch"
+        ):
+            continue  # `torch.device`, `self.device`: not the option
+        parent = up.get(id(node))
+        if type(parent) is cst.AssignTarget and _under_availability_check(facts, parent):
+            return True  # replaced with a fallback where there is no accelerator
+        reads.append(node)
+    return bool(reads) and all(_under_availability_check(facts, r) for r in reads)
+
+
+def _parsed_arguments(module: cst.Module) -> set[str]:
+    """Names bound to `parser.parse_args()` (or the first of `parse_known_args()`)."""
+    found: set[str] = set()
+    for node in walk(module):
+        if type(node) is not cst.Assign or type(node.value) is not cst.Call:
+            continue
+        func = node.value.func
+        if type(func) is not cst.Attribute or func.attr.value not in (
+            "parse_args",
+            "parse_known_args",
+        ):
+            continue
+        for target in node.targets:
+            t = target.target
+            if type(t) in (cst.Tuple, cst.List) and t.elements:
+                t = t.elements[0].value
+            if type(t) is cst.Name:
+                found.add(t.value)
+    return found

@@ -28,6 +28,7 @@ program (the `confirm` child, or pytest with `--devlint-confirm`).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import re
@@ -539,6 +540,28 @@ def inherit(out: Any, args: tuple) -> None:
 # --- where a device value came from (no accelerator) ---------------------------------------
 
 
+# Command-line options whose default names an accelerator: dest -> the user line that
+# added the option (`parser.add_argument("--device", default="cuda")`).
+OPTION_SITES: dict[str, tuple[str, int]] = {}
+
+
+def _record_option(orig):
+    @functools.wraps(orig)
+    def add_argument(self, *args, **kwargs):
+        action = orig(self, *args, **kwargs)
+        default = getattr(action, "default", None)
+        accelerator = isinstance(default, (str, torch.device)) and any(
+            _same_device_value(default, torch.device(kind)) for kind in ("cuda", "mps", "xpu")
+        )
+        if accelerator:
+            site = innermost_user_site(sys._getframe(1))
+            if site is not None:
+                OPTION_SITES[action.dest] = site
+        return action
+
+    return add_argument
+
+
 def _same_device_value(value: Any, target: torch.device) -> bool:
     try:
         if isinstance(value, torch.device):
@@ -612,6 +635,12 @@ def device_bindings(frame, args: tuple, kwargs: dict) -> list[list]:
                         end = _body_first_line(code)
                         lines.extend(range(code.co_firstlineno, max(end, code.co_firstlineno + 1)))
                     sites.extend([code.co_filename, ln] for ln in lines)
+                elif isinstance(value, argparse.Namespace):
+                    # `torch.device(args.device)` with `add_argument("--device",
+                    # default="cuda")`: the option's line bound it
+                    for dest, site in OPTION_SITES.items():
+                        if _same_device_value(getattr(value, dest, None), target):
+                            sites.append(list(site))
                 elif name == "self":
                     for attr, value2 in list(getattr(value, "__dict__", {}).items()):
                         if _same_device_value(value2, target):
@@ -875,6 +904,11 @@ class Hooks:
                 _ORIG[key] = fn
             self.patch(torch, name, self._wrap_factory(name, _ORIG[key]))
         self.patch(torch, "load", self._wrap_load(torch.load))
+        self.patch(
+            argparse._ActionsContainer,
+            "add_argument",
+            _record_option(argparse._ActionsContainer.add_argument),
+        )
         self.install_legacy_constructors()
         self.install_parallel_hooks()
         if hasattr(torch._utils, "_get_obj_state"):
