@@ -450,6 +450,77 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             info.gpu_only = guarded
         return info.gpu_only
 
+    def called_only_guarded(
+        self, func: cst.FunctionDef, cls: Optional[ClassInfo], seen: frozenset = frozenset()
+    ) -> bool:
+        """A helper that only guarded code of this file calls: `init_cloud` called only by
+        tests decorated `@needs_multigpu`, a module function called only from a GPU-only
+        test class.  It runs only where the accelerator is, as its callers do.  Closed world
+        only (a public function of library code has callers out of sight); at least one
+        call, and every call inside a function that is guarded (a guard decorator, a
+        guarded class, or itself such a helper)."""
+        if self.open_world or id(func) in seen:
+            return False
+        sites = self._call_sites().get(
+            ("m", cls.node.name.value, func.name.value) if cls is not None else ("f", func.name.value)
+        )
+        if not sites:
+            return False
+        seen = seen | {id(func)}
+        for caller, caller_cls in sites:
+            if caller is None:
+                return False  # called at module level
+            info = self.classes.get(caller_cls.name.value) if caller_cls is not None else None
+            if any(self.is_guard_decorator(d.decorator) for d in caller.decorators):
+                continue
+            if info is not None and info.node is caller_cls and self.class_guarded(info):
+                continue
+            if self.called_only_guarded(caller, info, seen):
+                continue
+            return False
+        return True
+
+    def _call_sites(
+        self,
+    ) -> dict[tuple, list[tuple[Optional[cst.FunctionDef], Optional[cst.ClassDef]]]]:
+        """Same-file calls by callee: `("f", name)` for `name(...)`, `("m", class, name)`
+        for `self.name(...)`/`cls.name(...)` inside the class and `Class.name(...)`, each
+        with the function and class it is written in (once per file)."""
+        known = getattr(self, "_call_site_map", None)
+        if known is not None:
+            return known
+        sites: dict[tuple, list] = {}
+        stack: list[tuple[cst.CSTNode, Optional[cst.FunctionDef], Optional[cst.ClassDef]]] = [
+            (self.module, None, None)
+        ]
+        while stack:
+            node, func, klass = stack.pop()
+            for child in node.children:
+                if type(child) is cst.FunctionDef:
+                    stack.append((child, child, klass))
+                    continue
+                if type(child) is cst.ClassDef:
+                    stack.append((child, func, child))
+                    continue
+                if type(child) is cst.Call:
+                    # the callee, and functions handed over to be called (`executor(f,
+                    # ...)`, `Thread(target=f)`): each is a use at this place
+                    for callee in (child.func, *(a.value for a in child.args)):
+                        key = None
+                        if type(callee) is cst.Name:
+                            key = ("f", callee.value)
+                        elif type(callee) is cst.Attribute and type(callee.value) is cst.Name:
+                            owner = callee.value.value
+                            if owner in ("self", "cls") and klass is not None:
+                                key = ("m", klass.name.value, callee.attr.value)
+                            elif owner in self.classes:
+                                key = ("m", owner, callee.attr.value)
+                        if key is not None:
+                            sites.setdefault(key, []).append((func, klass))
+                stack.append((child, func, klass))
+        self._call_site_map = sites
+        return sites
+
     def is_public_api(self, scope: Scope) -> bool:
         """The scope is a public function of this module, or a public method (dunder
         methods included: `forward`, `__call__`) of a public class: callers outside the
@@ -876,6 +947,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             self.module_guarded
             or any(self.is_guard_decorator(d.decorator) for d in func.decorators)
             or (cls is not None and self.class_guarded(cls))
+            or (request.args is None and self.called_only_guarded(func, cls))
         ):
             scope.guarded_rest = (
                 True  # @pytest.mark.skipif(not torch.cuda.is_available()), @onlyCUDA
