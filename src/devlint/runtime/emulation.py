@@ -49,6 +49,7 @@ from devlint.runtime.tracer import (
     Hooks,
     Prov,
     TracerMode,
+    autograd_leaves,
     checkpoint_storages,
     get_prov,
     inherit,
@@ -624,18 +625,9 @@ def _mark_cpu_side(operands) -> None:
 def _mark_leaves(t: Tensor, limit: int = 10000) -> None:
     """The CPU leaves (parameters) a healed CPU operand was computed from: their gradients
     now come from the accelerator, as if they had been moved with it."""
-    fn = getattr(t, "grad_fn", None)
-    seen: set[int] = set()
-    stack = [fn] if fn is not None else []
-    while stack and len(seen) < limit:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        leaf = getattr(node, "variable", None)
-        if isinstance(leaf, Tensor) and type(leaf) is not EmulatedTensor and not _healed(leaf):
+    for leaf in autograd_leaves([getattr(t, "grad_fn", None)], limit):
+        if type(leaf) is not EmulatedTensor and not _healed(leaf):
             _mark(leaf)
-        stack.extend(f for f, _ in getattr(node, "next_functions", ()))
 
 
 def _mark(t: Tensor) -> None:

@@ -34,7 +34,7 @@ import functools
 import re
 import sys
 import threading
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -432,26 +432,34 @@ def _healed_before(operands: list[tuple[str, Any]]) -> bool:
     return False
 
 
-def _mark_cpu_side(operands: list[tuple[str, Any]], limit: int = 10000) -> None:
+def _mark_cpu_side(operands: list[tuple[str, Any]]) -> None:
     """Remember the CPU operands of a healed mismatch, and the CPU leaves (parameters) they
     were computed from: the next operation that meets them on the accelerator is the same
     defect (`--keep-going` heals it without a new event, as the emulation does)."""
-    seen: set[int] = set()
-    stack: list[Any] = []
+    roots = []
     for _, t in operands:
         if accel_type(t.device):
             continue
         set_prov(t, (get_prov(t) or Prov(None))._replace(healed=True))
-        if t.grad_fn is not None:
-            stack.append(t.grad_fn)
+        roots.append(t.grad_fn)
+    for leaf in autograd_leaves(roots):
+        if not accel_type(leaf.device):
+            set_prov(leaf, (get_prov(leaf) or Prov(None))._replace(healed=True))
+
+
+def autograd_leaves(roots: list[Any], limit: int = 10000) -> Iterator[Tensor]:
+    """The leaf tensors (parameters, inputs that require grad) of the autograd graph below
+    the `grad_fn` nodes `roots`, each once; at most `limit` nodes are visited."""
+    seen: set[int] = set()
+    stack = [r for r in roots if r is not None]
     while stack and len(seen) < limit:
         node = stack.pop()
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
         leaf = getattr(node, "variable", None)
-        if isinstance(leaf, Tensor) and not accel_type(leaf.device):
-            set_prov(leaf, (get_prov(leaf) or Prov(None))._replace(healed=True))
+        if isinstance(leaf, Tensor):
+            yield leaf
         stack.extend(f for f, _ in getattr(node, "next_functions", ()))
 
 
