@@ -465,6 +465,10 @@ class CallsMixin:
     def _call_torch_op(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """Other `torch.*` ops follow their first tensor argument (or `device=`)."""
         args = self.eval_args(node, scope)
+        if last in N.NON_TENSOR_FUNCTIONS:
+            # `d = torch.numel(x[0])`: a Python int, on no device (it does not stand for
+            # `x` when `d` meets a CPU tensor later)
+            return NUMBER if last in ("numel", "get_device") else OTHER
         dev_kw = self.device_kwarg(node, scope)
         for _, v in args:
             if v.kind is Kind.TENSOR:

@@ -244,9 +244,7 @@ class ExpressionsMixin:
             # slices, `None` (a new axis) and `...` keep every dimension: a tensor that is
             # not 0-dim stays so; an integer or tensor index may drop one
             keeps_dims = all(
-                not isinstance(el.slice, cst.Index)
-                or type(el.slice.value) is cst.Ellipsis
-                or (type(el.slice.value) is cst.Name and el.slice.value.value == "None")
+                not isinstance(el.slice, cst.Index) or _only_new_axes(el.slice.value)
                 for el in node.slice
             )
             return replace(base, scalar=base.scalar if keeps_dims else None)
@@ -729,3 +727,19 @@ def fold_comparison(op: cst.BaseCompOp, left: Value, right: Value) -> Optional[b
 # `eval_` methods by node class (None: none), filled on first use
 _MISSING = object()
 _EVALS: dict[type, object] = {}
+
+
+def _only_new_axes(index: cst.BaseExpression) -> bool:
+    """An index that keeps every dimension: `...`, `None`, or a tuple built of them only
+    (`(...,) + (None,) * (x.dim() - 1)`, a common broadcasting idiom)."""
+    kind = type(index)
+    if kind is cst.Ellipsis or (kind is cst.Name and index.value == "None"):
+        return True
+    if kind is cst.Tuple:
+        return all(_only_new_axes(e.value) for e in index.elements)
+    if kind is cst.BinaryOperation and type(index.operator) is cst.Add:
+        return _only_new_axes(index.left) and _only_new_axes(index.right)
+    if kind is cst.BinaryOperation and type(index.operator) is cst.Multiply:
+        # `(None,) * k`: the tuple side decides
+        return _only_new_axes(index.left) or _only_new_axes(index.right)
+    return False

@@ -111,6 +111,16 @@ NON_TENSOR_METHODS = frozenset(
     }
 )
 # fmt: on
+# `torch.*` functions whose result is not a tensor: a Python int, a bool, a dtype.
+# fmt: off
+NON_TENSOR_FUNCTIONS = frozenset(
+    {
+        "numel", "is_tensor", "is_storage", "is_floating_point", "is_complex", "is_nonzero",
+        "is_same_size", "equal", "result_type", "can_cast", "promote_types", "typename",
+        "is_conj", "is_inference", "get_device",
+    }
+)
+# fmt: on
 # fmt: off
 DTYPE_NAMES = frozenset(
     {
