@@ -298,6 +298,7 @@ PROGRAMS: dict[str, str] = {
         """,
     "ddp_torchrun_cpu_collective": """\
         import os
+        import sys
 
         import torch
         import torch.distributed as dist
@@ -325,7 +326,9 @@ PROGRAMS: dict[str, str] = {
         dist.all_reduce(report)
         weights = model.module.weight.detach().sum().reshape(1)
         dist.all_reduce(weights)
-        print("rank", dist.get_rank(), "ok", report.item(), weights.item())
+        # one write per line: two ranks print at once, and `print(a, b)` writes piece by piece
+        sys.stdout.write(f"rank {dist.get_rank()} ok {report.item()} {weights.item()}\\n")
+        sys.stdout.flush()
         dist.destroy_process_group()
         """,
     # --- --max-batches -----------------------------------------------------------------------
