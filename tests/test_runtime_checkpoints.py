@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from devlint.runtime.confirm import (
     static_findings,
 )
 from devlint.runtime.render import render
+from tests.runtime_helpers import RUN_JOBS, write_programs
 
 SAVERS: dict[str, str] = {
     # A model on the accelerator and a CPU step counter, as a training loop saves them.
@@ -132,10 +132,7 @@ LOADERS: dict[str, str] = {
 
 @pytest.fixture(scope="session")
 def programs(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("checkpoints")
-    for name, text in {**SAVERS, **PROGRAMS, **LOADERS}.items():
-        (root / f"{name}.py").write_text(textwrap.dedent(text))
-    return root
+    return write_programs(tmp_path_factory.mktemp("checkpoints"), {**SAVERS, **PROGRAMS, **LOADERS})
 
 
 def _options(device: str, keep_going: bool = False) -> Options:
@@ -151,7 +148,7 @@ def results(programs: Path) -> dict[str, RunResult]:
     first += [(f"{n}@cpu", n, _options("cpu")) for n in PROGRAMS]
     second = [(n, n, _options("cpu")) for n in LOADERS]
     second += [(f"{n}+keep_going", n, _options("cpu", keep_going=True)) for n in LOADERS]
-    jobs = max(2, min(4, os.cpu_count() or 2))
+    jobs = RUN_JOBS
     out: dict[str, RunResult] = {}
     for round_ in (first, second):
         runs = run_many(

@@ -7,7 +7,6 @@ of them at once in a session fixture, forked from one process that imported torc
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -30,6 +29,7 @@ from devlint.runtime.confirm import (
     run_many,
     static_findings,
 )
+from tests.runtime_helpers import RUN_JOBS
 
 PROGRAMS = Path(__file__).parent / "runtime_programs"
 
@@ -96,7 +96,7 @@ def results(programs: Path):
     out = run_many(
         [Program(script=str(p)) for p, _ in jobs.values()],
         [o for _, o in jobs.values()],
-        jobs=max(2, min(4, os.cpu_count() or 2)),
+        jobs=RUN_JOBS,
     )
     return dict(zip(jobs, out))
 

@@ -9,14 +9,12 @@ imported torch once (`devlint.runtime.confirm.run_many`), each with `--max-batch
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 
-from devlint.findings import Finding
 from devlint.runtime.confirm import (
     CONFIRMED,
     NOT_REACHED,
@@ -31,6 +29,7 @@ from devlint.runtime.confirm import (
     static_findings,
 )
 from tests.fixture_expectations import expectations, fixture_files
+from tests.runtime_helpers import RUN_JOBS, planted
 
 BUGGY = fixture_files("buggy")
 CLEAN = fixture_files("clean")
@@ -76,13 +75,9 @@ def runs() -> dict[tuple[str, str], RunResult]:
     for path in DL002 + DL008:
         jobs.append((("cpu", path.name), path, _opts("cpu", keep_going=True)))
     results = run_many(
-        [Program(script=str(p)) for _, p, _ in jobs], [o for _, _, o in jobs], jobs=_jobs()
+        [Program(script=str(p)) for _, p, _ in jobs], [o for _, _, o in jobs], jobs=RUN_JOBS
     )
     return {key: r for (key, _, _), r in zip(jobs, results)}
-
-
-def _jobs() -> int:
-    return max(2, min(4, os.cpu_count() or 2))
 
 
 def _opts(device: str, keep_going: bool) -> Options:
@@ -157,12 +152,12 @@ def test_planted_findings_on_correct_lines_are_refuted(runs, path: Path) -> None
     result = runs[("clean", path.name)]
     ran = sorted(result.lines.get(str(path), ()))
     assert ran, "no line coverage"
-    planted = [
-        _finding(path, code, line)
+    findings = [
+        planted(path, line, code)
         for line in ran[:: max(1, len(ran) // 12)]
         for code in EMULATED_RULES
     ]
-    items, _ = confirm_findings(planted, result)
+    items, _ = confirm_findings(findings, result)
     wrong = [(f.code, f.line, c.verdict) for f, c in items if c.verdict != _planted(f.code)]
     assert not wrong, wrong
 
@@ -179,7 +174,7 @@ def test_planted_findings_on_unrelated_lines_of_buggy_programs_are_not_confirmed
         seed = [i + 1 for i, text in enumerate(lines) if "torch.manual_seed" in text]
         for line in seed:
             for code in EMULATED_RULES:
-                ((_, conf),) = confirm_findings([_finding(path, code, line)], result)[0]
+                ((_, conf),) = confirm_findings([planted(path, line, code)], result)[0]
                 assert conf.verdict == _planted(code), (path.name, line, code, conf)
                 checked += 1
     assert checked > 100
@@ -190,7 +185,7 @@ def test_a_finding_on_a_line_that_never_ran_is_not_reached(runs) -> None:
     result = runs[("clean", path.name)]
     ran = result.lines[str(path)]
     missing = next(n for n in range(1, 500) if n not in ran and n > max(ran))
-    ((_, conf),) = confirm_findings([_finding(path, "DL001", missing)], result)[0]
+    ((_, conf),) = confirm_findings([planted(path, missing, "DL001")], result)[0]
     assert conf.verdict == NOT_REACHED
 
 
@@ -273,20 +268,6 @@ def _planted(code: str) -> str:
     """The verdict of a wrong finding planted on a line that ran: REFUTED, except DL008,
     which no run refutes (a checkpoint saved elsewhere may still fail to load): UNTESTED."""
     return UNTESTED if code == "DL008" else REFUTED
-
-
-def _finding(path: Path, code: str, line: int) -> Finding:
-    base = Finding(
-        code=code,
-        name="planted",
-        message="planted",
-        path=str(path),
-        line=line,
-        col=1,
-        end_line=line,
-        end_col=2,
-    )
-    return replace(base)
 
 
 def test_every_dl008_fixture_has_an_expected_verdict() -> None:

@@ -23,9 +23,7 @@ them): CONFIRMED on the buggy program, REFUTED on the clean look-alike.
 
 from __future__ import annotations
 
-import os
 import socket
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -34,7 +32,6 @@ import pytest
 
 pytest.importorskip("torch")
 
-from devlint.findings import Finding
 from devlint.runtime.confirm import (
     CONFIRMED,
     REFUTED,
@@ -48,6 +45,7 @@ from devlint.runtime.confirm import (
     run_many,
     static_findings,
 )
+from tests.runtime_helpers import RUN_JOBS, planted, write_programs
 
 # --- the programs --------------------------------------------------------------------------
 
@@ -386,10 +384,7 @@ def _jobs() -> dict[str, Job]:
 
 @pytest.fixture(scope="session")
 def programs(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("multidevice")
-    for name, text in PROGRAMS.items():
-        (root / f"{name}.py").write_text(textwrap.dedent(text))
-    return root
+    return write_programs(tmp_path_factory.mktemp("multidevice"), PROGRAMS)
 
 
 @pytest.fixture(scope="session")
@@ -417,7 +412,7 @@ def results(programs: Path) -> dict[str, RunResult]:
         )
         for job in jobs.values()
     ]
-    out = run_many(progs, options, jobs=max(2, min(4, os.cpu_count() or 2)))
+    out = run_many(progs, options, jobs=RUN_JOBS)
     return dict(zip(jobs, out))
 
 
@@ -439,21 +434,8 @@ def _verdicts(programs: Path, results: dict[str, RunResult], key: str):
     return confirm_findings([f for f in findings if Path(f.path) == path], result)
 
 
-def _planted(programs: Path, key: str, code: str, line: int) -> Finding:
-    return Finding(
-        code=code,
-        name="planted",
-        message="planted",
-        path=str(_path(programs, key)),
-        line=line,
-        col=1,
-        end_line=line,
-        end_col=2,
-    )
-
-
 def _confirm_planted(programs, results, key: str, code: str, line: int):
-    ((_, conf),) = confirm_findings([_planted(programs, key, code, line)], results[key])[0]
+    ((_, conf),) = confirm_findings([planted(_path(programs, key), line, code)], results[key])[0]
     return conf
 
 

@@ -14,15 +14,12 @@ All programs run at once in a session fixture, forked from one process that impo
 
 from __future__ import annotations
 
-import os
-import textwrap
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 
-from devlint.findings import Finding
 from devlint.runtime.confirm import (
     CONFIRMED,
     REFUTED,
@@ -34,6 +31,7 @@ from devlint.runtime.confirm import (
     run_many,
     static_findings,
 )
+from tests.runtime_helpers import RUN_JOBS, planted, write_programs
 
 WORKERS = """\
     import torch
@@ -91,10 +89,7 @@ TABLE_LINE = 7
 
 @pytest.fixture(scope="session")
 def programs(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("spawn")
-    for name, text in PROGRAMS.items():
-        (root / f"{name}.py").write_text(textwrap.dedent(text))
-    return root
+    return write_programs(tmp_path_factory.mktemp("spawn"), PROGRAMS)
 
 
 @pytest.fixture(scope="session")
@@ -103,22 +98,9 @@ def results(programs: Path) -> dict[str, RunResult]:
     out = run_many(
         [Program(script=str(programs / f"{n}.py")) for n in names],
         [Options(device="emulated", device_count=2, timeout=240) for _ in names],
-        jobs=max(2, min(4, os.cpu_count() or 2)),
+        jobs=RUN_JOBS,
     )
     return dict(zip(names, out))
-
-
-def _planted(path: Path, line: int) -> Finding:
-    return Finding(
-        code="DL005",
-        name="planted",
-        message="planted",
-        path=str(path),
-        line=line,
-        col=1,
-        end_line=line,
-        end_col=2,
-    )
 
 
 def _describe(result: RunResult) -> str:
@@ -148,7 +130,7 @@ def test_a_module_level_cpu_tensor_meets_the_workers_device(programs, results, n
         for w in result.workers
     ), result.workers
     # A DL005 on the module-level factory is CONFIRMED through the origin.
-    ((_, conf),) = confirm_findings([_planted(path, TABLE_LINE)], result)[0]
+    ((_, conf),) = confirm_findings([planted(path, TABLE_LINE, "DL005")], result)[0]
     assert conf.verdict == CONFIRMED, conf
 
 
@@ -161,7 +143,7 @@ def test_the_clean_look_alike_runs_with_no_event(programs, results) -> None:
     findings = static_findings(files_that_ran(result, Program(script=str(path))))
     items, missed = confirm_findings(findings, result)
     assert missed == [] and all(c.verdict != CONFIRMED for _, c in items), items
-    ((_, conf),) = confirm_findings([_planted(path, TABLE_LINE)], result)[0]
+    ((_, conf),) = confirm_findings([planted(path, TABLE_LINE, "DL005")], result)[0]
     assert conf.verdict == REFUTED, conf
 
 

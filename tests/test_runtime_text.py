@@ -33,6 +33,7 @@ from devlint.runtime.confirm import (
     static_findings,
 )
 from devlint.runtime.render import render
+from tests.runtime_helpers import RUN_JOBS
 
 PROGRAMS: dict[str, str] = {
     # One helper fails for two CPU tensors, called from two lines: two events.
@@ -123,7 +124,7 @@ def results(programs: Path) -> dict[str, RunResult]:
     out = run_many(
         [Program(script=str(programs / f"{n}.py")) for _, n, _ in jobs],
         [o for *_, o in jobs],
-        jobs=max(2, min(4, os.cpu_count() or 2)),
+        jobs=RUN_JOBS,
     )
     return {key: r for (key, _, _), r in zip(jobs, out)}
 

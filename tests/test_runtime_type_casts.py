@@ -16,8 +16,6 @@ All programs run at once in a session fixture, forked from one process that impo
 
 from __future__ import annotations
 
-import os
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,6 @@ import pytest
 
 pytest.importorskip("torch")
 
-from devlint.findings import Finding
 from devlint.runtime.confirm import (
     CONFIRMED,
     REFUTED,
@@ -37,6 +34,7 @@ from devlint.runtime.confirm import (
     run_many,
     static_findings,
 )
+from tests.runtime_helpers import RUN_JOBS, planted, write_programs
 
 # name -> (source, line of the model call or operation, line that made the CPU operand or
 # None for a clean program, --devices)
@@ -282,10 +280,8 @@ CLEAN = [n for n in PROGRAMS if n not in BUGGY]
 
 @pytest.fixture(scope="session")
 def programs(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("type_casts")
-    for name, (text, *_) in PROGRAMS.items():
-        (root / f"{name}.py").write_text(textwrap.dedent(text))
-    return root
+    texts = {name: text for name, (text, *_) in PROGRAMS.items()}
+    return write_programs(tmp_path_factory.mktemp("type_casts"), texts)
 
 
 @pytest.fixture(scope="session")
@@ -294,22 +290,9 @@ def results(programs: Path) -> dict[str, RunResult]:
     out = run_many(
         [Program(script=str(programs / f"{n}.py")) for n in names],
         [Options(device="emulated", timeout=180, device_count=PROGRAMS[n][3]) for n in names],
-        jobs=max(2, min(4, os.cpu_count() or 2)),
+        jobs=RUN_JOBS,
     )
     return dict(zip(names, out))
-
-
-def _planted(path: Path, line: int) -> Finding:
-    return Finding(
-        code="DL001",
-        name="planted",
-        message="planted",
-        path=str(path),
-        line=line,
-        col=1,
-        end_line=line,
-        end_col=2,
-    )
 
 
 def _describe(result: RunResult) -> str:
@@ -339,7 +322,7 @@ def test_a_cpu_value_from_a_cast_or_an_alias_is_confirmed(programs, results, nam
     assert {ln for _, ln in confirmed} <= {line, made}, confirmed
     assert missed == ([] if confirmed else [event])
     # A finding planted on the call is confirmed by the same event, through its frames.
-    ((_, conf),) = confirm_findings([_planted(path, line)], result)[0]
+    ((_, conf),) = confirm_findings([planted(path, line, "DL001")], result)[0]
     assert conf.verdict == CONFIRMED and conf.event is event
 
 
@@ -354,7 +337,7 @@ def test_the_clean_look_alikes_run_with_no_event_and_are_refuted(programs, resul
     items, missed = confirm_findings(findings, result)
     assert missed == []
     assert all(c.verdict != CONFIRMED for _, c in items), items
-    ((_, conf),) = confirm_findings([_planted(path, line)], result)[0]
+    ((_, conf),) = confirm_findings([planted(path, line, "DL001")], result)[0]
     assert conf.verdict == REFUTED, conf
 
 

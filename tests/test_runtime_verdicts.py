@@ -14,10 +14,8 @@ All programs run at once in a session fixture, forked from one process that impo
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ from devlint.runtime.confirm import (
     run_many,
     static_findings,
 )
+from tests.runtime_helpers import RUN_JOBS, write_programs
 
 PROGRAMS: dict[str, str] = {
     # --- 1. legacy constructors -------------------------------------------------------------
@@ -280,10 +279,7 @@ PROGRAMS: dict[str, str] = {
 
 @pytest.fixture(scope="session")
 def programs(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("verdicts")
-    for name, text in PROGRAMS.items():
-        (root / f"{name}.py").write_text(textwrap.dedent(text))
-    return root
+    return write_programs(tmp_path_factory.mktemp("verdicts"), PROGRAMS)
 
 
 @pytest.fixture(scope="session")
@@ -293,7 +289,7 @@ def results(programs: Path) -> dict[str, RunResult]:
     out = run_many(
         [Program(script=str(programs / f"{n}.py")) for _, n, _ in jobs],
         [Options(device="emulated", timeout=180, keep_going=k) for _, _, k in jobs],
-        jobs=max(2, min(4, os.cpu_count() or 2)),
+        jobs=RUN_JOBS,
     )
     return {key: r for (key, _, _), r in zip(jobs, out)}
 
