@@ -99,7 +99,7 @@ from devlint.engine.values import (
     tensor,
     truth,
 )
-from devlint.engine.walk import walk
+from devlint.engine.walk import iter_children, walk
 from devlint.roles import LIBRARY, PROGRAM
 
 # classes whose names say they belong to the data pipeline, which runs on the CPU:
@@ -495,7 +495,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         ]
         while stack:
             node, func, klass = stack.pop()
-            for child in node.children:
+            for child in iter_children(node):
                 if type(child) is cst.FunctionDef:
                     stack.append((child, child, klass))
                     continue
