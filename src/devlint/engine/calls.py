@@ -697,7 +697,9 @@ class CallsMixin:
                 )
             return Value(Kind.MODULE, DEV_ANY, oid=self.new_oid())
         if last in ("ModuleList", "Sequential", "ModuleDict", "ParameterList", "ParameterDict"):
-            return Value(Kind.MODULE, self.container_device(args), oid=self.new_oid())
+            return Value(
+                Kind.MODULE, self.container_device(args), oid=self.new_oid(), type_name=f"nn.{last}"
+            )
         if self.keyword(node, "device") is not None:
             d = self.device_kwarg(node, scope)
             return Value(Kind.MODULE, d or DEV_UNKNOWN, oid=self.new_oid())
@@ -995,7 +997,13 @@ class CallsMixin:
             )
             if placed:
                 self.placed_params.add((id(func), pname))
-            on_cpu = cpu_side or (value.kind in (Kind.TENSOR, Kind.MODULE) and is_cpu(value.device))
+            # a default standing in for an omitted argument is CPU only on the path that
+            # omits it: what the callers' callers pass is passed too
+            on_cpu = cpu_side or (
+                value.kind in (Kind.TENSOR, Kind.MODULE)
+                and is_cpu(value.device)
+                and not value.fills
+            )
             self.passed.setdefault((id(func), pname), set()).add(
                 "placed" if placed else "cpu" if on_cpu else "other"
             )
@@ -1279,4 +1287,3 @@ def kwargs_device(value: Value) -> Device:
 # the handler `eval_known_call` found for a qualified name (None: none)
 _MISSING = object()
 _HANDLERS: dict[str, object] = {}
-

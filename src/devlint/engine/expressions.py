@@ -24,6 +24,7 @@ from devlint.engine.scope import (
 from devlint.engine.summary import imported_value
 from devlint.engine.syntax import (
     is_device_expr,
+    none_tested,
     same_device_pairs,
     subscript_key,
 )
@@ -42,6 +43,7 @@ from devlint.engine.values import (
     constant,
     container_device,
     is_cpu,
+    is_default_fill,
     is_known,
     is_none,
     is_placed,
@@ -392,6 +394,19 @@ class ExpressionsMixin:
             if is_device_expr(node.body, a) and is_device_expr(node.orelse, b):
                 return Value(Kind.DEVICE, sym("auto"))
             return self.join_guarded(a, b)
+        # `mask if mask is not None else torch.ones(n)`: the CPU tensor on the path of
+        # every caller that omits `mask` (see `default_filled`)
+        for given, kept, filled in (
+            (none_tested(node.test, False), node.body, b),
+            (none_tested(node.test, True), node.orelse, a),
+        ):
+            if (
+                given is not None
+                and type(kept) is cst.Name
+                and kept.value == given
+                and is_default_fill(filled)
+            ):
+                return self.filling(filled, given, scope)
         return join_values(a, b)
 
     def eval_NamedExpr(self, node: cst.NamedExpr, scope: Scope) -> Value:
@@ -645,6 +660,9 @@ class ExpressionsMixin:
             (atom,) = pval.device
             if atom.startswith("sym:param:"):
                 evidence = (-id(scope.func), atom[len("sym:param:") :])
+        omitted = None
+        if cval.fills and not (self.open_world and self.is_public_api(scope)):
+            omitted = cval.fills
         self.add_fact(
             self.facts.mismatches,
             Mismatch(
@@ -665,6 +683,7 @@ class ExpressionsMixin:
             ),
             needs_placement,
             evidence,
+            omitted,
         )
         if root is not None and not needs_placement and evidence is None:
             self._seen.add(root)
@@ -699,6 +718,16 @@ class ExpressionsMixin:
             return UNKNOWN
         if value.kind is Kind.TENSOR:
             return replace(value, scalar=None)
+        if value.kind is Kind.MODULE:
+            # `for layer in self.blocks:` (a ModuleList or Sequential): each member lives
+            # where the container does, as `self.blocks[i]` does; a ModuleDict yields its
+            # keys, a ParameterList its parameters
+            if value.type_name in ("nn.ModuleDict", "nn.ParameterDict"):
+                return OTHER
+            if value.type_name == "nn.ParameterList":
+                return tensor(value.device, scalar=None)
+            if value.type_name in ("nn.ModuleList", "nn.Sequential"):
+                return Value(Kind.MODULE, value.device)
         return UNKNOWN
 
 

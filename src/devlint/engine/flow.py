@@ -69,6 +69,7 @@ from devlint.engine.syntax import (
     moves_params,
     mutated_self_attrs,
     names_in,
+    none_tested,
     places_state,
     places_with,
     runs_with_defaults,
@@ -91,6 +92,7 @@ from devlint.engine.values import (
     Value,
     container_device,
     is_cpu,
+    is_default_fill,
     is_known,
     is_placed,
     join_values,
@@ -215,7 +217,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.moved_sites: set[int] = set()
         self._conditions: dict[int, bool] = {}
         self.module_guarded = False
-        self._pending: list[tuple[list, object, Optional[tuple[int, str]]]] = []
+        self._pending: list[
+            tuple[list, object, bool, Optional[tuple[int, str]], Optional[tuple[int, str]]]
+        ] = []
         self.collate_moves = "collate" in code and collate_moves(module)
         # a script (`if __name__ == "__main__":`), whose functions only it calls
         self.is_program = any(
@@ -462,7 +466,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         if self.open_world or id(func) in seen:
             return False
         sites = self._call_sites().get(
-            ("m", cls.node.name.value, func.name.value) if cls is not None else ("f", func.name.value)
+            ("m", cls.node.name.value, func.name.value)
+            if cls is not None
+            else ("f", func.name.value)
         )
         if not sites:
             return False
@@ -647,7 +653,16 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.drop_cpu_payload_loads()
         self.report_private_defaults()
         by_id = {id(f): name for name, f in self.functions.items()}
-        for target, fact, evidence in self._pending:
+        for target, fact, needs_placement, evidence, omitted in self._pending:
+            if omitted is not None:
+                # a default that stands in for a left-out argument: some same-file call
+                # must leave it out (a function with no calls here: its callers' business)
+                sites = self.call_sites.get(omitted[0])
+                if sites and sites <= self.passing_sites.get(omitted, set()):
+                    continue
+                if not needs_placement and evidence is None:
+                    target.append(fact)
+                    continue
             if evidence is not None and evidence[0] < 0:
                 # a factory meeting a parameter: unless every call in this file passes it
                 # a CPU model or tensor (a script's `select_action(policy, obs)`)
@@ -758,14 +773,16 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         fact: object,
         needs_placement: bool,
         evidence: Optional[tuple[int, str]] = None,
+        omitted: Optional[tuple[int, str]] = None,
     ) -> None:
         """Record a fact; one that needs the file to place something on an accelerator
         (and, with `evidence`, a call passing a placed tensor to that parameter) waits
         until the whole file has been walked.  Evidence with a negative function id asks
         the opposite: drop the fact if every same-file call passes that parameter a CPU
-        value."""
-        if needs_placement or evidence is not None:
-            self._pending.append((target, fact, evidence))
+        value.  `omitted` (function id, parameter): drop it if every same-file call of
+        that function passes that parameter."""
+        if needs_placement or evidence is not None or omitted is not None:
+            self._pending.append((target, fact, needs_placement, evidence, omitted))
         else:
             target.append(fact)
 
@@ -1093,12 +1110,20 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         scope = self.scope
         left = self.eval(small.target, scope)
         right = self.eval(small.value, scope)
+        # the target is the output of an in-place operation: a 0-dim CPU tensor mixes
+        # with accelerator operands only as an input (`total = torch.tensor(0.0);
+        # total += loss` fails on the GPU), so here it counts as having dimensions
+        target = left
+        if left.kind is Kind.TENSOR and left.scalar is True and is_cpu(left.device):
+            target = replace(left, scalar=False)
         result = self.combine(
             small,
-            [(small.target, left), (small.value, right)],
+            [(small.target, target), (small.value, right)],
             scope,
             op_text=self.text(small.operator).strip() or "op",
         )
+        if result.kind is Kind.TENSOR and left.kind is Kind.TENSOR:
+            result = replace(result, scalar=left.scalar)
         self.bind(small.target, result, scope)
         return False
 
@@ -1190,6 +1215,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             scope.guarded_rest = True  # `if not torch.cuda.is_available(): raise ...`
         if body_falls and else_falls:
             scope.env = self.join_envs(body_env, else_env, device_test)
+            filled = self.default_filled(stmt, before, body_env, else_env)
+            if filled is not None:
+                scope.env[filled[0]] = self.filling(filled[1], filled[0], scope)
         elif body_falls:
             scope.env = body_env
         elif else_falls:
@@ -1198,6 +1226,36 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             scope.env = self.join_envs(body_env, else_env, device_test)
             return False
         return True
+
+    @staticmethod
+    def default_filled(
+        stmt: cst.If,
+        before: dict[str, Value],
+        body_env: dict[str, Value],
+        else_env: dict[str, Value],
+    ) -> Optional[tuple[str, Value]]:
+        """`if mask is None: mask = torch.ones(n)` with no `else`: after it, `mask` is the
+        CPU tensor on the path of every caller that omits it (what the other callers pass
+        is theirs to place), so that path's mixing is reported rather than lost in the
+        join with an unknown argument."""
+        name = none_tested(stmt.test, True)
+        if name is None or stmt.orelse is not None or name not in before:
+            return None
+        filled = body_env.get(name)
+        if filled is None or not is_default_fill(filled) or else_env.get(name) is not before[name]:
+            return None
+        return name, filled
+
+    @staticmethod
+    def filling(value: Value, name: str, scope: Scope) -> Value:
+        """`value` standing in for parameter `name` of the scope's function, when left out."""
+        func = scope.func
+        if func is None:
+            return value
+        params = (*func.params.posonly_params, *func.params.params, *func.params.kwonly_params)
+        if all(p.name.value != name for p in params):
+            return value
+        return replace(value, fills=(id(func), name))
 
     def walk_live_branch(self, stmt: cst.If, scope: Scope, taken: bool) -> bool:
         """`walk_if` for a test whose outcome is known: only the branch it selects runs

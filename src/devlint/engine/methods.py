@@ -27,6 +27,7 @@ from devlint.engine.values import (
     Origin,
     Value,
     is_cpu,
+    is_default_fill,
     is_known,
     is_placed,
     is_weak,
@@ -79,6 +80,11 @@ class MethodsMixin:
                 )
                 pair = Value(Kind.BATCH, receiver.device, elems=(OTHER, item))
                 return Value(Kind.BATCH, receiver.device, elem=pair)
+            if receiver.type_name == "nn.ModuleDict" and name in ("values", "items"):
+                member = Value(Kind.MODULE, receiver.device)
+                if name == "items":
+                    member = Value(Kind.BATCH, receiver.device, elems=(OTHER, member))
+                return Value(Kind.BATCH, receiver.device, elem=member)
             if name == "state_dict":
                 return Value(Kind.BATCH, receiver.device, elem=tensor(receiver.device))
             if name in (
@@ -127,6 +133,8 @@ class MethodsMixin:
                     for k, v in receiver.entries:
                         if k == key:
                             return v
+                if len(args) > 1 and is_default_fill(args[1][1]):
+                    return args[1][1]  # `batch.get("weight", torch.ones(n))`
                 return receiver.elem or UNKNOWN
             if name in ("pop",) and args:
                 return receiver.elem or UNKNOWN
@@ -134,6 +142,9 @@ class MethodsMixin:
         if receiver.kind is Kind.LOADER:
             self.eval_args(node, scope)
             return UNKNOWN
+        if name == "get" and len(node.args) == 2 and receiver.kind is Kind.UNKNOWN:
+            args = self.eval_args(node, scope)
+            return args[1][1] if is_default_fill(args[1][1]) else UNKNOWN
         # project classes: self.method(...) and obj.method(...)
         args = self.eval_args(node, scope)
         if (

@@ -624,7 +624,9 @@ def places_state(init: cst.FunctionDef) -> bool:
 def unconditional_statements(body: cst.BaseSuite | Sequence[cst.CSTNode]) -> set[int]:
     """Ids of the small statements of a block that run whenever the block does: its own
     simple statements and those of `with` blocks in it (not branches, loops or `try`)."""
-    statements = body.body if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)) else body
+    statements = (
+        body.body if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)) else body
+    )
     out: set[int] = set()
     for stmt in statements:
         if isinstance(stmt, cst.BaseSmallStatement):
@@ -662,3 +664,18 @@ def conditional_parts(stmt: cst.CSTNode) -> set[int]:
             out.discard(id(n.for_in.iter))
             out.difference_update(id(x) for x in walk(n.for_in.iter))
     return out
+
+
+def none_tested(test: cst.BaseExpression, is_none: bool) -> Optional[str]:
+    """The plain name that `test` compares with `None`: `x is None` (`is_none`) or
+    `x is not None` (not `is_none`); None for any other test."""
+    if type(test) is not cst.Comparison or len(test.comparisons) != 1:
+        return None
+    target = test.comparisons[0]
+    wanted = cst.Is if is_none else cst.IsNot
+    if type(target.operator) is not wanted or type(test.left) is not cst.Name:
+        return None
+    comparator = target.comparator
+    if type(comparator) is not cst.Name or comparator.value != "None":
+        return None
+    return test.left.value

@@ -157,6 +157,9 @@ class Value:
     const: object = NO_CONST
     # made in another module of the project: how (for messages, `engine.summary`)
     via: str = ""
+    # stands in for a parameter its caller left out (`if mask is None: mask = ...`):
+    # (id of the function, parameter name); a finding on it needs a call that omits it
+    fills: tuple = ()
 
     def with_device(self, device: Device, **changes: object) -> Value:
         return replace(self, device=device, **changes)
@@ -193,6 +196,19 @@ def truth(value: Value) -> Optional[bool]:
     if value.kind is Kind.DEVICE and is_concrete(value.device):
         return True
     return None
+
+
+def is_default_fill(value: Value) -> bool:
+    """A CPU tensor made by a factory with no `device=`, standing in for an argument
+    that was not given (`if mask is None: mask = torch.ones(n)`, `batch.get("w",
+    torch.ones(n))`).  On the default path it is the value, whatever callers pass
+    otherwise: the path every caller that omits the argument takes."""
+    return (
+        value.kind is Kind.TENSOR
+        and is_cpu(value.device)
+        and value.origin is Origin.FACTORY
+        and value.site is not None
+    )
 
 
 def is_none(value: Value) -> Optional[bool]:
@@ -262,6 +278,7 @@ def join_values(a: Value, b: Value) -> Value:
         moves_inputs=a.moves_inputs and b.moves_inputs,
         requires_grad=a.requires_grad or b.requires_grad,
         via=a.via if a.via == b.via else "",
+        fills=a.fills if a.fills == b.fills else (),
     )
 
 

@@ -98,10 +98,13 @@ class FactoryWithoutDevice(Rule):
                 help_ = self.legacy_help(facts, m, site, device)
                 yield self.report(site, msg, help_, fix=self.legacy_fix(facts, site, device))
                 continue
+            # a default standing in for an argument the caller left out (`mask=None`)
+            fills = m.culprit.value.fills
+            stands_for = f", what `{fills[1]}` is when the caller leaves it out," if fills else ""
             msg = (
-                f"`{factory}` creates a CPU tensor (no `device=`) that is combined with "
-                f"`{m.partner.text}` on {where}; it raises {SAME_DEVICE_ERROR} whenever that "
-                "tensor is on an accelerator"
+                f"`{factory}` creates a CPU tensor (no `device=`){stands_for} that is combined "
+                f"with `{m.partner.text}` on {where}; it raises {SAME_DEVICE_ERROR} whenever "
+                "that tensor is on an accelerator"
             )
             if m.contract:
                 msg += f" ({m.contract})"
@@ -168,7 +171,9 @@ class FactoryWithoutDevice(Rule):
             code = one_line(cst.Module([]).code_for_node(rewritten[0]))
             if len(code) > 90:
                 head = code.split("(", 1)[0]
-                keywords = code[code.rfind("dtype=") if "dtype=" in code else code.rfind("device=") :]
+                keywords = code[
+                    code.rfind("dtype=") if "dtype=" in code else code.rfind("device=") :
+                ]
                 code = f"{head}(..., {keywords}"
             return f"replace it with a factory that takes a device: `{code}`"
         name = facts.text(site).split("(", 1)[0].rsplit(".", 1)[-1]

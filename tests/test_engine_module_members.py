@@ -1,0 +1,189 @@
+"""Recall on library code (issue 14): members of module containers, tensors that stand in
+for an omitted argument, and in-place accumulation into a 0-dim CPU tensor."""
+
+from __future__ import annotations
+
+import textwrap
+
+from devlint.checker import check_source
+from devlint.rules import ALL_RULES
+
+
+def _found(src: str, role: str = "library") -> list[tuple[str, int]]:
+    found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role=role)
+    return sorted((f.code, f.line) for f in found)
+
+
+CONTAINERS = """\
+    import torch
+    from torch import nn
+    class Stack(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+            self.seq = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+            self.heads = nn.ModuleDict({"a": nn.Linear(4, 1)})
+            self.scales = nn.ParameterList([nn.Parameter(torch.ones(4))])
+        def by_list(self, x):
+            acc = torch.zeros(2, 4)
+            for block in self.blocks:
+                acc = acc + block(x)
+            return acc
+        def by_index(self, x):
+            return torch.zeros(2, 4) + self.blocks[0](x)
+        def by_sequential(self, x):
+            acc = torch.zeros(2, 4)
+            for layer in self.seq:
+                acc = acc + layer(x)
+            return acc
+        def by_zip(self, xs):
+            acc = torch.zeros(2, 4)
+            for block, x in zip(self.blocks, xs):
+                acc = acc + block(x)
+            return acc
+        def by_dict_values(self, x):
+            acc = torch.zeros(2, 1)
+            for head in self.heads.values():
+                acc = acc + head(x)
+            return acc
+        def by_dict_items(self, x):
+            acc = torch.zeros(2, 1)
+            for name, head in self.heads.items():
+                acc = acc + head(x)
+            return acc
+        def dict_keys(self, x):
+            acc = torch.zeros(2, 1)
+            for name in self.heads:
+                acc = acc + len(name)
+            return acc
+        def by_parameters(self, x):
+            acc = torch.zeros(4)
+            for scale in self.scales:
+                acc = acc * scale
+            return acc
+    """
+
+
+def test_members_of_module_containers_live_where_the_container_does() -> None:
+    assert _found(CONTAINERS) == [
+        ("DL005", 11),
+        ("DL005", 16),
+        ("DL005", 18),
+        ("DL005", 23),
+        ("DL005", 28),
+        ("DL005", 33),
+        ("DL005", 43),
+    ]
+
+
+def test_members_placed_with_the_sum_are_fine() -> None:
+    src = """\
+        import torch
+        from torch import nn
+        class Stack(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blocks = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+            def forward(self, x):
+                acc = torch.zeros(2, 4, device=x.device)
+                for block in self.blocks:
+                    acc = acc + block(x)
+                first = torch.zeros_like(acc)
+                for block in self.blocks:
+                    first = first + block(x)
+                return acc + first
+        """
+    assert _found(src) == []
+
+
+DEFAULTS = """\
+    import torch
+    def if_none(est, mask=None):
+        if mask is None:
+            mask = torch.ones(est.shape[0], 1)
+        return est * mask
+    def if_expression(est, mask=None):
+        mask = mask if mask is not None else torch.ones(est.shape[0], 1)
+        return est * mask
+    def if_expression_reversed(est, mask=None):
+        mask = torch.ones(est.shape[0], 1) if mask is None else mask
+        return est * mask
+    def dict_default(est, batch):
+        weight = batch.get("weight", torch.ones(est.shape[0], 1))
+        return est * weight
+    """
+
+
+def test_a_tensor_standing_in_for_an_omitted_argument_is_that_path_s_value() -> None:
+    assert _found(DEFAULTS) == [("DL005", 4), ("DL005", 7), ("DL005", 10), ("DL005", 13)]
+
+
+def test_defaults_placed_or_moved_or_with_other_branches_are_not_reported() -> None:
+    src = """\
+        import torch
+        def placed(est, mask=None):
+            if mask is None:
+                mask = torch.ones(est.shape[0], 1, device=est.device)
+            return est * mask
+        def moved(est, mask=None):
+            if mask is None:
+                mask = torch.ones(est.shape[0], 1)
+            return est * mask.to(est.device)
+        def with_else(est, mask=None):
+            if mask is None:
+                mask = torch.ones(est.shape[0], 1)
+            else:
+                mask = mask.float()
+            return est * mask
+        def other_name(est, mask=None, scale=None):
+            if scale is None:
+                mask = torch.ones(est.shape[0], 1)
+            return est * mask
+        def like(est, batch):
+            return est * batch.get("weight", torch.ones_like(est))
+        """
+    assert _found(src) == []
+
+
+def test_a_caller_that_passes_the_argument_takes_the_other_branch() -> None:
+    # closed world (a script): the helper is evaluated with its caller's arguments
+    src = """\
+        import torch
+        def scaled(est, mask=None):
+            if mask is None:
+                mask = torch.ones(est.shape[0], 1)
+            return est * mask
+        def main():
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            est = torch.rand(3, 2, device=device)
+            print(scaled(est, torch.ones(3, 1, device=device)))
+        if __name__ == "__main__":
+            main()
+        """
+    assert _found(src, "script") == []
+    omitted = src.replace("scaled(est, torch.ones(3, 1, device=device))", "scaled(est)")
+    assert _found(omitted, "script") == [("DL005", 4)]
+
+
+def test_in_place_accumulation_into_a_0_dim_cpu_tensor_fails() -> None:
+    src = """\
+        import torch
+        def total_loss(parts):
+            total = torch.tensor(0.0)
+            total += parts.sum()
+            return total
+        def total_out_of_place(parts):
+            total = torch.tensor(0.0)
+            total = total + parts.sum()
+            return total
+        def total_of_numbers(values):
+            total = torch.tensor(0.0)
+            for value in values:
+                total += value
+            return total
+        def total_of_cpu(parts):
+            total = torch.tensor(0.0)
+            total += parts.cpu().sum()
+            return total
+        """
+    assert _found(src) == [("DL005", 3)]
