@@ -187,3 +187,95 @@ def test_in_place_accumulation_into_a_0_dim_cpu_tensor_fails() -> None:
             return total
         """
     assert _found(src) == [("DL005", 3)]
+
+
+def test_data_of_a_parameter_is_the_tensor_itself() -> None:
+    src = """\
+        import numpy as np
+        import torch
+        class TripletLoss:
+            def batch_hard(self, y, distances):
+                return distances.data.numpy()
+            def on_host(self, y, distances):
+                return distances.data.cpu().numpy()
+        def view_of(buffer):
+            return np.asarray(buffer.data)
+        """
+    assert _found(src) == [("DL007", 5)]
+
+
+PLAIN_LIST = """\
+    import torch
+    from torch import nn
+    class Stacked(nn.Module):
+        def __init__(self, sizes):
+            super().__init__()
+            self.sizes = sizes
+            self.layers_ = []
+            for i, size in enumerate(sizes):
+                layer = nn.GRU(4, size)
+                {register}
+                self.layers_.append(layer)
+        def forward(self, x):
+            out = x
+            for size, layer in zip(self.sizes, self.layers_):
+                out, _ = layer(out, torch.zeros(1, x.size(1), size))
+            return out
+    """
+
+
+def test_a_plain_list_of_registered_submodules_moves_with_the_module() -> None:
+    registered = PLAIN_LIST.format(register='self.add_module(f"gru_{i}", layer)')
+    assert _found(registered) == [("DL005", 15)]
+    # not registered: `.to()` does not move them, and where they are is not known here
+    assert _found(PLAIN_LIST.format(register="pass")) == []
+
+
+def test_lists_grown_in_a_loop_hold_the_modules_appended() -> None:
+    src = """\
+        import torch
+        from torch import nn
+        def stack(sizes, x):
+            layers = []
+            for size in sizes:
+                layers.append(nn.Linear(4, size).to(x.device))
+            return [layer(x) + torch.zeros(2, 4) for layer in layers]
+        def gather(x):
+            parts = []
+            for scale in range(3):
+                parts.append(x.abs() * scale)
+            return torch.cat(parts) + torch.zeros(3)
+        """
+    # tensors gathered in a list stay untracked (indices and lengths often stay on the CPU)
+    assert _found(src) == [("DL005", 7)]
+
+
+CALLEE = """\
+    import torch
+    from torch import nn
+    class Spectral(nn.Module):
+        def __init__(self, bins):
+            super().__init__()
+            self.register_buffer("weights", torch.ones(bins))
+            self.norm = self.level(torch.ones(1, 1, bins), torch.ones(1, 1, 1))
+        def forward(self, est, target, pad_mask=None):
+            if pad_mask is None:
+                pad_mask = torch.ones(est.shape[0], est.shape[1], 1)
+            return self.level(est, pad_mask) - self.level(target, pad_mask)
+        def level(self, spectra, pad_mask):
+            return (spectra * pad_mask * self.weights).sum(-1)
+    def reduce(x, lower=True):
+        if not lower:
+            return reduce(x, lower=True).flip(-1)
+        return x * torch.tril(torch.ones(x.shape[-2], x.shape[-1]))
+    """
+
+
+def test_a_factory_passed_to_a_callee_is_reported_where_it_is_made() -> None:
+    found = check_source(textwrap.dedent(CALLEE), "m.py", ALL_RULES, role="library")
+    # `__init__` calls `level` with CPU tensors on a CPU module: fine; a recursive call
+    # does not make the factory "passed to" itself
+    assert sorted((f.code, f.line) for f in found) == [("DL005", 10), ("DL005", 17)]
+    by_line = {f.line: f.message for f in found}
+    assert "combined with `spectra` in `Spectral.level`, which it is passed to," in by_line[10]
+    assert "which it is passed to" not in by_line[17]

@@ -766,6 +766,13 @@ class CallsMixin:
         self, node: cst.Call, module: Value, args: list[tuple[cst.Arg, Value]], scope: Scope
     ) -> Value:
         operands: list[tuple[cst.CSTNode, Value]] = []
+        info = self.classes.get(module.type_name)
+        if info is not None and "forward" in info.methods:
+            # what this call passes `forward` counts as a call of it (a factory in
+            # `forward` meeting an input is reported when some call passes a placed one)
+            bound = bind_args(info.methods["forward"], True, args)
+            if bound is not None:
+                self.record_passed(info.methods["forward"], bound, scope, node)
         skipped = self.cpu_input_args(module, args)
         for a, v in args:
             if id(a) in skipped:
@@ -1047,9 +1054,12 @@ class CallsMixin:
         self.call_defaults.setdefault(id(func), set()).add(
             default if default is not None and is_placed(default) and not is_weak(default) else None
         )
+        reporter = scope if scope.report else scope.reporter
         key = self._call_key(func, cls, bound, self_value, scope.depth + 1)
         if key is not None and default is not None:
             key = (*key, default)
+        if key is not None and reporter is not None:
+            key = (*key, id(reporter.func))
         inner = self._call_memo.get(key) if key is not None else None
         if inner is None:
             self._in_progress.add(id(func))
@@ -1062,6 +1072,7 @@ class CallsMixin:
                     self_value=self_value,
                     depth=scope.depth + 1,
                     default_device=default,
+                    reporter=reporter,
                 )
             finally:
                 self._in_progress.discard(id(func))

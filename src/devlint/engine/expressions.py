@@ -529,18 +529,19 @@ class ExpressionsMixin:
             if all(s is True for s in scalars)
             else (False if any(s is False for s in scalars) else None)
         )
-        origin, site = base.origin, base.site
+        origin, site, fills = base.origin, base.site, base.fills
         if not placed:
             # keep why a CPU result is on the CPU (factory, batch, ...): the operand that
             # certainly has dimensions first, since a 0-dim one mixes with anything
             for _, v in sorted(tensors, key=lambda nv: nv[1].scalar is not False):
                 if v.origin is not Origin.NONE and v.scalar is not True:
-                    origin, site = v.origin, v.site
+                    origin, site, fills = v.origin, v.site, v.fills
                     break
         return tensor(
             base.device,
             origin=origin if origin is not Origin.PARAM else Origin.NONE,
             site=site,
+            fills=fills,
             scalar=scalar,
             requires_grad=any(v.requires_grad for _, v in tensors),
         )
@@ -576,9 +577,26 @@ class ExpressionsMixin:
         module_text: Optional[str] = None,
     ) -> None:
         """Classify a mismatch by its root cause and record it once."""
-        if not scope.report:
-            return
         cnode, cval = culprit
+        if not scope.report:
+            reporter = scope.reporter
+            if (
+                reporter is None
+                or cval.origin is not Origin.FACTORY
+                or cval.site is None
+                or context is Context.LOSS_WEIGHT
+                or self.created_in.get(id(cval.site)) != id(reporter.func)
+                or scope.func is reporter.func  # a recursive call
+                or self.builds_module(reporter)
+            ):
+                return
+            # the caller's factory, met in a callee: reported in the caller
+            met_in = scope.func.name.value if scope.func is not None else ""
+            if scope.cls is not None and met_in:
+                met_in = f"{scope.cls.name}.{met_in}"
+            scope = reporter
+        else:
+            met_in = ""
         pnode, pval = partner
         certain = is_cpu(cval.device)
         origin = cval.origin
@@ -680,6 +698,7 @@ class ExpressionsMixin:
                 same_scope=cval.site is not None
                 and self.created_in.get(id(cval.site)) == id(scope.func),
                 contract=self.open_contract(scope, pval.device) if cause is Cause.FACTORY else "",
+                callee=met_in,
             ),
             needs_placement,
             evidence,
@@ -687,6 +706,14 @@ class ExpressionsMixin:
         )
         if root is not None and not needs_placement and evidence is None:
             self._seen.add(root)
+
+    def builds_module(self, scope: Scope) -> bool:
+        """`scope` is a module's `__init__` or a method it calls: the module is being
+        built, on the CPU, whatever its other methods will see later."""
+        if scope.cls is None or scope.func is None or not scope.cls.is_module:
+            return False
+        name = scope.func.name.value
+        return name == "__init__" or name in self.called_in_init
 
     def root_key(self, cnode: cst.CSTNode, cval: Value, scope: Scope) -> Optional[tuple]:
         """The identity of the value on the wrong side of a mismatch, within one analysis

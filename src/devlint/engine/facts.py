@@ -61,6 +61,8 @@ class Mismatch:
     sibling_devices: tuple[str, ...] = ()
     # the library contract that makes a parameter's device count (`open_contract`), or ""
     contract: str = ""
+    # where they meet when that is a function the culprit was passed to (`helper`), or ""
+    callee: str = ""
 
 
 @dataclass(frozen=True)

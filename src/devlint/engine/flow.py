@@ -72,6 +72,7 @@ from devlint.engine.syntax import (
     none_tested,
     places_state,
     places_with,
+    registers_submodules,
     runs_with_defaults,
     setup_skips,
     subscript_key,
@@ -130,6 +131,8 @@ class FunctionRequest:
     scope: Optional[Scope] = None  # opened by `visit_FunctionDef`
     # the default device in force where the caller calls it (`with torch.device(...)`)
     default_device: Optional[Device] = None
+    # the reporting scope this call is analysed for (`Scope.reporter`)
+    reporter: Optional[Scope] = None
 
 
 class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMixin, MovesMixin):
@@ -928,11 +931,19 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self_value: Optional[Value] = None,
         depth: int = 0,
         default_device: Optional[Device] = None,
+        reporter: Optional[Scope] = None,
     ) -> Scope:
         """Analyse `func` (with `args` bound to its parameters, when given): the visitor
         enters it through `visit_FunctionDef`, which opens the scope this returns."""
         request = FunctionRequest(
-            func, cls, report, args, self_value, depth, default_device=default_device
+            func,
+            cls,
+            report,
+            args,
+            self_value,
+            depth,
+            default_device=default_device,
+            reporter=reporter,
         )
         self._requests.append(request)
         try:
@@ -947,6 +958,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         cls = request.cls
         scope = Scope(env={}, report=request.report, func=func, cls=cls, depth=request.depth)
         scope.default_device = request.default_device
+        scope.reporter = request.reporter
         if (
             request.args is None
             and cls is None
@@ -1024,6 +1036,18 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             return value
         if value.kind is Kind.MODULE and cls.is_module:
             return replace(value, device=sym("self"), origin=Origin.NONE)
+        if (
+            value.kind is Kind.BATCH
+            and cls.is_module
+            and value.elem is not None
+            and value.elem.kind is Kind.MODULE
+        ):
+            # a plain list of submodules: they move with the module only when registered
+            # too (`self.add_module(name, layer)`); unregistered, where they are is not
+            # known here
+            home = sym("self") if registers_submodules(cls.methods.get("__init__")) else DEV_UNKNOWN
+            member = Value(Kind.MODULE, home, type_name=value.elem.type_name)
+            return Value(Kind.BATCH, home, elem=member)
         if value.kind is Kind.TENSOR and cls.is_module:
             if value.device == sym("self"):
                 return value

@@ -26,11 +26,13 @@ from devlint.engine.values import (
     Kind,
     Origin,
     Value,
+    container_device,
     is_cpu,
     is_default_fill,
     is_known,
     is_placed,
     is_weak,
+    join_values,
     sym,
     tensor,
 )
@@ -40,6 +42,35 @@ class MethodsMixin:
     """`Analyzer` methods that evaluate `receiver.method(...)` calls."""
 
     # ------------------------------------------------------------------ methods
+    def grow_list(
+        self,
+        target: cst.BaseExpression,
+        receiver: Value,
+        name: str,
+        added: tuple[cst.Arg, Value],
+        scope: Scope,
+    ) -> None:
+        """`layers.append(layer)` (`insert`, `extend`): the list's elements now include
+        the module added, so iterating it later yields modules where they are.  Only a
+        list of modules built here from `[]` is tracked: tensors gathered in a list are
+        as often indices or lengths that may stay on the CPU (`torch.cat(type_list)`
+        handed to a module that only reads it on the host)."""
+        key = N.dotted(target)
+        if key is None or scope.env.get(key) is not receiver:
+            return
+        item = added[1]
+        if name == "extend":
+            item = self.element_of(item, added[0].value, scope)
+        if item.kind is not Kind.MODULE:
+            return
+        if receiver.elems == ():
+            elem = item
+        elif receiver.elems is None and receiver.elem is not None and receiver.entries is None:
+            elem = join_values(receiver.elem, item)
+        else:
+            return
+        scope.env[key] = Value(Kind.BATCH, container_device([elem]), elem=elem)
+
     def eval_method_call(self, node: cst.Call, func: cst.Attribute, scope: Scope) -> Value:
         name = func.attr.value
         receiver = self.eval(func.value, scope)
@@ -114,6 +145,9 @@ class MethodsMixin:
             return UNKNOWN
         if receiver.kind is Kind.BATCH:
             args = self.eval_args(node, scope)
+            if name in ("append", "insert", "extend") and args:
+                self.grow_list(func.value, receiver, name, args[-1], scope)
+                return OTHER
             if name in ("items",):
                 el = receiver.elem or (
                     tensor(receiver.device, origin=receiver.origin, site=receiver.site)

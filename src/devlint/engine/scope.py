@@ -80,6 +80,11 @@ class Scope:
     receives_tensors: bool = False
     # the small statement being analysed (`FlowVisitor.requires_accelerator_here`)
     current_small: Optional[cst.CSTNode] = None
+    # a callee analysed with a reporting caller's arguments: that caller's scope.  A
+    # factory of the caller that meets, inside the callee, what the caller passed is
+    # reported there (`mask = torch.ones(n); return self.apply(x, mask)`): the callee's
+    # own analysis cannot see it
+    reporter: Optional[Scope] = None
 
     @property
     def guarded(self) -> bool:

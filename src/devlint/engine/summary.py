@@ -178,13 +178,17 @@ def stores_arguments(init: cst.FunctionDef) -> bool:
     an argument that is a module becomes part of the object, and moves with it."""
     params = set(_param_names(init, True)) | {p.name.value for p in init.params.kwonly_params}
     for node in walk(init.body):
-            if type(node) is cst.Assign and any(
+        if (
+            type(node) is cst.Assign
+            and any(
                 type(t.target) is cst.Attribute
                 and type(t.target.value) is cst.Name
                 and t.target.value.value == "self"
                 for t in node.targets
-            ) and _holds_argument(node.value, params):
-                return True
+            )
+            and _holds_argument(node.value, params)
+        ):
+            return True
     return False
 
 

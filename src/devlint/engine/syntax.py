@@ -286,6 +286,17 @@ def tensor_uses(func: cst.FunctionDef) -> tuple[frozenset[str], frozenset[str]]:
                 ):
                     strong.add(name)  # `F.conv2d(img, w)`, `torch.sigmoid(x)`
                 continue
+            if type(n) is cst.Attribute and _through_data(n) in params:
+                # `x.data.numpy()`, `x.data.cpu()`: `.data` of a tensor (a NumPy array's is
+                # a memoryview, which has neither)
+                name = _through_data(n)
+                if name in rebound and index > rebound[name]:
+                    continue
+                if n.attr.value == "numpy":
+                    numpy.add(name)
+                elif n.attr.value in N.TENSOR_USE_ATTRS and n.attr.value not in ("shape", "ndim"):
+                    strong.add(name)
+                continue
             if type(n) is cst.Attribute and type(n.value) is cst.Name and n.value.value in params:
                 name = n.value.value
                 if name in rebound and index > rebound[name]:
@@ -295,6 +306,18 @@ def tensor_uses(func: cst.FunctionDef) -> tuple[frozenset[str], frozenset[str]]:
                 elif n.attr.value == "numpy":
                     numpy.add(name)
     return frozenset(strong), frozenset(numpy - strong)
+
+
+def _through_data(node: cst.Attribute) -> Optional[str]:
+    """`x` for `x.data.<attr>`, else None."""
+    owner = node.value
+    if (
+        type(owner) is cst.Attribute
+        and owner.attr.value == "data"
+        and type(owner.value) is cst.Name
+    ):
+        return owner.value.value
+    return None
 
 
 # `torch.<op>` functions whose first argument must be a tensor (not creators such as
@@ -679,3 +702,25 @@ def none_tested(test: cst.BaseExpression, is_none: bool) -> Optional[str]:
     if type(comparator) is not cst.Name or comparator.value != "None":
         return None
     return test.left.value
+
+
+def registers_submodules(func: Optional[cst.FunctionDef]) -> bool:
+    """`func` registers modules by name (`self.add_module(...)`,
+    `self.register_module(...)`, `setattr(self, ...)`)."""
+    if func is None:
+        return False
+    for node in walk(func):
+        if type(node) is not cst.Call:
+            continue
+        callee = node.func
+        if type(callee) is cst.Attribute and callee.attr.value in ("add_module", "register_module"):
+            return True
+        if (
+            type(callee) is cst.Name
+            and callee.value == "setattr"
+            and node.args
+            and type(node.args[0].value) is cst.Name
+            and node.args[0].value.value == "self"
+        ):
+            return True
+    return False

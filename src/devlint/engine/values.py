@@ -264,6 +264,10 @@ def join_values(a: Value, b: Value) -> Value:
     elem = None
     if a.elem is not None and b.elem is not None:
         elem = join_values(a.elem, b.elem)
+    elif a.elems == () and b.elem is not None:
+        elem = b.elem  # an empty list, and the same list grown (`append` in a loop)
+    elif b.elems == () and a.elem is not None:
+        elem = a.elem
     return Value(
         kind=a.kind,
         device=dev,

@@ -101,10 +101,11 @@ class FactoryWithoutDevice(Rule):
             # a default standing in for an argument the caller left out (`mask=None`)
             fills = m.culprit.value.fills
             stands_for = f", what `{fills[1]}` is when the caller leaves it out," if fills else ""
+            inside = f" in `{m.callee}`, which it is passed to," if m.callee else ""
             msg = (
                 f"`{factory}` creates a CPU tensor (no `device=`){stands_for} that is combined "
-                f"with `{m.partner.text}` on {where}; it raises {SAME_DEVICE_ERROR} whenever "
-                "that tensor is on an accelerator"
+                f"with `{m.partner.text}`{inside} on {where}; it raises {SAME_DEVICE_ERROR} "
+                "whenever that tensor is on an accelerator"
             )
             if m.contract:
                 msg += f" ({m.contract})"
