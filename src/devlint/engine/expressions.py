@@ -667,10 +667,7 @@ class ExpressionsMixin:
                 if atom.startswith("sym:param:"):
                     evidence = (id(scope.func), atom[len("sym:param:") :])
         elif (
-            cause is Cause.FACTORY
-            and weak
-            and scope.func is not None
-            and len(pval.device) == 1
+            cause is Cause.FACTORY and weak and scope.func is not None and len(pval.device) == 1
             # a helper module's functions are called where we see and from scripts we do
             # not; a library's public functions by anyone, but where this file calls one
             # and every call passes that parameter a CPU tensor, it is a helper of that
