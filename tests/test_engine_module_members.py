@@ -111,11 +111,23 @@ DEFAULTS = """\
     def dict_default(est, batch):
         weight = batch.get("weight", torch.ones(est.shape[0], 1))
         return est * weight
+    def given_or_made(est, mask=None):
+        if mask is not None:
+            mask = mask.transpose(0, 1)
+        else:
+            mask = torch.ones(est.shape[0], 1)
+        return est * mask
     """
 
 
 def test_a_tensor_standing_in_for_an_omitted_argument_is_that_path_s_value() -> None:
-    assert _found(DEFAULTS) == [("DL005", 4), ("DL005", 7), ("DL005", 10), ("DL005", 13)]
+    assert _found(DEFAULTS) == [
+        ("DL005", 4),
+        ("DL005", 7),
+        ("DL005", 10),
+        ("DL005", 13),
+        ("DL005", 19),
+    ]
 
 
 def test_defaults_placed_or_moved_or_with_other_branches_are_not_reported() -> None:
@@ -129,18 +141,18 @@ def test_defaults_placed_or_moved_or_with_other_branches_are_not_reported() -> N
             if mask is None:
                 mask = torch.ones(est.shape[0], 1)
             return est * mask.to(est.device)
-        def with_else(est, mask=None):
-            if mask is None:
-                mask = torch.ones(est.shape[0], 1)
-            else:
-                mask = mask.float()
-            return est * mask
         def other_name(est, mask=None, scale=None):
             if scale is None:
                 mask = torch.ones(est.shape[0], 1)
             return est * mask
         def like(est, batch):
             return est * batch.get("weight", torch.ones_like(est))
+        def both_on_host(est, mask=None):
+            if mask is not None:
+                mask = mask.cpu()
+            else:
+                mask = torch.ones(est.shape[0], 1)
+            return est.cpu() * mask
         """
     assert _found(src) == []
 
@@ -279,3 +291,36 @@ def test_a_factory_passed_to_a_callee_is_reported_where_it_is_made() -> None:
     by_line = {f.line: f.message for f in found}
     assert "combined with `spectra` in `Spectral.level`, which it is passed to," in by_line[10]
     assert "which it is passed to" not in by_line[17]
+
+
+def test_buffers_met_while_the_module_is_built_are_on_the_cpu() -> None:
+    src = """\
+        import torch
+        from torch import nn
+        class Quantizer(nn.Module):
+            def __init__(self, bits):
+                super().__init__()
+                self.register_buffer("mask", 2 ** torch.arange(bits - 1, -1, -1))
+                codes = (torch.arange(2**bits)[..., None] & self.mask) != 0
+                self.register_buffer("codebook", codes.float())
+            def forward(self, x):
+                return (x.long() & self.mask) + torch.arange(x.shape[-1])
+        """
+    assert _found(src) == [("DL005", 10)]
+
+
+def test_a_module_handed_to_init_may_already_be_placed() -> None:
+    src = """\
+        import torch
+        from torch import nn
+        class PatchEmbedding(nn.Module):
+            def __init__(self, size, backbone=None):
+                super().__init__()
+                self.backbone = backbone or nn.Conv2d(3, 8, 4, stride=4)
+                self.own = nn.Conv2d(3, 8, 4, stride=4)
+                self.dims = self.probe(size)
+            def probe(self, size):
+                own = self.own(torch.zeros(1, 3, size, size))
+                return self.backbone(torch.zeros(1, 3, size, size)).shape[-1] + own.shape[-1]
+        """
+    assert _found(src) == [("DL005", 11)]

@@ -23,7 +23,9 @@ from devlint.engine.scope import (
 )
 from devlint.engine.summary import imported_value
 from devlint.engine.syntax import (
+    all_params,
     is_device_expr,
+    names_in,
     none_tested,
     same_device_pairs,
     subscript_key,
@@ -54,7 +56,7 @@ from devlint.engine.values import (
     tensor,
     truth,
 )
-from devlint.engine.walk import iter_children
+from devlint.engine.walk import iter_children, walk
 
 
 class ExpressionsMixin:
@@ -616,6 +618,16 @@ class ExpressionsMixin:
         needs_placement = weak and cause not in (Cause.FACTORY, Cause.PLAIN_ATTR)
         if (
             cause is Cause.FACTORY
+            and pval.device == sym("self")
+            and self.builds_module(scope)
+            and not self.given_to_init(scope, pnode)
+        ):
+            # while `__init__` builds the module, its buffers and layers are on the CPU
+            # (`self.register_buffer("mask", ...)` then `torch.arange(n) & self.mask`); a
+            # module the caller handed in (`backbone`) may already be anywhere
+            return
+        if (
+            cause is Cause.FACTORY
             and weak
             and scope.func is not None
             and self.created_in.get(id(cval.site), 0) == id(None)
@@ -705,6 +717,32 @@ class ExpressionsMixin:
         )
         if root is not None and not needs_placement and evidence is None:
             self._seen.add(root)
+
+    @staticmethod
+    def given_to_init(scope: Scope, node: cst.CSTNode) -> bool:
+        """`node` is `self.x` (or a call of it) and `__init__` sets `self.x` from one of its
+        parameters (`self.backbone = backbone or nn.Conv2d(...)`)."""
+        while type(node) is cst.Call:
+            node = node.func
+        if scope.cls is None or type(node) is not cst.Attribute:
+            return False
+        if type(node.value) is not cst.Name or node.value.value != "self":
+            return False
+        init = scope.cls.methods.get("__init__")
+        if init is None:
+            return False
+        params = {p.name.value for p in all_params(init)}
+        for stmt in walk(init):
+            if type(stmt) is not cst.Assign or len(stmt.targets) != 1:
+                continue
+            target = stmt.targets[0].target
+            if (
+                type(target) is cst.Attribute
+                and target.attr.value == node.attr.value
+                and params.intersection(names_in(stmt.value))
+            ):
+                return True
+        return False
 
     def builds_module(self, scope: Scope) -> bool:
         """`scope` is a module's `__init__` or a method it calls: the module is being

@@ -1273,16 +1273,23 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         body_env: dict[str, Value],
         else_env: dict[str, Value],
     ) -> Optional[tuple[str, Value]]:
-        """`if mask is None: mask = torch.ones(n)` with no `else`: after it, `mask` is the
-        CPU tensor on the path of every caller that omits it (what the other callers pass
-        is theirs to place), so that path's mixing is reported rather than lost in the
-        join with an unknown argument."""
+        """`if mask is None: mask = torch.ones(n)` (or `if mask is not None: mask =
+        mask.transpose(1, 2) else: mask = torch.ones(n)`): after it, `mask` is the CPU
+        tensor on the path of every caller that omits it (what the other callers pass is
+        theirs to place), so that path's mixing is reported rather than lost in the join
+        with an unknown argument."""
         name = none_tested(stmt.test, True)
-        if name is None or stmt.orelse is not None or name not in before:
+        if name is not None:
+            filled, given = body_env.get(name), else_env.get(name)
+        else:
+            name = none_tested(stmt.test, False)
+            if name is None or stmt.orelse is None or isinstance(stmt.orelse, cst.If):
+                return None
+            filled, given = else_env.get(name), body_env.get(name)
+        if name not in before or filled is None or not is_default_fill(filled):
             return None
-        filled = body_env.get(name)
-        if filled is None or not is_default_fill(filled) or else_env.get(name) is not before[name]:
-            return None
+        if given is None or (given.kind is Kind.TENSOR and is_cpu(given.device)):
+            return None  # the caller's path is on the CPU too: no join to lose
         return name, filled
 
     @staticmethod
