@@ -324,3 +324,22 @@ def test_a_module_handed_to_init_may_already_be_placed() -> None:
                 return self.backbone(torch.zeros(1, 3, size, size)).shape[-1] + own.shape[-1]
         """
     assert _found(src) == [("DL005", 11)]
+
+
+def test_a_public_method_only_given_host_copies_is_their_helper() -> None:
+    src = """\
+        import torch
+        class Pipeline:
+            def to_waveform(self, mel):
+                waveform = self.vocoder(mel)
+                return waveform.cpu().float()
+            def score_waveforms(self, text, audio):
+                return audio.numpy()
+            def __call__(self, prompt):
+                mel = self.vae.decode(prompt).sample
+                audio = self.to_waveform(mel)[:, :16000]
+                return self.score_waveforms(prompt, audio)
+        """
+    assert _found(src) == []
+    # without the host copy the caller may pass an accelerator tensor: reported
+    assert _found(src.replace("waveform.cpu().float()", "waveform.float()")) == [("DL007", 7)]

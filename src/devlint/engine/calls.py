@@ -1006,10 +1006,15 @@ class CallsMixin:
                 self.placed_params.add((id(func), pname))
             # a default standing in for an omitted argument is CPU only on the path that
             # omits it: what the callers' callers pass is passed too
-            on_cpu = cpu_side or (
-                value.kind in (Kind.TENSOR, Kind.MODULE)
-                and is_cpu(value.device)
-                and not value.fills
+            on_cpu = (
+                cpu_side
+                or (
+                    value.kind in (Kind.TENSOR, Kind.MODULE)
+                    and is_cpu(value.device)
+                    and not value.fills
+                )
+                # whatever it is, `x.cpu()` put it on the host (`waveform.cpu().float()`)
+                or (value.type_name == "<moved>" and is_cpu(value.device))
             )
             self.passed.setdefault((id(func), pname), set()).add(
                 "placed" if placed else "cpu" if on_cpu else "other"
