@@ -36,8 +36,27 @@ from devlint.runtime.render import render
 from tests.runtime_helpers import RUN_JOBS
 
 PROGRAMS: dict[str, str] = {
-    # One helper fails for two CPU tensors, called from two lines: two events.
+    # One helper fails for two CPU copies, called from two lines: two events the static
+    # pass does not see (a copy made by `.cpu()` is no factory it follows into `scale`).
     "helper_two_callers": """\
+        import torch
+
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+        def scale(x, w):
+            return x * w
+
+
+        w = torch.ones(3).to(device)
+        a = w.cpu()
+        b = (w * 2).cpu()
+        scale(a, w)
+        scale(b, w)
+        """,
+    # The same helper given two CPU factories: the static pass reports each factory
+    # (met in `scale`, which it is passed to), and each is confirmed by its own event.
+    "helper_two_factories": """\
         import torch
 
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -160,6 +179,22 @@ def test_two_events_of_one_helper_print_their_callers_and_origins(programs, resu
             f"operands: self on cpu made at {prog}:{origin}; other on cuda:0 made at {prog}:10"
             in line
         )
+
+
+def test_factories_passed_to_one_helper_are_each_confirmed_with_their_caller(
+    programs, results
+) -> None:
+    report = _report(programs, results, "helper_two_factories@emulated")
+    assert report.result.status == "ok", report.result.output
+    confirmed = sorted((f.line, c.verdict) for f, c in report.items if f.code == "DL005")
+    assert confirmed == [(11, CONFIRMED), (12, CONFIRMED)]
+    prog = _rel(programs / "helper_two_factories.py")
+    lines = [ln for ln in render(report, "text").splitlines() if ": DL005 CONFIRMED " in ln]
+    assert len(lines) == 2 and not [ln for ln in lines if "MISSED" in ln]
+    for line, caller, origin in zip(lines, (13, 14), (11, 12)):
+        assert "in `scale`, which it is passed to" in line, line
+        assert f"in scale() called from {prog}:{caller} |" in line, line
+        assert f"operands: self on cpu made at {prog}:{origin};" in line, line
 
 
 def test_a_confirmed_line_shows_the_discarded_move_and_the_origin(programs, results) -> None:
