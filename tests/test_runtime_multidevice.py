@@ -327,6 +327,10 @@ PROGRAMS: dict[str, str] = {
         # one write per line: two ranks print at once, and `print(a, b)` writes piece by piece
         sys.stdout.write(f"rank {dist.get_rank()} ok {report.item()} {weights.item()}\\n")
         sys.stdout.flush()
+        # both ranks leave together: a rank tearing gloo down while the other still
+        # talks to it aborted once under a loaded CI machine ("terminate called without
+        # an active exception" after both had printed)
+        dist.barrier()
         dist.destroy_process_group()
         """,
     # --- --max-batches -----------------------------------------------------------------------
