@@ -714,14 +714,9 @@ class CallsMixin:
         args = self.eval_args(node, scope)
         operands: list[tuple[cst.CSTNode, Value]] = []
         weights: list[tuple[cst.CSTNode, Value]] = []
-        host_positions, host_keywords = N.HOST_ARGUMENTS.get(last, (frozenset(), frozenset()))
-        position = -1
+        call_args = [a for a, _ in args]
         for a, v in args:
-            if a.keyword is None and not a.star:
-                position += 1
-            if (a.keyword is None and not a.star and position in host_positions) or (
-                a.keyword is not None and a.keyword.value in host_keywords
-            ):
+            if N.is_host_argument(last, call_args, a):
                 continue  # `F.ctc_loss(log_probs, targets, ...)`: CPU targets are accepted
             if a.keyword is not None and a.keyword.value in N.LOSS_WEIGHT_KWARGS:
                 weights.append((a.value, v))

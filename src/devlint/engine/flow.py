@@ -675,8 +675,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             if omitted is not None:
                 # a default that stands in for a left-out argument: some same-file call
                 # must leave it out (a function with no calls here: its callers' business)
-                sites = self.call_sites.get(omitted[0])
-                if sites and sites <= self.passing_sites.get(omitted, set()):
+                if self.every_call_passes(*omitted):
                     continue
                 if not needs_placement and evidence is None:
                     target.append(fact)
@@ -918,6 +917,12 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 return
             self.add_hardcoded(p.default, literal, "default", scope)
 
+    def every_call_passes(self, func_id: int, param: str) -> bool:
+        """This file calls the function and every call passes `param` (a default of it
+        is never used here)."""
+        sites = self.call_sites.get(func_id)
+        return bool(sites) and sites <= self.passing_sites.get((func_id, param), set())
+
     def report_private_defaults(self) -> None:
         """`def _get_pixels(..., device="cuda")`: a private helper's hard-coded default
         fails only for a caller that omits the argument; when every call of this file
@@ -930,10 +935,11 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 uses[node.value] = uses.get(node.value, 0) + 1
         for func, p, literal, receives in self._private_defaults:
             name = func.name.value
-            sites = self.call_sites.get(id(func), set())
-            passing = self.passing_sites.get((id(func), p.name.value), set())
             # the def's own name, and one name per call: used nowhere else
-            if sites and sites <= passing and uses.get(name, 0) == len(sites) + 1:
+            if (
+                self.every_call_passes(id(func), p.name.value)
+                and uses.get(name, 0) == len(self.call_sites[id(func)]) + 1
+            ):
                 continue
             self.facts.hardcoded.append(HardcodedDevice(p.default, literal, "default", receives))
 
@@ -1298,8 +1304,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         func = scope.func
         if func is None:
             return value
-        params = (*func.params.posonly_params, *func.params.params, *func.params.kwonly_params)
-        if all(p.name.value != name for p in params):
+        if all(p.name.value != name for p in all_params(func)):
             return value
         return replace(value, fills=(id(func), name))
 

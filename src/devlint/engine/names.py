@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 import libcst as cst
 
@@ -402,3 +402,23 @@ HOST_ARGUMENTS: dict[str, tuple[frozenset[int], frozenset[str]]] = {
     "ctc_loss": (frozenset({1, 2, 3}), frozenset({"targets", "input_lengths", "target_lengths"})),
     "pack_padded_sequence": (frozenset({1}), frozenset({"lengths"})),
 }
+
+
+def is_host_argument(callee: str, args: Sequence[cst.Arg], arg: cst.Arg) -> bool:
+    """Whether `arg` of a call of `callee` (its last name is enough) is one of its
+    `HOST_ARGUMENTS`.  After a starred argument, positions are not known: none is."""
+    spec = HOST_ARGUMENTS.get(callee.rsplit(".", 1)[-1])
+    if spec is None:
+        return False
+    positions, keywords = spec
+    if arg.keyword is not None:
+        return arg.keyword.value in keywords
+    position = 0
+    for a in args:
+        if a.star:
+            return False
+        if a is arg:
+            return position in positions
+        if a.keyword is None:
+            position += 1
+    return False

@@ -17,7 +17,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from devlint.engine.facts import FileFacts
-from devlint.engine.names import HOST_ARGUMENTS, dotted, string_value
+from devlint.engine.names import dotted, is_host_argument, string_value
 from devlint.engine.walk import iter_children, walk
 
 
@@ -497,17 +497,7 @@ def host_argument(facts: FileFacts, name: cst.Name) -> bool:
     call = up.get(id(arg))
     if type(call) is not cst.Call:
         return False
-    callee = dotted(call.func) or ""
-    spec = HOST_ARGUMENTS.get(callee.rsplit(".", 1)[-1])
-    if spec is None:
-        return False
-    positions, keywords = spec
-    if arg.keyword is not None:
-        return arg.keyword.value in keywords
-    if arg.star:
-        return False
-    index = [a for a in call.args if a.keyword is None].index(arg)
-    return index in positions
+    return is_host_argument(dotted(call.func) or "", call.args, arg)
 
 
 def only_host_reads_after(facts: FileFacts, statement: cst.CSTNode, name: str) -> bool:
@@ -549,10 +539,12 @@ def only_host_reads_after(facts: FileFacts, statement: cst.CSTNode, name: str) -
 
 
 # methods whose result is on the receiver's device (dtype casts, layout, shape)
+# fmt: off
 _SAME_DEVICE_METHODS = frozenset(
     {"int", "long", "float", "double", "half", "bool", "short", "byte", "contiguous",
      "view", "reshape", "squeeze", "unsqueeze", "flatten", "clone", "detach", "t"}
 )
+# fmt: on
 
 
 def _keeps_device_rebinding(node: cst.Assign, name: str) -> bool:
