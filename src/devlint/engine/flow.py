@@ -1613,8 +1613,11 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         elif type(target) is cst.Subscript:
             base_key = N.dotted(target.value)
             key = subscript_key(target)
-            if base_key is not None and base_key in scope.env:
-                base = scope.env[base_key]
+            # a container of the enclosing function, stored into from a nested one
+            # (`index[t] = index[t].to(x.device)` in a closure): the store shadows it
+            # here, where its next read is
+            base = self.lookup(base_key, scope) if base_key is not None else None
+            if base_key is not None and base is not None:
                 if base.kind is Kind.BATCH and key is not None and base.entries is not None:
                     entries = dict(base.entries)
                     entries[key] = value
