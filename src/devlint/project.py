@@ -20,12 +20,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Optional, TypeVar
 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 CALLERS = "@callers:"  # as `engine.summary.CALLERS` (not imported: a warm run loads no engine)
+DEFAULT_DEVICE = "@default-device"  # as `engine.default_device.DEFAULT_DEVICE`
+# a call (not in a comment, not a `def`) of `torch.set_default_device(<not the CPU>)` or
+# `torch.set_default_tensor_type(<a CUDA type>)`
+_SETS_DEFAULT_DEVICE = re.compile(
+    rb"^(?![ \t]*def\b)[ \t]*[^#\n]*?\bset_default_device\(\s*(?![\"']cpu[\"']\s*\))[^)\s]"
+    rb"|^(?![ \t]*def\b)[ \t]*[^#\n]*?\bset_default_tensor_type\(\s*[\"']?torch\.cuda\.",
+    re.MULTILINE,
+)
 _MAX_DEPTH = 12  # re-exports followed at most this deep (and never in a cycle)
 
 
@@ -140,6 +149,7 @@ class Project:
         self._load = load
         self._resolved: dict[tuple[str, tuple[str, ...]], Optional[dict]] = {}
         self._texts: dict[str, list[tuple[str, bytes]]] = {}  # project root -> its files
+        self._setters: dict[str, Optional[str]] = {}  # project root -> `default_device_setter`
 
     def summary(self, path: str) -> Optional[Summary]:
         if path not in self.summaries:
@@ -159,7 +169,23 @@ class Project:
                 found[name] = fact
         for fname, params in self.callers_of(path).items():
             found[f"{CALLERS}{fname}"] = {"params": params}
+        if (self.summary(path) or {}).get("implicit"):
+            setter = self.default_device_setter(identify(path).top)
+            if setter is not None:
+                found[DEFAULT_DEVICE] = {"set_in": setter}
         return encode_facts(found)
+
+    def default_device_setter(self, top: str) -> Optional[str]:
+        """The first file of the project (by path, relative to its root) that makes an
+        accelerator the default device, or None: the project's code may then be written
+        for the default device (`engine.default_device`)."""
+        if top not in self._setters:
+            self._setters[top] = None
+            for other, data in self._project_texts(top):
+                if b"set_default_" in data and _SETS_DEFAULT_DEVICE.search(data):
+                    self._setters[top] = os.path.relpath(other, top).replace(os.sep, "/")
+                    break
+        return self._setters[top]
 
     def callers_of(self, path: str) -> dict[str, dict[str, str]]:
         """For each function of module `path` with a parameter that only a placed
@@ -195,6 +221,12 @@ class Project:
         """The project's files that may call one of `names` of module `path`: their text
         names the function (a cheap test before their summaries are read).  The files
         are read once per run."""
+        texts = self._project_texts(top)
+        wanted = [n.encode() for n in names]
+        return [o for o, data in texts if o != path and any(w in data for w in wanted)]
+
+    def _project_texts(self, top: str) -> list[tuple[str, bytes]]:
+        """The project's files and their bytes, read once per run."""
         texts = self._texts.get(top)
         if texts is None:
             texts = self._texts[top] = []
@@ -204,8 +236,7 @@ class Project:
                         texts.append((other, fh.read()))
                 except OSError:
                     continue
-        wanted = [n.encode() for n in names]
-        return [o for o, data in texts if o != path and any(w in data for w in wanted)]
+        return texts
 
     def definition(self, qname: str, roots: tuple[str, ...]) -> Optional[tuple[str, str]]:
         """The module file and name that define an imported function (re-exports and

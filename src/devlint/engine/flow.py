@@ -32,6 +32,7 @@ import libcst as cst
 
 from devlint.engine import names as N
 from devlint.engine.calls import SAVED, CallsMixin
+from devlint.engine.default_device import DEFAULT_DEVICE, follows_default, places_nothing
 from devlint.engine.expressions import ExpressionsMixin
 from devlint.engine.facts import (
     FileFacts,
@@ -1713,10 +1714,32 @@ def _run(module: cst.Module, source: str, options: EngineOptions) -> FileFacts:
         visitor = DeviceFlowVisitor(module, source, options)
         module.visit(visitor)
         visitor.facts.summary = summarise(visitor)
+        _apply_default_device(visitor)
         visitor.facts.asked = frozenset(visitor.asked)
     finally:
         forget_calls()
     return visitor.facts
+
+
+def _apply_default_device(visitor: DeviceFlowVisitor) -> None:
+    """In a file that places nothing itself (`engine.default_device`), the factories that
+    meet a parameter's tensor: dropped when the project makes an accelerator the default
+    device; otherwise the summary asks the project whether it does."""
+    facts = visitor.facts
+    if not facts.mismatches or not places_nothing(facts.source):
+        return
+    sites = [
+        m
+        for m in facts.mismatches
+        if m.culprit.value.site is not None and follows_default(m, facts.text(m.culprit.value.site))
+    ]
+    if not sites:
+        return
+    if DEFAULT_DEVICE in visitor.project:
+        dropped = {id(m) for m in sites}
+        facts.mismatches[:] = [m for m in facts.mismatches if id(m) not in dropped]
+    else:
+        facts.summary["implicit"] = True
 
 
 DEEP_STACK_BYTES = 512 * 1024 * 1024

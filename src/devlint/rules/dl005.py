@@ -53,7 +53,10 @@ class FactoryWithoutDevice(Rule):
         "bug in library code. In library code (modules of a package, or the `library` "
         "setting) a public function's tensor parameters may come from any accelerator, so "
         "the finding needs no caller in sight; elsewhere it needs a sign that the partner "
-        "is on an accelerator."
+        "is on an accelerator. A project that makes an accelerator the default device "
+        "(`torch.set_default_device('cuda')` in its scripts or tests) may write files that "
+        "never name a device: there the factories follow that default, like their partners, "
+        "and only legacy constructors and `from_numpy` (which ignore it) are reported."
     )
     fix = (
         "Create the tensor where its partner lives: `device=x.device` (or `x.new_zeros(...)`, "

@@ -840,43 +840,50 @@ def static_findings(
     resolver: Any = None,
     select: Optional[Sequence[str]] = None,
 ) -> list[Finding]:
-    """The static pass over `paths` (reads files only), each file checked as `devlint FILE`
-    checks it: with the settings of the nearest configuration file at or above it
+    """The static pass over `paths` (reads files only), checked as `devlint PATHS` checks
+    them: each with the settings of the nearest configuration file at or above it
     (`devlint --show-settings FILE` shows them: its rule selection, `per-file-ignores`,
-    `device-names`, `gpu-guards`, `library`/`scripts`), then its `noqa` comments.  `root`:
-    the directory the run's own patterns are relative to (default: the current one);
-    `resolver`: a `settings.Resolver` to share (e.g. one already asked before the run).
-    `select` (codes or prefixes, `ALL` for every rule) replaces each file's selection, as
-    `devlint --select` does: it can turn on a rule that is off by default.  A file whose
-    configuration cannot be used is left out with a message on stderr."""
-    from devlint.checker import check_file
+    `device-names`, `gpu-guards`, `library`/`scripts`), with what the rest of its project
+    says (imported classes and functions, callers, the default device), then its `noqa`
+    comments.  `root`: the directory the run's own patterns are relative to (default: the
+    current one); `resolver`: a `settings.Resolver` to share (e.g. one already asked
+    before the run).  `select` (codes or prefixes, `ALL` for every rule) replaces each
+    file's selection, as `devlint --select` does: it can turn on a rule that is off by
+    default.  A file whose configuration cannot be used is left out with a message on
+    stderr."""
+    from pathlib import Path
+
+    from devlint import runner
     from devlint.config import ConfigError
-    from devlint.rules import rules_for
     from devlint.run import RunOptions, analysis_options, apply_settings
 
     if resolver is None:
         resolver = settings_resolver(root, select)
     options = RunOptions()
-    found: list[Finding] = []
     by_path: dict[str, Any] = {}
+    groups: dict[Any, list[str]] = {}
     for path in paths:
         try:
             settings = resolver.for_path(path)
         except ConfigError as exc:
             print(f"devlint confirm: could not check {path}: {exc}", file=sys.stderr)
             continue
-        codes = [c for c in settings.codes if c in RULE_LINKS]
-        if not codes:
+        if not any(c in RULE_LINKS for c in settings.codes):
             continue
         by_path[path] = settings
-        try:
-            found.extend(
-                f
-                for f in check_file(path, rules_for(codes), **analysis_options(settings, options))
-                if f.code in RULE_LINKS
-            )
-        except Exception as exc:  # one unreadable file must not stop the report
-            print(f"devlint confirm: could not check {path}: {exc}", file=sys.stderr)
+        groups.setdefault(settings, []).append(path)
+    found: list[Finding] = []
+    for settings, group in groups.items():
+        codes = [c for c in settings.codes if c in RULE_LINKS]
+        result = runner.run(
+            [runner.Job(Path(p), p) for p in group],
+            codes,
+            workers=1,
+            options=analysis_options(settings, options),
+        )
+        found.extend(f for f in result.findings if f.code in RULE_LINKS)
+        for where, message in result.errors:  # one unreadable file must not stop the report
+            print(f"devlint confirm: could not check {where}: {message}", file=sys.stderr)
     found = apply_settings(found, by_path, list(paths))
     found.sort(key=lambda f: (f.path, f.line, f.col, f.code))
     return found

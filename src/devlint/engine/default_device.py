@@ -1,0 +1,85 @@
+"""Code written for the default device (issue 13: a precision class).
+
+Some projects run on a GPU without ever naming a device in their library code: their
+scripts and tests call `torch.set_default_device("cuda")` (or the older
+`torch.set_default_tensor_type(torch.cuda.FloatTensor)`) first, and from then on every
+factory (`torch.zeros`, `torch.arange`, `torch.eye`...) creates its tensor there.  In a
+file of such a project that never places anything itself (no `device=`, no `.device`,
+no `.to()`/`.cuda()`, no `x.new_*()`), a factory without `device=` that meets a
+parameter's tensor is not a CPU tensor meeting an accelerator one: both were made on the
+same default device.  Pyro is the example: its `contrib` modules build everything on
+the default device, and its examples' `--cuda` flag sets it.
+
+The project tells (`devlint.project`: some file of it sets an accelerator as the default
+device); the file tells (its text names no device); the finding tells (a factory that the
+default device applies to, meeting a tensor whose device is a parameter's or the
+module's own).  Legacy constructors (`torch.FloatTensor(...)`) and `torch.from_numpy`
+ignore the default device: their findings stay.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from devlint.engine.facts import Cause, Mismatch
+
+# the project-wide fact's key (as `devlint.project.DEFAULT_DEVICE`)
+DEFAULT_DEVICE = "@default-device"
+
+# torch's constructors that follow `torch.set_default_device` (its
+# `torch.utils._device._device_constructors()`, the ones devlint sees as factories)
+DEFAULT_DEVICE_FACTORIES = frozenset(
+    {
+        "arange",
+        "as_tensor",
+        "asarray",
+        "bartlett_window",
+        "blackman_window",
+        "empty",
+        "empty_strided",
+        "eye",
+        "full",
+        "hamming_window",
+        "hann_window",
+        "kaiser_window",
+        "linspace",
+        "logspace",
+        "ones",
+        "rand",
+        "randint",
+        "randn",
+        "randperm",
+        "range",
+        "scalar_tensor",
+        "tensor",
+        "tril_indices",
+        "triu_indices",
+        "zeros",
+    }
+)
+
+# what placing something explicitly looks like in a file's text
+_PLACES = re.compile(
+    r"\bdevice\s*=|\.device\b|\.(?:to|cuda|cpu|type_as)\s*\(|\.new_(?:zeros|ones|full|empty|tensor)\s*\("
+    r"|\bget_device\b|\bdevice\s*\("
+)
+
+
+def places_nothing(source: str) -> bool:
+    """The file never names a device or moves a tensor: it is written for whatever
+    device the program made the default."""
+    return _PLACES.search(source) is None
+
+
+def follows_default(m: Mismatch, factory_text: str) -> bool:
+    """A DL005 fact that the default device would make false: a factory the default
+    device applies to (not a legacy constructor, not `from_numpy`), meeting a tensor
+    whose device is a parameter's or the module's own."""
+    if m.cause is not Cause.FACTORY:
+        return False
+    head = factory_text.split("(", 1)[0]
+    if head.rsplit(".", 1)[-1] not in DEFAULT_DEVICE_FACTORIES:
+        return False
+    atoms: Iterable[str] = m.partner.value.device
+    return bool(atoms) and all(a.startswith("sym:param:") or a == "sym:self" for a in atoms)
