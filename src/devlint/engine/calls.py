@@ -22,7 +22,7 @@ from devlint.engine.scope import (
     ClassInfo,
     Scope,
 )
-from devlint.engine.summary import imported_value
+from devlint.engine.summary import class_state, imported_value, stored_parameters
 from devlint.engine.syntax import (
     bind_args,
     default_constants,
@@ -895,6 +895,7 @@ class CallsMixin:
                 # what the constructor's parameters receive (a shape probe in `__init__`
                 # of a backbone every caller builds on the CPU is not a finding)
                 self.record_passed(init, bound, scope, node)
+                value = self.wrapper_device(info, init, bound, value)
             return value
         init = info.methods.get("__init__")
         if init is not None:
@@ -907,6 +908,27 @@ class CallsMixin:
                 self_value=Value(Kind.OTHER, DEV_ANY, type_name=info.name),
             )
         return Value(Kind.OTHER, DEV_ANY, oid=self.new_oid(), type_name=info.name)
+
+    def wrapper_device(
+        self, info: ClassInfo, init: cst.FunctionDef, bound: dict[str, Value], value: Value
+    ) -> Value:
+        """A module that keeps a module it is given (`self.gp = gp`) holds that module's
+        parameters: built around a moved model, it is where that model is (when it makes
+        no layers of its own), or of unknown place (when it does: partly moved)."""
+        if value.device == DEV_UNKNOWN:
+            return value
+        held = [
+            bound[p]
+            for p in sorted(stored_parameters(init))
+            if p in bound and bound[p].kind is Kind.MODULE
+        ]
+        if not held or all(v.device == value.device for v in held):
+            return value
+        own = class_state(info, self.imports)
+        devices = {v.device for v in held}
+        if own["layers"] or own["builds"] or len(devices) != 1:
+            return replace(value, device=DEV_UNKNOWN)
+        return replace(value, device=devices.pop())
 
     def default_home(self, scope: Scope) -> Device:
         """Where a module built here without `device=` lives: the CPU, or the default

@@ -125,7 +125,7 @@ _STATEFUL_LAYER = re.compile(
 _REGISTERS = frozenset({"register_buffer", "register_parameter", "Parameter"})
 
 
-def _class_state(info: ClassInfo, imports: ImportMap) -> dict[str, Any]:
+def class_state(info: ClassInfo, imports: ImportMap) -> dict[str, Any]:
     """What a module class holds, read from all its methods, for an importer building
     one: `layers` (it makes torch layers with parameters, or registers parameters or
     buffers: it has a device), `wraps` (its constructor keeps an argument, maybe a
@@ -176,37 +176,43 @@ def _follows_a_parameter(call: cst.Call, params: set[str]) -> bool:
 def stores_arguments(init: cst.FunctionDef) -> bool:
     """A constructor that keeps one of its arguments on `self` (`self.body = body`):
     an argument that is a module becomes part of the object, and moves with it."""
+    return bool(stored_parameters(init))
+
+
+def stored_parameters(init: cst.FunctionDef) -> set[str]:
+    """The constructor's parameters it keeps on `self`, themselves or in a container
+    (`self.gp = gp`, `self.parts = nn.ModuleList([a, b])`)."""
     params = set(_param_names(init, True)) | {p.name.value for p in init.params.kwonly_params}
+    held: set[str] = set()
     for node in walk(init.body):
-        if (
-            type(node) is cst.Assign
-            and any(
-                type(t.target) is cst.Attribute
-                and type(t.target.value) is cst.Name
-                and t.target.value.value == "self"
-                for t in node.targets
-            )
-            and _holds_argument(node.value, params)
+        if type(node) is cst.Assign and any(
+            type(t.target) is cst.Attribute
+            and type(t.target.value) is cst.Name
+            and t.target.value.value == "self"
+            for t in node.targets
         ):
-            return True
-    return False
+            held.update(_held_arguments(node.value, params))
+    return held
 
 
 _CONTAINERS = frozenset({"ModuleList", "ModuleDict", "Sequential", "list", "tuple", "dict"})
 
 
-def _holds_argument(value: cst.BaseExpression, params: set[str]) -> bool:
-    """`model`, `nn.ModuleList(members)`, `[encoder, decoder]`: the argument itself (or
-    a container of arguments), not something computed from one (`nn.Linear(8, width)`)."""
+def _held_arguments(value: cst.BaseExpression, params: set[str]) -> set[str]:
+    """`model`, `nn.ModuleList(members)`, `[encoder, decoder]`: the arguments themselves
+    (or in a container), not something computed from one (`nn.Linear(8, width)`)."""
     if type(value) is cst.Name:
-        return value.value in params
+        return {value.value} if value.value in params else set()
+    found: set[str] = set()
     if type(value) in (cst.List, cst.Tuple):
-        return any(_holds_argument(el.value, params) for el in value.elements)
-    if type(value) is cst.Call:
+        for el in value.elements:
+            found |= _held_arguments(el.value, params)
+    elif type(value) is cst.Call:
         name = N.dotted(value.func) or ""
         if name.rsplit(".", 1)[-1] in _CONTAINERS:
-            return any(_holds_argument(a.value, params) for a in value.args)
-    return False
+            for a in value.args:
+                found |= _held_arguments(a.value, params)
+    return found
 
 
 _ASSEMBLY = frozenset({"append", "extend", "insert", "add_module", "register_module", "update"})
@@ -294,7 +300,7 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
             "places": info.places_state,
             "moves": info.moves_inputs,
             "cpu_side": info.cpu_side,
-            **(_class_state(info, visitor.imports) if info.is_module or info.bases else {}),
+            **(class_state(info, visitor.imports) if info.is_module or info.bases else {}),
         }
     functions: dict[str, dict[str, Any]] = {}
     for name, func in visitor.functions.items():

@@ -1,0 +1,73 @@
+"""Precision and recall (issue 13): a module that keeps a module it is given
+(`self.gp = gp`) holds that module's parameters, so it is where that module is."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from devlint.checker import check_source
+from devlint.engine.summary import stored_parameters
+from devlint.rules import ALL_RULES
+
+
+def _found(src: str) -> list[tuple[str, int]]:
+    found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role="script")
+    return sorted((f.code, f.line) for f in found)
+
+
+PROGRAM = """\
+    import torch
+    from torch import nn
+    class Wrapper(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+        def forward(self, x):
+            return self.inner(x).mean()
+    class WithHead(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+            self.head = nn.Linear(2, 1)
+        def forward(self, x):
+            return self.head(self.inner(x))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    x = torch.randn(3, 4, device=device)
+    {call}
+    """
+
+
+def _program(call: str) -> str:
+    return PROGRAM.replace("{call}", call)
+
+
+def test_a_wrapper_of_a_moved_model_is_on_its_device() -> None:
+    assert _found(_program("print(Wrapper(nn.Linear(4, 2).to(device))(x))")) == []
+
+
+def test_a_wrapper_of_a_cpu_model_is_on_the_cpu() -> None:
+    assert _found(_program("print(Wrapper(nn.Linear(4, 2))(x))")) == [("DL001", 18)]
+
+
+def test_a_wrapper_that_makes_layers_of_its_own_is_of_unknown_place() -> None:
+    # the head stays on the CPU while the given model is on the device: partly moved
+    assert _found(_program("print(WithHead(nn.Linear(4, 2).to(device))(x))")) == []
+
+
+def test_a_wrapper_of_a_moved_model_meets_a_cpu_input() -> None:
+    src = _program("print(Wrapper(nn.Linear(4, 2).to(device))(torch.randn(3, 4)))")
+    assert _found(src) == [("DL005", 18)]
+
+
+def test_which_parameters_a_constructor_keeps() -> None:
+    init = cst.parse_module(
+        "def __init__(self, a, b, c, *, d, width=8):\n"
+        "    self.a = a\n"
+        "    self.parts = nn.ModuleList([b, nn.Linear(8, width)])\n"
+        "    self.scale = c * 2\n"
+        "    self.d = (d,)\n"
+    ).body[0]
+    assert isinstance(init, cst.FunctionDef)
+    assert stored_parameters(init) == {"a", "b", "d"}
