@@ -42,6 +42,7 @@ NOT_FULLY_FIXED = {
     "dl001_buffer_from_cpu_tensor.py": "DL001",
     "dl001_unmoved_model_used_again.py": "DL001",
     "dl001_helper_flag_moves_data.py": "DL001",
+    "dl001_wrapper_of_cpu_model.py": "DL001",
     # the input cast with the CPU tensor type (`.type(torch.FloatTensor)`): which type the
     # program meant (its `Tensor` alias, a dtype) is not known here
     "dl001_batch_cast_to_cpu_tensor_type.py": "DL001",
@@ -56,6 +57,9 @@ NOT_FULLY_FIXED = {
     "dl005_shape_probe_on_placed_backbone.py": "DL005",
     # a legacy constructor of a parameter (`torch.LongTensor(rows)`): a size or data?
     "dl005_default_device_skips_from_numpy.py": "DL005",
+    # a legacy constructor of a comprehension's value (`torch.LongTensor(ids)`), made
+    # before the rows it meets: a size or data, and whose device?
+    "dl005_task_rows_not_moved.py": "DL005",
     # the partner is computed from two parameters (`prediction` and an element of `batch`):
     # which input's device to name is not known here
     "dl005_default_mask_on_cpu.py": "DL005",

@@ -695,7 +695,8 @@ class CallsMixin:
                     origin=weight_val.origin,
                     site=weight_val.site,
                 )
-            return Value(Kind.MODULE, DEV_ANY, oid=self.new_oid())
+            host = N.HOST_ARGUMENT_MODULES.get(last)
+            return Value(Kind.MODULE, DEV_ANY, oid=self.new_oid(), type_name=f"nn.{last}" if host else "")
         if last in ("ModuleList", "Sequential", "ModuleDict", "ParameterList", "ParameterDict"):
             return Value(
                 Kind.MODULE, self.container_device(args), oid=self.new_oid(), type_name=f"nn.{last}"
@@ -769,6 +770,11 @@ class CallsMixin:
             if bound is not None:
                 self.record_passed(info.methods["forward"], bound, scope, node)
         skipped = self.cpu_input_args(module, args)
+        host = N.HOST_ARGUMENT_MODULES.get(module.type_name[3:]) if module.type_name[:3] == "nn." else None
+        if host is not None:
+            # `self.ctc(log_probs, targets, input_lengths, target_lengths)`: CPU targets
+            call_args = [a for a, _ in args]
+            skipped.update(id(a) for a in call_args if N.is_host_argument(host, call_args, a))
         for a, v in args:
             if id(a) in skipped:
                 continue  # `model(ids, lengths)` with CPU lengths for a packed sequence

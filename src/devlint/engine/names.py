@@ -404,6 +404,11 @@ HOST_ARGUMENTS: dict[str, tuple[frozenset[int], frozenset[str]]] = {
 }
 
 
+# loss modules whose `forward` is a functional with `HOST_ARGUMENTS` (`nn.CTCLoss` calls
+# `F.ctc_loss`: its targets and lengths may stay on the CPU)
+HOST_ARGUMENT_MODULES = {"CTCLoss": "ctc_loss"}
+
+
 def is_host_argument(callee: str, args: Sequence[cst.Arg], arg: cst.Arg) -> bool:
     """Whether `arg` of a call of `callee` (its last name is enough) is one of its
     `HOST_ARGUMENTS`.  After a starred argument, positions are not known: none is."""
