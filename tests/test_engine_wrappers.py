@@ -71,3 +71,31 @@ def test_which_parameters_a_constructor_keeps() -> None:
     ).body[0]
     assert isinstance(init, cst.FunctionDef)
     assert stored_parameters(init) == {"a", "b", "d"}
+
+
+HELPER = """\
+    import torch
+    from torch import nn
+    def grads(model):
+        batch = torch.randn(16, 20)
+        model(batch).sum().backward()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    grads({model})
+    """
+
+
+def test_a_helper_fed_only_wrappers_that_move_inputs_is_silent() -> None:
+    for model in (
+        "nn.DataParallel(nn.Linear(20, 1).to(device))",
+        "nn.parallel.DistributedDataParallel(nn.Linear(20, 1).to(device), device_ids=[0])",
+    ):
+        assert _found(HELPER.replace("{model}", model)) == [], model
+
+
+def test_a_helper_fed_a_bare_placed_model_fires() -> None:
+    assert _found(HELPER.replace("{model}", "nn.Linear(20, 1).to(device)")) == [("DL005", 4)]
+    # DDP without `device_ids` does not move its inputs
+    src = HELPER.replace(
+        "{model}", "nn.parallel.DistributedDataParallel(nn.Linear(20, 1).to(device))"
+    )
+    assert _found(src) == [("DL005", 4)]

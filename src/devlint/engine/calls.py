@@ -1024,6 +1024,9 @@ class CallsMixin:
                 value.kind in (Kind.TENSOR, Kind.MODULE)
                 and is_placed(value.device)
                 and not is_weak(value.device)
+                # a wrapper that moves its inputs itself (DDP with `device_ids`): a CPU
+                # input is what it expects
+                and not (value.kind is Kind.MODULE and value.moves_inputs)
             )
             if placed:
                 self.placed_params.add((id(func), pname))
@@ -1038,6 +1041,8 @@ class CallsMixin:
                 )
                 # whatever it is, `x.cpu()` put it on the host (`waveform.cpu().float()`)
                 or (value.type_name == "<moved>" and is_cpu(value.device))
+                # a wrapper that moves its inputs takes them from the host
+                or (value.kind is Kind.MODULE and value.moves_inputs)
             )
             self.passed.setdefault((id(func), pname), set()).add(
                 "placed" if placed else "cpu" if on_cpu else "other"
