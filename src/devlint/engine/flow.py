@@ -116,6 +116,9 @@ _NOT_PROJECT = frozenset(
      "torchvision", "transformers", "pytest", "unittest", "tqdm", "PIL", "scipy", "pandas"}
 )  # fmt: skip
 CPU_SIDE_NAME = re.compile(r"Dataset|Collat(or|e)|Tokenizer$|(?<!Logits)Processor$")
+# plain classes (not modules) named for preprocessing: callables of the data pipeline
+# (`Preprocessing(type)(video)` before the frames go to the GPU)
+PREPROCESSING_NAME = re.compile(r"Preprocess(ing|or)$")
 
 
 @dataclass
@@ -288,6 +291,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         for info in self.classes.values():
             info.is_module = self._is_module_class(info, set())
             info.stateless = info.is_module and holds_no_state(info.bases, info.methods)
+            if not info.is_module and PREPROCESSING_NAME.search(info.name):
+                info.cpu_side = True
             if not info.is_module:
                 # only plain classes (trainers...) need to know what later methods change
                 info.rebound, info.moved = mutated_self_attrs(info.methods)
