@@ -190,6 +190,21 @@ def test_amp_compile_streams_rnn(behaviour) -> None:
     assert behaviour["rnn"] == "cuda:0"
 
 
+def test_lazy_modules_materialize_on_the_device_they_were_moved_to(behaviour) -> None:
+    lazy = dict(behaviour["lazy"])
+    # a CPU input to the GPU convolution: the error a CUDA build gives
+    assert lazy.pop("cpu_input").startswith(
+        "Input type (torch.FloatTensor) and weight type (torch.cuda.FloatTensor)"
+    )
+    assert lazy == {
+        "weight": "cuda:0",
+        "is_param": True,
+        "grad": "cuda:0",
+        "buffer": "cuda:0",
+        "stepped": True,
+    }
+
+
 def test_dataloader_pin_memory_and_spawn_workers(behaviour) -> None:
     d = behaviour["dataloader"]
     assert d["pinned_batches"] == 2

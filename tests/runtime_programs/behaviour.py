@@ -232,5 +232,28 @@ def _():
     return str(out.device)
 
 
+@check("lazy")
+def _():
+    net = nn.Sequential(nn.LazyConv2d(4, 3), nn.LazyBatchNorm2d(), nn.Flatten(), nn.LazyLinear(2))
+    net = net.to("cuda")
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    loss = net(torch.randn(2, 3, 6, 6, device="cuda")).square().mean()
+    loss.backward()
+    opt.step()
+    try:
+        net(torch.randn(2, 3, 6, 6))
+        mixed = "no error"
+    except RuntimeError as exc:
+        mixed = str(exc).split(",")[0]
+    return {
+        "weight": str(net[0].weight.device),
+        "is_param": isinstance(net[3].weight, nn.Parameter),
+        "grad": str(net[3].weight.grad.device),
+        "buffer": str(net[1].running_mean.device),
+        "stepped": len(opt.state) == 0 and bool(net[3].weight.grad.abs().sum() > 0),
+        "cpu_input": mixed,
+    }
+
+
 print(json.dumps(out))
 sys.stdout.flush()

@@ -957,6 +957,31 @@ def _legacy_cpu_name(orig: Any) -> str:
     return f"torch.{getattr(orig, '__name__', 'Tensor')}"
 
 
+# lazy modules' parameters and buffers before their first call
+_UNINITIALIZED = nn.parameter.UninitializedTensorMixin
+
+def _materialize(orig: Any) -> Any:
+    """`UninitializedParameter.materialize` for a lazy parameter moved to the emulated
+    accelerator (`EmulationHooks.move_uninitialized`): its values are made there, and the
+    object becomes that emulated parameter (or buffer) in place."""
+
+    def materialize(self: Any, shape: Any, device: Any = None, dtype: Any = None) -> None:
+        target = self.__dict__.get("_devlint_target")
+        if target is None or device is not None:
+            return orig(self, shape, device=device, dtype=dtype)
+        value = torch.empty(shape, device=target, dtype=dtype or self.dtype)
+        requires_grad = self.requires_grad
+        if self.cls_to_become is nn.Parameter:
+            value = nn.Parameter(value, requires_grad=requires_grad)
+        elif requires_grad:
+            value.requires_grad_(True)
+        del self.__dict__["_devlint_target"]
+        torch.utils.swap_tensors(self, value)
+        return None
+
+    return materialize
+
+
 # The CPU legacy types by name (the originals: `torch.FloatTensor` is a stand-in while the
 # harness is installed), to build what `torch.cuda.FloatTensor(...)` makes.
 _LEGACY_CPU: dict[str, Any] = {
@@ -969,6 +994,7 @@ class EmulationHooks(Hooks):
         super().install()
         self.patch(Tensor, "pin_memory", lambda self, device=None: self)
         self.patch(Tensor, "is_pinned", lambda self, device=None: False)
+        self.patch(_UNINITIALIZED, "materialize", _materialize(_UNINITIALIZED.materialize))
 
     def target_of(self, kind, src, args, kwargs):
         target = super().target_of(kind, src, args, kwargs)
@@ -1007,6 +1033,8 @@ class EmulationHooks(Hooks):
             return src
         if src_dev.type not in ("cpu", ACCEL) or target.type not in ("cpu", ACCEL):
             return _ORIG[kind](src, *args, **kwargs)
+        if isinstance(src, _UNINITIALIZED):
+            return self.move_uninitialized(src, target, dtype)
         if target.type == ACCEL:
             out = _ToEmulated.apply(src, target)
         else:
@@ -1020,6 +1048,21 @@ class EmulationHooks(Hooks):
             record_move(src, out, target, site)
         else:
             set_prov(out, Prov(None))
+        return out
+
+    @staticmethod
+    def move_uninitialized(src: Tensor, target: torch.device, dtype: Any) -> Tensor:
+        """A lazy module's parameter or buffer holds no values until its first call, and
+        every operation but a move raises on it.  Moved, it stays uninitialized and
+        remembers where it goes; `materialize` (patched in `install`) makes its values
+        there.  The mark goes on the moved object and on the original too, which
+        `Module._apply` may keep (`param.data = moved`)."""
+        out = type(src)(requires_grad=src.requires_grad, dtype=dtype or src.dtype)
+        for t in (src, out):
+            if target.type == ACCEL:
+                t.__dict__["_devlint_target"] = target
+            else:
+                t.__dict__.pop("_devlint_target", None)
         return out
 
     def from_dlpack(self, orig: Any, ext: Any, args: tuple, kwargs: dict) -> Any:
