@@ -70,3 +70,56 @@ def test_a_plain_preprocessing_class_runs_in_the_data_pipeline() -> None:
     src = PREPROCESSING.replace("{name}", "Padder")
     found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role="library")
     assert sorted((f.code, f.line) for f in found) == [("DL005", 6)]
+
+
+REFUSES = """\
+    import torch
+    class Tree:
+        def __init__(self, logits):
+            {guard}
+            self.logits = logits
+        def laplacian(self):
+            v = self.logits.shape[-1]
+            return torch.eye(v) - self.logits.exp()
+    def normalise(x):
+        {fguard}
+        return x / torch.ones(x.shape[-1])
+    """
+
+
+def _library(src: str) -> list[tuple[str, int]]:
+    found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role="library")
+    return sorted((f.code, f.line) for f in found)
+
+
+def test_code_that_refuses_accelerator_tensors_sees_cpu_ones() -> None:
+    for guard, fguard in (
+        ("if logits.is_cuda: raise NotImplementedError('no CUDA')", "assert not x.is_cuda"),
+        ('if logits.device.type != "cpu": raise ValueError', 'assert x.device.type == "cpu"'),
+    ):
+        src = REFUSES.replace("{guard}", guard).replace("{fguard}", fguard)
+        assert _library(src) == [], guard
+
+
+def test_code_that_needs_the_accelerator_keeps_its_findings() -> None:
+    guard, fguard = "if not logits.is_cuda: raise ValueError('CUDA only')", "assert x.is_cuda"
+    src = REFUSES.replace("{guard}", guard).replace("{fguard}", fguard)
+    assert _library(src) == [("DL005", 8), ("DL005", 11)]
+
+
+def test_a_branch_for_fx_symbolic_tracing_never_sees_real_tensors() -> None:
+    src = """\
+        import torch
+        from transformers.utils import is_torch_fx_proxy
+        def shift_right(input_ids, start):
+            if is_torch_fx_proxy(input_ids):
+                first = torch.full(input_ids.shape[:-1] + (1,), start)
+                return torch.cat([first, input_ids[..., :-1]], dim=-1)
+            shifted = input_ids.new_zeros(input_ids.shape)
+            shifted[..., 1:] = input_ids[..., :-1].clone()
+            return shifted
+        def shift_right_bad(input_ids, start):
+            first = torch.full(input_ids.shape[:-1] + (1,), start)
+            return torch.cat([first, input_ids[..., :-1]], dim=-1)
+        """
+    assert _library(src) == [("DL005", 11)]

@@ -249,3 +249,83 @@ def test_shell_lines_continued_with_a_backslash_are_dropped_whole() -> None:
     assert [text for text, _, _ in transform_lines(lines)] == ["pass", "", "", "x = 1\n"]
     magic = ["%time y = \\\n", "    2\n"]
     assert [text for text, _, _ in transform_lines(magic)] == ["y = \\\n", "    2\n"]
+
+
+# --- a notebook that shows the device failure on purpose (issue 13) -------------------
+
+DEMO_CLASS = lines(
+    "import torch",
+    "import torch.nn as nn",
+    "class Attention(nn.Module):",
+    "    def __init__(self):",
+    "        super().__init__()",
+    "        self.mask = torch.triu(torch.ones(4, 4), diagonal=1)",
+    "    def forward(self, x):",
+    "        return x.masked_fill(self.mask.bool(), 0.0)",
+)
+DEMO_CALL = lines(
+    'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")',
+    "attn = Attention().to(device)",
+    "print(attn(torch.ones(4, 4, device=device)))",
+)
+MIXED = lines(
+    'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")',
+    "a = torch.ones(3, device=device)",
+    "print(a + torch.arange(3.0).to('cpu'))",
+)
+
+
+def _error(evalue: str, *frames: str) -> dict[str, Any]:
+    return {
+        "output_type": "error",
+        "ename": "RuntimeError",
+        "evalue": evalue,
+        "traceback": ["\x1b[0;31m---------\x1b[0m", *frames, f"RuntimeError: {evalue}"],
+    }
+
+
+def _ran(cell: dict[str, Any], count: int, *outputs: dict[str, Any]) -> dict[str, Any]:
+    return {**cell, "execution_count": count, "outputs": list(outputs)}
+
+
+DEVICE_ERROR = "expected self and mask to be on the same device, but got mask on cpu"
+
+
+def _codes(text: str) -> list[tuple[str, int, int]]:
+    found = check_source(text, "demo.ipynb", ALL_RULES)
+    return sorted((f.code, f.cell or 0, f.line) for f in found)
+
+
+def test_a_saved_device_error_in_the_cell_marks_a_demonstration() -> None:
+    plain = notebook(code(DEMO_CLASS), code(MIXED))
+    assert _codes(plain) == [("DL006", 1, 8), ("DL009", 2, 3)]
+    shown = notebook(
+        code(DEMO_CLASS),
+        _ran(code(MIXED), 2, _error("Expected all tensors to be on the same device, but found")),
+    )
+    assert _codes(shown) == [("DL006", 1, 8)]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        # IPython 8
+        "Cell \x1b[0;32mIn[1], line 8\x1b[0m, in \x1b[0;36mAttention.forward\x1b[0m",
+        # older IPython: the file name holds the execution count, the arrow the line
+        "<ipython-input-1-cf1dad0dd611> in forward(self, x)\n      7 \n----> 8         return x",
+    ],
+)
+def test_a_traceback_through_a_cell_marks_that_line(frame: str) -> None:
+    shown = notebook(
+        _ran(code(DEMO_CLASS), 1),
+        _ran(code(DEMO_CALL), 2, _error(DEVICE_ERROR, frame)),
+    )
+    assert _codes(shown) == []
+
+
+def test_an_unrelated_saved_error_marks_nothing() -> None:
+    shown = notebook(
+        _ran(code(DEMO_CLASS), 1),
+        _ran(code(MIXED), 2, _error("name 'b' is not defined")),
+    )
+    assert _codes(shown) == [("DL006", 1, 8), ("DL009", 2, 3)]

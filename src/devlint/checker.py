@@ -398,6 +398,10 @@ def _render_replacement(
 
 # --- notebooks ------------------------------------------------------------------------
 
+# rules whose failure a notebook can show in a saved error output (a device mismatch, a
+# GPU tensor to NumPy)
+DEMONSTRABLE = frozenset({"DL001", "DL003", "DL004", "DL005", "DL006", "DL007", "DL009"})
+
 
 def _check_notebook(
     data: bytes | str,
@@ -455,7 +459,16 @@ def _check_notebook(
         for cell, lines in nb.cell_lines.items()
         if [t for t, _, _ in notebooks.transform_cell(lines)] != lines
     }
-    mapped = (map_to_cells(nb, f) for f in found)
+    mapped: Iterable[Finding] = (map_to_cells(nb, f) for f in found)
+    shown = notebooks.demonstrated_failures(nb)
+    if shown:
+        # the notebook's saved output shows this failure: a demonstration, not a defect
+        mapped = [
+            f
+            for f in mapped
+            if f.code not in DEMONSTRABLE
+            or ((f.cell, 0) not in shown and (f.cell, f.line) not in shown)
+        ]
     return sorted(
         # a cell holding a magic or a shell line is never rewritten (`fix.fix_notebook`):
         # its findings offer no fix, so counts and markers say what `--fix` will do

@@ -155,6 +155,60 @@ def read(text: str) -> Notebook:
     return nb
 
 
+# a saved error that is a device failure: mixed devices, a GPU tensor to NumPy
+_DEVICE_ERROR = re.compile(
+    r"same device|device type|can't convert cuda|should be the same|(?:on|to be on) (?:cpu|cuda)",
+    re.IGNORECASE,
+)
+# a traceback frame in a notebook cell, ANSI colours removed: `Cell In[3], line 23`
+# (IPython 8), or `<ipython-input-3-...> in f()` with the line marked `---> 23` (older)
+_CELL_FRAME = re.compile(r"In\s*\[(\d+)\],\s*line (\d+)")
+_OLD_CELL_FRAME = re.compile(r"<ipython-input-(\d+)-[0-9a-f]+>")
+_FRAME_ARROW = re.compile(r"^-+>\s*(\d+)", re.MULTILINE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _frame_lines(frame: str) -> list[tuple[int, int]]:
+    """(execution count, line) of a traceback frame that is in a notebook cell."""
+    text = _ANSI.sub("", frame)
+    found = [(int(c), int(n)) for c, n in _CELL_FRAME.findall(text)]
+    old = _OLD_CELL_FRAME.search(text)
+    arrow = _FRAME_ARROW.search(text)
+    if old is not None and arrow is not None:
+        found.append((int(old.group(1)), int(arrow.group(1))))
+    return found
+
+
+def demonstrated_failures(nb: Notebook) -> set[tuple[int, int]]:
+    """Where the notebook's own saved outputs show a device failure, as (cell, line):
+    every line of the cell whose output holds the error (line 0), and each line of a
+    cell its traceback passes through (`In [n]` is the cell run as `n`).  A tutorial
+    that shows the error on purpose ("this fails on a GPU; here is why") is not a
+    finding there: its author has run it and kept the failure."""
+    by_count: dict[int, int] = {}
+    for number, cell in enumerate(nb.cells, start=1):
+        count = cell.get("execution_count")
+        if isinstance(count, int):
+            by_count.setdefault(count, number)
+    shown: set[tuple[int, int]] = set()
+    for number, cell in enumerate(nb.cells, start=1):
+        outputs = cell.get("outputs")
+        if not isinstance(outputs, list):
+            continue
+        for out in outputs:
+            if not isinstance(out, dict) or out.get("output_type") != "error":
+                continue
+            if not _DEVICE_ERROR.search(str(out.get("evalue", ""))):
+                continue
+            shown.add((number, 0))
+            frames = out.get("traceback")
+            for frame in frames if isinstance(frames, list) else ():
+                for count, line in _frame_lines(str(frame)):
+                    if count in by_count:
+                        shown.add((by_count[count], line))
+    return shown
+
+
 def _is_python(data: dict[str, Any]) -> bool:
     """False for notebooks whose kernel runs another language (R, Julia...)."""
     meta = data.get("metadata")

@@ -41,6 +41,7 @@ from devlint.engine.values import (
     Kind,
     Origin,
     Value,
+    constant,
     container_device,
     is_cpu,
     is_known,
@@ -62,6 +63,11 @@ class CallsMixin:
         func = node.func
         if type(func) is cst.Attribute and func.attr.value in ("to", "cuda", "cpu"):
             return self.eval_move(node, scope, statement=None)
+        if N.last_name(func) in N.FX_TRACING_TESTS:
+            # true only while torch.fx traces with proxies, which hold no values and no
+            # device: the branch it guards never runs on real tensors
+            self.eval_args(node, scope)
+            return constant(False)
         q = self.imports.qualify(func)
         if q is not None:
             handled = self.eval_known_call(q, node, scope)

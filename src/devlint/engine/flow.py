@@ -73,7 +73,9 @@ from devlint.engine.syntax import (
     none_tested,
     places_state,
     places_with,
+    refused_on_accelerator,
     registers_submodules,
+    rejects_accelerator,
     runs_with_defaults,
     setup_skips,
     subscript_key,
@@ -594,6 +596,13 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         if not names or len(names) != len(device):
             return ""
         init = scope.cls.methods.get("__init__") if scope.cls is not None else None
+        # a parameter the function (or the constructor that keeps it) refuses on an
+        # accelerator (`if x.is_cuda: raise ...`) is on the CPU by contract
+        refused = rejects_accelerator(scope.func)
+        if init is not None and init is not scope.func:
+            refused |= rejects_accelerator(init)
+        if set(names) <= refused:
+            return ""
         if (
             init is not None
             and init is not scope.func
@@ -1211,13 +1220,26 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.eval(small.test, self.scope)
         if self.is_device_condition(small.test):
             self.scope.guarded_rest = True
+        self.refine_refused(small)
         return False
 
     # -- compound statements
     def visit_If(self, stmt: cst.If) -> bool:
         if not self.dead():
             self.scope.exited = not self.walk_if(stmt, self.scope)
+            self.refine_refused(stmt)
         return False
+
+    def refine_refused(self, stmt: cst.CSTNode) -> None:
+        """After `if x.is_cuda: raise ...` (or `assert not x.is_cuda`), `x` is on the CPU:
+        code that refuses accelerator tensors runs only with CPU ones."""
+        if self.dead():
+            return
+        scope = self.scope
+        for name in refused_on_accelerator(stmt):
+            value = self.lookup(name, scope)
+            if value is not None and value.kind is Kind.TENSOR and not is_cpu(value.device):
+                scope.env[name] = replace(value, device=DEV_CPU, origin=Origin.NONE, site=None)
 
     def walk_if(self, stmt: cst.If, scope: Scope) -> bool:
         """Both branches from the same environment, joined; False when both exit.

@@ -404,6 +404,20 @@ HOST_ARGUMENTS: dict[str, tuple[frozenset[int], frozenset[str]]] = {
 }
 
 
+# tests that are true only under torch.fx symbolic tracing (`transformers.utils`'s
+# `is_torch_fx_proxy(x)`, `torch.fx._symbolic_trace.is_fx_tracing()`)
+FX_TRACING_TESTS = frozenset({"is_torch_fx_proxy", "is_fx_tracing"})
+
+
+def last_name(func: cst.BaseExpression) -> str:
+    """`f` of `f(...)`, `m.f(...)`, `a.b.f(...)`; "" for anything else."""
+    if type(func) is cst.Name:
+        return func.value
+    if type(func) is cst.Attribute:
+        return func.attr.value
+    return ""
+
+
 # loss modules whose `forward` is a functional with `HOST_ARGUMENTS` (`nn.CTCLoss` calls
 # `F.ctc_loss`: its targets and lengths may stay on the CPU)
 HOST_ARGUMENT_MODULES = {"CTCLoss": "ctc_loss"}

@@ -724,3 +724,72 @@ def registers_submodules(func: Optional[cst.FunctionDef]) -> bool:
         ):
             return True
     return False
+
+
+def _raises_on_accelerator(test: cst.BaseExpression) -> set[str]:
+    """Names whose being on an accelerator makes `test` true: `x.is_cuda`, `x.is_cuda or
+    ...`, `x.device.type != "cpu"`, `x.device.type == "cuda"`."""
+    if (
+        type(test) is cst.Attribute
+        and test.attr.value == "is_cuda"
+        and type(test.value) is cst.Name
+    ):
+        return {test.value.value}
+    if type(test) is cst.BooleanOperation and isinstance(test.operator, cst.Or):
+        return _raises_on_accelerator(test.left) | _raises_on_accelerator(test.right)
+    if type(test) is cst.Comparison and len(test.comparisons) == 1:
+        left, (target,) = test.left, test.comparisons
+        if (
+            type(left) is cst.Attribute
+            and left.attr.value == "type"
+            and type(left.value) is cst.Attribute
+            and left.value.attr.value == "device"
+            and type(left.value.value) is cst.Name
+        ):
+            word = N.string_value(target.comparator)
+            op = type(target.operator)
+            if (op is cst.NotEqual and word == "cpu") or (op is cst.Equal and word == "cuda"):
+                return {left.value.value.value}
+    return set()
+
+
+def rejects_accelerator(func: cst.FunctionDef) -> frozenset[str]:
+    """Parameters the function refuses on an accelerator by a statement of its own body
+    (`refused_on_accelerator`): the code after it only ever sees them on the CPU (pyro's
+    `SpanningTree` says it does not support CUDA)."""
+    names: set[str] = set()
+    for stmt in func.body.body if isinstance(func.body, cst.IndentedBlock) else ():
+        names |= refused_on_accelerator(stmt)
+    return frozenset(names)
+
+
+def refused_on_accelerator(stmt: cst.CSTNode) -> set[str]:
+    """Names a statement refuses on an accelerator: `if x.is_cuda: raise ...` (no
+    `else`), `assert not x.is_cuda`, `assert x.device.type == "cpu"`.  After it, they
+    are on the CPU."""
+    names: set[str] = set()
+    if type(stmt) is cst.If and stmt.orelse is None:
+        body = stmt.body.body
+        first = body[0] if body else None
+        # `if x.is_cuda: raise ...` on one line, or a block that starts with the raise
+        smalls = (
+            body
+            if isinstance(stmt.body, cst.SimpleStatementSuite)
+            else (first.body if isinstance(first, cst.SimpleStatementLine) else ())
+        )
+        if any(type(s) is cst.Raise for s in smalls):
+            names |= _raises_on_accelerator(stmt.test)
+        return names
+    smalls = stmt.body if isinstance(stmt, cst.SimpleStatementLine) else [stmt]
+    for small in smalls:
+        if type(small) is not cst.Assert:
+            continue
+        test = small.test
+        if type(test) is cst.UnaryOperation and isinstance(test.operator, cst.Not):
+            names |= _raises_on_accelerator(test.expression)
+        elif type(test) is cst.Comparison and len(test.comparisons) == 1:
+            only = test.comparisons[0]
+            if type(only.operator) is cst.Equal and N.string_value(only.comparator) == "cpu":
+                negated = only.with_changes(operator=cst.NotEqual())
+                names |= _raises_on_accelerator(test.with_changes(comparisons=[negated]))
+    return names
