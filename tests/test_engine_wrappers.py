@@ -99,3 +99,37 @@ def test_a_helper_fed_a_bare_placed_model_fires() -> None:
         "{model}", "nn.parallel.DistributedDataParallel(nn.Linear(20, 1).to(device))"
     )
     assert _found(src) == [("DL005", 4)]
+
+
+GRAFT = """\
+    import torch
+    from torch import nn
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU())
+    model.to(device)
+    {after}
+    print(model(torch.randn(4, 8, device=device)))
+    """
+
+
+def test_a_new_cpu_layer_on_a_moved_model_is_reported_where_it_is_set() -> None:
+    src = GRAFT.replace("{after}", "model.head = nn.Linear(8, 2)")
+    found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role="script")
+    assert [(f.code, f.line) for f in found] == [("DL001", 6)]
+    assert "`model.head` is a new layer on the CPU" in found[0].message
+
+
+def test_a_new_layer_that_is_moved_or_holds_no_parameters_is_fine() -> None:
+    for after in (
+        "model.head = nn.Linear(8, 2).to(device)",
+        "model.head = nn.Linear(8, 2); model.to(device)",
+        "model.head = nn.Identity()",
+        "model.head = nn.Linear(8, 2); model = model.to(device)",
+    ):
+        assert _found(GRAFT.replace("{after}", after)) == [], after
+
+
+def test_a_layer_set_on_a_model_that_was_never_moved_is_not_a_graft() -> None:
+    src = GRAFT.replace("    model.to(device)\n", "").replace("{after}", "model.head = nn.Linear(8, 2)")
+    # the whole model is on the CPU: the call with a device input is the ordinary DL001
+    assert _found(src) == [("DL001", 6)]

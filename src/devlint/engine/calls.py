@@ -10,9 +10,12 @@ import libcst as cst
 
 from devlint.engine import names as N
 from devlint.engine.facts import (
+    Cause,
     Context,
     HardcodedDevice,
     LoadCall,
+    Mismatch,
+    Operand,
 )
 from devlint.engine.scope import (
     ENCODING,
@@ -33,6 +36,7 @@ from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    GRAFT,
     NO_CONST,
     NUMBER,
     OTHER,
@@ -49,6 +53,7 @@ from devlint.engine.values import (
     is_weak,
     join_devices,
     join_values,
+    may_be_placed,
     partly_cpu,
     sym,
     tensor,
@@ -806,6 +811,8 @@ class CallsMixin:
             if v.kind is Kind.TENSOR:
                 operands.append((a.value, v))
         module_text = self.text(node.func)
+        if module.via.startswith(GRAFT) and module.site is not None:
+            self.report_graft(node, module, operands, module_text)
         if not module.moves_inputs and operands:
             mdev = module.device
             if is_placed(mdev) or partly_cpu(mdev):
@@ -851,6 +858,39 @@ class CallsMixin:
                 # a parameter-free module (a loss): its inputs must agree with each other
                 self.check_operands(node, operands, scope, module_text, Context.MODULE_CALL)
         return self.module_output(module, args)
+
+    def report_graft(
+        self,
+        node: cst.Call,
+        module: Value,
+        operands: list[tuple[cst.CSTNode, Value]],
+        module_text: str,
+    ) -> None:
+        """A moved module with a new CPU layer (`engine.flow.note_graft`), called with an
+        input on its device: the new layer meets that input (or what the moved layers make
+        of it).  Reported once, at the assignment that set the layer."""
+        placed = [(n, v) for n, v in operands if may_be_placed(v.device)]
+        site = module.site
+        if not placed or site is None or not self.once("graft", id(site)):
+            return
+        layer = module.via[len(GRAFT) :]
+        culprit = Value(Kind.MODULE, DEV_CPU)
+        self.add_fact(
+            self.facts.mismatches,
+            Mismatch(
+                node=site,
+                context=Context.MODULE_CALL,
+                op_text=module_text,
+                culprit=Operand(layer, culprit, site),
+                partner=Operand(self.text(placed[0][0]), placed[0][1], placed[0][0]),
+                cause=Cause.OTHER,
+                module_text=module_text,
+                grafted=layer,
+            ),
+            False,
+            None,
+            None,
+        )
 
     def cpu_input_args(self, module: Value, args: list[tuple[cst.Arg, Value]]) -> set[int]:
         """Ids of the arguments that the module's `forward` needs on the CPU

@@ -63,6 +63,9 @@ class Mismatch:
     contract: str = ""
     # where they meet when that is a function the culprit was passed to (`helper`), or ""
     callee: str = ""
+    # a new CPU layer set on a module after the module was moved (`model.head`), or "":
+    # the culprit is that assignment's target, the partner the module's input
+    grafted: str = ""
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    GRAFT,
     NUMBER,
     OTHER,
     UNKNOWN,
@@ -100,6 +101,7 @@ from devlint.engine.values import (
     is_known,
     is_placed,
     join_values,
+    may_be_placed,
     partly_cpu,
     sym,
     tensor,
@@ -1621,6 +1623,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             if key is None:
                 self.eval(target.value, scope)
                 return
+            self.note_graft(target, value, scope)
             if (
                 key.startswith("self.")
                 and key.count(".") == 1
@@ -1665,6 +1668,26 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                     )
         elif type(target) is cst.StarredElement:
             self.bind(target.value, UNKNOWN, scope)
+
+    def note_graft(self, target: cst.Attribute, value: Value, scope: Scope) -> None:
+        """`model.head = nn.Linear(...)` after `model.to(device)`: the new layer is on the
+        CPU, so the moved model is now partly there.  The model's value remembers the
+        assignment (`via`, `site`) until it is moved again; a call of it with an input on
+        the accelerator is reported at the assignment (`module_call`)."""
+        if type(target.value) is not cst.Name or target.value.value == "self":
+            return
+        if value.kind is not Kind.MODULE or not is_cpu(value.device) or value.oid == 0:
+            return
+        name = target.value.value
+        base = self.lookup(name, scope)
+        if (
+            base is None
+            or base.kind is not Kind.MODULE
+            or not may_be_placed(base.device)
+            or base.moves_inputs
+        ):
+            return
+        scope.env[name] = replace(base, via=GRAFT + self.text(target), site=target)
 
     @staticmethod
     def forget_saves(name: Optional[str], scope: Scope) -> None:

@@ -18,6 +18,7 @@ from devlint.engine.scope import (
 )
 from devlint.engine.values import (
     DEV_CPU,
+    GRAFT,
     Device,
     Kind,
     Origin,
@@ -117,6 +118,8 @@ class MovesMixin:
             and self.classes[receiver.type_name].defines_to
         ):
             moved = replace(receiver, device=target)
+            if receiver.via.startswith(GRAFT):
+                moved = replace(moved, via="", site=None)  # moved again, new layers too
             self.move_in_place(receiver, key, moved, scope)
             return moved
         if kind is Kind.TENSOR:

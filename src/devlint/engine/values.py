@@ -56,6 +56,13 @@ def partly_cpu(dev: Device) -> bool:
     return CPU in dev and len(dev) > 1 and UNK not in dev and ANY not in dev
 
 
+def may_be_placed(dev: Device) -> bool:
+    """On an accelerator on some path, by a move (not only by being a parameter)."""
+    if not (is_placed(dev) or partly_cpu(dev)):
+        return False
+    return not is_weak(frozenset(a for a in dev if a != CPU))
+
+
 def is_known(dev: Device) -> bool:
     return bool(dev) and UNK not in dev
 
@@ -179,6 +186,11 @@ OTHER = Value(Kind.OTHER, DEV_ANY)
 # a Python int or float (a literal, or a parameter annotated or defaulting to one):
 # `torch.tensor(n)` of it is a 0-dim tensor, which may meet tensors on any device
 NUMBER = Value(Kind.OTHER, DEV_ANY, type_name="<number>")
+
+
+# `Value.via` of a module moved before a new CPU layer was set on it (`model.head =
+# nn.Linear(...)` after `model.to(device)`): the prefix, then the assignment's target
+GRAFT = "graft:"
 
 
 def constant(value: object) -> Value:

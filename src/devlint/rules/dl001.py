@@ -49,6 +49,20 @@ class ModuleInputDeviceMismatch(Rule):
                 continue
             if m.module_text is None:
                 continue
+            if m.grafted:
+                moved_to = frozenset(a for a in m.partner.value.device if a != "cpu")
+                where = describe_device(moved_to or m.partner.value.device)
+                msg = (
+                    f"`{m.grafted}` is a new layer on the CPU, set after `{m.module_text}` was "
+                    f"moved to {where}: `{m.module_text}` is now partly on the CPU, and its "
+                    f"call with `{m.partner.text}` raises {SAME_DEVICE_ERROR} on a GPU machine"
+                )
+                help_ = (
+                    f"move the new layer too (`{m.grafted}.to(...)` on the model's device), or "
+                    f"set it before moving `{m.module_text}`"
+                )
+                yield self.report(m.node, msg, help_)
+                continue
             if m.culprit.text == m.module_text:
                 # the module is the odd one out: left on the CPU while its input was moved
                 msg = (

@@ -64,7 +64,9 @@ DEVICES = ("auto", "cuda", "mps", "emulated", "cpu")
 # Which event kinds can confirm a rule, and through which links.
 FRAMES, ORIGINS, MOVES, BINDINGS = "frames", "origins", "moves", "bindings"
 RULE_LINKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "DL001": (("mismatch",), (FRAMES,)),
+    # the call, or where the CPU side was made: a new layer set on a moved model
+    # (`model.head = nn.Linear(...)`) is reported where it is set
+    "DL001": (("mismatch",), (FRAMES, ORIGINS)),
     "DL002": (("no-accelerator",), (FRAMES, BINDINGS)),
     "DL003": (("mismatch",), (FRAMES,)),
     "DL004": (("mismatch", "numpy"), (MOVES,)),
