@@ -103,6 +103,12 @@ def test_a_legacy_constructor_ignores_the_default_device(tmp_path: Path) -> None
         ("d = y.device\n", False),
         ("d = torch.device('cuda')\n", False),
         ("devices = 3\n", True),
+        ("q = q.type_as(x)\n", True),  # a dtype cast first
+        # NumPy data comes in on the CPU whatever the default device: moving it along
+        # is what default-device code does too
+        ("w = torch.from_numpy(W).to(s.device).type_as(s)\n", True),
+        ("w = torch.from_numpy(np.ones(3)).to(x.device)\n", True),
+        ("w = torch.from_numpy(W)\nw = w.to(s.device)\n", False),
     ],
 )
 def test_what_counts_as_placing(source: str, expected: bool) -> None:

@@ -59,17 +59,26 @@ DEFAULT_DEVICE_FACTORIES = frozenset(
     }
 )
 
-# what placing something explicitly looks like in a file's text
+# what placing something explicitly looks like in a file's text (`x.type_as(y)` is not:
+# it is a dtype cast first, and follows a partner that is on the default device too)
 _PLACES = re.compile(
-    r"\bdevice\s*=|\.device\b|\.(?:to|cuda|cpu|type_as)\s*\(|\.new_(?:zeros|ones|full|empty|tensor)\s*\("
+    r"\bdevice\s*=|\.device\b|\.(?:to|cuda|cpu)\s*\(|\.new_(?:zeros|ones|full|empty|tensor)\s*\("
     r"|\bget_device\b|\bdevice\s*\("
 )
 
 
+# `torch.from_numpy(a).to(x.device)`: a NumPy array comes in on the CPU whatever the
+# default device, so code written for the default device moves it too
+_FROM_NUMPY_MOVE = re.compile(
+    r"from_numpy\((?:[^()]|\([^()]*\))*\)"  # the call, with one level of nesting
+    r"(?:\s*\.(?:to|type_as|type|float|double|long|int)\((?:[^()]|\([^()]*\))*\))+"
+)
+
+
 def places_nothing(source: str) -> bool:
-    """The file never names a device or moves a tensor: it is written for whatever
-    device the program made the default."""
-    return _PLACES.search(source) is None
+    """The file never names a device or moves a tensor (but NumPy data it brings in):
+    it is written for whatever device the program made the default."""
+    return _PLACES.search(_FROM_NUMPY_MOVE.sub("", source)) is None
 
 
 def follows_default(m: Mismatch, factory_text: str) -> bool:
