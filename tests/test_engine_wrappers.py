@@ -133,3 +133,30 @@ def test_a_layer_set_on_a_model_that_was_never_moved_is_not_a_graft() -> None:
     src = GRAFT.replace("    model.to(device)\n", "").replace("{after}", "model.head = nn.Linear(8, 2)")
     # the whole model is on the CPU: the call with a device input is the ordinary DL001
     assert _found(src) == [("DL001", 6)]
+
+
+PROBE = """\
+    import torch
+    from torch import nn
+    class Head(nn.Module):
+        def __init__(self, backbone, width):
+            super().__init__()
+            self.backbone = backbone
+            self.proj = nn.Linear(4, width)
+            {probe}
+        def forward(self, x):
+            return self.proj(self.backbone(x))
+    """
+
+
+def test_a_shape_probe_of_a_layer_built_in_init_is_on_the_cpu() -> None:
+    # `nn.Linear(4, width)` is new: built from a parameter, not handed in
+    src = PROBE.replace("{probe}", "self.out_dim = self.proj(torch.zeros(1, 4)).shape[-1]")
+    found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role="library")
+    assert found == []
+
+
+def test_a_shape_probe_of_a_module_handed_in_stays_reported() -> None:
+    src = PROBE.replace("{probe}", "self.feat = self.backbone(torch.zeros(1, 3)).shape[-1]")
+    found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role="library")
+    assert [(f.code, f.line) for f in found] == [("DL005", 8)]

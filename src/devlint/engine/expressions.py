@@ -21,11 +21,10 @@ from devlint.engine.scope import (
     LAYER_PARAMETER,
     Scope,
 )
-from devlint.engine.summary import imported_value
+from devlint.engine.summary import held_arguments, imported_value
 from devlint.engine.syntax import (
     all_params,
     is_device_expr,
-    names_in,
     none_tested,
     same_device_pairs,
     subscript_key,
@@ -722,8 +721,9 @@ class ExpressionsMixin:
 
     @staticmethod
     def given_to_init(scope: Scope, node: cst.CSTNode) -> bool:
-        """`node` is `self.x` (or a call of it) and `__init__` sets `self.x` from one of its
-        parameters (`self.backbone = backbone or nn.Conv2d(...)`)."""
+        """`node` is `self.x` (or a call of it) and `__init__` sets `self.x` to one of its
+        parameters (`self.backbone = backbone or nn.Conv2d(...)`; not a layer built from
+        one, `nn.Linear(8, width)`, which is new and on the CPU)."""
         while type(node) is cst.Call:
             node = node.func
         if scope.cls is None or type(node) is not cst.Attribute:
@@ -741,7 +741,7 @@ class ExpressionsMixin:
             if (
                 type(target) is cst.Attribute
                 and target.attr.value == node.attr.value
-                and params.intersection(names_in(stmt.value))
+                and held_arguments(stmt.value, params)
             ):
                 return True
         return False

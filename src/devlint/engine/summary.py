@@ -191,27 +191,32 @@ def stored_parameters(init: cst.FunctionDef) -> set[str]:
             and t.target.value.value == "self"
             for t in node.targets
         ):
-            held.update(_held_arguments(node.value, params))
+            held.update(held_arguments(node.value, params))
     return held
 
 
 _CONTAINERS = frozenset({"ModuleList", "ModuleDict", "Sequential", "list", "tuple", "dict"})
 
 
-def _held_arguments(value: cst.BaseExpression, params: set[str]) -> set[str]:
-    """`model`, `nn.ModuleList(members)`, `[encoder, decoder]`: the arguments themselves
-    (or in a container), not something computed from one (`nn.Linear(8, width)`)."""
+def held_arguments(value: cst.BaseExpression, params: set[str]) -> set[str]:
+    """`model`, `nn.ModuleList(members)`, `[encoder, decoder]`, `backbone or nn.Conv2d(...)`:
+    the arguments themselves (or in a container, or one of two alternatives), not
+    something computed from one (`nn.Linear(8, width)`, `Encoder(config)`)."""
     if type(value) is cst.Name:
         return {value.value} if value.value in params else set()
     found: set[str] = set()
+    if type(value) is cst.BooleanOperation:
+        return held_arguments(value.left, params) | held_arguments(value.right, params)
+    if type(value) is cst.IfExp:
+        return held_arguments(value.body, params) | held_arguments(value.orelse, params)
     if type(value) in (cst.List, cst.Tuple):
         for el in value.elements:
-            found |= _held_arguments(el.value, params)
+            found |= held_arguments(el.value, params)
     elif type(value) is cst.Call:
         name = N.dotted(value.func) or ""
         if name.rsplit(".", 1)[-1] in _CONTAINERS:
             for a in value.args:
-                found |= _held_arguments(a.value, params)
+                found |= held_arguments(a.value, params)
     return found
 
 
