@@ -99,7 +99,7 @@ def test_a_legacy_constructor_ignores_the_default_device(tmp_path: Path) -> None
         ("x = torch.zeros(3, device=d)\n", False),
         ("x = y.to(d)\n", False),
         ("x = y.cuda()\n", False),
-        ("x = y.new_zeros(3)\n", False),
+        ("x = y.new_zeros(3)\n", True),  # follows `y`, wherever the default put it
         ("d = y.device\n", False),
         ("d = torch.device('cuda')\n", False),
         ("devices = 3\n", True),

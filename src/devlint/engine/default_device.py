@@ -5,10 +5,10 @@ scripts and tests call `torch.set_default_device("cuda")` (or the older
 `torch.set_default_tensor_type(torch.cuda.FloatTensor)`) first, and from then on every
 factory (`torch.zeros`, `torch.arange`, `torch.eye`...) creates its tensor there.  In a
 file of such a project that never places anything itself (no `device=`, no `.device`,
-no `.to()`/`.cuda()`, no `x.new_*()`), a factory without `device=` that meets a
-parameter's tensor is not a CPU tensor meeting an accelerator one: both were made on the
-same default device.  Pyro is the example: its `contrib` modules build everything on
-the default device, and its examples' `--cuda` flag sets it.
+no `.to()`/`.cuda()`), a factory without `device=` that meets a parameter's tensor is
+not a CPU tensor meeting an accelerator one: both were made on the same default device.
+Pyro is the example: its `contrib` modules build everything on the default device, and
+its examples' `--cuda` flag sets it.
 
 The project tells (`devlint.project`: some file of it sets an accelerator as the default
 device); the file tells (its text names no device); the finding tells (a factory that the
@@ -59,11 +59,11 @@ DEFAULT_DEVICE_FACTORIES = frozenset(
     }
 )
 
-# what placing something explicitly looks like in a file's text (`x.type_as(y)` is not:
-# it is a dtype cast first, and follows a partner that is on the default device too)
+# what placing something explicitly looks like in a file's text (`x.type_as(y)` and
+# `x.new_zeros(...)` are not: they follow a partner that is on the default device too,
+# and are as much about its dtype)
 _PLACES = re.compile(
-    r"\bdevice\s*=|\.device\b|\.(?:to|cuda|cpu)\s*\(|\.new_(?:zeros|ones|full|empty|tensor)\s*\("
-    r"|\bget_device\b|\bdevice\s*\("
+    r"\bdevice\s*=|\.device\b|\.(?:to|cuda|cpu)\s*\(|\bget_device\b|\bdevice\s*\("
 )
 
 
