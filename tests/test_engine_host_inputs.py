@@ -123,3 +123,41 @@ def test_a_branch_for_fx_symbolic_tracing_never_sees_real_tensors() -> None:
             return torch.cat([first, input_ids[..., :-1]], dim=-1)
         """
     assert _library(src) == [("DL005", 11)]
+
+
+FLAGS = """\
+    import torch
+    def attention(q, k, causal=False):
+        scores = q @ k.transpose(-2, -1)
+        if causal:
+            mask = torch.ones(scores.shape[-2:], dtype=torch.bool).tril()
+            scores = scores.masked_fill(~mask, float("-inf"))
+        return scores.softmax(-1)
+    def run(q, k):
+        return {call}
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    q = torch.randn(2, 4, 8, device=device)
+    print(run(q, q))
+    """
+
+
+def test_a_flag_every_call_sets_alike_decides_the_branches() -> None:
+    for call in ("attention(q, k, causal=False)", "attention(q, k)", "attention(q, k, False)"):
+        src = FLAGS.replace("{call}", call)
+        found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role="script")
+        assert found == [], call
+
+
+def test_a_flag_some_call_sets_keeps_the_branch() -> None:
+    for call in (
+        "attention(q, k, causal=True)",
+        "attention(q, k) + attention(q, k, causal=True)",
+        "attention(q, k, causal=bool(q.shape[0]))",
+    ):
+        src = FLAGS.replace("{call}", call)
+        found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role="script")
+        assert [(f.code, f.line) for f in found] == [("DL005", 5)], call
+    # used other than by a call (a callback): every caller is not in sight
+    src = FLAGS.replace("{call}", "attention(q, k, causal=False), attention")
+    found = check_source(textwrap.dedent(src), "m.py", ALL_RULES, role="script")
+    assert [(f.code, f.line) for f in found] == [("DL005", 5)]

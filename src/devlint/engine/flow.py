@@ -56,6 +56,7 @@ from devlint.engine.summary import CALLERS, decode_facts, summarise
 from devlint.engine.syntax import (
     SETUP_HOOKS,
     UNCONDITIONAL_SKIPS,
+    agreed_flags,
     all_params,
     called_method_names,
     collate_moves,
@@ -69,6 +70,7 @@ from devlint.engine.syntax import (
     mentions_skip,
     moves_params,
     mutated_self_attrs,
+    name_calls,
     names_in,
     none_tested,
     places_state,
@@ -95,6 +97,7 @@ from devlint.engine.values import (
     Kind,
     Origin,
     Value,
+    constant,
     container_device,
     is_cpu,
     is_default_fill,
@@ -198,6 +201,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # module-level `name = expr` assignments (a guard marker defined in this file)
         self.module_assigns: dict[str, cst.BaseExpression] = {}
         self._oids = itertools.count(1)
+        # names' uses and calls in the module (`syntax.name_calls`), built when first needed
+        self._name_calls: Optional[tuple[dict[str, int], dict[str, list[cst.Call]]]] = None
         self._seen: set[tuple] = set()
         # culprit values whose identity `root_key` remembers (kept alive: ids stay unique)
         self._root_values: list[Value] = []
@@ -1023,6 +1028,17 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         if request.args is None and runs_with_defaults(func):
             # a test runner calls `test_prior(self, cuda=False)` with its defaults
             params.update(default_constants(func, {}))
+        elif (
+            request.args is None
+            and cls is None
+            and self.functions.get(func.name.value) is func
+            and (not self.open_world or not self.is_public_api(scope))
+        ):
+            # closed world: a flag every call of this file sets alike decides its branches
+            if self._name_calls is None:
+                self._name_calls = name_calls(self.module)
+            for pname, flag in agreed_flags(func, self._name_calls).items():
+                params[pname] = constant(flag)
         if request.args:
             params.update(request.args)
         scope.receives_tensors = any(v.kind is Kind.TENSOR for v in params.values())

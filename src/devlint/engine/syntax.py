@@ -793,3 +793,68 @@ def refused_on_accelerator(stmt: cst.CSTNode) -> set[str]:
                 negated = only.with_changes(operator=cst.NotEqual())
                 names |= _raises_on_accelerator(test.with_changes(comparisons=[negated]))
     return names
+
+
+def _flag_constant(node: cst.BaseExpression) -> object:
+    """`True`, `False` or `None` written as such; `NO_CONST` for anything else."""
+    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[node.value]
+    return NO_CONST
+
+
+def name_calls(module: cst.Module) -> tuple[dict[str, int], dict[str, list[cst.Call]]]:
+    """How often each name is used (not as another object's attribute: `F.attention` is
+    not `attention`), and the calls of each name: one walk, for `agreed_flags`."""
+    uses: dict[str, int] = {}
+    calls: dict[str, list[cst.Call]] = {}
+    attrs: set[int] = set()
+    for node in walk(module):
+        if type(node) is cst.Attribute:
+            attrs.add(id(node.attr))
+        elif type(node) is cst.Name and id(node) not in attrs:
+            uses[node.value] = uses.get(node.value, 0) + 1
+        if type(node) is cst.Call and type(node.func) is cst.Name:
+            calls.setdefault(node.func.value, []).append(node)
+    return uses, calls
+
+
+def agreed_flags(
+    func: cst.FunctionDef, index: tuple[dict[str, int], dict[str, list[cst.Call]]]
+) -> dict[str, object]:
+    """The flags (`True`/`False`/`None`) of a module-level function that every call in
+    the module passes alike, or leaves to the same constant default: the function's
+    branches on them are decided (issue 13, class 1: `def attention(..., is_causal=False)`
+    whose only call passes `is_causal=False` never runs its causal branch).  Empty when
+    the name is used other than by calls (a callback, an export) or a call unpacks
+    arguments.  `index`: `name_calls` of the module."""
+    name = func.name.value
+    uses_of, calls_of = index
+    calls = calls_of.get(name, [])
+    # the def's own name, then one use per call
+    if not calls or uses_of.get(name, 0) != len(calls) + 1:
+        return {}
+    params = [*func.params.posonly_params, *func.params.params]
+    named = {p.name.value: p for p in (*params, *func.params.kwonly_params)}
+    seen: dict[str, set] = {}
+    for call in calls:
+        if any(a.star for a in call.args):
+            return {}
+        given: dict[str, object] = {}
+        for i, arg in enumerate(a for a in call.args if a.keyword is None):
+            if i < len(params):
+                given[params[i].name.value] = _flag_constant(arg.value)
+        for arg in call.args:
+            if arg.keyword is not None:
+                given[arg.keyword.value] = _flag_constant(arg.value)
+        for pname, p in named.items():
+            value = (
+                given[pname]
+                if pname in given
+                else (_flag_constant(p.default) if p.default is not None else NO_CONST)
+            )
+            seen.setdefault(pname, set()).add("?" if value is NO_CONST else repr(value))
+    out: dict[str, object] = {}
+    for pname, values in seen.items():
+        if len(values) == 1 and "?" not in values:
+            out[pname] = {"True": True, "False": False, "None": None}[values.pop()]
+    return out
