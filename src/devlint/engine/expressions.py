@@ -24,6 +24,7 @@ from devlint.engine.scope import (
 from devlint.engine.summary import held_arguments, imported_value
 from devlint.engine.syntax import (
     all_params,
+    flag_constant,
     is_device_expr,
     none_tested,
     same_device_pairs,
@@ -114,8 +115,9 @@ class ExpressionsMixin:
             fact = self.imported_fact(imported)
             if fact is not None and fact.get("t") == "constant":
                 return imported_value(fact, 0)
-        if name in ("True", "False", "None"):
-            return constant({"True": True, "False": False, "None": None}[name])
+        flag = flag_constant(node)
+        if flag is not NO_CONST:
+            return constant(flag)
         if self.is_device_name(name):
             return Value(Kind.DEVICE, sym(name))
         if N.is_loader_name(name):

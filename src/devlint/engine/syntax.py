@@ -412,12 +412,25 @@ def bind_args(
     return {name: v for name, (_, v) in zip(names, args) if name is not None}
 
 
+_FLAGS = {"True": True, "False": False, "None": None}
+
+
+def flag_constant(node: cst.BaseExpression) -> object:
+    """`True`, `False` or `None` written as such; `NO_CONST` for anything else."""
+    if isinstance(node, cst.Name) and node.value in _FLAGS:
+        return _FLAGS[node.value]
+    return NO_CONST
+
+
 def literal_default(p: cst.Param) -> object:
     """The constant a parameter defaults to when it is `True`, `False`, `None` or an int
     literal; `NO_CONST` otherwise (strings and expressions keep the parameter symbolic)."""
     default = p.default
-    if isinstance(default, cst.Name) and default.value in ("True", "False", "None"):
-        return {"True": True, "False": False, "None": None}[default.value]
+    if default is None:
+        return NO_CONST
+    flag = flag_constant(default)
+    if flag is not NO_CONST:
+        return flag
     negative = False
     if isinstance(default, cst.UnaryOperation) and isinstance(default.operator, cst.Minus):
         default, negative = default.expression, True
@@ -795,13 +808,6 @@ def refused_on_accelerator(stmt: cst.CSTNode) -> set[str]:
     return names
 
 
-def _flag_constant(node: cst.BaseExpression) -> object:
-    """`True`, `False` or `None` written as such; `NO_CONST` for anything else."""
-    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
-        return {"True": True, "False": False, "None": None}[node.value]
-    return NO_CONST
-
-
 def name_calls(module: cst.Module) -> tuple[dict[str, int], dict[str, list[cst.Call]]]:
     """How often each name is used (not as another object's attribute: `F.attention` is
     not `attention`), and the calls of each name: one walk, for `agreed_flags`."""
@@ -835,26 +841,25 @@ def agreed_flags(
         return {}
     params = [*func.params.posonly_params, *func.params.params]
     named = {p.name.value: p for p in (*params, *func.params.kwonly_params)}
-    seen: dict[str, set] = {}
+    seen: dict[str, set] = {}  # parameter -> the flags calls give it (NO_CONST: other)
     for call in calls:
         if any(a.star for a in call.args):
             return {}
         given: dict[str, object] = {}
         for i, arg in enumerate(a for a in call.args if a.keyword is None):
             if i < len(params):
-                given[params[i].name.value] = _flag_constant(arg.value)
+                given[params[i].name.value] = flag_constant(arg.value)
         for arg in call.args:
             if arg.keyword is not None:
-                given[arg.keyword.value] = _flag_constant(arg.value)
+                given[arg.keyword.value] = flag_constant(arg.value)
         for pname, p in named.items():
-            value = (
-                given[pname]
-                if pname in given
-                else (_flag_constant(p.default) if p.default is not None else NO_CONST)
-            )
-            seen.setdefault(pname, set()).add("?" if value is NO_CONST else repr(value))
-    out: dict[str, object] = {}
-    for pname, values in seen.items():
-        if len(values) == 1 and "?" not in values:
-            out[pname] = {"True": True, "False": False, "None": None}[values.pop()]
-    return out
+            if pname in given:
+                value = given[pname]
+            else:
+                value = flag_constant(p.default) if p.default is not None else NO_CONST
+            seen.setdefault(pname, set()).add(value)
+    return {
+        pname: next(iter(values))
+        for pname, values in seen.items()
+        if len(values) == 1 and NO_CONST not in values
+    }
