@@ -72,19 +72,27 @@ def test_a_summary_says_what_importers_need() -> None:
     assert "shift" not in masks["functions"]
     placement = _summary(TRAINER / "visionkit" / "placement.py", "visionkit")
     # helpers that move the module they are given (directly, or each one of a list)
-    assert placement["functions"]["place"] == {"moves_args": ["model"], "params": ["model", "device"]}
+    assert placement["functions"]["place"] == {
+        "moves_args": ["model"],
+        "params": ["model", "device"],
+    }
     assert placement["functions"]["place_all"]["moves_args"] == ["models"]
     assert "count_parameters" not in placement["functions"]
     report = _summary(TRAINER / "report.py", "")
     # what only a placed argument makes a finding, and who passes one
-    assert report["conditional"]["histogram"] == {"params": ["values", "bins"], "placed": ["values"]}
+    assert report["conditional"]["histogram"] == {
+        "params": ["values", "bins"],
+        "placed": ["values"],
+    }
     assert _summary(TRAINER / "attend.py", "")["calls"] == {"report.histogram": ["0"]}
     config = _summary(TRAINER / "visionkit" / "config.py", "visionkit")
     assert config["constants"]["ACCEL"] == {"kind": "device", "device": ["sym:ACCEL"]}
     # a package's `__init__.py` is summarised for its re-exports
     init = _summary(TRAINER / "visionkit" / "__init__.py", "visionkit")
     assert init["aliases"]["ConvNet"] == "visionkit.models.ConvNet"
-    json.dumps([blocks, models, masks, placement, report, config, init])  # plain JSON: it is cached and sent between processes
+    json.dumps(
+        [blocks, models, masks, placement, report, config, init]
+    )  # plain JSON: it is cached and sent between processes
 
 
 def test_names_resolve_through_reexports_stars_and_bases() -> None:
@@ -205,7 +213,14 @@ def test_a_change_in_a_dependency_reaches_its_importers_through_the_cache(
 
 def test_a_warm_project_run_never_loads_the_analysis(tmp_path: Path) -> None:
     root = _copy(tmp_path)
-    args = [sys.executable, "-c", ANALYSIS_LOADED_PROBE, str(root), "--cache-dir", str(tmp_path / "c")]
+    args = [
+        sys.executable,
+        "-c",
+        ANALYSIS_LOADED_PROBE,
+        str(root),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
     cold = subprocess.run(args, capture_output=True, text=True, cwd=root)
     warm = subprocess.run(args, capture_output=True, text=True, cwd=root)
     assert "'libcst'" in cold.stderr, cold.stderr
@@ -254,3 +269,93 @@ def test_what_an_imported_module_class_holds_decides_where_it_is() -> None:
     assert fact("Pyramid")["adapts"]
     assert fact("Normalize")["stateless"] and not fact("Normalize")["layers"]
     assert fact("Ensemble")["wraps"] and not fact("Ensemble")["layers"]
+
+
+DATAFED = Path(__file__).resolve().parent.parent / "fixtures" / "projects" / "datafed"
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+_HELPER = (
+    "import torch\n\n\n"
+    "def grid(masks):\n"
+    "    ys = torch.arange(masks.shape[-1], dtype=torch.float)\n"
+    "    return masks * ys\n"
+)
+
+
+def test_a_summary_says_which_helpers_are_open_and_what_imported_calls_pass() -> None:
+    """`open`: a factory meets a parameter that no call in the file feeds; `fed`: per
+    call of an imported function, what each argument is (data-side code feeds CPU)."""
+    boxes = _summary(DATAFED / "segkit" / "boxes.py", "segkit")
+    assert boxes["open"]["masks_to_boxes"] == {"params": ["masks"], "open": ["masks"]}
+    assert boxes["open"]["clip_boxes"]["open"] == ["boxes"]
+    data = _summary(DATAFED / "segkit" / "data.py", "segkit")
+    assert data["fed"] == {"segkit.boxes.masks_to_boxes": [{"0": "host"}]}
+    train = _summary(DATAFED / "train.py", "")
+    assert train["fed"]["segkit.boxes.box_weights"] == [{"0": "placed"}]
+
+
+@pytest.mark.parametrize(
+    ("where", "caller", "kept"),
+    [
+        # every call of the project feeds CPU data: data-side code
+        (
+            "kit/data.py",
+            "class D(Dataset):\n    def __getitem__(self, i):\n        return grid(torch.zeros(2, 3))\n",
+            False,
+        ),
+        ("kit/data.py", "def boxes_of(arr):\n    return grid(torch.from_numpy(arr))\n", False),
+        ("examples/demo.py", "def show(x):\n    return grid(x.detach().cpu()[0])\n", False),
+        # one call passes a placed tensor, or something unknown, or a script passes a
+        # tensor that merely happens to be on the CPU (an example's input): it stands
+        ("kit/data.py", "def run(x):\n    return grid(x.cuda())\n", True),
+        ("kit/data.py", "def run(x):\n    return grid(x)\n", True),
+        ("examples/demo.py", "def demo():\n    return grid(torch.ones(2, 3))\n", True),
+    ],
+)
+def test_a_helper_the_whole_project_feeds_cpu_data_is_data_side_code(
+    tmp_path: Path, where: str, caller: str, kept: bool
+) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": "",
+            "kit/__init__.py": "",
+            "kit/geometry.py": _HELPER,
+            where: "import torch\nfrom torch.utils.data import Dataset\n"
+            "from kit.geometry import grid\n\n\n" + caller,
+        },
+    )
+    found = [f[:3] for f in _found(runner.run(_jobs(root), ALL_RULES, workers=1))]
+    assert (("kit/geometry.py", 5, "DL005") in found) is kept, found
+
+
+def test_test_suites_and_unused_helpers_do_not_make_a_helper_data_side(tmp_path: Path) -> None:
+    """Tests feed CPU tensors because their CI has no accelerator, not because the helper
+    is data-side code; a helper no module calls keeps its library contract; a call in
+    its own file that passes something unknown is not overridden by the project."""
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": "",
+            "kit/__init__.py": "",
+            "kit/geometry.py": _HELPER
+            + "\n\ndef unused(masks):\n    return masks + torch.ones(masks.shape[-1])\n"
+            + "\n\ndef local(masks):\n    return masks + torch.ones(masks.shape[-1])\n"
+            + "\n\ndef apply(m):\n    return local(m)\n",
+            "kit/data.py": "import torch\nfrom kit.geometry import local\n\n\n"
+            "def prep():\n    return local(torch.zeros(3))\n",
+            "tests/test_geometry.py": "import torch\nfrom kit.geometry import grid\n\n\n"
+            "def test_grid():\n    assert grid(torch.ones(2, 3)).shape == (2, 3)\n",
+        },
+    )
+    found = [f[:3] for f in _found(runner.run(_jobs(root), ALL_RULES, workers=1))]
+    assert ("kit/geometry.py", 5, "DL005") in found
+    assert ("kit/geometry.py", 10, "DL005") in found
+    assert ("kit/geometry.py", 14, "DL005") in found

@@ -167,8 +167,8 @@ class Project:
             fact = self.resolve(name, roots)
             if fact is not None:
                 found[name] = fact
-        for fname, params in self.callers_of(path).items():
-            found[f"{CALLERS}{fname}"] = {"params": params}
+        for fname, said in self.callers_of(path).items():
+            found[f"{CALLERS}{fname}"] = said
         if (self.summary(path) or {}).get("implicit"):
             setter = self.default_device_setter(identify(path).top)
             if setter is not None:
@@ -187,24 +187,32 @@ class Project:
                     break
         return self._setters[top]
 
-    def callers_of(self, path: str) -> dict[str, dict[str, str]]:
-        """For each function of module `path` with a parameter that only a placed
-        argument makes a finding (its summary's `conditional`): the parameters some
-        module of the project passes a placed tensor, each with the first such module
-        (by path, relative to the project's root).  Importers are looked for in the whole
-        project, whatever files the run names, so a file's findings do not depend on it."""
-        summary = self.summary(path)
-        conditional = (summary or {}).get("conditional") or {}
-        if not conditional:
+    def callers_of(self, path: str) -> dict[str, dict[str, Any]]:
+        """What the project's other modules pass the functions of module `path`, for the
+        functions its analysis left undecided: `params`, for a parameter that only a
+        placed argument makes a finding (its summary's `conditional`), the first module
+        (by path, relative to the project's root) that passes it a placed tensor; `fed`,
+        for a parameter whose finding stands because no call in its own file feeds it
+        (`open`), the kinds of argument the project's calls pass it (`placed`, `host`,
+        `other`): data on the host by design (`calls.passed_kind`), or any CPU tensor
+        where the caller is library code.  Test modules count only where they pass a
+        placed tensor: they feed CPU data because their CI has no accelerator, not
+        because the helper is data-side code.  Importers are looked for in the whole project, whatever files the run
+        names, so a file's findings do not depend on it."""
+        summary = self.summary(path) or {}
+        conditional = summary.get("conditional") or {}
+        open_params = summary.get("open") or {}
+        if not conditional and not open_params:
             return {}
         top = identify(path).top
-        out: dict[str, dict[str, str]] = {}
-        for other in self._importers(top, path, sorted(conditional)):
+        out: dict[str, dict[str, Any]] = {}
+        for other in self._importers(top, path, sorted({*conditional, *open_params})):
             theirs = self.summary(other)
-            if not theirs or not theirs.get("calls"):
+            if not theirs:
                 continue
             roots = identify(other).roots
-            for qname, keys in sorted(theirs["calls"].items()):
+            caller = os.path.relpath(other, top).replace(os.sep, "/")
+            for qname, keys in sorted((theirs.get("calls") or {}).items()):
                 found = self.definition(qname, roots)
                 if found is None or found[0] != path or found[1] not in conditional:
                     continue
@@ -213,8 +221,36 @@ class Project:
                 for key in keys:
                     name = params[int(key)] if key.isdigit() and int(key) < len(params) else key
                     if name in conditional[fname]["placed"]:
-                        caller = os.path.relpath(other, top).replace(os.sep, "/")
-                        out.setdefault(fname, {}).setdefault(name, caller)
+                        out.setdefault(fname, {}).setdefault("params", {}).setdefault(name, caller)
+            testing = _is_test_module(caller)
+            # the project's own library code feeding a helper CPU tensors makes it
+            # data-side code; a script or an example may just be demonstrating it on the
+            # CPU: only host copies and data-pipeline code count there
+            library = theirs.get("role") == "library"
+            for qname, calls in sorted((theirs.get("fed") or {}).items()):
+                found = self.definition(qname, roots)
+                if found is None or found[0] != path or found[1] not in open_params:
+                    continue
+                entry = open_params[found[1]]
+                fed: dict[str, list[str]] = {}
+                for pname in entry["open"]:
+                    index = str(entry["params"].index(pname)) if pname in entry["params"] else ""
+                    for call in calls:
+                        # an argument left out is the default: not known to be CPU data
+                        kind = call.get(index) or call.get(pname) or "other"
+                        if kind == "cpu":
+                            kind = "host" if library else "other"
+                        if not testing or kind == "placed":
+                            fed.setdefault(pname, [])
+                            if kind not in fed[pname]:
+                                fed[pname].append(kind)
+                if fed:
+                    known = out.setdefault(found[1], {}).setdefault("fed", {})
+                    for pname, kinds in fed.items():
+                        known[pname] = [*known.get(pname, []), *kinds]
+        for entry in out.values():
+            for pname, kinds in (entry.get("fed") or {}).items():
+                entry["fed"][pname] = sorted(set(kinds))
         return out
 
     def _importers(self, top: str, path: str, names: list[str]) -> list[str]:
@@ -248,7 +284,11 @@ class Project:
         self, path: str, name: str, depth: int, seen: set[tuple[str, str]]
     ) -> Optional[tuple[str, str]]:
         def own(summary: Summary) -> Optional[tuple[str, str]]:
-            if name in (summary.get("conditional") or {}) or name in summary["functions"]:
+            if (
+                name in (summary.get("conditional") or {})
+                or name in (summary.get("open") or {})
+                or name in summary["functions"]
+            ):
                 return path, name
             return None
 
@@ -386,6 +426,18 @@ def _project_files(top: str) -> tuple[str, ...]:
         ]
         out.extend(os.path.join(folder, f) for f in files if f.endswith(".py"))
     return tuple(sorted(os.path.normpath(p) for p in out))
+
+
+def _is_test_module(relpath: str) -> bool:
+    """A test module or a module of a test suite (`tests/`, `test_*.py`, `conftest.py`)."""
+    parts = relpath.split("/")
+    name = parts[-1]
+    return (
+        name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+        or any(p in ("tests", "test", "testing") for p in parts[:-1])
+    )
 
 
 def _exported(summary: Summary, name: str) -> bool:

@@ -37,6 +37,7 @@ from devlint.engine.values import (
     DEV_CPU,
     DEV_UNKNOWN,
     GRAFT,
+    MOVED,
     NO_CONST,
     NUMBER,
     OTHER,
@@ -81,17 +82,21 @@ class CallsMixin:
         if type(func) is cst.Attribute:
             key = N.dotted(func)
             known = self.lookup(key, scope) if key is not None else None
-            if known is not None and (known.kind is Kind.MODULE or known.type_name == "<moved>"):
+            if known is not None and (known.kind is Kind.MODULE or known.type_name == MOVED):
                 return self.call_value(node, known, self.eval_args(node, scope), scope)
             return self.eval_method_call(node, func, scope)
         callee = self.eval(func, scope)
         args = self.eval_args(node, scope)
         return self.call_value(node, callee, args, scope)
 
-    def record_outgoing(self, q: str, args: list[tuple[cst.Arg, Value]]) -> None:
-        """Which arguments a call of an imported function passes placed (by position or
-        keyword): the callee's module learns that a parameter of it is placed."""
+    def record_outgoing(self, q: str, args: list[tuple[cst.Arg, Value]], scope: Scope) -> None:
+        """What a call of an imported function passes (by position or keyword): the
+        callee's module learns which of its parameters a call places (`outgoing`) and,
+        per call, whether each argument is placed, on the CPU or unknown (`fed`: a
+        helper that every call of the project feeds CPU data is data-side code)."""
         position = 0
+        kinds: dict[str, str] = {}
+        cpu_side = self.cpu_side_scope(scope)
         for arg, value in args:
             if arg.star:
                 return
@@ -100,12 +105,21 @@ class CallsMixin:
             else:
                 key = str(position)
                 position += 1
-            if (
-                value.kind in (Kind.TENSOR, Kind.MODULE)
-                and is_placed(value.device)
-                and not is_weak(value.device)
-            ):
+            kind = "host" if is_host_copy(arg.value) else passed_kind(value, cpu_side)
+            kinds[key] = kind
+            if kind == "placed":
                 self.outgoing.setdefault(q, set()).add(key)
+        calls = self.fed.setdefault(q, [])
+        # (a loop's body is walked until its facts settle: the same call again)
+        if len(calls) < MAX_FED_CALLS and kinds not in calls:
+            calls.append(kinds)
+
+    @staticmethod
+    def cpu_side_scope(scope: Scope) -> bool:
+        """Data-pipeline code (a dataset's methods, a collate function) only ever holds
+        CPU data: what it passes is CPU."""
+        caller = scope.func.name.value if scope.func is not None else ""
+        return (scope.cls is not None and scope.cls.cpu_side) or "collate" in caller
 
     def call_value(
         self, node: cst.Call, callee: Value, args: list[tuple[cst.Arg, Value]], scope: Scope
@@ -113,10 +127,10 @@ class CallsMixin:
         if self.asked:
             q = self.imports.qualify(node.func)
             if q is not None and q in self.asked:
-                self.record_outgoing(q, args)
+                self.record_outgoing(q, args, scope)
         if callee.kind is Kind.MODULE:
             return self.module_call(node, callee, args, scope)
-        if callee.type_name == "<moved>":
+        if callee.type_name == MOVED:
             # an object of unknown type moved in place: a module if it is named like one;
             # pipelines and wrappers (`pipe`, `engine`) move their inputs themselves
             if N.is_model_name(N.dotted(node.func) or ""):
@@ -178,7 +192,7 @@ class CallsMixin:
         if q in self.asked and type(node.func) is cst.Attribute:
             # `helpers.add_position(x)`: a function of another module of the project, of
             # which nothing is known but the arguments it is given here
-            self.record_outgoing(q, self.eval_args(node, scope))
+            self.record_outgoing(q, self.eval_args(node, scope), scope)
             return UNKNOWN
         return None
 
@@ -190,7 +204,7 @@ class CallsMixin:
         returns the module or device its summary names."""
         kind = fact.get("t")
         args = self.eval_args(node, scope)
-        self.record_outgoing(q, args)
+        self.record_outgoing(q, args, scope)
         self.forget_moved_args(fact, args, scope)
         if kind == "class":
             if not fact.get("module"):
@@ -408,7 +422,7 @@ class CallsMixin:
             last in ("DataParallel", "FullyShardedDataParallel")
             or self.keyword(node, "device_ids") is not None
         )
-        placed = inner.kind is Kind.MODULE or inner.type_name == "<moved>"
+        placed = inner.kind is Kind.MODULE or inner.type_name == MOVED
         return Value(
             Kind.MODULE, inner.device if placed else DEV_UNKNOWN, oid=inner.oid, moves_inputs=moves
         )
@@ -707,7 +721,9 @@ class CallsMixin:
                     site=weight_val.site,
                 )
             host = N.HOST_ARGUMENT_MODULES.get(last)
-            return Value(Kind.MODULE, DEV_ANY, oid=self.new_oid(), type_name=f"nn.{last}" if host else "")
+            return Value(
+                Kind.MODULE, DEV_ANY, oid=self.new_oid(), type_name=f"nn.{last}" if host else ""
+            )
         if last in ("ModuleList", "Sequential", "ModuleDict", "ParameterList", "ParameterDict"):
             return Value(
                 Kind.MODULE, self.container_device(args), oid=self.new_oid(), type_name=f"nn.{last}"
@@ -781,7 +797,11 @@ class CallsMixin:
             if bound is not None:
                 self.record_passed(info.methods["forward"], bound, scope, node)
         skipped = self.cpu_input_args(module, args)
-        host = N.HOST_ARGUMENT_MODULES.get(module.type_name[3:]) if module.type_name[:3] == "nn." else None
+        host = (
+            N.HOST_ARGUMENT_MODULES.get(module.type_name[3:])
+            if module.type_name[:3] == "nn."
+            else None
+        )
         if host is not None:
             # `self.ctc(log_probs, targets, input_lengths, target_lengths)`: CPU targets
             call_args = [a for a, _ in args]
@@ -1063,36 +1083,12 @@ class CallsMixin:
             self.call_sites.setdefault(id(func), set()).add(id(node))
             for pname in bound:
                 self.passing_sites.setdefault((id(func), pname), set()).add(id(node))
-        caller = scope.func.name.value if scope.func is not None else ""
-        cpu_side = (scope.cls is not None and scope.cls.cpu_side) or "collate" in caller
+        cpu_side = self.cpu_side_scope(scope)
         for pname, value in bound.items():
-            placed = (
-                value.kind in (Kind.TENSOR, Kind.MODULE)
-                and is_placed(value.device)
-                and not is_weak(value.device)
-                # a wrapper that moves its inputs itself (DDP with `device_ids`): a CPU
-                # input is what it expects
-                and not (value.kind is Kind.MODULE and value.moves_inputs)
-            )
-            if placed:
+            kind = passed_kind(value, cpu_side)
+            if kind == "placed":
                 self.placed_params.add((id(func), pname))
-            # a default standing in for an omitted argument is CPU only on the path that
-            # omits it: what the callers' callers pass is passed too
-            on_cpu = (
-                cpu_side
-                or (
-                    value.kind in (Kind.TENSOR, Kind.MODULE)
-                    and is_cpu(value.device)
-                    and not value.fills
-                )
-                # whatever it is, `x.cpu()` put it on the host (`waveform.cpu().float()`)
-                or (value.type_name == "<moved>" and is_cpu(value.device))
-                # a wrapper that moves its inputs takes them from the host
-                or (value.kind is Kind.MODULE and value.moves_inputs)
-            )
-            self.passed.setdefault((id(func), pname), set()).add(
-                "placed" if placed else "cpu" if on_cpu else "other"
-            )
+            self.passed.setdefault((id(func), pname), set()).add(kind)
 
     def call_scope(
         self,
@@ -1198,6 +1194,45 @@ class CallsMixin:
         except TypeError:
             return None
         return key
+
+
+# calls of one imported function a module's summary keeps (`fed`): enough to see
+# whether a helper is fed CPU data everywhere, bounded for generated code
+MAX_FED_CALLS = 64
+
+
+def passed_kind(value: Value, cpu_side: bool) -> str:
+    """What a call passes a parameter: `"placed"` (a tensor or module on an accelerator),
+    `"host"` (data that is on the host by design: anything data-pipeline code passes, a
+    `.cpu()` copy, a module that moves its inputs itself), `"cpu"` (a tensor or module
+    that merely happens to be on the CPU: an example's `torch.ones(3)`) or `"other"`
+    (unknown, or not a tensor)."""
+    if (
+        value.kind in (Kind.TENSOR, Kind.MODULE)
+        and is_placed(value.device)
+        and not is_weak(value.device)
+        # a wrapper that moves its inputs itself (DDP with `device_ids`): a CPU input is
+        # what it expects
+        and not (value.kind is Kind.MODULE and value.moves_inputs)
+    ):
+        return "placed"
+    if (
+        cpu_side
+        # whatever it is, `x.cpu()` put it on the host (`waveform.cpu().float()`)
+        or (value.type_name == MOVED and is_cpu(value.device))
+        # a wrapper that moves its inputs takes them from the host
+        or (value.kind is Kind.MODULE and value.moves_inputs)
+    ):
+        return "host"
+    # a default standing in for an omitted argument is CPU only on the path that omits
+    # it: what the callers' callers pass is passed too
+    if value.kind in (Kind.TENSOR, Kind.MODULE) and is_cpu(value.device) and not value.fills:
+        return "cpu"
+    return "other"
+
+
+# what counts as CPU data among what a same-file call passes
+ON_HOST = frozenset({"cpu", "host"})
 
 
 def _made_no_objects(inner: Scope, bound: dict[str, Value], self_value: Optional[Value]) -> bool:
@@ -1335,6 +1370,51 @@ def is_cpu_copy(node: Optional[cst.BaseExpression]) -> bool:
     if node.func.attr.value == "cpu":
         return True
     return node.func.attr.value == "state_dict" and is_cpu_copy(node.func.value)
+
+
+# tensor methods whose result is on the receiver's device (a `.cpu()` copy stays one)
+_KEEPS_DEVICE = frozenset(
+    {
+        "float",
+        "double",
+        "half",
+        "long",
+        "int",
+        "detach",
+        "clone",
+        "contiguous",
+        "squeeze",
+        "unsqueeze",
+        "view",
+        "reshape",
+        "permute",
+        "transpose",
+        "flatten",
+        "clamp",
+        "mul",
+        "add",
+    }
+)
+
+
+def is_host_copy(node: cst.BaseExpression) -> bool:
+    """`scores.cpu()[0]`, `out.detach().cpu().float()`: a copy made on the host right
+    where it is passed, whatever the tensor was."""
+    while True:
+        if isinstance(node, cst.Subscript):
+            node = node.value
+        elif (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in _KEEPS_DEVICE
+        ):
+            node = node.func.value
+        else:
+            return is_cpu_copy(node) and not (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value == "state_dict"
+            )
 
 
 def holds_no_device_tensor(value: Value) -> bool:

@@ -62,9 +62,7 @@ DEFAULT_DEVICE_FACTORIES = frozenset(
 # what placing something explicitly looks like in a file's text (`x.type_as(y)` and
 # `x.new_zeros(...)` are not: they follow a partner that is on the default device too,
 # and are as much about its dtype)
-_PLACES = re.compile(
-    r"\bdevice\s*=|\.device\b|\.(?:to|cuda|cpu)\s*\(|\bget_device\b|\bdevice\s*\("
-)
+_PLACES = re.compile(r"\bdevice\s*=|\.device\b|\.(?:to|cuda|cpu)\s*\(|\bget_device\b|\bdevice\s*\(")
 
 
 # `torch.from_numpy(a).to(x.device)`: a NumPy array comes in on the CPU whatever the

@@ -34,6 +34,7 @@ from devlint.engine.values import (
     ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    MOVED,
     NO_CONST,
     NUMBER,
     OTHER,
@@ -296,7 +297,7 @@ class ExpressionsMixin:
             return UNKNOWN
         if base.kind is Kind.MODULE:
             return Value(Kind.MODULE, base.device)
-        if base.type_name == "<moved>" and is_cpu(base.device):
+        if base.type_name == MOVED and is_cpu(base.device):
             return base  # a slice of what `.cpu()` returned is on the host too
         if base.kind is Kind.LOADER and base.elem is not None:
             return base.elem

@@ -31,7 +31,7 @@ from typing import Callable, Optional, Sequence, Union
 import libcst as cst
 
 from devlint.engine import names as N
-from devlint.engine.calls import SAVED, CallsMixin
+from devlint.engine.calls import ON_HOST, SAVED, CallsMixin
 from devlint.engine.default_device import DEFAULT_DEVICE, follows_default, places_nothing
 from devlint.engine.expressions import ExpressionsMixin
 from devlint.engine.facts import (
@@ -180,15 +180,27 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # what other modules pass this module's functions: function -> parameter -> the
         # module that passes it a placed tensor (`devlint.project`, "@callers:" facts)
         self.callers: dict[str, dict[str, str]] = {
-            name[len(CALLERS) :]: fact["params"]
+            name[len(CALLERS) :]: fact.get("params", {})
             for name, fact in self.project.items()
             if name.startswith(CALLERS)
+        }
+        # ... and what every call of the project passes a parameter (placed, CPU,
+        # other): function -> parameter -> kinds, for the helpers listed in `open`
+        self.callers_fed: dict[str, dict[str, list[str]]] = {
+            name[len(CALLERS) :]: fact["fed"]
+            for name, fact in self.project.items()
+            if name.startswith(CALLERS) and "fed" in fact
         }
         # what this module's analysis could not decide: function -> parameters whose
         # placed argument would make a finding; imported name -> the arguments a call
         # here passes it placed (positions and keywords)
         self.conditional: dict[str, set[str]] = {}
+        # function -> parameters a finding is kept on because no call here shows them fed
+        # CPU data (calls elsewhere in the project may: `devlint.project`)
+        self.open_params: dict[str, set[str]] = {}
         self.outgoing: dict[str, set[str]] = {}
+        # imported name -> per call, what it passes each argument (`calls.passed_kind`)
+        self.fed: dict[str, list[dict[str, str]]] = {}
         self.asked: set[str] = set()
         self._import_heads = {q.split(".", 1)[0] for q in self.imports.aliases.values()}
         self._import_heads.update(q.split(".", 1)[0] for q in self.imports.stars)
@@ -704,8 +716,20 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                     continue
             if evidence is not None and evidence[0] < 0:
                 # a factory meeting a parameter: unless every call in this file passes it
-                # a CPU model or tensor (a script's `select_action(policy, obs)`)
-                if self.passed.get((-evidence[0], evidence[1])) != {"cpu"}:
+                # a CPU model or tensor (a script's `select_action(policy, obs)`), or, for
+                # a module-level function no call here feeds CPU data, every call of the
+                # project (a dataset module's `masks_to_boxes(masks)`)
+                fname, pname = by_id.get(-evidence[0]), evidence[1]
+                here = self.passed.get((-evidence[0], pname), set())
+                if not here or here - ON_HOST:
+                    if fname is not None and not here:
+                        # calls in other modules count only where they pass data that is
+                        # on the host by design (data-pipeline code, `.cpu()` copies): an
+                        # example's `torch.ones(3)` says nothing of how it is used
+                        self.open_params.setdefault(fname, set()).add(pname)
+                        elsewhere = set(self.callers_fed.get(fname, {}).get(pname, ()))
+                        if elsewhere == {"host"}:
+                            continue
                     target.append(fact)
             elif self.placed_seen and (evidence is None or evidence in self.placed_params):
                 target.append(fact)

@@ -21,6 +21,7 @@ from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    MOVED,
     OTHER,
     UNKNOWN,
     Kind,
@@ -90,7 +91,7 @@ class MethodsMixin:
             return OTHER
         if receiver.kind is Kind.TENSOR:
             return self.tensor_method(node, name, receiver, func, scope)
-        if receiver.kind is Kind.MODULE or receiver.type_name == "<moved>":
+        if receiver.kind is Kind.MODULE or receiver.type_name == MOVED:
             args = self.eval_args(node, scope)
             if name in ("forward", "__call__"):
                 return self.module_call(node, receiver, args, scope)

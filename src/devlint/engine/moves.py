@@ -19,6 +19,7 @@ from devlint.engine.scope import (
 from devlint.engine.values import (
     DEV_CPU,
     GRAFT,
+    MOVED,
     Device,
     Kind,
     Origin,
@@ -157,7 +158,7 @@ class MovesMixin:
                 scope.env[key] = moved
             return moved
         # unknown receiver: a statement `.to(device)` is the in-place idiom of modules
-        moved = Value(Kind.UNKNOWN, target, type_name="<moved>", oid=receiver.oid)
+        moved = Value(Kind.UNKNOWN, target, type_name=MOVED, oid=receiver.oid)
         if statement is not None and key is not None:
             scope.env[key] = moved
         return moved

@@ -341,6 +341,10 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
         name: {"params": _param_names(visitor.functions[name], False), "placed": sorted(params)}
         for name, params in sorted(visitor.conditional.items())
     }
+    open_params = {
+        name: {"params": _param_names(visitor.functions[name], False), "open": sorted(params)}
+        for name, params in sorted(visitor.open_params.items())
+    }
     return {
         "v": SUMMARY_VERSION,
         "classes": classes,
@@ -351,6 +355,15 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
         "all": all_names,
         "conditional": conditional,
         "calls": {q: sorted(keys) for q, keys in sorted(visitor.outgoing.items())},
+        "open": open_params,
+        # library code, a script or a program (`devlint.roles`): what its calls' CPU
+        # arguments say about the helpers it calls (`devlint.project.callers_of`)
+        "role": "library"
+        if visitor.open_world
+        else "program"
+        if visitor.self_contained
+        else "script",
+        "fed": {q: calls for q, calls in sorted(visitor.fed.items())},
     }
 
 

@@ -244,11 +244,21 @@ def tensor(device: Device, **kw: object) -> Value:
     return Value(Kind.TENSOR, device, **kw)
 
 
+# the type name of an object of unknown type moved by `.to()`/`.cpu()`/`.cuda()`
+MOVED = "<moved>"
+
+
 def join_values(a: Value, b: Value) -> Value:
     """The value a name holds after two paths meet."""
     if a == b:
         return a
     if a.kind is not b.kind:
+        moved = a if a.type_name == MOVED else b if b.type_name == MOVED else None
+        if moved is not None and (a if moved is b else b).kind is Kind.TENSOR:
+            # `.cpu()` of an object of unknown type on one path, a tensor on the other
+            # (`output = model(x).cpu()` / `output = torch.from_numpy(y)`): some object
+            # moved, where the two devices say
+            return Value(Kind.UNKNOWN, join_devices(a.device, b.device), type_name=MOVED)
         if a.kind is Kind.UNKNOWN or b.kind is Kind.UNKNOWN:
             return UNKNOWN
         # tensor vs. batch of unknown shape: keep the device, lose the kind
