@@ -359,3 +359,56 @@ def test_test_suites_and_unused_helpers_do_not_make_a_helper_data_side(tmp_path:
     assert ("kit/geometry.py", 5, "DL005") in found
     assert ("kit/geometry.py", 10, "DL005") in found
     assert ("kit/geometry.py", 14, "DL005") in found
+
+
+_PIPELINE = (
+    "import torch\n\n\n"
+    "class Scorer:\n"
+    "    def __init__(self, model):\n"
+    "        self.model = model\n\n"
+    "    def embed(self, t: torch.Tensor):\n"
+    "        return t[:, None] * torch.arange(4, dtype=torch.float32)\n\n"
+    "    def __call__(self, x):\n"
+    "        return self.model(x)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "other", "kept"),
+    [
+        # a script module nothing imports; another file names it only in a docstring
+        ("examples/scorer.py", '"""load_pipeline("scorer") then s.embed(t)"""\n', False),
+        # another script imports it and calls the method
+        (
+            "examples/scorer.py",
+            "from scorer import Scorer\n\nScorer(None).embed(t)\n",
+            True,
+        ),
+        (
+            "examples/scorer.py",
+            "from . import (\n    scorer,\n)\n\nscorer.Scorer(None).embed(t)\n",
+            True,
+        ),
+        # library code: a public method is called from outside the project
+        ("kit/scorer.py", "", True),
+    ],
+)
+def test_a_script_helper_that_nothing_calls_is_dead_code(
+    tmp_path: Path, where: str, other: str, kept: bool
+) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": "",
+            "kit/__init__.py": "",
+            where: _PIPELINE,
+            "examples/run.py": other,
+        },
+    )
+    found = [f[:3] for f in _found(runner.run(_jobs(root), ALL_RULES, workers=1))]
+    assert ((where, 9, "DL005") in found) is kept, found
+    role = "library" if where.startswith("kit") else "script"
+    collect: dict = {}
+    path = root / where
+    check_source(path.read_bytes(), str(path), ALL_RULES, role=role, collect=collect)
+    assert collect["summary"]["unused"] == ([] if role == "library" else ["embed"])

@@ -171,9 +171,7 @@ class _Remap:
         end_line, end_col = back(finding.end_line, finding.end_col)
         if (end_line, end_col) < (line, col):
             end_line, end_col = line, col
-        return dataclasses.replace(
-            finding, line=line, col=col, end_line=end_line, end_col=end_col
-        )
+        return dataclasses.replace(finding, line=line, col=col, end_line=end_line, end_col=end_col)
 
 
 def parses(text: str) -> bool:
@@ -413,7 +411,10 @@ def fix_notebook(
 
 
 def _fix_cells(
-    nb: Any, cells: Sequence[tuple[int, str]], found: Sequence[Finding], unsafe: bool,
+    nb: Any,
+    cells: Sequence[tuple[int, str]],
+    found: Sequence[Finding],
+    unsafe: bool,
     result: FixResult,
 ) -> bool:
     """Apply, cell by cell, the fixes of `found` (program coordinates) to the cells that
@@ -444,7 +445,9 @@ def _fix_cells(
         candidate = "".join(program[: first - 1]) + fixed + "".join(program[end:])
         if not _notebook_parses(candidate, first, fixed):
             continue
-        nb.set_cell_lines(cell, fixed[:-1].split("\n") if fixed.endswith("\n") else fixed.split("\n"))
+        nb.set_cell_lines(
+            cell, fixed[:-1].split("\n") if fixed.endswith("\n") else fixed.split("\n")
+        )
         result.applied.extend(applied)
         changed = True
     return changed

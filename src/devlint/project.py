@@ -28,6 +28,7 @@ from typing import Any, Callable, Optional, TypeVar
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 CALLERS = "@callers:"  # as `engine.summary.CALLERS` (not imported: a warm run loads no engine)
 DEFAULT_DEVICE = "@default-device"  # as `engine.default_device.DEFAULT_DEVICE`
+UNCALLED = "@uncalled"  # as `engine.summary.UNCALLED`
 # a call (not in a comment, not a `def`) of `torch.set_default_device(<not the CPU>)` or
 # `torch.set_default_tensor_type(<a CUDA type>)`
 _SETS_DEFAULT_DEVICE = re.compile(
@@ -173,7 +174,41 @@ class Project:
             setter = self.default_device_setter(identify(path).top)
             if setter is not None:
                 found[DEFAULT_DEVICE] = {"set_in": setter}
+        uncalled = self.uncalled(path)
+        if uncalled:
+            found[UNCALLED] = {"names": uncalled}
         return encode_facts(found)
+
+    def uncalled(self, path: str) -> list[str]:
+        """The helpers of script module `path` that nothing calls: its summary's `unused`
+        (functions and methods its own code never names again) that no other module of
+        the project names along with the module (`from datasets import prep` then
+        `prep(...)`).  Dead code in a closed world: nothing can hand their parameters
+        an accelerator tensor (a copied pipeline method no pipeline step calls)."""
+        summary = self.summary(path) or {}
+        names = summary.get("unused") or []
+        if not names or summary.get("role") != "script":
+            return []
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem == "__init__":
+            return []
+        top = identify(path).top
+        word = re.escape(stem.encode())
+        # `import stem`, `from pkg.stem import f`, `from pkg import stem` (a docstring
+        # naming the module for a dynamic loader does not import what it calls)
+        imports = re.compile(
+            rb"^[ \t]*(?:import[ \t][^\n]*\b" + word + rb"\b"
+            rb"|from[ \t]+[\w.]*\b" + word + rb"\b"
+            rb"|from[ \t]+[\w.]+[ \t]+import[ \t][^\n]*\b" + word + rb"\b"
+            rb"|from[ \t]+[\w.]+[ \t]+import[ \t]*\([^)]*\b" + word + rb"\b)",
+            re.MULTILINE,
+        )
+        importers = [
+            data
+            for other, data in self._project_texts(top)
+            if other != path and stem.encode() in data and imports.search(data)
+        ]
+        return [n for n in names if not any(n.encode() in data for data in importers)]
 
     def default_device_setter(self, top: str) -> Optional[str]:
         """The first file of the project (by path, relative to its root) that makes an

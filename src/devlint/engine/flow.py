@@ -52,7 +52,7 @@ from devlint.engine.scope import (
     LoopInfo,
     Scope,
 )
-from devlint.engine.summary import CALLERS, decode_facts, summarise
+from devlint.engine.summary import CALLERS, UNCALLED, decode_facts, summarise
 from devlint.engine.syntax import (
     SETUP_HOOKS,
     UNCONDITIONAL_SKIPS,
@@ -198,6 +198,11 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # function -> parameters a finding is kept on because no call here shows them fed
         # CPU data (calls elsewhere in the project may: `devlint.project`)
         self.open_params: dict[str, set[str]] = {}
+        # helpers of a script module with such findings that its code never names again
+        # (`summary["unused"]`), and those the project never calls either
+        self.unused_helpers: set[str] = set()
+        self.uncalled: set[str] = set(self.project.get(UNCALLED, {}).get("names", ()))
+        self._identifiers: Optional[dict[str, int]] = None
         self.outgoing: dict[str, set[str]] = {}
         # imported name -> per call, what it passes each argument (`calls.passed_kind`)
         self.fed: dict[str, list[dict[str, str]]] = {}
@@ -721,6 +726,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 # project (a dataset module's `masks_to_boxes(masks)`)
                 fname, pname = by_id.get(-evidence[0]), evidence[1]
                 here = self.passed.get((-evidence[0], pname), set())
+                if not here and self.is_unused_helper(-evidence[0]):
+                    continue
                 if not here or here - ON_HOST:
                     if fname is not None and not here:
                         # calls in other modules count only where they pass data that is
@@ -743,6 +750,39 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 else:
                     said = f"`{caller}` calls `{fname}` with `{pname}` on an accelerator"
                     target.append(replace(fact, contract=said))  # type: ignore[type-var]
+
+    def is_unused_helper(self, func_id: int) -> bool:
+        """A function or method of a script module that the module never names again
+        (not called, not passed, not exported) and that the project never calls
+        (`devlint.project.uncalled`): nothing hands its parameters a tensor.  Library
+        code is public (open world); a program's helpers need a placing call anyway."""
+        if self.open_world or self.self_contained:
+            return False
+        name = self.def_names().get(func_id)
+        if name is None or name.startswith("__") or name == "forward":
+            return False  # called by Python or by `nn.Module.__call__`
+        if self.identifiers().get(name, 0) != 1:
+            return False
+        self.unused_helpers.add(name)
+        return name in self.uncalled
+
+    def def_names(self) -> dict[int, str]:
+        """The module's functions and its classes' methods, by node id."""
+        out = {id(f): name for name, f in self.functions.items()}
+        for info in self.classes.values():
+            out.update({id(m): name for name, m in info.methods.items()})
+        return out
+
+    def identifiers(self) -> dict[str, int]:
+        """How often each identifier occurs in the module's code (names, attributes, the
+        names of definitions; not strings or comments)."""
+        if self._identifiers is None:
+            counts: dict[str, int] = {}
+            for node in walk(self.module):
+                if type(node) is cst.Name:
+                    counts[node.value] = counts.get(node.value, 0) + 1
+            self._identifiers = counts
+        return self._identifiers
 
     def drop_cpu_payload_loads(self) -> None:
         """A load of a path (an attribute, a call or a literal: not a bare name, which

@@ -49,6 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
 SUMMARY_VERSION = 1
 # the key prefix of the facts that say which importers place a function's parameters
 CALLERS = "@callers:"
+# the key of the fact that names a script module's helpers nothing calls
+UNCALLED = "@uncalled"
 # calls in `__init__` that move the module itself: where it lives depends on the caller
 _SELF_MOVES = frozenset({"to", "cuda", "xpu", "mps", "npu", "to_empty"})
 
@@ -356,6 +358,9 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
         "conditional": conditional,
         "calls": {q: sorted(keys) for q, keys in sorted(visitor.outgoing.items())},
         "open": open_params,
+        # helpers with findings that only a caller could make real, named nowhere else
+        # in the module (the project may still call them: `devlint.project.uncalled`)
+        "unused": sorted(visitor.unused_helpers),
         # library code, a script or a program (`devlint.roles`): what its calls' CPU
         # arguments say about the helpers it calls (`devlint.project.callers_of`)
         "role": "library"

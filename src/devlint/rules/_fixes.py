@@ -108,9 +108,7 @@ def method_call(
 def positional(*values: cst.BaseExpression) -> list[cst.Arg]:
     """Positional arguments, separated by `, `."""
     args = [cst.Arg(value=v) for v in values]
-    return [a.with_changes(comma=cst.Comma(whitespace_after=_SPACE)) for a in args[:-1]] + args[
-        -1:
-    ]
+    return [a.with_changes(comma=cst.Comma(whitespace_after=_SPACE)) for a in args[:-1]] + args[-1:]
 
 
 def assignment(target: cst.BaseAssignTargetExpression, value: cst.BaseExpression) -> cst.Assign:
@@ -181,9 +179,7 @@ def is_atom(node: cst.CSTNode) -> bool:
     return isinstance(node, (cst.Name, cst.Attribute, cst.Subscript, cst.Call))
 
 
-def replace(
-    applicability: str, title: str, node: cst.CSTNode, replacement: cst.CSTNode
-) -> Fix:
+def replace(applicability: str, title: str, node: cst.CSTNode, replacement: cst.CSTNode) -> Fix:
     """A fix that replaces one node with another."""
     return Fix(applicability, title, (Edit(node, replacement),))
 
@@ -278,7 +274,8 @@ def _float_literals(call: cst.Call) -> bool:
     """`torch.Tensor([1.0, 2.5])`: data that `torch.tensor` makes in the default dtype too."""
     value = call.args[0].value
     return type(value) in (cst.List, cst.Tuple) and all(
-        type(e.value) is cst.Float for e in value.elements  # type: ignore[attr-defined]
+        type(e.value) is cst.Float
+        for e in value.elements  # type: ignore[attr-defined]
     )
 
 

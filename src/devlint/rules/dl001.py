@@ -28,8 +28,8 @@ class ModuleInputDeviceMismatch(Rule):
         f"{SAME_DEVICE_ERROR} on any machine with a GPU, even though it runs on a laptop."
     )
     fix = "Move the input to the module's device (`x = x.to(device)`), or move the module."
-    fix_summary = 'move the input at the call: `model(x.to(device))`'
-    fix_applicability = 'unsafe'
+    fix_summary = "move the input at the call: `model(x.to(device))`"
+    fix_applicability = "unsafe"
     bad = (
         "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
         "model = Net().to(device)\n"

@@ -40,7 +40,7 @@ class HardcodedAccelerator(Rule):
         f"`{_DEVICE_VAR}`; inside helpers, use the input's device (`x.device`)."
     )
     fix_summary = 'a literal accelerator gets a CPU fallback: `("cuda" if torch.cuda.is_available() else "cpu")`; `x.cuda()` becomes `x.to("cuda" if torch.cuda.is_available() else "cpu")`'
-    fix_applicability = 'unsafe'
+    fix_applicability = "unsafe"
     bad = "model = Net().cuda()\nx = torch.randn(4, 10, device='cuda')\n"
     good = f"{_DEVICE_VAR}\nmodel = Net().to(device)\nx = torch.randn(4, 10, device=device)\n"
 

@@ -36,7 +36,7 @@ class BatchNotMovedInLoop(Rule):
     )
     fix = "Move every element at the top of the loop body: `x, y = x.to(device), y.to(device)`."
     fix_summary = 'insert `x = x.to(device)` (or `batch["k"] = batch["k"].to(device)`) at the top of the loop body'
-    fix_applicability = 'unsafe'
+    fix_applicability = "unsafe"
     bad = (
         "model = nn.Linear(10, 2).to(device)\n"
         "criterion = nn.CrossEntropyLoss()\n"

@@ -29,7 +29,7 @@ class DiscardedTensorMove(Rule):
         "`pack_padded_sequence`): nothing breaks there."
     )
     fix = "Assign the result: `x = x.to(device)`."
-    fix_summary = '`x.to(d)` becomes `x = x.to(d)`'
+    fix_summary = "`x.to(d)` becomes `x = x.to(d)`"
     fix_applicability = (
         "safe for names (locals, parameters, and loop variables the loop body reads after the "
         "move), unsafe for attributes and subscripts; none for other loop variables, for "

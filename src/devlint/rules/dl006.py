@@ -27,7 +27,7 @@ class TensorAttributeNotRegistered(Rule):
         "(or make it an `nn.Parameter`), or move it at the use site (`self.mask.to(x.device)`)."
     )
     fix_summary = '`self.x = t` becomes `self.register_buffer("x", t, persistent=False)`'
-    fix_applicability = 'unsafe'
+    fix_applicability = "unsafe"
     bad = (
         "class Net(nn.Module):\n"
         "    def __init__(self):\n"

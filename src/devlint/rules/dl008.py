@@ -24,7 +24,7 @@ class LoadWithoutMapLocation(Rule):
     )
     fix = "Say where tensors go: `torch.load(path, map_location=device)` (or `map_location='cpu'`)."
     fix_summary = 'add `map_location=` (the file\'s device variable, else `"cpu"`)'
-    fix_applicability = 'unsafe'
+    fix_applicability = "unsafe"
     bad = "state = torch.load('model.pt')\n"
     good = "state = torch.load('model.pt', map_location=device)\n"
     # issue 13: an audit of its findings on real code (benchmarks/audit.md) found 19 of 30

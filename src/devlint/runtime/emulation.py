@@ -542,8 +542,10 @@ def _operands(func, args, kwargs):
             continue
         if arg.name in HOST_ARGUMENTS and type(v) is not EmulatedTensor:
             continue  # CPU lengths and batch sizes are what every build expects
-        if arg.name in CTC_HOST_ARGUMENTS and type(v) is not EmulatedTensor and "ctc" in str(
-            func._schema.name
+        if (
+            arg.name in CTC_HOST_ARGUMENTS
+            and type(v) is not EmulatedTensor
+            and "ctc" in str(func._schema.name)
         ):
             continue
         if isinstance(v, Tensor):
@@ -959,6 +961,7 @@ def _legacy_cpu_name(orig: Any) -> str:
 
 # lazy modules' parameters and buffers before their first call
 _UNINITIALIZED = nn.parameter.UninitializedTensorMixin
+
 
 def _materialize(orig: Any) -> Any:
     """`UninitializedParameter.materialize` for a lazy parameter moved to the emulated
