@@ -309,7 +309,10 @@ def test_buffers_met_while_the_module_is_built_are_on_the_cpu() -> None:
     assert _found(src) == [("DL005", 10)]
 
 
-def test_a_module_handed_to_init_may_already_be_placed() -> None:
+def test_a_module_handed_to_init_is_probed_while_it_is_built() -> None:
+    """Models are built, then moved: a module the caller hands to a constructor is on the
+    CPU while the constructor (or a method it calls, however deep) probes its output
+    shape.  The same probe in a method that runs on the moved module still fires."""
     src = """\
         import torch
         from torch import nn
@@ -321,9 +324,19 @@ def test_a_module_handed_to_init_may_already_be_placed() -> None:
                 self.dims = self.probe(size)
             def probe(self, size):
                 own = self.own(torch.zeros(1, 3, size, size))
-                return self.backbone(torch.zeros(1, 3, size, size)).shape[-1] + own.shape[-1]
+                return self.feature_size(size) + own.shape[-1]
+            def feature_size(self, size):
+                return self.backbone(torch.zeros(1, 3, size, size)).shape[-1]
+            def resize(self, size):
+                return self.backbone(torch.zeros(1, 3, size, size)).shape[-1]
         """
-    assert _found(src) == [("DL005", 11)]
+    assert _found(src) == [("DL005", 15)]
+    # a caller that hands in a backbone it already moved: the probe meets GPU weights
+    placed = src + """\
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        model = PatchEmbedding(32, nn.Conv2d(3, 8, 4, stride=4).to(device))
+        """
+    assert _found(placed) == [("DL005", 13), ("DL005", 15)]
 
 
 def test_a_public_method_only_given_host_copies_is_their_helper() -> None:

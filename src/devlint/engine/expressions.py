@@ -620,16 +620,16 @@ class ExpressionsMixin:
             cause = Cause.OTHER
         weak = is_weak(pval.device)
         needs_placement = weak and cause not in (Cause.FACTORY, Cause.PLAIN_ATTR)
-        if (
-            cause is Cause.FACTORY
-            and pval.device == sym("self")
-            and self.builds_module(scope)
-            and not self.given_to_init(scope, pnode)
-        ):
+        handed_in = None
+        if cause is Cause.FACTORY and pval.device == sym("self") and self.builds_module(scope):
             # while `__init__` builds the module, its buffers and layers are on the CPU
             # (`self.register_buffer("mask", ...)` then `torch.arange(n) & self.mask`); a
-            # module the caller handed in (`backbone`) may already be anywhere
-            return
+            # module the caller hands in (`backbone`) is where the caller built it:
+            # models are built, then moved, so only a call here that hands in a placed
+            # module makes the probe `self.backbone(torch.zeros(1, *size))` fail
+            handed_in = self.given_to_init(scope, pnode)
+            if handed_in is None:
+                return
         if (
             cause is Cause.FACTORY
             and weak
@@ -673,7 +673,10 @@ class ExpressionsMixin:
             # first meeting has been reported
             return
         evidence = None
-        if cause is Cause.FACTORY and weak and self.self_contained:
+        if handed_in is not None:
+            needs_placement = True
+            evidence = handed_in
+        elif cause is Cause.FACTORY and weak and self.self_contained:
             # a program, a test module or a notebook: every caller is in sight, so a
             # parameter is on an accelerator only if a call here passes it one (or, with
             # no single parameter to follow, if the file places anything at all)
@@ -723,31 +726,30 @@ class ExpressionsMixin:
             self._seen.add(root)
 
     @staticmethod
-    def given_to_init(scope: Scope, node: cst.CSTNode) -> bool:
-        """`node` is `self.x` (or a call of it) and `__init__` sets `self.x` to one of its
-        parameters (`self.backbone = backbone or nn.Conv2d(...)`; not a layer built from
-        one, `nn.Linear(8, width)`, which is new and on the CPU)."""
+    def given_to_init(scope: Scope, node: cst.CSTNode) -> Optional[tuple[int, str]]:
+        """When `node` is `self.x` (or a call of it) and `__init__` sets `self.x` to one of
+        its parameters (`self.backbone = backbone or nn.Conv2d(...)`; not a layer built
+        from one, `nn.Linear(8, width)`, which is new and on the CPU): the constructor
+        and that parameter, as `record_passed` keys what calls pass it."""
         while type(node) is cst.Call:
             node = node.func
         if scope.cls is None or type(node) is not cst.Attribute:
-            return False
+            return None
         if type(node.value) is not cst.Name or node.value.value != "self":
-            return False
+            return None
         init = scope.cls.methods.get("__init__")
         if init is None:
-            return False
+            return None
         params = {p.name.value for p in all_params(init)}
         for stmt in walk(init):
             if type(stmt) is not cst.Assign or len(stmt.targets) != 1:
                 continue
             target = stmt.targets[0].target
-            if (
-                type(target) is cst.Attribute
-                and target.attr.value == node.attr.value
-                and held_arguments(stmt.value, params)
-            ):
-                return True
-        return False
+            if type(target) is cst.Attribute and target.attr.value == node.attr.value:
+                held = held_arguments(stmt.value, params)
+                if held:
+                    return id(init), sorted(held)[0]
+        return None
 
     def builds_module(self, scope: Scope) -> bool:
         """`scope` is a module's `__init__` or a method it calls: the module is being

@@ -333,11 +333,21 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # module classes whose forward needs some inputs on the CPU (`ClassInfo.cpu_inputs`)
         self.packing_classes = [c for c in self.classes.values() if c.cpu_inputs]
         # methods that constructors call: they run while the module is still on the CPU
+        # (and the methods of the same class that those call: `append` ->
+        # `get_output_shape`), except `forward`, which runs on the moved module
         self.called_in_init: set[str] = set()
         for info in self.classes.values():
             init = info.methods.get("__init__")
             if info.is_module and init is not None:
-                self.called_in_init |= called_method_names(init)
+                reached = called_method_names(init)
+                todo = [n for n in reached if n in info.methods]
+                while todo:
+                    method = info.methods[todo.pop()]
+                    for name in called_method_names(method) - reached:
+                        reached.add(name)
+                        if name in info.methods:
+                            todo.append(name)
+                self.called_in_init |= reached - {"forward", "__call__"}
 
     def _is_cpu_side_class(self, info: ClassInfo, seen: set[str]) -> bool:
         """Datasets, samplers, loaders and transforms run in the data pipeline, on the CPU;
