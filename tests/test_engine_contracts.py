@@ -189,3 +189,26 @@ def test_library_modules_and_the_models_objects_keep_may_be_moved() -> None:
     assert "callers may move the module to an accelerator" in messages[11]
     assert "callers may construct `Runner` with `model` on an accelerator" in messages[19]
     assert _found(src, "script") == [("DL005", 13)]  # a factory meeting the module, as before
+
+
+def test_a_script_helper_that_reads_a_parameter_into_numpy_is_written_for_cpu_data() -> None:
+    """`.numpy()` on the parameter's data as it is (no `.cpu()`): the helper expects host
+    data, so a CPU factory meeting that parameter is no finding in a script's helper
+    module.  A call here that passes a placed tensor, a helper without the `.numpy()`,
+    and library code (public: its callers may pass anything) keep the finding."""
+    src = """\
+        import torch
+        import torch.nn.functional as F
+
+        def energy(waveform: torch.Tensor):
+            basis = torch.ones(4, 1, 4)
+            frames = F.conv1d(waveform[None, None], basis)
+            return frames.norm(dim=1).squeeze(0).numpy()
+
+        def weights(waveform: torch.Tensor):
+            return waveform * torch.hann_window(waveform.shape[-1])
+        """
+    assert _found(src) == [("DL005", 10)]
+    assert sorted(_found(src, role="library")) == [("DL005", 5), ("DL005", 10), ("DL007", 7)]
+    placed = src + "\n        energy(torch.zeros(64, device='cuda'))\n"
+    assert ("DL005", 5) in _found(placed)

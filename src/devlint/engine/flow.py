@@ -198,6 +198,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # function -> parameters a finding is kept on because no call here shows them fed
         # CPU data (calls elsewhere in the project may: `devlint.project`)
         self.open_params: dict[str, set[str]] = {}
+        # (function id, parameter): the function calls `.numpy()` on that parameter's data
+        # as it is (`methods.tensor_method`)
+        self.numpy_params: set[tuple[int, str]] = set()
         # helpers of a script module with such findings that its code never names again
         # (`summary["unused"]`), and those the project never calls either
         self.unused_helpers: set[str] = set()
@@ -737,6 +740,15 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 fname, pname = by_id.get(-evidence[0]), evidence[1]
                 here = self.passed.get((-evidence[0], pname), set())
                 if not here and self.is_unused_helper(-evidence[0]):
+                    continue
+                if (
+                    not self.open_world
+                    and "placed" not in here
+                    and (-evidence[0], pname) in self.numpy_params
+                ):
+                    # a script's helper that reads the parameter's data into NumPy as it
+                    # is was written for CPU data: no call here says otherwise, and one
+                    # that did would meet the `.numpy()` (DL007) as well
                     continue
                 if not here or here - ON_HOST:
                     if fname is not None and not here:

@@ -250,6 +250,16 @@ class MethodsMixin:
         args = self.eval_args(node, scope)
         if name == "numpy":
             force = self.keyword(node, "force")
+            atoms = list(receiver.device)
+            if (
+                force is None
+                and scope.func is not None
+                and len(atoms) == 1
+                and atoms[0].startswith("sym:param:")
+            ):
+                # the function reads that parameter's data into NumPy without a copy to
+                # the host: it is written for CPU data (`extract_energy(waveform)`)
+                self.numpy_params.add((id(scope.func), atoms[0][len("sym:param:") :]))
             if (
                 force is None
                 and scope.report
