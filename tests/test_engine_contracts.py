@@ -212,3 +212,37 @@ def test_a_script_helper_that_reads_a_parameter_into_numpy_is_written_for_cpu_da
     assert sorted(_found(src, role="library")) == [("DL005", 5), ("DL005", 10), ("DL007", 7)]
     placed = src + "\n        energy(torch.zeros(64, device='cuda'))\n"
     assert ("DL005", 5) in _found(placed)
+
+
+def test_a_private_helper_no_call_here_binds_is_no_library_contract() -> None:
+    """A private layer reached only through a `ModuleList` (no call here binds its
+    arguments) has callers in this module alone, none seen: where its parameters are is
+    unknown, and the finding would not be certain.  A public layer is a contract; a
+    private one that a call here hands a placed tensor is a finding."""
+    src = """\
+        import torch
+        from torch import nn
+
+        class _Layer(nn.Module):
+            def forward(self, x: torch.Tensor, lengths: torch.Tensor):
+                mask = torch.arange(x.shape[1])[None, :] < lengths[:, None]
+                return x * mask[..., None]
+
+        class Layer(nn.Module):
+            def forward(self, x: torch.Tensor, lengths: torch.Tensor):
+                mask = torch.arange(x.shape[1])[None, :] < lengths[:, None]
+                return x * mask[..., None]
+
+        class Stack(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = nn.ModuleList([_Layer() for _ in range(2)])
+
+            def forward(self, x, lengths):
+                for layer in self.layers:
+                    x = layer(x, lengths)
+                return x
+        """
+    assert _found(src, role="library") == [("DL005", 11)]
+    placed = src + "\n        _Layer()(torch.zeros(2, 3, 4), torch.ones(2, device='cuda'))\n"
+    assert ("DL005", 6) in _found(placed, role="library")

@@ -739,7 +739,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 # project (a dataset module's `masks_to_boxes(masks)`)
                 fname, pname = by_id.get(-evidence[0]), evidence[1]
                 here = self.passed.get((-evidence[0], pname), set())
-                if not here and self.is_unused_helper(-evidence[0]):
+                if not here and (
+                    self.is_unused_helper(-evidence[0]) or self.is_private_helper(-evidence[0])
+                ):
                     continue
                 if (
                     not self.open_world
@@ -787,6 +789,22 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             return False
         self.unused_helpers.add(name)
         return name in self.uncalled
+
+    def is_private_helper(self, func_id: int) -> bool:
+        """A private function or method of library code (`_segment`, `_Layer.forward`,
+        `Net._mask`) that no call here binds (reached through a `ModuleList`, a
+        callback): its callers are this module's own code, none of them seen passing
+        anything, so where its parameters are is unknown, and findings stay certain."""
+        if not self.open_world:
+            return False
+        for name, func in self.functions.items():
+            if id(func) == func_id:
+                return _private(name)
+        for info in self.classes.values():
+            for name, method in info.methods.items():
+                if id(method) == func_id:
+                    return _private(info.name) or _private(name)
+        return False
 
     def def_names(self) -> dict[int, str]:
         """The module's functions and its classes' methods, by node id."""
@@ -1838,6 +1856,11 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 return [UNKNOWN] * n
             return [el] * n
         return [UNKNOWN] * n
+
+
+def _private(name: str) -> bool:
+    """`_name`, not `__dunder__`."""
+    return name.startswith("_") and not name.endswith("__")
 
 
 def analyze(
