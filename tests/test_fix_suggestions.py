@@ -308,3 +308,16 @@ def test_legacy_forms(call: str, form: Optional[str]) -> None:
     assert legacy_form(node) == form
     if form is None:
         assert legacy_replacement(node, "x.device") is None
+
+
+def test_a_legacy_constructor_given_a_device_fails_itself_on_an_accelerator() -> None:
+    """`torch.FloatTensor(shape, device=device)`: on an accelerator the constructor raises
+    before anything is combined, and the message says so; without `device=` (or with the
+    CPU) the message is about the mixed-device operation."""
+    given = _one(LEGACY.format(call="torch.FloatTensor((2, 3), device=device)"), "DL005")
+    assert "raises `RuntimeError: legacy constructor expects device type: cpu`" in given.message
+    plain = _one(LEGACY.format(call="torch.FloatTensor(2, 3)"), "DL005")
+    assert "legacy constructor expects" not in plain.message
+    assert "it always creates a CPU tensor" in plain.message
+    cpu = _one(LEGACY.format(call="torch.FloatTensor((2, 3), device='cpu')"), "DL005")
+    assert "legacy constructor expects" not in cpu.message

@@ -93,11 +93,23 @@ class FactoryWithoutDevice(Rule):
             where = describe_device(m.partner.value.device)
             device = self.device(facts, m, site)
             if LEGACY.match(factory):
-                msg = (
-                    f"`{factory}` is a legacy constructor: it always creates a CPU tensor (it "
-                    f"rejects accelerator devices), here combined with `{m.partner.text}` on "
-                    f"{where}; it raises {SAME_DEVICE_ERROR} whenever that tensor is on an accelerator"
-                )
+                if _passes_device(site):
+                    # `torch.FloatTensor(shape, device=device)`: on an accelerator the
+                    # constructor itself fails, before anything is combined
+                    msg = (
+                        f"`{factory}` is a legacy constructor: it only creates CPU tensors, so "
+                        "given an accelerator `device=` it raises `RuntimeError: legacy "
+                        "constructor expects device type: cpu`; given the CPU, its tensor meets "
+                        f"`{m.partner.text}` on {where}, which raises {SAME_DEVICE_ERROR} "
+                        "whenever that tensor is on an accelerator"
+                    )
+                else:
+                    msg = (
+                        f"`{factory}` is a legacy constructor: it always creates a CPU tensor "
+                        f"(it rejects accelerator devices), here combined with "
+                        f"`{m.partner.text}` on {where}; it raises {SAME_DEVICE_ERROR} whenever "
+                        "that tensor is on an accelerator"
+                    )
                 help_ = self.legacy_help(facts, m, site, device)
                 yield self.report(site, msg, help_, fix=self.legacy_fix(facts, site, device))
                 continue
@@ -234,3 +246,15 @@ def _pass(device: str, from_numpy: bool) -> str:
     if from_numpy:
         return f"use `torch.as_tensor(..., device={device})`"
     return f"pass `device={device}`"
+
+
+def _passes_device(site: cst.CSTNode) -> bool:
+    """The constructor call names a device (`device=device`): not the literal CPU."""
+    if not isinstance(site, cst.Call):
+        return False
+    for arg in site.args:
+        if arg.keyword is not None and arg.keyword.value == "device":
+            value = arg.value
+            return not (isinstance(value, cst.SimpleString) and value.value.strip("'\"") == "cpu")
+    return False
+
