@@ -733,34 +733,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                     target.append(fact)
                     continue
             if evidence is not None and evidence[0] < 0:
-                # a factory meeting a parameter: unless every call in this file passes it
-                # a CPU model or tensor (a script's `select_action(policy, obs)`), or, for
-                # a module-level function no call here feeds CPU data, every call of the
-                # project (a dataset module's `masks_to_boxes(masks)`)
-                fname, pname = by_id.get(-evidence[0]), evidence[1]
-                here = self.passed.get((-evidence[0], pname), set())
-                if not here and (
-                    self.is_unused_helper(-evidence[0]) or self.is_private_helper(-evidence[0])
-                ):
-                    continue
-                if (
-                    not self.open_world
-                    and "placed" not in here
-                    and (-evidence[0], pname) in self.numpy_params
-                ):
-                    # a script's helper that reads the parameter's data into NumPy as it
-                    # is was written for CPU data: no call here says otherwise, and one
-                    # that did would meet the `.numpy()` (DL007) as well
-                    continue
-                if not here or here - ON_HOST:
-                    if fname is not None and not here:
-                        # calls in other modules count only where they pass data that is
-                        # on the host by design (data-pipeline code, `.cpu()` copies): an
-                        # example's `torch.ones(3)` says nothing of how it is used
-                        self.open_params.setdefault(fname, set()).add(pname)
-                        elsewhere = set(self.callers_fed.get(fname, {}).get(pname, ()))
-                        if elsewhere == {"host"}:
-                            continue
+                if self.keeps_parameter_fact(-evidence[0], evidence[1], by_id):
                     target.append(fact)
             elif self.placed_seen and (evidence is None or evidence in self.placed_params):
                 target.append(fact)
@@ -774,6 +747,34 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 else:
                     said = f"`{caller}` calls `{fname}` with `{pname}` on an accelerator"
                     target.append(replace(fact, contract=said))  # type: ignore[type-var]
+
+    def keeps_parameter_fact(self, func_id: int, pname: str, by_id: dict[int, str]) -> bool:
+        """Whether a factory meeting parameter `pname` of function `func_id` (DL005), or
+        `.numpy()` on it (DL007), is reported where no caller is known to place it.  It
+        is not when every call in this file passes it a CPU model or tensor (a script's
+        `select_action(policy, obs)`); when no call here binds it and the function is
+        dead code or a private helper of library code; when a script's helper reads the
+        parameter into NumPy as it is; or, for a module-level function no call here
+        feeds, when every call of the project passes it host data (a dataset module's
+        `masks_to_boxes(masks)`)."""
+        here = self.passed.get((func_id, pname), set())
+        if not here and (self.is_unused_helper(func_id) or self.is_private_helper(func_id)):
+            return False
+        if not self.open_world and "placed" not in here and (func_id, pname) in self.numpy_params:
+            # written for CPU data: no call here says otherwise, and one that did would
+            # meet the `.numpy()` (DL007) as well
+            return False
+        if here and not here - ON_HOST:
+            return False
+        fname = by_id.get(func_id)
+        if fname is not None and not here:
+            # calls in other modules count only where they pass data that is on the host
+            # by design (data-pipeline code, `.cpu()` copies): an example's
+            # `torch.ones(3)` says nothing of how the helper is used
+            self.open_params.setdefault(fname, set()).add(pname)
+            if set(self.callers_fed.get(fname, {}).get(pname, ())) == {"host"}:
+                return False
+        return True
 
     def is_unused_helper(self, func_id: int) -> bool:
         """A function or method of a script module that the module never names again
