@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Optional, TypeVar
 
+from devlint.roles import TEST_FOLDERS, is_test_module
+
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 CALLERS = "@callers:"  # as `engine.summary.CALLERS` (not imported: a warm run loads no engine)
 DEFAULT_DEVICE = "@default-device"  # as `engine.default_device.DEFAULT_DEVICE`
@@ -232,8 +234,9 @@ class Project:
         `other`): data on the host by design (`calls.passed_kind`), or any CPU tensor
         where the caller is library code.  Test modules count only where they pass a
         placed tensor: they feed CPU data because their CI has no accelerator, not
-        because the helper is data-side code.  Importers are looked for in the whole project, whatever files the run
-        names, so a file's findings do not depend on it."""
+        because the helper is data-side code.  Importers are looked for in the whole
+        project, whatever files the run names, so a file's findings do not depend on
+        it."""
         summary = self.summary(path) or {}
         conditional = summary.get("conditional") or {}
         open_params = summary.get("open") or {}
@@ -241,6 +244,7 @@ class Project:
             return {}
         top = identify(path).top
         out: dict[str, dict[str, Any]] = {}
+        fed: dict[str, dict[str, set[str]]] = {}  # function -> parameter -> kinds
         for other in self._importers(top, path, sorted({*conditional, *open_params})):
             theirs = self.summary(other)
             if not theirs:
@@ -267,7 +271,6 @@ class Project:
                 if found is None or found[0] != path or found[1] not in open_params:
                     continue
                 entry = open_params[found[1]]
-                fed: dict[str, list[str]] = {}
                 for pname in entry["open"]:
                     index = str(entry["params"].index(pname)) if pname in entry["params"] else ""
                     for call in calls:
@@ -276,16 +279,9 @@ class Project:
                         if kind == "cpu":
                             kind = "host" if library else "other"
                         if not testing or kind == "placed":
-                            fed.setdefault(pname, [])
-                            if kind not in fed[pname]:
-                                fed[pname].append(kind)
-                if fed:
-                    known = out.setdefault(found[1], {}).setdefault("fed", {})
-                    for pname, kinds in fed.items():
-                        known[pname] = [*known.get(pname, []), *kinds]
-        for entry in out.values():
-            for pname, kinds in (entry.get("fed") or {}).items():
-                entry["fed"][pname] = sorted(set(kinds))
+                            fed.setdefault(found[1], {}).setdefault(pname, set()).add(kind)
+        for fname, kinds_of in fed.items():
+            out.setdefault(fname, {})["fed"] = {p: sorted(k) for p, k in kinds_of.items()}
         return out
 
     def _importers(self, top: str, path: str, names: list[str]) -> list[str]:
@@ -465,14 +461,8 @@ def _project_files(top: str) -> tuple[str, ...]:
 
 def _is_test_module(relpath: str) -> bool:
     """A test module or a module of a test suite (`tests/`, `test_*.py`, `conftest.py`)."""
-    parts = relpath.split("/")
-    name = parts[-1]
-    return (
-        name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-        or any(p in ("tests", "test", "testing") for p in parts[:-1])
-    )
+    *folders, name = relpath.split("/")
+    return is_test_module(name) or not TEST_FOLDERS.isdisjoint(folders)
 
 
 def _exported(summary: Summary, name: str) -> bool:

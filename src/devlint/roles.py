@@ -87,18 +87,22 @@ class RolePatterns:
         return detect_role(path, root)
 
 
+# folders of test suites (their modules feed helpers CPU data because CI has no GPU)
+TEST_FOLDERS = frozenset({"tests", "test", "testing"})
+
+
+def is_test_module(name: str) -> bool:
+    """`test_*.py`, `*_test.py`, `conftest.py`: a module pytest collects or configures."""
+    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
 def detect_role(path: str, root: str = "") -> str:
     """The role a file's place gives it (see the module's docstring).  Folder names are
     read below `root` (the project), so a checkout under `~/examples/` is not a script."""
     rel = relative(path, root or os.getcwd())
     norm = rel if rel is not None else path.replace(os.sep, "/")
     name = norm.rsplit("/", 1)[-1]
-    if (
-        not name.endswith(".py")
-        or name.startswith("test_")
-        or name.endswith("_test.py")
-        or name in ("conftest.py", "setup.py", "__main__.py")
-    ):
+    if not name.endswith(".py") or is_test_module(name) or name in ("setup.py", "__main__.py"):
         return PROGRAM
     folders = norm.split("/")[:-1]
     if any(part.lower() in SCRIPT_FOLDERS for part in folders):

@@ -1410,10 +1410,10 @@ def is_host_copy(node: cst.BaseExpression) -> bool:
         ):
             node = node.func.value
         else:
-            return is_cpu_copy(node) and not (
+            return (
                 isinstance(node, cst.Call)
                 and isinstance(node.func, cst.Attribute)
-                and node.func.attr.value == "state_dict"
+                and node.func.attr.value == "cpu"
             )
 
 

@@ -53,6 +53,7 @@ from devlint.engine.values import (
     is_weak,
     join_values,
     partly_cpu,
+    sole_param,
     sym,
     tensor,
     truth,
@@ -681,10 +682,9 @@ class ExpressionsMixin:
             # parameter is on an accelerator only if a call here passes it one (or, with
             # no single parameter to follow, if the file places anything at all)
             needs_placement = True
-            if scope.func is not None and len(pval.device) == 1:
-                (atom,) = pval.device
-                if atom.startswith("sym:param:"):
-                    evidence = (id(scope.func), atom[len("sym:param:") :])
+            param = sole_param(pval.device)
+            if scope.func is not None and param is not None:
+                evidence = (id(scope.func), param)
         elif (
             cause is Cause.FACTORY and weak and scope.func is not None and len(pval.device) == 1
             # a helper module's functions are called where we see and from scripts we do
@@ -693,9 +693,9 @@ class ExpressionsMixin:
             # code first (diffusers' `get_guidance_scale_embedding(w)`, always given a CPU
             # `w` whose embedding the pipeline moves afterwards), as DL007 judges it
         ):
-            (atom,) = pval.device
-            if atom.startswith("sym:param:"):
-                evidence = (-id(scope.func), atom[len("sym:param:") :])
+            param = sole_param(pval.device)
+            if param is not None:
+                evidence = (-id(scope.func), param)
         omitted = None
         if cval.fills and not (self.open_world and self.is_public_api(scope)):
             omitted = cval.fills

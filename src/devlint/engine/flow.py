@@ -206,6 +206,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.unused_helpers: set[str] = set()
         self.uncalled: set[str] = set(self.project.get(UNCALLED, {}).get("names", ()))
         self._identifiers: Optional[dict[str, int]] = None
+        self._definitions: Optional[dict[int, tuple[cst.FunctionDef, Optional[ClassInfo]]]] = None
         self.outgoing: dict[str, set[str]] = {}
         # imported name -> per call, what it passes each argument (`calls.passed_kind`)
         self.fed: dict[str, list[dict[str, str]]] = {}
@@ -594,13 +595,13 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         """The scope is a public function of this module, or a public method (dunder
         methods included: `forward`, `__call__`) of a public class: callers outside the
         project may call it.  Nested functions and `_private` names are not."""
-        func = scope.func
-        if func is None:
-            return False
+        return scope.func is not None and self.is_public(scope.func, scope.cls)
+
+    def is_public(self, func: cst.FunctionDef, cls: Optional[ClassInfo]) -> bool:
+        """`is_public_api` for a function and the class it is a method of (or None)."""
         name = func.name.value
         if name.startswith("_") and not (name.startswith("__") and name.endswith("__")):
             return False
-        cls = scope.cls
         if cls is None:
             return self.functions.get(name) is func
         return (
@@ -783,7 +784,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         code is public (open world); a program's helpers need a placing call anyway."""
         if self.open_world or self.self_contained:
             return False
-        name = self.def_names().get(func_id)
+        found = self.definitions().get(func_id)
+        name = found[0].name.value if found is not None else None
         if name is None or name.startswith("__") or name == "forward":
             return False  # called by Python or by `nn.Module.__call__`
         if self.identifiers().get(name, 0) != 1:
@@ -796,23 +798,20 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         `Net._mask`) that no call here binds (reached through a `ModuleList`, a
         callback): its callers are this module's own code, none of them seen passing
         anything, so where its parameters are is unknown, and findings stay certain."""
-        if not self.open_world:
-            return False
-        for name, func in self.functions.items():
-            if id(func) == func_id:
-                return _private(name)
-        for info in self.classes.values():
-            for name, method in info.methods.items():
-                if id(method) == func_id:
-                    return _private(info.name) or _private(name)
-        return False
+        found = self.definitions().get(func_id)
+        return self.open_world and found is not None and not self.is_public(*found)
 
-    def def_names(self) -> dict[int, str]:
-        """The module's functions and its classes' methods, by node id."""
-        out = {id(f): name for name, f in self.functions.items()}
-        for info in self.classes.values():
-            out.update({id(m): name for name, m in info.methods.items()})
-        return out
+    def definitions(self) -> dict[int, tuple[cst.FunctionDef, Optional[ClassInfo]]]:
+        """The module's functions and its classes' methods (with their class), by node
+        id: built once, when a finding first asks."""
+        if self._definitions is None:
+            found: dict[int, tuple[cst.FunctionDef, Optional[ClassInfo]]] = {
+                id(f): (f, None) for f in self.functions.values()
+            }
+            for info in self.classes.values():
+                found.update({id(m): (m, info) for m in info.methods.values()})
+            self._definitions = found
+        return self._definitions
 
     def identifiers(self) -> dict[str, int]:
         """How often each identifier occurs in the module's code (names, attributes, the
@@ -1857,11 +1856,6 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 return [UNKNOWN] * n
             return [el] * n
         return [UNKNOWN] * n
-
-
-def _private(name: str) -> bool:
-    """`_name`, not `__dunder__`."""
-    return name.startswith("_") and not name.endswith("__")
 
 
 def analyze(

@@ -34,6 +34,7 @@ from devlint.engine.values import (
     is_placed,
     is_weak,
     join_values,
+    sole_param,
     sym,
     tensor,
 )
@@ -250,16 +251,11 @@ class MethodsMixin:
         args = self.eval_args(node, scope)
         if name == "numpy":
             force = self.keyword(node, "force")
-            atoms = list(receiver.device)
-            if (
-                force is None
-                and scope.func is not None
-                and len(atoms) == 1
-                and atoms[0].startswith("sym:param:")
-            ):
+            param = sole_param(receiver.device) if scope.func is not None else None
+            if force is None and param is not None:
                 # the function reads that parameter's data into NumPy without a copy to
                 # the host: it is written for CPU data (`extract_energy(waveform)`)
-                self.numpy_params.add((id(scope.func), atoms[0][len("sym:param:") :]))
+                self.numpy_params.add((id(scope.func), param))
             if (
                 force is None
                 and scope.report
@@ -269,10 +265,7 @@ class MethodsMixin:
             ):
                 # a parameter's tensor counts only where a call in this file passes it a
                 # tensor on the accelerator (library helpers are often CPU-side)
-                evidence = None
-                atoms = list(receiver.device)
-                if len(atoms) == 1 and atoms[0].startswith("sym:param:") and scope.func is not None:
-                    evidence = (id(scope.func), atoms[0][len("sym:param:") :])
+                evidence = (id(scope.func), param) if param is not None else None
                 contract = self.open_contract(scope, receiver.device)
                 self.add_fact(
                     self.facts.numpy_calls,

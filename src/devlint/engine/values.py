@@ -36,6 +36,14 @@ def sym(key: str) -> Device:
     return frozenset({f"sym:{key}"})
 
 
+def sole_param(dev: Device) -> Optional[str]:
+    """The parameter a device is exactly that of (`sym:param:x` alone), or None."""
+    if len(dev) != 1:
+        return None
+    (atom,) = dev
+    return atom[len("sym:param:") :] if atom.startswith("sym:param:") else None
+
+
 def is_cpu(dev: Device) -> bool:
     return dev == DEV_CPU
 
