@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Optional, TypeVar
 
-from devlint.roles import TEST_FOLDERS, is_test_module
+from devlint.roles import LIBRARY, SCRIPT, TEST_FOLDERS, is_test_module
 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 CALLERS = "@callers:"  # as `engine.summary.CALLERS` (not imported: a warm run loads no engine)
@@ -189,7 +189,7 @@ class Project:
         an accelerator tensor (a copied pipeline method no pipeline step calls)."""
         summary = self.summary(path) or {}
         names = summary.get("unused") or []
-        if not names or summary.get("role") != "script":
+        if not names or summary.get("role") != SCRIPT:
             return []
         stem = os.path.splitext(os.path.basename(path))[0]
         if stem == "__init__":
@@ -265,7 +265,7 @@ class Project:
             # the project's own library code feeding a helper CPU tensors makes it
             # data-side code; a script or an example may just be demonstrating it on the
             # CPU: only host copies and data-pipeline code count there
-            library = theirs.get("role") == "library"
+            library = theirs.get("role") == LIBRARY
             for qname, calls in sorted((theirs.get("fed") or {}).items()):
                 found = self.definition(qname, roots)
                 if found is None or found[0] != path or found[1] not in open_params:

@@ -40,6 +40,7 @@ from devlint.engine.values import (
     join_values,
 )
 from devlint.engine.walk import walk
+from devlint.roles import LIBRARY, PROGRAM, SCRIPT
 
 if TYPE_CHECKING:  # pragma: no cover
     from devlint.engine.flow import DeviceFlowVisitor
@@ -363,11 +364,7 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
         "unused": sorted(visitor.unused_helpers),
         # library code, a script or a program (`devlint.roles`): what its calls' CPU
         # arguments say about the helpers it calls (`devlint.project.callers_of`)
-        "role": "library"
-        if visitor.open_world
-        else "program"
-        if visitor.self_contained
-        else "script",
+        "role": LIBRARY if visitor.open_world else PROGRAM if visitor.self_contained else SCRIPT,
         "fed": {q: calls for q, calls in sorted(visitor.fed.items())},
     }
 
