@@ -269,6 +269,9 @@ def join_values(a: Value, b: Value) -> Value:
             return Value(Kind.UNKNOWN, join_devices(a.device, b.device), type_name=MOVED)
         if a.kind is Kind.UNKNOWN or b.kind is Kind.UNKNOWN:
             return UNKNOWN
+        state = _recurrent_state(a, b)
+        if state is not None:
+            return state
         # tensor vs. batch of unknown shape: keep the device, lose the kind
         return Value(Kind.UNKNOWN, join_devices(a.device, b.device))
     dev = join_devices(a.device, b.device)
@@ -314,6 +317,26 @@ def join_values(a: Value, b: Value) -> Value:
         via=a.via if a.via == b.via else "",
         fills=a.fills if a.fills == b.fills else (),
     )
+
+
+def _recurrent_state(a: Value, b: Value) -> Optional[Value]:
+    """A tensor on one path and a tuple of tensors on the other: the initial state of a
+    recurrent layer (`(h0, c0)` for an LSTM, `h0` for a GRU).  Where it lives is what
+    matters to the layer it is handed to, so it is one tensor on the joined device, with
+    the CPU side's origin (the factory that made it) kept for the message."""
+    pair = (a, b) if a.kind is Kind.TENSOR else (b, a)
+    one, many = pair
+    if one.kind is not Kind.TENSOR or many.kind is not Kind.BATCH or not many.elems:
+        return None
+    if any(e.kind is not Kind.TENSOR or e.scalar is not False for e in many.elems):
+        return None
+    if one.scalar is not False:
+        return None
+    collapsed = many.elems[0]
+    for e in many.elems[1:]:
+        collapsed = join_values(collapsed, e)
+    # the first path's site first, as every join does
+    return join_values(collapsed, one) if many is a else join_values(one, collapsed)
 
 
 def container_device(values: list[Value]) -> Device:
