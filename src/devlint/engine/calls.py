@@ -401,6 +401,21 @@ class CallsMixin:
         args = self.eval_args(node, scope)
         return args[0][1] if args else UNKNOWN
 
+    def _call_amp_initialize(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """apex's `amp.initialize(model, optimizer, ...)`: casts the model in place and hands
+        back what it was given, `(model, optimizer)` (or the model alone without an
+        optimizer); the model stays where it was."""
+        args = self.eval_args(node, scope)
+        given = [v for a, v in args if a.keyword is None and not a.star][:2]
+        for a, v in args:
+            if a.keyword is not None and a.keyword.value in ("models", "optimizers"):
+                given.insert(0 if a.keyword.value == "models" else len(given), v)
+        if len(given) == 1:
+            return given[0]
+        if len(given) == 2:
+            return Value(Kind.BATCH, container_device(given), elems=tuple(given))
+        return UNKNOWN
+
     def _call_next(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
         return self.element_of(args[0][1], args[0][0].value, scope) if args else UNKNOWN
@@ -1279,6 +1294,7 @@ _BY_NAME: dict[str, _Handler] = {
     "open": CallsMixin._call_opaque,
     **{name: CallsMixin._call_sequence for name in ("list", "tuple", "sorted", "reversed")},
     "timm.create_model": CallsMixin._call_model_zoo,
+    "apex.amp.initialize": CallsMixin._call_amp_initialize,
     "torch.accelerator.current_accelerator": CallsMixin._call_default_device,
     "torch.get_default_device": CallsMixin._call_default_device,
 }

@@ -788,7 +788,8 @@ class ExpressionsMixin:
                 return tensor(value.device, origin=Origin.LOADER, site=value.site, scalar=False)
             return UNKNOWN
         if value.kind is Kind.TENSOR:
-            return replace(value, scalar=None)
+            rows = value.origin is Origin.FACTORY and value.site is node and _matrix_factory(node)
+            return replace(value, scalar=False if rows else None)
         if value.kind is Kind.MODULE:
             # `for layer in self.blocks:` (a ModuleList or Sequential): each member lives
             # where the container does, as `self.blocks[i]` does; a ModuleDict yields its
@@ -800,6 +801,31 @@ class ExpressionsMixin:
             if value.type_name in ("nn.ModuleList", "nn.Sequential"):
                 return Value(Kind.MODULE, value.device)
         return UNKNOWN
+
+
+# factories whose sizes come first, as separate arguments or one tuple
+_SIZED_FACTORIES = frozenset({"zeros", "ones", "empty", "rand", "randn"})
+
+
+def _matrix_factory(node: cst.BaseExpression) -> bool:
+    """A factory call that certainly makes a tensor of two or more dimensions, so that
+    iterating it yields tensors, not 0-dim scalars: `torch.eye(n)`, `torch.zeros(n, m)`,
+    `torch.ones((n, m))`."""
+    if type(node) is not cst.Call:
+        return False
+    func = node.func
+    last = func.attr.value if type(func) is cst.Attribute else func.value if type(func) is cst.Name else ""
+    if last == "eye":
+        return True
+    if last not in _SIZED_FACTORIES:
+        return False
+    sizes = [a for a in node.args if a.keyword is None]
+    if any(a.star for a in sizes):
+        return False
+    if len(sizes) == 1 and type(sizes[0].value) in (cst.Tuple, cst.List):
+        elements = sizes[0].value.elements  # type: ignore[union-attr]
+        return len(elements) >= 2 and not any(isinstance(e, cst.StarredElement) for e in elements)
+    return len(sizes) >= 2
 
 
 def fold_comparison(op: cst.BaseCompOp, left: Value, right: Value) -> Optional[bool]:

@@ -134,11 +134,13 @@ def mutated_self_attrs(methods: dict[str, cst.FunctionDef]) -> tuple[set[str], s
             continue
         for n in walk(method):  # one pass for both questions
             cls = type(n)
-            if cls is cst.AssignTarget:
-                for target in flat_targets(n.target):
-                    dotted = N.dotted(target)
-                    if dotted and dotted.startswith("self."):
-                        rebound.add(dotted)
+            if cls is cst.Assign:
+                given = _handed_back(n.value)
+                for t in n.targets:
+                    for target in flat_targets(t.target):
+                        dotted = N.dotted(target)
+                        if dotted and dotted.startswith("self.") and dotted not in given:
+                            rebound.add(dotted)
             elif cls is cst.Call:
                 f = n.func
                 if type(f) is cst.Attribute and f.attr.value in ("to", "cuda", "cpu"):
@@ -146,6 +148,22 @@ def mutated_self_attrs(methods: dict[str, cst.FunctionDef]) -> tuple[set[str], s
                     if dotted and dotted.startswith("self."):
                         moved.add(dotted)
     return rebound, moved
+
+
+# calls that hand back the objects they are given, where they were (`self.model, opt =
+# amp.initialize(self.model, opt)`, `self.model = torch.compile(self.model)`)
+_HANDS_BACK = ("amp.initialize", "torch.compile", "jit.script")
+
+
+def _handed_back(value: cst.BaseExpression) -> set[str]:
+    """The `self.x` arguments of a call that hands its arguments back unchanged in
+    place: assigning its result to the same `self.x` rebinds nothing."""
+    if type(value) is not cst.Call:
+        return set()
+    callee = N.dotted(value.func) or ""
+    if not callee.endswith(_HANDS_BACK):
+        return set()
+    return {d for a in value.args if (d := N.dotted(a.value)) and d.startswith("self.")}
 
 
 def flat_targets(target: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
