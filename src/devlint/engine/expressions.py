@@ -684,7 +684,7 @@ class ExpressionsMixin:
             needs_placement = True
             param = sole_param(pval.device)
             if scope.func is not None and param is not None:
-                evidence = (id(scope.func), param)
+                evidence = (id(param_owner(scope, param)), param)
         elif (
             cause is Cause.FACTORY and weak and scope.func is not None and len(pval.device) == 1
             # a helper module's functions are called where we see and from scripts we do
@@ -695,7 +695,7 @@ class ExpressionsMixin:
         ):
             param = sole_param(pval.device)
             if param is not None:
-                evidence = (-id(scope.func), param)
+                evidence = (-id(param_owner(scope, param)), param)
         omitted = None
         if cval.fills and not (self.open_world and self.is_public_api(scope)):
             omitted = cval.fills
@@ -801,6 +801,19 @@ class ExpressionsMixin:
             if value.type_name in ("nn.ModuleList", "nn.Sequential"):
                 return Value(Kind.MODULE, value.device)
         return UNKNOWN
+
+
+def param_owner(scope: Scope, param: str) -> cst.FunctionDef:
+    """The function whose parameter `param` is: the one running, or, for a method that
+    reads what its constructor stored (`self.model = model`), the class's `__init__`."""
+    func = scope.func
+    assert func is not None
+    if scope.cls is None or any(p.name.value == param for p in all_params(func)):
+        return func
+    init = scope.cls.methods.get("__init__")
+    if init is not None and any(p.name.value == param for p in all_params(init)):
+        return init
+    return func
 
 
 # factories whose sizes come first, as separate arguments or one tuple
