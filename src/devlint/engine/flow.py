@@ -1762,6 +1762,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 else:
                     self.bind(element.value, part, scope, site=site)
         elif type(target) is cst.Subscript:
+            self.eval_indices(target, scope)
             base_key = N.dotted(target.value)
             key = subscript_key(target)
             # a container of the enclosing function, stored into from a nested one
@@ -1788,6 +1789,18 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                     )
         elif type(target) is cst.StarredElement:
             self.bind(target.value, UNKNOWN, scope)
+
+    def eval_indices(self, target: cst.Subscript, scope: Scope) -> None:
+        """The indices of a store (`emb[mask.numpy()] = nan`) run before it: what they
+        do (a `.numpy()`, a call) counts like any other expression."""
+        for element in target.slice:
+            part = element.slice
+            if type(part) is cst.Index:
+                self.eval(part.value, scope)
+            elif type(part) is cst.Slice:
+                for bound in (part.lower, part.upper, part.step):
+                    if bound is not None:
+                        self.eval(bound, scope)
 
     def note_graft(self, target: cst.Attribute, value: Value, scope: Scope) -> None:
         """`model.head = nn.Linear(...)` after `model.to(device)`: the new layer is on the

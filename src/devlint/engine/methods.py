@@ -18,6 +18,7 @@ from devlint.engine.scope import (
     Scope,
 )
 from devlint.engine.values import (
+    CPU,
     DEV_ANY,
     DEV_CPU,
     DEV_UNKNOWN,
@@ -34,6 +35,7 @@ from devlint.engine.values import (
     is_placed,
     is_weak,
     join_values,
+    partly_cpu,
     sole_param,
     sym,
     tensor,
@@ -209,6 +211,18 @@ class MethodsMixin:
             return Value(Kind.NDARRAY, DEV_ANY)
         return UNKNOWN
 
+    def given_path(self, value: Value, scope: Scope) -> Value:
+        """A value on the CPU on one path and on a parameter's device on the other
+        (`lens = torch.ones(n)` when `masks` is None, `masks.sum(1)` when it is given), in
+        a public function of library code: a caller that passes the parameter on an
+        accelerator takes the second path, so the value is on that device there."""
+        if not partly_cpu(value.device) or scope.func is None:
+            return value
+        given = frozenset(a for a in value.device if a != CPU)
+        if not all(a.startswith("sym:param:") for a in given) or not self.open_contract(scope, given):
+            return value
+        return replace(value, device=given, origin=Origin.NONE, site=None)
+
     def forget_devices(self, args: list[tuple[cst.Arg, Value]], scope: Scope) -> None:
         """Modules handed to something that places them (`fabric.setup(model)`,
         `dispatch_model(model)`, `cpu_offload(model)`): their device is no longer known."""
@@ -251,6 +265,7 @@ class MethodsMixin:
         args = self.eval_args(node, scope)
         if name == "numpy":
             force = self.keyword(node, "force")
+            receiver = self.given_path(receiver, scope)
             param = sole_param(receiver.device) if scope.func is not None else None
             if force is None and param is not None:
                 # the function reads that parameter's data into NumPy without a copy to
