@@ -21,6 +21,7 @@ from devlint.engine.scope import (
     ENCODING,
     HEURISTIC_LOADER,
     MAX_CALL_DEPTH,
+    METRIC,
     TOKENIZER,
     ClassInfo,
     Scope,
@@ -415,6 +416,23 @@ class CallsMixin:
         if len(given) == 2:
             return Value(Kind.BATCH, container_device(given), elems=tuple(given))
         return UNKNOWN
+
+    def _call_metric(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """torchmetrics: a metric class builds a module whose state follows `.to()` (it
+        computes where its inputs are until then); a functional metric combines its tensor
+        arguments (`retrieval_reciprocal_rank(preds, target)`), which must share a device."""
+        args = self.eval_args(node, scope)
+        if last[:1].isupper():
+            return Value(Kind.MODULE, DEV_ANY, oid=self.new_oid(), type_name=METRIC)
+        return self.combine_metric_inputs(node, args, scope)
+
+    def combine_metric_inputs(
+        self, node: cst.Call, args: list[tuple[cst.Arg, Value]], scope: Scope
+    ) -> Value:
+        """A metric's tensor inputs meet inside it: a CPU tensor made here next to a placed
+        one is a mismatch.  The result is on the placed input's device."""
+        operands = [(a.value, v) for a, v in args if not a.star]
+        return self.combine(node, operands, scope, self.text(node.func))
 
     def _call_next(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
@@ -846,6 +864,10 @@ class CallsMixin:
             if v.kind is Kind.TENSOR:
                 operands.append((a.value, v))
         module_text = self.text(node.func)
+        if module.type_name == METRIC and module.device == DEV_ANY:
+            # a metric not moved: its inputs meet inside it (its state is created
+            # where they are)
+            return self.combine_metric_inputs(node, args, scope)
         if module.via.startswith(GRAFT) and module.site is not None:
             self.report_graft(node, module, operands, module_text)
         if not module.moves_inputs and operands:
@@ -1342,6 +1364,11 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
         CallsMixin._call_model_zoo,
     ),
     (lambda q, last: q.startswith(("numpy.", "np.")), CallsMixin._call_numpy),
+    (
+        # public metrics only: torchmetrics' private helpers move and reshape their inputs
+        lambda q, last: q.startswith("torchmetrics.") and not last.startswith("_"),
+        CallsMixin._call_metric,
+    ),
     (
         lambda q, last: (
             q.startswith("torch.")

@@ -826,8 +826,7 @@ def _matrix_factory(node: cst.BaseExpression) -> bool:
     `torch.ones((n, m))`."""
     if type(node) is not cst.Call:
         return False
-    func = node.func
-    last = func.attr.value if type(func) is cst.Attribute else func.value if type(func) is cst.Name else ""
+    last = N.last_name(node.func)
     if last == "eye":
         return True
     if last not in _SIZED_FACTORIES:

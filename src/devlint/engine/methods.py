@@ -219,7 +219,9 @@ class MethodsMixin:
         if not partly_cpu(value.device) or scope.func is None:
             return value
         given = frozenset(a for a in value.device if a != CPU)
-        if not all(a.startswith("sym:param:") for a in given) or not self.open_contract(scope, given):
+        if not all(a.startswith("sym:param:") for a in given):
+            return value
+        if not self.open_contract(scope, given):
             return value
         return replace(value, device=given, origin=Origin.NONE, site=None)
 

@@ -16,6 +16,8 @@ MAX_CALL_DEPTH = 3
 # type names of Hugging Face tokenizers/processors and of what they return
 TOKENIZER = "<tokenizer>"
 ENCODING = "<encoding>"
+# a torchmetrics metric object: its inputs meet inside it
+METRIC = "<metric>"
 # a parameter known to be a tensor only by its `.numpy()` calls
 NUMPY_PARAM = "<numpy param>"
 # a layer's own parameter (`linear.weight`): assigned to a module attribute, it is
