@@ -46,8 +46,9 @@ def test_metric_object_given_a_cpu_tensor_and_a_placed_one() -> None:
 
 
 def test_inputs_on_one_device_are_silent() -> None:
-    assert _found(
-        """\
+    assert (
+        _found(
+            """\
         def mrr(x, target: torch.Tensor):
             pred = model(x.to(device)).squeeze(-1)
             relevance = torch.zeros(*pred.shape, dtype=torch.bool, device=pred.device)
@@ -57,4 +58,6 @@ def test_inputs_on_one_device_are_silent() -> None:
             pred = model(x.to(device)).squeeze(-1).cpu()
             return MF.accuracy(pred, torch.zeros(pred.shape[0], dtype=torch.long), task="binary")
         """
-    ) == []
+        )
+        == []
+    )
