@@ -13,6 +13,7 @@ from devlint.engine.facts import (
     Cause,
     Context,
     HardcodedDevice,
+    LegacyDevice,
     LoadCall,
     Mismatch,
     Operand,
@@ -28,6 +29,7 @@ from devlint.engine.scope import (
 )
 from devlint.engine.summary import class_state, imported_value, stored_parameters
 from devlint.engine.syntax import (
+    all_params,
     bind_args,
     default_constants,
     factory_scalar,
@@ -632,6 +634,35 @@ class CallsMixin:
             return None
         return self.device_of_arg(kw.value, scope)
 
+    def note_legacy_device(self, node: cst.Call, dev: Device, scope: Scope) -> None:
+        """`torch.FloatTensor(data, device=device)`: fails wherever `device` is an
+        accelerator (a device this file places data on, not only a parameter's)."""
+        if not scope.report or not is_placed(dev) or is_weak(dev):
+            return
+        kw = self.keyword(node, "device")
+        if kw is None or not self.once("legacy-device", id(node)):
+            return
+        fact = LegacyDevice(node, self.text(kw.value))
+        param = self.chosen_by_parameter(dev, scope)
+        if param is not None and not self.open_world:
+            # a script's or test's helper (`def make_mesh(device="cpu")`): its callers
+            # are all here, and only one that passes an accelerator makes it fail
+            self.add_fact(self.facts.legacy_devices, fact, True, (id(scope.func), param))
+        else:
+            self.facts.legacy_devices.append(fact)
+
+    @staticmethod
+    def chosen_by_parameter(dev: Device, scope: Scope) -> Optional[str]:
+        """The parameter of the running function a symbolic device is read from
+        (`device`, `x.device`, `args.device`), or None."""
+        if scope.func is None or len(dev) != 1:
+            return None
+        (atom,) = dev
+        if not atom.startswith("sym:"):
+            return None
+        head = atom[4:].split(".", 1)[0]
+        return head if any(p.name.value == head for p in all_params(scope.func)) else None
+
     def add_hardcoded(
         self,
         node: cst.CSTNode,
@@ -687,6 +718,8 @@ class CallsMixin:
             "frombuffer",
         )
         if last in N.LEGACY_CONSTRUCTORS:
+            if dev is not None:
+                self.note_legacy_device(node, dev, scope)
             dev = None
         if dev is None and follows_default:
             if scope.default_device is not None:
@@ -1239,13 +1272,14 @@ MAX_FED_CALLS = 64
 
 
 def passed_kind(value: Value, cpu_side: bool) -> str:
-    """What a call passes a parameter: `"placed"` (a tensor or module on an accelerator),
+    """What a call passes a parameter: `"placed"` (a tensor, module or device on an
+    accelerator),
     `"host"` (data that is on the host by design: anything data-pipeline code passes, a
     `.cpu()` copy, a module that moves its inputs itself), `"cpu"` (a tensor or module
     that merely happens to be on the CPU: an example's `torch.ones(3)`) or `"other"`
     (unknown, or not a tensor)."""
     if (
-        value.kind in (Kind.TENSOR, Kind.MODULE)
+        value.kind in (Kind.TENSOR, Kind.MODULE, Kind.DEVICE)
         and is_placed(value.device)
         and not is_weak(value.device)
         # a wrapper that moves its inputs itself (DDP with `device_ids`): a CPU input is

@@ -97,6 +97,15 @@ class LoadCall:
 
 
 @dataclass(frozen=True)
+class LegacyDevice:
+    """A legacy constructor given an accelerator (`torch.FloatTensor(data, device=d)`):
+    the constructor only makes CPU tensors and raises for any other device."""
+
+    node: cst.Call
+    device_text: str  # the `device=` argument, as written
+
+
+@dataclass(frozen=True)
 class HardcodedDevice:
     node: cst.CSTNode
     literal: str  # 'cuda', 'cuda:0', '.cuda()'
@@ -114,6 +123,7 @@ class FileFacts:
     numpy_calls: list[NumpyCall] = field(default_factory=list)
     loads: list[LoadCall] = field(default_factory=list)
     hardcoded: list[HardcodedDevice] = field(default_factory=list)
+    legacy_devices: list[LegacyDevice] = field(default_factory=list)
     # `self.x = value` statements by the id of their `self.x` target (for the DL006 fix)
     assignments: dict[int, cst.Assign] = field(default_factory=dict)
     bindings: Optional[object] = None  # rules._scope.Bindings, built when a fix needs it

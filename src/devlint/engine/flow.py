@@ -736,7 +736,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             if evidence is not None and evidence[0] < 0:
                 if self.keeps_parameter_fact(-evidence[0], evidence[1], by_id):
                     target.append(fact)
-            elif self.placed_seen and (evidence is None or evidence in self.placed_params):
+            elif (self.placed_seen and evidence is None) or evidence in self.placed_params:
+                # (a call here that passes that parameter a placed value places it)
                 target.append(fact)
             elif evidence is not None and evidence[0] in by_id:
                 # a module-level function whose parameter no call here places: another

@@ -236,7 +236,8 @@ def legacy_form(call: cst.Call) -> Optional[str]:
     `torch.Tensor(x.size())`), "data" (`torch.LongTensor([1, 2])`), "array" (data from
     NumPy, which the constructor shares memory with), or None when the code does not
     say (`torch.FloatTensor(n)`: a size or a list?)."""
-    args = call.args
+    # a `device=` it was given (and rejects) says nothing of the form
+    args = [a for a in call.args if a.keyword is None or a.keyword.value != "device"]
     if any(a.star or a.keyword is not None for a in args):
         return None
     if len(args) != 1:
@@ -309,7 +310,21 @@ def legacy_replacement(call: cst.Call, device: str) -> Optional[tuple[cst.Call, 
         new = with_keyword(new, "dtype", dtype)  # type: ignore[assignment]
         if new is None:
             return None
-    new = with_keyword(new, "device", device)  # type: ignore[assignment]
+    new = _with_device(new, device)  # type: ignore[assignment]
     if new is None:
         return None
     return new.with_changes(func=func.with_changes(attr=cst.Name(factory))), form
+
+
+def _with_device(call: cst.Call, device: str) -> Optional[cst.Call]:
+    """`call` with `device=device`: an existing `device=` argument (a legacy constructor
+    given one, which it rejects) gets the new value where it stands."""
+    args = list(call.args)
+    for i, a in enumerate(args):
+        if a.keyword is not None and a.keyword.value == "device":
+            expr = expression(device)
+            if expr is None:
+                return None
+            args[i] = a.with_changes(value=expr)
+            return call.with_changes(args=args)
+    return with_keyword(call, "device", device)

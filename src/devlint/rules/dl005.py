@@ -56,7 +56,10 @@ class FactoryWithoutDevice(Rule):
         "is on an accelerator. A project that makes an accelerator the default device "
         "(`torch.set_default_device('cuda')` in its scripts or tests) may write files that "
         "never name a device: there the factories follow that default, like their partners, "
-        "and only legacy constructors and `from_numpy` (which ignore it) are reported."
+        "and only legacy constructors and `from_numpy` (which ignore it) are reported. "
+        "A legacy constructor (`torch.FloatTensor(...)`) given an accelerator `device=` "
+        "fails where it is made (`legacy constructor expects device type: cpu`): that is "
+        "reported whatever its tensor meets."
     )
     fix = (
         "Create the tensor where its partner lives: `device=x.device` (or `x.new_zeros(...)`, "
@@ -126,6 +129,28 @@ class FactoryWithoutDevice(Rule):
                 msg += f" ({m.contract})"
             help_ = self.help(m, device, factory.startswith("torch.from_numpy"))
             yield self.report(site, msg, help_, fix=self.autofix(facts, site, device))
+        for legacy in facts.legacy_devices:
+            if id(legacy.node) in seen:
+                continue  # reported above, where its tensor meets another
+            seen.add(id(legacy.node))
+            factory = facts.text(legacy.node)
+            msg = (
+                f"`{factory}` is a legacy constructor: it only creates CPU tensors, so it "
+                "raises `RuntimeError: legacy constructor expects device type: cpu` whenever "
+                f"`{legacy.device_text}` is an accelerator"
+            )
+            device = _Device(legacy.device_text, exact=True, source="partner")
+            rewritten = legacy_replacement(legacy.node, legacy.device_text)
+            help_ = (
+                "replace it with a factory that takes a device: "
+                f"`{one_line(cst.Module([]).code_for_node(rewritten[0]))}`"
+                if rewritten is not None
+                else "replace it with `torch.tensor(data, dtype=..., device=...)` for data or "
+                "`torch.empty(*size, dtype=..., device=...)` for a size"
+            )
+            yield self.report(
+                legacy.node, msg, help_, fix=self.legacy_fix(facts, legacy.node, device)
+            )
 
     def device(self, facts: FileFacts, m: Mismatch, site: cst.CSTNode) -> Optional[_Device]:
         """The device to name at the factory, best first: the partner's device where the
@@ -257,4 +282,3 @@ def _passes_device(site: cst.CSTNode) -> bool:
             value = arg.value
             return not (isinstance(value, cst.SimpleString) and value.value.strip("'\"") == "cpu")
     return False
-

@@ -73,7 +73,8 @@ RULE_LINKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # A factory's tensor is confirmed by the operand that it made, never by the error's
     # line: `cross_entropy(model(torch.randn(32, 8)), bad_target)` fails on the line of
     # the `randn` about `bad_target`, which says nothing about the `randn`.
-    "DL005": (("mismatch",), (ORIGINS,)),
+    # (a legacy constructor given an accelerator fails where it is made: its origin)
+    "DL005": (("mismatch", "legacy"), (ORIGINS,)),
     "DL006": (("mismatch",), (FRAMES, ORIGINS)),
     "DL007": (("numpy",), (FRAMES,)),
     "DL008": (("load",), (FRAMES,)),

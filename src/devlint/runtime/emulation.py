@@ -45,6 +45,7 @@ from devlint.runtime import opinfo
 from devlint.runtime._sites import innermost_user_site
 from devlint.runtime.tracer import (
     _ORIG,
+    LEGACY_DEVICE_MESSAGE,
     Harness,
     Hooks,
     Prov,
@@ -1089,6 +1090,11 @@ class EmulationHooks(Hooks):
                     f"expected {_legacy_cpu_name(orig)} (got {args[0].type()}): a legacy CPU "
                     "constructor does not take an accelerator tensor"
                 )
+            device = kwargs.get("device")
+            if device is not None and _normalize(device).type == ACCEL:
+                # the CPU build's own message, as a GPU build raises it
+                message = f"{LEGACY_DEVICE_MESSAGE}: cpu but device type: {ACCEL} was passed"
+                return self.legacy_device(orig, args, kwargs, frame, message)
             out = orig(*args, **kwargs)
             _set_site(out, frame)
             return out

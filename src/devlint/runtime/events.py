@@ -12,6 +12,9 @@ An event is a JSON-ready dict:
                                  accelerator storage: this load cannot show the bug);
                                  `storages`: {saved location: {count, tensors}}
                "no-accelerator"  an accelerator was asked for and there is none
+               "legacy"          a legacy CPU constructor (`torch.FloatTensor(...)`) was
+                                 given an accelerator `device=`, which it rejects; its one
+                                 operand is the tensor it was asked to make (its origin)
     op         the operation (`aten::addmm`, `Tensor.numpy`, `torch.load`, `Tensor.to`)
     call       the program's torch call in progress (`torch.nn.functional.linear`): on a
                real device the call that raised, under the emulation the call around the
@@ -41,7 +44,7 @@ import os
 import threading
 from typing import Any, Optional
 
-KINDS = ("mismatch", "numpy", "load", "no-accelerator")
+KINDS = ("mismatch", "numpy", "load", "no-accelerator", "legacy")
 
 
 def event_key(event: dict[str, Any]) -> tuple:

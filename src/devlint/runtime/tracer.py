@@ -222,6 +222,8 @@ _MIXING = (
     "Expected object of device type",
     _DP_MESSAGE,
 )
+# What a legacy CPU constructor raises for an accelerator `device=` (torch 1.x to 2.13).
+LEGACY_DEVICE_MESSAGE = "legacy constructor expects device type"
 _TYPE_PAIR = re.compile(r"Input type \(([\w.]+)\) and (?:weight|bias) type \(([\w.]+)\)")
 
 
@@ -1098,7 +1100,48 @@ class Hooks:
     def legacy_new(self, orig: Any, args: tuple, kwargs: dict) -> Any:
         """`torch.FloatTensor(...)`: the original constructor, tagged with the user site."""
         __tracebackhide__ = True
-        return _tag_here(orig(*args, **kwargs), sys._getframe(2))
+        frame = sys._getframe(2)
+        try:
+            out = orig(*args, **kwargs)
+        except RuntimeError as exc:
+            if LEGACY_DEVICE_MESSAGE not in str(exc):
+                raise
+            return self.legacy_device(orig, args, kwargs, frame, str(exc))
+        return _tag_here(out, frame)
+
+    def legacy_device(self, orig: Any, args: tuple, kwargs: dict, frame: Any, message: str) -> Any:
+        """A legacy CPU constructor given an accelerator `device=`, which it rejects: a
+        "legacy" event whose operand is the tensor it was asked to make there (made at the
+        user's line, so DL005's finding on it is confirmed by its origin).  With
+        `--keep-going` the tensor is made on the CPU and moved where it was asked for, as
+        the fix (`torch.tensor(data, device=...)`) would make it."""
+        __tracebackhide__ = True
+        site = innermost_user_site(frame)
+        target = kwargs.get("device")
+        event = make_event(
+            "legacy",
+            f"torch.{getattr(orig, '__name__', 'Tensor')}",
+            message,
+            "RuntimeError",
+            [dstr(torch.device(target)) if target is not None else "?", "cpu"],
+            [
+                {
+                    "name": "result",
+                    "device": "cpu",
+                    "origin": list(site) if site else None,
+                    "moves": [],
+                }
+            ],
+            frame=frame,
+        )
+        keep = self.harness.keep_going
+        event["healed"] = keep
+        self.harness.record(event)
+        if not keep:
+            raise mark_recorded(RuntimeError(message))
+        rest = {k: v for k, v in kwargs.items() if k != "device"}
+        out = _tag_here(orig(*args, **rest), frame)
+        return out.to(target)
 
     def legacy_isinstance(self, orig: Any, obj: Any) -> bool:
         return isinstance(obj, orig)
