@@ -263,10 +263,11 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             isinstance(s, cst.If) and "__name__" in set(names_in(s.test)) for s in module.body
         )
         # library code (`devlint.roles`): its public functions may be given tensors on any
-        # accelerator by callers outside the project (the open world)
-        self.open_world = options.role == LIBRARY and not self.is_program
+        # accelerator by callers outside the project (the open world), also where the
+        # module ends in a demo (`if __name__ == "__main__":`): it is imported all the same
+        self.open_world = options.role == LIBRARY
         # a program, test module or notebook: nothing outside calls its functions
-        self.self_contained = options.role == PROGRAM or self.is_program
+        self.self_contained = options.role == PROGRAM or (self.is_program and not self.open_world)
         self.default_device_changed = "set_default_device" in code
         # `torch.save` targets by path text -> whether each payload holds no accelerator
         # tensor; loads of a path that is not a bare name, for `leave_Module`
