@@ -34,7 +34,22 @@ STACK = """\
 
 
 def test_tuple_or_tensor_state_made_on_the_cpu_meets_the_layer() -> None:
-    assert _found(STACK) == [("DL005", 10)]
+    # each of the three factories is a defect of its own (and a fix of its own)
+    found = check_source(textwrap.dedent(STACK), "m.py", ALL_RULES, role="library")
+    assert sorted((f.code, f.line, f.col) for f in found) == [
+        ("DL005", 10, 22),
+        ("DL005", 10, 52),
+        ("DL005", 12, 21),
+    ]
+
+
+def test_one_factory_on_both_paths_is_reported_once() -> None:
+    src = STACK.replace(
+        "state = (torch.zeros(1, x.size(1), 8), torch.zeros(1, x.size(1), 8))",
+        "h = torch.zeros(1, x.size(1), 8)\n                state = (h, h)",
+    )
+    assert "state = (h, h)" in src
+    assert _found(src) == [("DL005", 10), ("DL005", 13)]
 
 
 def test_state_made_on_the_input_device_is_silent() -> None:

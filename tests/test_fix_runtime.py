@@ -67,6 +67,12 @@ NOT_FULLY_FIXED = {
     # the partner is computed from two parameters (`prediction` and an element of `batch`):
     # which input's device to name is not known here
     "dl005_default_mask_on_cpu.py": "DL005",
+    # a legacy constructor of a name given an accelerator (`torch.FloatTensor(rows,
+    # device=device)`): a size or data?
+    "dl005_legacy_constructor_given_device.py": "DL005",
+    # the partner is the output of the model a constructor stored (`self.model`): a
+    # module has no `.device`, and the trainer's own device is not known to be the model's
+    "dl005_trainer_total_after_amp.py": "DL005",
     # DL009 has no autofix: which side should move is a design decision
     "dl009_bce_pos_weight_not_moved.py": "DL009",
     "dl009_cat_cpu_catalog.py": "DL009",

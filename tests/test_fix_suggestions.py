@@ -297,7 +297,10 @@ def test_the_replacement_makes_the_same_tensor(call: str) -> None:
         ("torch.FloatTensor(x.tolist())", "data"),
         ("torch.FloatTensor(arr.numpy())", "array"),
         ("torch.FloatTensor([v for v in y])", "data"),
-        ("torch.FloatTensor(2, device='cpu')", None),
+        # a `device=` it was given says nothing of the form; another keyword is unknown
+        ("torch.FloatTensor(2, device='cpu')", "shape"),
+        ("torch.FloatTensor([1.0], device=device)", "data"),
+        ("torch.FloatTensor(2, requires_grad=True)", None),
         ("torch.FloatTensor(*sizes)", None),
     ],
 )

@@ -585,6 +585,15 @@ class ExpressionsMixin:
     ) -> None:
         """Classify a mismatch by its root cause and record it once."""
         cnode, cval = culprit
+        if cval.also:
+            # a value that may be any of several CPU tensors (an LSTM's `(h0, c0)` or a
+            # GRU's `h0`): each factory is a defect of its own
+            for extra in cval.also:
+                self.record(
+                    node, context, op_text, (cnode, replace(cval, site=extra, also=())),
+                    partner, scope, module_text,
+                )  # fmt: skip
+            cval = replace(cval, also=())
         if not scope.report:
             reporter = scope.reporter
             if (

@@ -175,6 +175,9 @@ class Value:
     # stands in for a parameter its caller left out (`if mask is None: mask = ...`):
     # (id of the function, parameter name); a finding on it needs a call that omits it
     fills: tuple = ()
+    # other factories whose tensors this value may be, each a defect of its own: the
+    # initial state of a recurrent layer built on several paths (`_recurrent_state`)
+    also: tuple = ()
 
     def with_device(self, device: Device, **changes: object) -> Value:
         return replace(self, device=device, **changes)
@@ -336,7 +339,17 @@ def _recurrent_state(a: Value, b: Value) -> Optional[Value]:
     for e in many.elems[1:]:
         collapsed = join_values(collapsed, e)
     # the first path's site first, as every join does
-    return join_values(collapsed, one) if many is a else join_values(one, collapsed)
+    joined = join_values(collapsed, one) if many is a else join_values(one, collapsed)
+    parts = (*many.elems, one) if many is a else (one, *many.elems)
+    sites = [
+        p.site
+        for p in parts
+        if p.origin is Origin.FACTORY and is_cpu(p.device) and p.site is not None
+    ]
+    unique = [s for i, s in enumerate(sites) if all(s is not t for t in sites[:i])]
+    if joined.origin is Origin.FACTORY and joined.site is not None and len(unique) > 1:
+        return replace(joined, also=tuple(s for s in unique if s is not joined.site))
+    return joined
 
 
 def container_device(values: list[Value]) -> Device:
