@@ -34,6 +34,7 @@ from devlint.engine.values import (
     ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    MODULE_STATE,
     MOVED,
     NO_CONST,
     NUMBER,
@@ -52,6 +53,7 @@ from devlint.engine.values import (
     is_placed,
     is_weak,
     join_values,
+    module_state_tensor,
     partly_cpu,
     sole_param,
     sym,
@@ -209,7 +211,11 @@ class ExpressionsMixin:
                 return tensor(
                     base.device, scalar=False, requires_grad=True, type_name=LAYER_PARAMETER
                 )
+            if is_known(base.device) and not attr.startswith("__"):
+                return Value(Kind.UNKNOWN, base.device, type_name=MODULE_STATE)
             return UNKNOWN
+        if base.type_name == MODULE_STATE and attr == "data":
+            return module_state_tensor(base)
         if base.kind is Kind.BATCH and base.origin is Origin.LOADER and base.entries is None:
             return tensor(
                 base.device,

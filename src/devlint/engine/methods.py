@@ -22,6 +22,7 @@ from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    MODULE_STATE,
     MOVED,
     OTHER,
     UNKNOWN,
@@ -35,6 +36,7 @@ from devlint.engine.values import (
     is_placed,
     is_weak,
     join_values,
+    module_state_tensor,
     partly_cpu,
     sole_param,
     sym,
@@ -92,6 +94,8 @@ class MethodsMixin:
                     sym("self") if scope.cls.is_module else DEV_UNKNOWN, scalar=None
                 )
             return OTHER
+        if receiver.type_name == MODULE_STATE and name == "detach":
+            receiver = module_state_tensor(receiver)
         if receiver.kind is Kind.TENSOR:
             return self.tensor_method(node, name, receiver, func, scope)
         if receiver.kind is Kind.MODULE or receiver.type_name == MOVED:

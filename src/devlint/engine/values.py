@@ -259,6 +259,17 @@ def tensor(device: Device, **kw: object) -> Value:
 MOVED = "<moved>"
 
 
+# an attribute of a module other than a known layer's weight or bias (`self.crf.transitions`):
+# a submodule, a parameter or buffer, or plain state; read as a tensor (`.detach()`, `.data`)
+# it is one of the module's parameters or buffers, on the module's device
+MODULE_STATE = "<module state>"
+
+
+def module_state_tensor(value: Value) -> Value:
+    """A module's attribute read as a tensor (`self.crf.transitions.detach()`)."""
+    return tensor(value.device, scalar=None, requires_grad=True)
+
+
 def join_values(a: Value, b: Value) -> Value:
     """The value a name holds after two paths meet."""
     if a == b:
