@@ -222,7 +222,8 @@ _MIXING = (
     "Expected object of device type",
     _DP_MESSAGE,
 )
-# What a legacy CPU constructor raises for an accelerator `device=` (torch 1.x to 2.13).
+# What a legacy CPU constructor raises for an accelerator `device=` (as torch 2.13 words
+# it; a release that words it otherwise lets the error through unclassified).
 LEGACY_DEVICE_MESSAGE = "legacy constructor expects device type"
 _TYPE_PAIR = re.compile(r"Input type \(([\w.]+)\) and (?:weight|bias) type \(([\w.]+)\)")
 
