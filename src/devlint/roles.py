@@ -22,8 +22,8 @@ The role of a file comes from `[tool.devlint]` first (`library = [globs]`,
 
 The engine also treats a module with `if __name__ == "__main__":` as a program (it runs
 as one), unless it is library code: a package module that ends in a demo is imported all
-the same, and keeps its library contract.  Resolved here, before the cache is asked, because the role depends on
-the file's path and its folder, not only on its bytes.
+the same, and keeps its library contract.  Resolved here, before the cache is asked,
+because the role depends on the file's path and its folder, not only on its bytes.
 """
 
 from __future__ import annotations

@@ -29,10 +29,10 @@ from devlint.engine.scope import (
 )
 from devlint.engine.summary import class_state, imported_value, stored_parameters
 from devlint.engine.syntax import (
-    all_params,
     bind_args,
     default_constants,
     factory_scalar,
+    has_param,
     parameter_names,
 )
 from devlint.engine.values import (
@@ -661,7 +661,7 @@ class CallsMixin:
         if not atom.startswith("sym:"):
             return None
         head = atom[4:].split(".", 1)[0]
-        return head if any(p.name.value == head for p in all_params(scope.func)) else None
+        return head if has_param(scope.func, head) else None
 
     def add_hardcoded(
         self,
@@ -1273,11 +1273,10 @@ MAX_FED_CALLS = 64
 
 def passed_kind(value: Value, cpu_side: bool) -> str:
     """What a call passes a parameter: `"placed"` (a tensor, module or device on an
-    accelerator),
-    `"host"` (data that is on the host by design: anything data-pipeline code passes, a
-    `.cpu()` copy, a module that moves its inputs itself), `"cpu"` (a tensor or module
-    that merely happens to be on the CPU: an example's `torch.ones(3)`) or `"other"`
-    (unknown, or not a tensor)."""
+    accelerator), `"host"` (data that is on the host by design: anything data-pipeline
+    code passes, a `.cpu()` copy, a module that moves its inputs itself), `"cpu"` (a
+    tensor or module that merely happens to be on the CPU: an example's `torch.ones(3)`)
+    or `"other"` (unknown, or not a tensor)."""
     if (
         value.kind in (Kind.TENSOR, Kind.MODULE, Kind.DEVICE)
         and is_placed(value.device)

@@ -25,6 +25,7 @@ from devlint.engine.summary import held_arguments, imported_value
 from devlint.engine.syntax import (
     all_params,
     flag_constant,
+    has_param,
     is_device_expr,
     none_tested,
     same_device_pairs,
@@ -823,10 +824,10 @@ def param_owner(scope: Scope, param: str) -> cst.FunctionDef:
     reads what its constructor stored (`self.model = model`), the class's `__init__`."""
     func = scope.func
     assert func is not None
-    if scope.cls is None or any(p.name.value == param for p in all_params(func)):
+    if scope.cls is None or has_param(func, param):
         return func
     init = scope.cls.methods.get("__init__")
-    if init is not None and any(p.name.value == param for p in all_params(init)):
+    if init is not None and has_param(init, param):
         return init
     return func
 

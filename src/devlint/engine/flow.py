@@ -64,6 +64,7 @@ from devlint.engine.syntax import (
     cpu_only_params,
     default_constants,
     forget_calls,
+    has_param,
     holds_no_state,
     is_exit_call,
     is_returning_fixture,
@@ -1057,10 +1058,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         passes it (and the name is used nowhere else: no callback, no export), none does."""
         if not self._private_defaults:
             return
-        uses: dict[str, int] = {}
-        for node in walk(self.module):
-            if type(node) is cst.Name:
-                uses[node.value] = uses.get(node.value, 0) + 1
+        uses = self.identifiers()
         for func, p, literal, receives in self._private_defaults:
             name = func.name.value
             # the def's own name, and one name per call: used nowhere else
@@ -1456,7 +1454,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         func = scope.func
         if func is None:
             return value
-        if all(p.name.value != name for p in all_params(func)):
+        if not has_param(func, name):
             return value
         return replace(value, fills=(id(func), name))
 

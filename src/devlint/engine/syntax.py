@@ -219,6 +219,11 @@ _CPU_LENGTHS = ("pack_padded_sequence",)
 _LENGTH_CONVERSIONS = ("cpu", "long", "int", "to", "type", "view", "flatten", "squeeze")
 
 
+def has_param(func: cst.FunctionDef, name: str) -> bool:
+    """Whether `func` has a parameter called `name` (of any kind but `*args`/`**kw`)."""
+    return any(p.name.value == name for p in all_params(func))
+
+
 def all_params(func: cst.FunctionDef) -> list[cst.Param]:
     """Every named parameter of `func` (positional-only, ordinary, keyword-only)."""
     p = func.params

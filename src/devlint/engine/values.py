@@ -337,7 +337,8 @@ def _recurrent_state(a: Value, b: Value) -> Optional[Value]:
     """A tensor on one path and a tuple of tensors on the other: the initial state of a
     recurrent layer (`(h0, c0)` for an LSTM, `h0` for a GRU).  Where it lives is what
     matters to the layer it is handed to, so it is one tensor on the joined device, with
-    the CPU side's origin (the factory that made it) kept for the message."""
+    the first CPU factory as its site and the other CPU factories in `also` (each a
+    defect, and a fix, of its own)."""
     pair = (a, b) if a.kind is Kind.TENSOR else (b, a)
     one, many = pair
     if one.kind is not Kind.TENSOR or many.kind is not Kind.BATCH or not many.elems:

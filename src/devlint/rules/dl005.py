@@ -113,7 +113,8 @@ class FactoryWithoutDevice(Rule):
                         f"`{m.partner.text}` on {where}; it raises {SAME_DEVICE_ERROR} whenever "
                         "that tensor is on an accelerator"
                     )
-                help_ = self.legacy_help(facts, m, site, device)
+                dev = device.text if device else device_expression(m) or "..."
+                help_ = self.legacy_help(facts, site, dev)
                 yield self.report(site, msg, help_, fix=self.legacy_fix(facts, site, device))
                 continue
             # a default standing in for an argument the caller left out (`mask=None`)
@@ -140,14 +141,7 @@ class FactoryWithoutDevice(Rule):
                 f"`{legacy.device_text}` is an accelerator"
             )
             device = _Device(legacy.device_text, exact=True, source="partner")
-            rewritten = legacy_replacement(legacy.node, legacy.device_text)
-            help_ = (
-                "replace it with a factory that takes a device: "
-                f"`{one_line(cst.Module([]).code_for_node(rewritten[0]))}`"
-                if rewritten is not None
-                else "replace it with `torch.tensor(data, dtype=..., device=...)` for data or "
-                "`torch.empty(*size, dtype=..., device=...)` for a size"
-            )
+            help_ = self.legacy_help(facts, legacy.node, legacy.device_text)
             yield self.report(
                 legacy.node, msg, help_, fix=self.legacy_fix(facts, legacy.node, device)
             )
@@ -201,12 +195,10 @@ class FactoryWithoutDevice(Rule):
             return f"{text}, the module's own device"
         return text
 
-    def legacy_help(
-        self, facts: FileFacts, m: Mismatch, site: cst.CSTNode, device: Optional[_Device]
-    ) -> str:
+    @staticmethod
+    def legacy_help(facts: FileFacts, site: cst.CSTNode, dev: str) -> str:
         """Name the factory that replaces the constructor: `torch.tensor(...)` for data,
-        `torch.empty(...)` for a size, with the constructor's dtype."""
-        dev = device.text if device else device_expression(m) or "..."
+        `torch.empty(...)` for a size, with the constructor's dtype, on `dev`."""
         rewritten = legacy_replacement(site, dev) if isinstance(site, cst.Call) else None
         if rewritten is not None:
             code = one_line(cst.Module([]).code_for_node(rewritten[0]))
