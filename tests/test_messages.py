@@ -144,3 +144,30 @@ def test_show_fixes_lists_a_later_round_where_the_file_has_it(project: Path) -> 
         ["t.py:4:60:", "DL007"],
         ["t.py:4:68:", "DL002"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("expr", "moved"),
+    [
+        ("rows.T @ rows + ridge", "`(rows.T @ rows).to(device)`"),
+        ("(rows.T @ rows) + ridge", "`(rows.T @ rows).to(device)`"),
+        ("rows.T + ridge", "`rows.T.to(device)`"),
+        ("rows.t() + ridge", "`rows.t().to(device)`"),
+    ],
+    ids=["binary", "parenthesised", "attribute", "call"],
+)
+def test_dl009_hint_moves_the_whole_operand(expr: str, moved: str) -> None:
+    """`.to()` binds tighter than `@`: the hint parenthesises an operand that is not an
+    atom, or it would move only its last part and keep the mismatch."""
+    source = f"""\
+    import torch
+
+
+    def main():
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        ridge = torch.eye(3, device=device)
+        rows = torch.randn(4, 3, device=device).cpu()
+        print({expr})
+    """
+    finding = _only(source, "DL009")
+    assert f"move it to the other operand's device: {moved}" in finding.help

@@ -39,6 +39,7 @@ from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    DEVICE_TOLD,
     GRAFT,
     MOVED,
     NO_CONST,
@@ -141,6 +142,8 @@ class CallsMixin:
             return UNKNOWN
         if callee.type_name == TOKENIZER:
             return self.encoding(node)
+        if told_device(args):
+            return Value(type_name=DEVICE_TOLD)
         return UNKNOWN
 
     def encoding(self, node: cst.Call) -> Value:
@@ -748,6 +751,9 @@ class CallsMixin:
             if ds is not None
             else (args[0][1] if args and args[0][0].keyword is None else UNKNOWN)
         )
+        if dataset.type_name == DEVICE_TOLD:
+            # a dataset built by a call told to use the accelerator may hold device tensors
+            return Value(Kind.LOADER, DEV_UNKNOWN, elem=UNKNOWN)
         if dataset.kind is Kind.LOADER and dataset.elem is not None:
             el = dataset.elem
             if not is_cpu(el.device):
@@ -1533,3 +1539,20 @@ def kwargs_device(value: Value) -> Device:
 # the handler `eval_known_call` found for a qualified name (None: none)
 _MISSING = object()
 _HANDLERS: dict[str, object] = {}
+
+
+def told_device(args: list[tuple[cst.Arg, Value]]) -> bool:
+    """Whether a call is told which device to use: a device value that is not the CPU, or
+    an argument named for one (`use_gpu=flag`, `gpu_setting`, `device=dev`) that is not
+    a false constant or the CPU."""
+    for arg, value in args:
+        if value.const is not NO_CONST and not value.const:
+            continue
+        if value.kind is Kind.DEVICE:
+            if not is_cpu(value.device):
+                return True
+            continue
+        name = arg.keyword.value if arg.keyword is not None else N.dotted(arg.value)
+        if name and N.DEVICE_CONDITION_RE.search(name.rsplit(".", 1)[-1]):
+            return True
+    return False

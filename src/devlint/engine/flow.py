@@ -90,6 +90,7 @@ from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
     DEV_UNKNOWN,
+    DEVICE_TOLD,
     GRAFT,
     NUMBER,
     OTHER,
@@ -1863,6 +1864,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
     def unpack(self, value: Value, n: int) -> list[Value]:
         if value.elems is not None and len(value.elems) == n:
             return list(value.elems)
+        if value.type_name == DEVICE_TOLD:
+            return [value] * n
         if value.kind in (Kind.BATCH, Kind.TENSOR) and is_known(value.device):
             el = value.elem or tensor(value.device, origin=value.origin, site=value.site)
             if value.entries is not None and value.elem is None:

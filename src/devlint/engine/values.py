@@ -259,6 +259,11 @@ def tensor(device: Device, **kw: object) -> Value:
 MOVED = "<moved>"
 
 
+# the type name of what an unresolved call returns when it was told to use an accelerator
+# (`make_data(..., use_gpu=True)`, `load_split(root, device)`): nothing is known of it,
+# except that a data loader over it may yield tensors already on that accelerator
+DEVICE_TOLD = "<device told>"
+
 # an attribute of a module other than a known layer's weight or bias (`self.crf.transitions`):
 # a submodule, a parameter or buffer, or plain state; read as a tensor (`.detach()`, `.data`)
 # it is one of the module's parameters or buffers, on the module's device

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from devlint.engine.facts import Mismatch
+import libcst as cst
+
+from devlint.engine.facts import Mismatch, Operand
 from devlint.engine.values import describe_device, is_cpu
 from devlint.rules._fixes import device_expression
 
@@ -22,9 +24,25 @@ def where(m: Mismatch) -> str:
 def move_hint(m: Mismatch) -> str:
     """The expression that moves the culprit to the partner's device."""
     target = m.partner.text
+    moved = f"{_as_receiver(m.culprit)}.to({_device_expr(m)})"
     if is_cpu(m.culprit.value.device):
-        return f"`{m.culprit.text}.to({_device_expr(m)})`"
-    return f"`{m.culprit.text}.to({_device_expr(m)})` (or move `{target}` to the CPU)"
+        return f"`{moved}`"
+    return f"`{moved}` (or move `{target}` to the CPU)"
+
+
+# operands that take a method call as they are (`x.T.to(d)`, `f(x).to(d)`, `x[i].to(d)`);
+# any other expression (`a @ b`, `-x`, `a if c else b`) needs parentheses first
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.List)
+
+
+def _as_receiver(operand: Operand) -> str:
+    """The operand's text as the receiver of `.to(...)`."""
+    node, text = operand.node, operand.text
+    if node is None or isinstance(node, _ATOMS):
+        return text
+    if getattr(node, "lpar", ()) and text.startswith("(") and text.endswith(")"):
+        return text
+    return f"({text})"
 
 
 def _device_expr(m: Mismatch) -> str:
