@@ -112,7 +112,7 @@ from devlint.engine.values import (
     tensor,
     truth,
 )
-from devlint.engine.walk import iter_children, walk
+from devlint.engine.walk import iter_children, remembering, walk
 from devlint.roles import LIBRARY, PROGRAM
 
 # classes whose names say they belong to the data pipeline, which runs on the CPU:
@@ -1897,11 +1897,12 @@ def analyze(
 def _run(module: cst.Module, source: str, options: EngineOptions) -> FileFacts:
     forget_calls()
     try:
-        visitor = DeviceFlowVisitor(module, source, options)
-        module.visit(visitor)
-        visitor.facts.summary = summarise(visitor)
-        _apply_default_device(visitor)
-        visitor.facts.asked = frozenset(visitor.asked)
+        with remembering():
+            visitor = DeviceFlowVisitor(module, source, options)
+            module.visit(visitor)
+            visitor.facts.summary = summarise(visitor)
+            _apply_default_device(visitor)
+            visitor.facts.asked = frozenset(visitor.asked)
     finally:
         forget_calls()
     return visitor.facts

@@ -8,7 +8,9 @@ The engine only reads trees, so it walks the dataclass fields directly.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+import threading
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Optional
 
 import libcst as cst
 
@@ -56,10 +58,40 @@ def iter_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 _DEFS = frozenset((cst.FunctionDef, cst.ClassDef, cst.Lambda))
 
 
-def walk(node: cst.CSTNode, *, into_functions: bool = True) -> Iterator[cst.CSTNode]:
-    """Every node under `node` (pre-order); nested defs are skipped unless asked for.
+# Within one file's analysis the pre-scans walk the same functions again and again (what
+# a function calls, which tensors it uses, what it stores, which parameters it moves):
+# `remembering()` keeps each walk's node list until the analysis ends (per thread: the
+# language server analyses buffers in threads of its own).
+_Memo = dict[tuple[int, bool], tuple[cst.CSTNode, list[cst.CSTNode]]]
+_local = threading.local()
 
-    `iter_children` inlined: this is the hottest loop of the analysis."""
+
+@contextmanager
+def remembering() -> Iterator[None]:
+    """Walks inside this block are computed once per (node, into_functions)."""
+    outer: Optional[_Memo] = getattr(_local, "memo", None)
+    _local.memo = {}
+    try:
+        yield
+    finally:
+        _local.memo = outer
+
+
+def walk(node: cst.CSTNode, *, into_functions: bool = True) -> Iterable[cst.CSTNode]:
+    """Every node under `node` (pre-order); nested defs are skipped unless asked for."""
+    memo: Optional[_Memo] = getattr(_local, "memo", None)
+    if memo is None:
+        return _walk(node, into_functions)
+    key = (id(node), into_functions)
+    hit = memo.get(key)
+    if hit is None:
+        # the entry holds the node, so its id cannot be reused while the entry lives
+        hit = memo[key] = (node, list(_walk(node, into_functions)))
+    return hit[1]
+
+
+def _walk(node: cst.CSTNode, into_functions: bool) -> Iterator[cst.CSTNode]:
+    """`iter_children` inlined: this is the hottest loop of the analysis."""
     stack = [node]
     pop, push = stack.pop, stack.append
     fields, is_node = _FIELDS, _IS_NODE
