@@ -1157,8 +1157,10 @@ class CallsMixin:
         default that every call overrides is never used)."""
         if node is not None:
             self.call_sites.setdefault(id(func), set()).add(id(node))
+            relayed = relayed_defaults(node, func, scope.func)
             for pname in bound:
-                self.passing_sites.setdefault((id(func), pname), set()).add(id(node))
+                if pname not in relayed:
+                    self.passing_sites.setdefault((id(func), pname), set()).add(id(node))
         cpu_side = self.cpu_side_scope(scope)
         for pname, value in bound.items():
             kind = passed_kind(value, cpu_side)
@@ -1556,3 +1558,34 @@ def told_device(args: list[tuple[cst.Arg, Value]]) -> bool:
         if name and N.DEVICE_CONDITION_RE.search(name.rsplit(".", 1)[-1]):
             return True
     return False
+
+
+def relayed_defaults(
+    node: cst.Call, func: cst.FunctionDef, caller: Optional[cst.FunctionDef]
+) -> set[str]:
+    """The parameters of `func` that the call hands the caller's own defaulted parameter
+    (`_update(preds, threshold=threshold)` in `def rate(preds, threshold=0.5)`): every
+    caller of the caller that omits it reaches the callee's default path all the same."""
+    if caller is None:
+        return set()
+    defaulted = {
+        p.name.value
+        for p in (*caller.params.params, *caller.params.kwonly_params)
+        if p.default is not None
+    }
+    if not defaulted:
+        return set()
+    positional = [p.name.value for p in func.params.params]
+    if positional and positional[0] in ("self", "cls") and type(node.func) is cst.Attribute:
+        positional = positional[1:]
+    out = set()
+    for i, arg in enumerate(node.args):
+        if arg.star:
+            break
+        if type(arg.value) is not cst.Name or arg.value.value not in defaulted:
+            continue
+        if arg.keyword is not None:
+            out.add(arg.keyword.value)
+        elif i < len(positional):
+            out.add(positional[i])
+    return out

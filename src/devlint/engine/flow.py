@@ -63,6 +63,7 @@ from devlint.engine.syntax import (
     conditional_parts,
     cpu_only_params,
     default_constants,
+    flag_source,
     forget_calls,
     has_param,
     holds_no_state,
@@ -74,6 +75,7 @@ from devlint.engine.syntax import (
     name_calls,
     names_in,
     none_tested,
+    number_tested,
     places_state,
     places_with,
     refused_on_accelerator,
@@ -341,20 +343,17 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.packing_classes = [c for c in self.classes.values() if c.cpu_inputs]
         # methods that constructors call: they run while the module is still on the CPU
         # (and the methods of the same class that those call: `append` ->
-        # `get_output_shape`), except `forward`, which runs on the moved module
+        # `get_output_shape`), except `forward`, which runs on the moved module, and
+        # what the class's other methods call too (`get_log_std`, used by `__init__` and
+        # by the sampling methods that run on the moved module)
         self.called_in_init: set[str] = set()
         for info in self.classes.values():
             init = info.methods.get("__init__")
             if info.is_module and init is not None:
-                reached = called_method_names(init)
-                todo = [n for n in reached if n in info.methods]
-                while todo:
-                    method = info.methods[todo.pop()]
-                    for name in called_method_names(method) - reached:
-                        reached.add(name)
-                        if name in info.methods:
-                            todo.append(name)
-                self.called_in_init |= reached - {"forward", "__call__"}
+                reached = _reached(info, ["__init__"])
+                later = [n for n in info.methods if n not in reached or n in _RUNTIME_METHODS]
+                runtime = _reached(info, [n for n in later if n != "__init__"])
+                self.called_in_init |= reached - runtime - _RUNTIME_METHODS - {"__init__"}
 
     def _is_cpu_side_class(self, info: ClassInfo, seen: set[str]) -> bool:
         """Datasets, samplers, loaders and transforms run in the data pipeline, on the CPU;
@@ -1411,7 +1410,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             scope.guarded_rest = True  # `if not torch.cuda.is_available(): raise ...`
         if body_falls and else_falls:
             scope.env = self.join_envs(body_env, else_env, device_test)
-            filled = self.default_filled(stmt, before, body_env, else_env)
+            filled = self.default_filled(stmt, before, body_env, else_env, scope.func)
             if filled is not None:
                 scope.env[filled[0]] = self.filling(filled[1], filled[0], scope)
         elif body_falls:
@@ -1429,17 +1428,31 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         before: dict[str, Value],
         body_env: dict[str, Value],
         else_env: dict[str, Value],
+        func: Optional[cst.FunctionDef] = None,
     ) -> Optional[tuple[str, Value]]:
         """`if mask is None: mask = torch.ones(n)` (or `if mask is not None: mask =
         mask.transpose(1, 2) else: mask = torch.ones(n)`): after it, `mask` is the CPU
         tensor on the path of every caller that omits it (what the other callers pass is
         theirs to place), so that path's mixing is reported rather than lost in the join
-        with an unknown argument."""
-        name = none_tested(stmt.test, True)
+        with an unknown argument.  Likewise a parameter that defaults to a number, made a
+        tensor when it is one (`if isinstance(threshold, Number): threshold =
+        torch.tensor([threshold])`)."""
+        numeric = _defaults_to_number(func) if func is not None else set()
+        test = flag_source(func, stmt.test) if numeric and func is not None else stmt.test
+
+        def tested(default_path: bool) -> Optional[str]:
+            name = none_tested(test, default_path)
+            if name is None and numeric:
+                name = number_tested(test, default_path)
+                if name not in numeric:
+                    return None
+            return name
+
+        name = tested(True)
         if name is not None:
             filled, given = body_env.get(name), else_env.get(name)
         else:
-            name = none_tested(stmt.test, False)
+            name = tested(False)
             if name is None or stmt.orelse is None or isinstance(stmt.orelse, cst.If):
                 return None
             filled, given = else_env.get(name), body_env.get(name)
@@ -1872,6 +1885,35 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 return [UNKNOWN] * n
             return [el] * n
         return [UNKNOWN] * n
+
+
+_RUNTIME_METHODS = frozenset({"forward", "__call__"})
+
+
+def _reached(info: ClassInfo, roots: list[str]) -> set[str]:
+    """The methods `roots` call, directly or through the class's other methods."""
+    reached: set[str] = set()
+    todo = list(roots)
+    while todo:
+        method = info.methods.get(todo.pop())
+        if method is None:
+            continue
+        for name in called_method_names(method) - reached:
+            reached.add(name)
+            todo.append(name)
+    return reached
+
+
+def _defaults_to_number(func: cst.FunctionDef) -> set[str]:
+    """The parameters of `func` whose default is a number literal (`threshold=0.5`)."""
+    out = set()
+    for p in (*func.params.params, *func.params.kwonly_params):
+        d = p.default
+        if type(d) is cst.UnaryOperation:
+            d = d.expression
+        if type(d) in (cst.Integer, cst.Float):
+            out.add(p.name.value)
+    return out
 
 
 def analyze(

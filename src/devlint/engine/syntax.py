@@ -740,6 +740,65 @@ def none_tested(test: cst.BaseExpression, is_none: bool) -> Optional[str]:
     return test.left.value
 
 
+# `isinstance(x, Number)`, `isinstance(x, (int, float))`: a number, not a tensor
+_NUMBER_TYPES = frozenset({"int", "float", "Number", "numbers.Number", "Real", "numbers.Real"})
+_TENSOR_TYPES = frozenset({"torch.Tensor", "Tensor"})
+
+
+def _isinstance_of(test: cst.BaseExpression) -> Optional[tuple[str, set[str]]]:
+    """`isinstance(name, T)` or `isinstance(name, (T1, T2))`: the name and the type names;
+    `torch.is_tensor(name)` counts as `isinstance(name, torch.Tensor)`."""
+    if type(test) is not cst.Call or not test.args or type(test.args[0].value) is not cst.Name:
+        return None
+    callee = N.dotted(test.func)
+    name = test.args[0].value.value
+    if callee in ("torch.is_tensor", "is_tensor") and len(test.args) == 1:
+        return name, {"torch.Tensor"}
+    if callee != "isinstance" or len(test.args) != 2:
+        return None
+    kinds = test.args[1].value
+    elements = kinds.elements if type(kinds) is cst.Tuple else [cst.Element(kinds)]
+    names = {N.dotted(e.value) or "?" for e in elements}
+    return name, names
+
+
+def flag_source(func: cst.FunctionDef, test: cst.BaseExpression) -> cst.BaseExpression:
+    """What a plain-name test stands for when the function assigns that name once
+    (`scalar = isinstance(t, Number)` ... `if scalar:`); the test itself otherwise."""
+    if type(test) is not cst.Name:
+        return test
+    found: list[cst.BaseExpression] = []
+    for node in walk(func, into_functions=False):
+        if type(node) is cst.Assign:
+            for t in node.targets:
+                if type(t.target) is cst.Name and t.target.value == test.value:
+                    found.append(node.value)
+        elif type(node) in (cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr):
+            target = getattr(node, "target", None)
+            if type(target) is cst.Name and target.value == test.value:
+                return test
+    return found[0] if len(found) == 1 else test
+
+
+def number_tested(test: cst.BaseExpression, is_number: bool) -> Optional[str]:
+    """The plain name that `test` finds to be a number rather than a tensor
+    (`is_number`: `isinstance(t, Number)`, `isinstance(t, (int, float))`, `not
+    isinstance(t, torch.Tensor)`, `not torch.is_tensor(t)`) or a tensor (not `is_number`:
+    the same tests the other way round); None for any other test."""
+    negated = type(test) is cst.UnaryOperation and type(test.operator) is cst.Not
+    found = _isinstance_of(test.expression if negated else test)  # type: ignore[attr-defined]
+    if found is None:
+        return None
+    name, kinds = found
+    if kinds <= _NUMBER_TYPES:
+        says_number = True
+    elif kinds <= _TENSOR_TYPES:
+        says_number = False
+    else:
+        return None
+    return name if (says_number != negated) == is_number else None
+
+
 def registers_submodules(func: Optional[cst.FunctionDef]) -> bool:
     """`func` registers modules by name (`self.add_module(...)`,
     `self.register_module(...)`, `setattr(self, ...)`)."""

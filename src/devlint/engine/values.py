@@ -178,6 +178,10 @@ class Value:
     # other factories whose tensors this value may be, each a defect of its own: the
     # initial state of a recurrent layer built on several paths (`_recurrent_state`)
     also: tuple = ()
+    # `None` on some path (`self.log_std = None`, then a tensor when a flag is set): an
+    # operation only ever meets the tensor (`None` would raise first), but whether it is
+    # `None` is not known
+    maybe_none: bool = False
 
     def with_device(self, device: Device, **changes: object) -> Value:
         return replace(self, device=device, **changes)
@@ -241,6 +245,8 @@ def is_none(value: Value) -> Optional[bool]:
     value may be `None` at run time."""
     if value.const is not NO_CONST:
         return value.const is None
+    if value.maybe_none:
+        return None
     if value.kind in (Kind.DEVICE, Kind.TENSOR, Kind.MODULE) and is_concrete(value.device):
         return False
     return None
@@ -280,6 +286,9 @@ def join_values(a: Value, b: Value) -> Value:
     if a == b:
         return a
     if a.kind is not b.kind:
+        optional = _optional(a, b)
+        if optional is not None:
+            return optional
         moved = a if a.type_name == MOVED else b if b.type_name == MOVED else None
         if moved is not None and (a if moved is b else b).kind is Kind.TENSOR:
             # `.cpu()` of an object of unknown type on one path, a tensor on the other
@@ -335,7 +344,17 @@ def join_values(a: Value, b: Value) -> Value:
         requires_grad=a.requires_grad or b.requires_grad,
         via=a.via if a.via == b.via else "",
         fills=a.fills if a.fills == b.fills else (),
+        maybe_none=a.maybe_none or b.maybe_none,
     )
+
+
+def _optional(a: Value, b: Value) -> Optional[Value]:
+    """`None` on one path, a tensor or module on the other: the tensor or module, which
+    is all a device operation can meet, marked as perhaps `None`."""
+    for none, other in ((a, b), (b, a)):
+        if none.kind is Kind.OTHER and none.const is None and other.kind in (Kind.TENSOR, Kind.MODULE):
+            return replace(other, maybe_none=True)
+    return None
 
 
 def _recurrent_state(a: Value, b: Value) -> Optional[Value]:
