@@ -63,13 +63,14 @@ def test_a_summary_says_what_importers_need() -> None:
     # a constructor that moves the module itself: its place is the caller's choice
     assert models["classes"]["PlacedNet"]["to"] is True
     masks = _summary(TRAINER / "visionkit" / "masks.py", "visionkit")
-    # a tensor a factory makes on the CPU whatever the arguments; not one that follows them
+    # a tensor a factory makes on the CPU whatever the arguments; one that follows them
+    # says which parameter it follows
     assert masks["functions"]["positions"] == {
         "kind": "tensor",
         "device": ["cpu"],
         "factory": "torch.arange(length)",
     }
-    assert "shift" not in masks["functions"]
+    assert masks["functions"]["shift"] == {"kind": "tensor", "follows": "x", "params": ["x"]}
     placement = _summary(TRAINER / "visionkit" / "placement.py", "visionkit")
     # helpers that move the module they are given (directly, or each one of a list)
     assert placement["functions"]["place"] == {

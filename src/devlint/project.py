@@ -417,12 +417,15 @@ class Project:
                 return self._lookup(path, name, depth + 1, seen)
             return self._resolve(name, roots, depth + 1)
 
+        returns: dict[str, Any] = {}
         for base in own["bases"]:
             found = find(base)
             if found is None or found.get("t") != "class":
                 continue
             for key in ("module", "to", "places", "moves", "layers", "wraps", "adapts"):
                 fact[key] = fact[key] or found.get(key, False)
+            for method, entry in found.get("returns", {}).items():
+                returns.setdefault(method, entry)
             if found["module"] and not found["stateless"]:
                 fact["stateless"] = False
         for built in own.get("builds", ()):
@@ -431,7 +434,10 @@ class Project:
                 fact["layers"] = True  # a layer of its own built from another class
         if own.get("moves_args"):
             fact["moves_args"], fact["params"] = own["moves_args"], own["params"]
-        if not fact["module"] and not own.get("moves_args"):
+        returns.update(own.get("returns", {}))  # its own methods override its bases'
+        if any(returns.values()):
+            fact["returns"] = returns
+        if not fact["module"] and not own.get("moves_args") and "returns" not in fact:
             return None  # nothing that changes what an importer's analysis sees
         return fact
 

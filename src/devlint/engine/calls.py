@@ -27,7 +27,12 @@ from devlint.engine.scope import (
     ClassInfo,
     Scope,
 )
-from devlint.engine.summary import class_state, imported_value, stored_parameters
+from devlint.engine.summary import (
+    class_state,
+    followed_argument,
+    imported_value,
+    stored_parameters,
+)
 from devlint.engine.syntax import (
     bind_args,
     default_constants,
@@ -237,6 +242,8 @@ class CallsMixin:
                 moves_inputs=bool(fact.get("moves")),
             )
         if kind == "function":
+            if fact.get("follows"):
+                return followed_argument(fact, args, q)
             return imported_value(fact, self.new_oid(), q)
         return UNKNOWN
 

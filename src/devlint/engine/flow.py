@@ -219,6 +219,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self._import_heads.update(q.split(".", 1)[0] for q in self.imports.stars)
         # module-level function -> the values its standalone analysis returns
         self.function_returns: dict[str, list[Value]] = {}
+        # what each method returns, analysed on its own: (class, method) -> returns
+        self.method_returns: dict[tuple[str, str], list[Value]] = {}
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, cst.FunctionDef] = {}
         # pytest fixtures of this file that return their value, by name
@@ -868,7 +870,12 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             scope.globals = {**(outer.globals or {}), **outer.env}
             scope.env.update(self.param_values(node, None, scope))
         elif self.class_stack and self.class_stack[-1].methods.get(node.name.value) is node:
-            scope = self.function_scope(node, FunctionRequest(node, self.class_stack[-1], True))
+            owner = self.class_stack[-1]
+            scope = self.function_scope(node, FunctionRequest(node, owner, True))
+            self.scopes.append(scope)
+            self.walk_block(node.body.body)
+            self.method_returns[(owner.name, node.name.value)] = scope.returns
+            return False
         else:
             return False
         self.scopes.append(scope)

@@ -17,6 +17,7 @@ from devlint.engine.scope import (
     ClassInfo,
     Scope,
 )
+from devlint.engine.summary import followed_argument
 from devlint.engine.values import (
     CPU,
     DEV_ANY,
@@ -150,7 +151,8 @@ class MethodsMixin:
                         info.methods[name], info, node, args, scope, self_value=receiver
                     )
                 return self.module_output(receiver, args)
-            return UNKNOWN
+            inherited = self.inherited_return(receiver.type_name, name, args)
+            return inherited if inherited is not None else UNKNOWN
         if receiver.kind is Kind.BATCH:
             args = self.eval_args(node, scope)
             if name in ("append", "insert", "extend") and args:
@@ -205,6 +207,9 @@ class MethodsMixin:
                 return self.call_function(
                     info.methods[name], info, node, args, scope, self_value=receiver
                 )
+        inherited = self.inherited_return(receiver.type_name, name, args)
+        if inherited is not None:
+            return inherited
         # accelerate / fabric move things for the user, in place too
         if name in ("prepare", "setup", "setup_dataloaders", "prepare_model", "setup_module"):
             self.forget_devices(args, scope)
@@ -214,6 +219,30 @@ class MethodsMixin:
         if name == "numpy":
             return Value(Kind.NDARRAY, DEV_ANY)
         return UNKNOWN
+
+    def inherited_return(
+        self, type_name: str, name: str, args: list[tuple[cst.Arg, Value]]
+    ) -> Optional[Value]:
+        """`self.logits(theta, x)` where a base class in another module of the project
+        defines `logits` (or `obj.logits(...)` on an object of an imported class): what
+        its summary says the method returns, a tensor on the device of one of its
+        arguments; None when the project says nothing."""
+        if not type_name:
+            return None
+        info = self.classes.get(type_name)
+        if info is not None:
+            if name in info.methods:
+                return None
+            bases = info.bases
+        else:
+            bases = [type_name]
+        for base in bases:
+            fact = self.imported_fact(base) if base else None
+            if fact is None or fact.get("t") != "class" or name not in fact.get("returns", {}):
+                continue
+            entry = fact["returns"][name]
+            return followed_argument(entry, args, f"{base}.{name}") if entry else UNKNOWN
+        return None
 
     def given_path(self, value: Value, scope: Scope) -> Value:
         """A value on the CPU on one path and on a parameter's device on the other

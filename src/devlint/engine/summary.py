@@ -38,6 +38,7 @@ from devlint.engine.values import (
     Value,
     is_known,
     join_values,
+    tensor,
 )
 from devlint.engine.walk import walk
 from devlint.roles import LIBRARY, PROGRAM, SCRIPT
@@ -88,6 +89,42 @@ def _value_fact(value: Value, visitor: DeviceFlowVisitor) -> Optional[dict[str, 
     ):
         return {"kind": "tensor", "device": device, "factory": visitor.text(value.site)}
     return None
+
+
+def _method_follows(info: ClassInfo, visitor: DeviceFlowVisitor) -> dict[str, Any]:
+    """The methods of a class that return a tensor on the device of one of their
+    parameters (`_logits(self, theta, x)`): a subclass in another module calls them."""
+    out: dict[str, Any] = {}
+    for name, method in info.methods.items():
+        if name.startswith("__"):
+            continue
+        returns = visitor.method_returns.get((info.name, name))
+        fact = None
+        if returns and _plain_function(method):
+            result = returns[0]
+            for r in returns[1:]:
+                result = join_values(result, r)
+            fact = _follows_fact(result, method, method=True)
+        # `{}`: a method of its own that overrides whatever a base's says
+        out[name] = fact or {}
+    return out if any(out.values()) or info.bases else {}
+
+
+def _follows_fact(
+    value: Value, func: cst.FunctionDef, method: bool = False
+) -> Optional[dict[str, Any]]:
+    """A tensor on the device of one of the function's parameters, on every path
+    (`def shift(x): return x.roll(1, -1)`): an importer finds it where that argument is."""
+    if value.kind is not Kind.TENSOR or len(value.device) != 1:
+        return None
+    (atom,) = value.device
+    if not atom.startswith("sym:param:"):
+        return None
+    name = atom[len("sym:param:") :]
+    params = _param_names(func, method)
+    if name not in params and not any(p.name.value == name for p in func.params.kwonly_params):
+        return None
+    return {"kind": "tensor", "follows": name, "params": params}
 
 
 # decorators that leave what a function returns as it is
@@ -310,6 +347,9 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
             "cpu_side": info.cpu_side,
             **(class_state(info, visitor.imports) if info.is_module or info.bases else {}),
         }
+        returns = _method_follows(info, visitor)
+        if returns:
+            classes[name]["returns"] = returns
     functions: dict[str, dict[str, Any]] = {}
     for name, func in visitor.functions.items():
         entry: dict[str, Any] = {}
@@ -318,7 +358,7 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
             result = returns[0]
             for r in returns[1:]:
                 result = join_values(result, r)
-            fact = _value_fact(result, visitor) or {}
+            fact = _value_fact(result, visitor) or _follows_fact(result, func) or {}
             if fact.get("kind") == "module" and fact["device"] == ["cpu"] and _assembles(func):
                 fact = {}  # what it returns may hold modules it moved (`ensemble.append(m)`)
             entry.update(fact)
@@ -419,3 +459,25 @@ def imported_value(fact: dict, oid: int, qname: str = "") -> Value:
 
 def decode_facts(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
     return {name: json.loads(text) for name, text in pairs}
+
+
+def followed_argument(fact: dict, args: list[tuple[cst.Arg, Value]], qname: str) -> Value:
+    """A function of another module that returns a tensor on the device of one of its
+    parameters (its summary's `follows`): that tensor is where this call's argument is."""
+    name = fact["follows"]
+    params = fact.get("params") or []
+    for position, (arg, value) in enumerate(args):
+        if arg.star:
+            return UNKNOWN
+        given = (
+            arg.keyword.value
+            if arg.keyword is not None
+            else (params[position] if position < len(params) else None)
+        )
+        if given == name:
+            if value.kind is not Kind.TENSOR or not is_known(value.device):
+                return UNKNOWN
+            return tensor(
+                value.device, scalar=None, via=f"`{qname}` returns it on `{name}`'s device"
+            )
+    return UNKNOWN
