@@ -301,6 +301,9 @@ class CallsMixin:
             and not forwarded
             and scope.report
             and not (key is not None and SAVED + key in scope.env)
+            # data-pipeline code (a dataset's methods, a collate function) reads the
+            # files its own preprocessing wrote, on the CPU: CPU data by design
+            and not self.cpu_side_scope(scope)
             and self.once("load", id(node))
         ):
             load = LoadCall(node, self.text(node), self.device_var_name(scope))
