@@ -38,6 +38,7 @@ from devlint.engine.syntax import (
     default_constants,
     factory_scalar,
     has_param,
+    in_test_temp_dir,
     parameter_names,
 )
 from devlint.engine.values import (
@@ -304,6 +305,11 @@ class CallsMixin:
             # data-pipeline code (a dataset's methods, a collate function) reads the
             # files its own preprocessing wrote, on the CPU: CPU data by design
             and not self.cpu_side_scope(scope)
+            # code that runs only where an accelerator is (a GPU-only test, the branch
+            # of `if torch.cuda.is_available():`) never meets a CPU-only machine
+            and not (scope.accelerator_only or scope.guarded_rest)
+            # a file in the test's own temporary folder was written by the test, here
+            and not (path is not None and in_test_temp_dir(scope.func, path))
             and self.once("load", id(node))
         ):
             load = LoadCall(node, self.text(node), self.device_var_name(scope))

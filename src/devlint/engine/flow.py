@@ -56,12 +56,14 @@ from devlint.engine.summary import CALLERS, UNCALLED, decode_facts, summarise
 from devlint.engine.syntax import (
     SETUP_HOOKS,
     UNCONDITIONAL_SKIPS,
+    accelerator_branch,
     agreed_flags,
     all_params,
     called_method_names,
     collate_moves,
     conditional_parts,
     cpu_only_params,
+    cuda_tested,
     default_constants,
     flag_source,
     forget_calls,
@@ -1391,7 +1393,15 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             refined = self.refine_to_cpu(scope, on_cpu[0], on_cpu[1])
         # what a device-equality check learns holds after the branch too (no unrefine)
         self.refine_same_device(stmt.test, True, scope)
+        tested = cuda_tested(stmt.test)
+        if tested is not None:
+            scope.follows.append(tested)
+        on_accelerator = accelerator_branch(stmt.test)
+        scope.accelerator_only += on_accelerator is True
         body_falls = self.walk_branch(stmt.body)
+        scope.accelerator_only -= on_accelerator is True
+        if tested is not None:
+            scope.follows.pop()
         self.unrefine(scope, refined)
         if device_test:
             scope.guard -= 1
@@ -1405,10 +1415,12 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         if stmt.orelse is not None:
             if device_test:
                 scope.guard += 1
+            scope.accelerator_only += on_accelerator is False
             if isinstance(stmt.orelse, cst.If):
                 else_falls = self.walk_if(stmt.orelse, scope)  # `elif`
             else:
                 else_falls = self.walk_branch(stmt.orelse.body)
+            scope.accelerator_only -= on_accelerator is False
             if device_test:
                 scope.guard -= 1
         self.unrefine(scope, refined)

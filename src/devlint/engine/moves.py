@@ -12,6 +12,7 @@ import libcst as cst
 from devlint.engine import names as N
 from devlint.engine.facts import (
     DiscardedMove,
+    HardcodedDevice,
 )
 from devlint.engine.scope import (
     Scope,
@@ -52,6 +53,8 @@ class MovesMixin:
             if arg is None or (isinstance(arg, cst.Name) and arg.value in ("True", "False")):
                 receiver_text = self.facts.text(func.value, 1000)
                 call_text = f"{receiver_text}.cuda()" if len(receiver_text) <= 30 else ".cuda()"
+                if arg is None and scope.follows:
+                    self.follow_tested_device(node, scope)
                 self.add_hardcoded(func.attr, call_text, "cuda_call", scope, node)
                 self.requires_accelerator_here(node, scope)
                 target = frozenset({"cuda"})
@@ -97,6 +100,22 @@ class MovesMixin:
             if N.dotted(arg) is not None and (N.dotted(arg) or "").endswith("dtype"):
                 return None
         return self.device_of_arg(arg, scope)
+
+    def follow_tested_device(self, node: cst.Call, scope: Scope) -> None:
+        """A bare `.cuda()` under `if x.is_cuda:` in a public library function: meant to
+        follow `x`, it moves to the current CUDA device instead (`cuda:0` unless the
+        program selects another), so with `x` on another GPU the next operation mixes
+        devices.  Guarded code is otherwise silent for DL002."""
+        tested = scope.follows[-1]
+        value = self.eval(tested, scope)
+        if value.kind is not Kind.TENSOR or not scope.report:
+            return
+        if not self.open_contract(scope, value.device) or not self.once("follows", id(node)):
+            return
+        assert isinstance(node.func, cst.Attribute)
+        self.facts.hardcoded.append(
+            HardcodedDevice(node.func.attr, self.text(tested), "follows_cuda", True, node)
+        )
 
     def apply_move(
         self,

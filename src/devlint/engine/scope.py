@@ -87,6 +87,10 @@ class Scope:
     # reported there (`mask = torch.ones(n); return self.apply(x, mask)`): the callee's
     # own analysis cannot see it
     reporter: Optional[Scope] = None
+    # the tensors whose `.is_cuda` the enclosing branches tested (`if x.is_cuda:`)
+    follows: list[cst.BaseExpression] = field(default_factory=list)
+    # > 0 in a branch that runs only where an accelerator is (`if torch.cuda.is_available():`)
+    accelerator_only: int = 0
 
     @property
     def guarded(self) -> bool:

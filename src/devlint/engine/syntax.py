@@ -762,9 +762,73 @@ def _isinstance_of(test: cst.BaseExpression) -> Optional[tuple[str, set[str]]]:
     return name, names
 
 
+_AVAILABLE = frozenset(
+    {
+        "torch.cuda.is_available",
+        "cuda.is_available",
+        "torch.backends.mps.is_available",
+        "torch.xpu.is_available",
+        "torch.accelerator.is_available",
+    }
+)
+
+
+def accelerator_branch(test: cst.BaseExpression) -> Optional[bool]:
+    """Which branch of `if test:` runs only where an accelerator is: True for the body
+    (`torch.cuda.is_available()`, `x.is_cuda`, either one `and` something else), False
+    for the `else` (`not torch.cuda.is_available()`), None when neither does."""
+    if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
+        inner = accelerator_branch(test.expression)
+        return False if inner is True else None
+    if type(test) is cst.BooleanOperation and type(test.operator) is cst.And:
+        if accelerator_branch(test.left) is True or accelerator_branch(test.right) is True:
+            return True
+        return None
+    if type(test) is cst.Call and not test.args and N.dotted(test.func) in _AVAILABLE:
+        return True
+    if type(test) is cst.Attribute and test.attr.value == "is_cuda":
+        return True
+    return None
+
+
+def cuda_tested(test: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """The tensor `test` finds on a CUDA device: `x.is_cuda` (or `x.device.type ==
+    "cuda"`); None for any other test."""
+    if type(test) is cst.Attribute and test.attr.value == "is_cuda":
+        return test.value
+    if type(test) is cst.Comparison and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        left = test.left
+        if (
+            type(target.operator) is cst.Equal
+            and N.string_value(target.comparator) == "cuda"
+            and type(left) is cst.Attribute
+            and left.attr.value == "type"
+            and type(left.value) is cst.Attribute
+            and left.value.attr.value == "device"
+        ):
+            return left.value.value
+    return None
+
+
+# pytest's per-test temporary folders: fresh and empty when the test starts
+_TEST_TEMP_DIRS = frozenset({"tmp_path", "tmpdir"})
+
+
+def in_test_temp_dir(func: Optional[cst.FunctionDef], path: cst.BaseExpression) -> bool:
+    """`path` names a file in the test's own temporary folder (`tmp_path / "x.pt"`, or a
+    name assigned once from such an expression): the test wrote it, on this machine."""
+    if func is None:
+        return False
+    fixtures = {p.name.value for p in func.params.params} & _TEST_TEMP_DIRS
+    if not fixtures:
+        return False
+    return bool(fixtures & set(names_in(flag_source(func, path))))
+
+
 def flag_source(func: cst.FunctionDef, test: cst.BaseExpression) -> cst.BaseExpression:
-    """What a plain-name test stands for when the function assigns that name once
-    (`scalar = isinstance(t, Number)` ... `if scalar:`); the test itself otherwise."""
+    """What a plain name stands for when the function assigns that name once
+    (`scalar = isinstance(t, Number)` ... `if scalar:`); the expression itself otherwise."""
     if type(test) is not cst.Name:
         return test
     found: list[cst.BaseExpression] = []

@@ -19,7 +19,7 @@ from devlint.rules._fixes import (
     quote_call,
     replace,
 )
-from devlint.rules.base import UNSAFE, Fix, Report, Rule
+from devlint.rules.base import SAFE, UNSAFE, Fix, Report, Rule
 
 _DEVICE_VAR = 'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")'
 
@@ -59,6 +59,14 @@ class HardcodedAccelerator(Rule):
                     "use `.to(device)` with a device chosen once "
                     f"(`{_DEVICE_VAR}`), or `.to(x.device)` inside helpers"
                 )
+            elif h.form == "follows_cuda":
+                called = quote_call(facts, h.call) if h.call is not None else ".cuda()"
+                msg = (
+                    f"`{called}` runs when `{h.literal}` is on a CUDA device, to follow it, but "
+                    "moves to the current CUDA device (`cuda:0` unless the program selects "
+                    f"another): with `{h.literal}` on another GPU the next operation mixes devices"
+                )
+                help_ = f"move it where `{h.literal}` is: `.to({h.literal}.device)`"
             elif h.form == "option_default":
                 if _option_resolved_with_fallback(facts, h.node):
                     continue
@@ -85,6 +93,8 @@ class HardcodedAccelerator(Rule):
             fix = None
             if h.form == "cuda_call" and h.call is not None:
                 fix = _cuda_call_fix(facts, h.call)
+            if h.form == "follows_cuda" and h.call is not None:
+                fix = _follow_fix(h.call, h.literal)
             if h.form in ("literal", "option_default") and isinstance(h.node, cst.SimpleString):
                 literal = string_value(h.node) or ""
                 fallback = fallback_device(literal)
@@ -93,6 +103,17 @@ class HardcodedAccelerator(Rule):
                     if new is not None:
                         fix = replace(UNSAFE, f"fall back to the CPU: `{fallback}`", h.node, new)
             yield self.report(h.node, msg, help_, fix=fix)
+
+
+def _follow_fix(call: cst.Call, tested: str) -> Optional[Fix]:
+    """`y.cuda()` under `if x.is_cuda:` -> `y.to(x.device)`: the move the branch means."""
+    if not isinstance(call.func, cst.Attribute) or call.args:
+        return None
+    device = expression(f"{tested}.device")
+    if device is None:
+        return None
+    moved = method_call(call.func.value, "to", positional(device))
+    return replace(SAFE, f"move it to `{tested}.device`", call, moved)
 
 
 def _cuda_call_fix(facts: FileFacts, call: cst.Call) -> Optional[Fix]:

@@ -1,0 +1,105 @@
+"""Where `torch.load` without `map_location` cannot meet the failure DL008 names (issue
+13, classes the audit's readers labelled FALSE):
+
+- data-pipeline code (a dataset's methods, a collate function) reads files that pipeline
+  wrote itself, on the CPU: CPU data by design, not a checkpoint from an accelerator
+  (PyG's datasets);
+- code that runs only where an accelerator is (the branch of `if
+  torch.cuda.is_available():`, a GPU-only test) never runs on a CPU-only machine
+  (fairseq's vocoder, Lightning's `RunIf(min_cuda_gpus=...)` tests).
+
+The same loads in model code, or on the CPU branch, still fire."""
+
+from __future__ import annotations
+
+import textwrap
+
+from devlint.checker import check_source
+from devlint.rules import RULES_BY_CODE
+
+SOURCE = """\
+import torch
+from torch.utils.data import Dataset
+
+
+class Processed(Dataset):
+    def __init__(self, path):
+        self.data, self.slices = torch.load(path)
+
+    def __len__(self):
+        return len(self.slices)
+
+    def __getitem__(self, i):
+        return self.data[self.slices[i]]
+
+
+def collate_cached(paths):
+    return [torch.load(p) for p in paths]
+
+
+def restore(model, path):
+    model.load_state_dict(torch.load(path))
+"""
+
+
+def test_only_the_model_checkpoint_load_fires() -> None:
+    found = check_source(textwrap.dedent(SOURCE), "data.py", [RULES_BY_CODE["DL008"]])
+    assert [(f.code, f.line) for f in found] == [("DL008", 21)]
+
+
+GUARDED = """\
+import pytest
+import torch
+
+
+def load_vocoder(path):
+    if torch.cuda.is_available():
+        state = torch.load(path)
+    else:
+        state = torch.load(path, map_location="cpu")
+    return state
+
+
+def load_on_cpu_branch(path):
+    if not torch.cuda.is_available():
+        return torch.load(path)
+    return torch.load(path, map_location="cuda")
+
+
+def load_if_both(path, use_gpu):
+    if use_gpu and torch.cuda.is_available():
+        return torch.load(path)
+    return None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_resume(tmp_path):
+    state = torch.load(tmp_path / "external.pt")
+    assert state
+"""
+
+
+def test_only_the_load_a_cpu_only_machine_reaches_fires() -> None:
+    found = check_source(textwrap.dedent(GUARDED), "loads.py", [RULES_BY_CODE["DL008"]])
+    assert [(f.code, f.line) for f in found] == [("DL008", 15)]
+
+
+TEMP = """\
+import torch
+
+
+def test_round_trip(tmp_path, model):
+    path = tmp_path / "model.pt"
+    torch.save(model.state_dict(), str(path))
+    model.load_state_dict(torch.load(str(path)))
+    assert torch.load(str(tmp_path / "model.pt"))
+
+
+def test_downloaded(tmp_path, url_path):
+    return torch.load(url_path)
+"""
+
+
+def test_a_file_in_the_tests_own_temp_folder_was_written_here() -> None:
+    found = check_source(TEMP, "tests/test_io.py", [RULES_BY_CODE["DL008"]])
+    assert [(f.code, f.line) for f in found] == [("DL008", 12)]
