@@ -303,8 +303,11 @@ class CallsMixin:
             and scope.report
             and not (key is not None and SAVED + key in scope.env)
             # data-pipeline code (a dataset's methods, a collate function) reads the
-            # files its own preprocessing wrote, on the CPU: CPU data by design
-            and not self.cpu_side_scope(scope)
+            # files its own preprocessing wrote, on the CPU: CPU data by design (not a
+            # module named like one: `HubertTokenizer(nn.Module)` loads its weights)
+            and not (
+                self.cpu_side_scope(scope) and not (scope.cls is not None and scope.cls.is_module)
+            )
             # code that runs only where an accelerator is (a GPU-only test, the branch
             # of `if torch.cuda.is_available():`) never meets a CPU-only machine
             and not (scope.accelerator_only or scope.guarded_rest)
