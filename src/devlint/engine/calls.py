@@ -62,8 +62,8 @@ from devlint.engine.values import (
     is_known,
     is_placed,
     is_weak,
+    join_all,
     join_devices,
-    join_values,
     may_be_placed,
     partly_cpu,
     sym,
@@ -1157,10 +1157,7 @@ class CallsMixin:
             return UNKNOWN
         if not inner.returns:
             return OTHER
-        result = inner.returns[0]
-        for r in inner.returns[1:]:
-            result = join_values(result, r)
-        return result
+        return join_all(inner.returns)
 
     def record_passed(
         self,

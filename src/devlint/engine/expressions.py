@@ -53,6 +53,7 @@ from devlint.engine.values import (
     is_none,
     is_placed,
     is_weak,
+    join_all,
     join_values,
     module_state_tensor,
     partly_cpu,
@@ -796,10 +797,7 @@ class ExpressionsMixin:
             return Value(Kind.BATCH, value.device, Origin.LOADER)
         if value.kind is Kind.BATCH:
             if value.elems:
-                out = value.elems[0]
-                for e in value.elems[1:]:
-                    out = join_values(out, e)
-                return out
+                return join_all(value.elems)
             if value.origin is Origin.LOADER and is_known(value.device):
                 return tensor(value.device, origin=Origin.LOADER, site=value.site, scalar=False)
             return UNKNOWN

@@ -59,13 +59,13 @@ from devlint.engine.syntax import (
     accelerator_branch,
     agreed_flags,
     all_params,
+    assigned_once,
     called_method_names,
     collate_moves,
     conditional_parts,
     cpu_only_params,
     cuda_tested,
     default_constants,
-    flag_source,
     forget_calls,
     has_param,
     holds_no_state,
@@ -858,6 +858,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         with the enclosing environment as its globals.  A module-level def met while the
         module itself is walked is analysed later, on its own."""
         request = self._requests[-1] if self._requests else None
+        owner: Optional[ClassInfo] = None  # a method analysed on its own, through its class
         if request is not None and request.func is node and request.scope is None:
             scope = request.scope = self.function_scope(node, request)
         elif self.scopes:
@@ -874,14 +875,13 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         elif self.class_stack and self.class_stack[-1].methods.get(node.name.value) is node:
             owner = self.class_stack[-1]
             scope = self.function_scope(node, FunctionRequest(node, owner, True))
-            self.scopes.append(scope)
-            self.walk_block(node.body.body)
-            self.method_returns[(owner.name, node.name.value)] = scope.returns
-            return False
         else:
             return False
         self.scopes.append(scope)
         self.walk_block(node.body.body)
+        if owner is not None:
+            # what the method returns whatever its caller passes, for the module's summary
+            self.method_returns[(owner.name, node.name.value)] = scope.returns
         return False
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -1457,7 +1457,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         tensor when it is one (`if isinstance(threshold, Number): threshold =
         torch.tensor([threshold])`)."""
         numeric = _defaults_to_number(func) if func is not None else set()
-        test = flag_source(func, stmt.test) if numeric and func is not None else stmt.test
+        test = assigned_once(func, stmt.test) if func is not None and numeric else stmt.test
 
         def tested(default_path: bool) -> Optional[str]:
             name = none_tested(test, default_path)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 import libcst as cst
 
 from devlint.engine import names as N
+from devlint.engine.syntax import has_param
 from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
@@ -37,7 +38,7 @@ from devlint.engine.values import (
     Origin,
     Value,
     is_known,
-    join_values,
+    join_all,
     tensor,
 )
 from devlint.engine.walk import walk
@@ -101,10 +102,7 @@ def _method_follows(info: ClassInfo, visitor: DeviceFlowVisitor) -> dict[str, An
         returns = visitor.method_returns.get((info.name, name))
         fact = None
         if returns and _plain_function(method):
-            result = returns[0]
-            for r in returns[1:]:
-                result = join_values(result, r)
-            fact = _follows_fact(result, method, method=True)
+            fact = _follows_fact(join_all(returns), method, method=True)
         # `{}`: a method of its own that overrides whatever a base's says
         out[name] = fact or {}
     return out if any(out.values()) or info.bases else {}
@@ -121,10 +119,9 @@ def _follows_fact(
     if not atom.startswith("sym:param:"):
         return None
     name = atom[len("sym:param:") :]
-    params = _param_names(func, method)
-    if name not in params and not any(p.name.value == name for p in func.params.kwonly_params):
+    if not has_param(func, name):
         return None
-    return {"kind": "tensor", "follows": name, "params": params}
+    return {"kind": "tensor", "follows": name, "params": _param_names(func, method)}
 
 
 # decorators that leave what a function returns as it is
@@ -355,9 +352,7 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
         entry: dict[str, Any] = {}
         returns = visitor.function_returns.get(name)
         if returns and not name.startswith("__") and _plain_function(func):
-            result = returns[0]
-            for r in returns[1:]:
-                result = join_values(result, r)
+            result = join_all(returns)
             fact = _value_fact(result, visitor) or _follows_fact(result, func) or {}
             if fact.get("kind") == "module" and fact["device"] == ["cpu"] and _assembles(func):
                 fact = {}  # what it returns may hold modules it moved (`ensemble.append(m)`)

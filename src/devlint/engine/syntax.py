@@ -823,12 +823,13 @@ def in_test_temp_dir(func: Optional[cst.FunctionDef], path: cst.BaseExpression) 
     fixtures = {p.name.value for p in func.params.params} & _TEST_TEMP_DIRS
     if not fixtures:
         return False
-    return bool(fixtures & set(names_in(flag_source(func, path))))
+    return bool(fixtures & set(names_in(assigned_once(func, path))))
 
 
-def flag_source(func: cst.FunctionDef, test: cst.BaseExpression) -> cst.BaseExpression:
+def assigned_once(func: cst.FunctionDef, test: cst.BaseExpression) -> cst.BaseExpression:
     """What a plain name stands for when the function assigns that name once
-    (`scalar = isinstance(t, Number)` ... `if scalar:`); the expression itself otherwise."""
+    (`scalar = isinstance(t, Number)` ... `if scalar:`, `path = tmp_path / "x.pt"`); the
+    expression itself otherwise."""
     if type(test) is not cst.Name:
         return test
     found: list[cst.BaseExpression] = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Optional
+from typing import Optional, Sequence
 
 import libcst as cst
 
@@ -348,6 +348,15 @@ def join_values(a: Value, b: Value) -> Value:
     )
 
 
+def join_all(values: Sequence[Value]) -> Value:
+    """The value after all of `values`' paths meet, joined in order (a function's returns,
+    a tuple's elements); `values` is not empty."""
+    out = values[0]
+    for v in values[1:]:
+        out = join_values(out, v)
+    return out
+
+
 def _optional(a: Value, b: Value) -> Optional[Value]:
     """`None` on one path, a tensor or module on the other: the tensor or module, which
     is all a device operation can meet, marked as perhaps `None`."""
@@ -371,9 +380,7 @@ def _recurrent_state(a: Value, b: Value) -> Optional[Value]:
         return None
     if one.scalar is not False:
         return None
-    collapsed = many.elems[0]
-    for e in many.elems[1:]:
-        collapsed = join_values(collapsed, e)
+    collapsed = join_all(many.elems)
     # the first path's site first, as every join does
     joined = join_values(collapsed, one) if many is a else join_values(one, collapsed)
     parts = (*many.elems, one) if many is a else (one, *many.elems)
