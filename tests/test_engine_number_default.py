@@ -101,3 +101,25 @@ def test_a_relayed_default_still_reaches_the_helpers_default_path() -> None:
 def test_a_helper_whose_every_call_passes_a_tensor_is_silent() -> None:
     source = HELPER.format(outer="0.5", passed="torch.full((1,), threshold, device=preds.device)")
     assert lines(source) == []
+
+
+def test_a_default_relayed_to_a_constructor_binds_past_self() -> None:
+    # `_Scaled(ref, scale)` hands on `scaled`'s own default: the constructor's `scale`
+    # (after `self`), not its first parameter, is the one relayed
+    source = """\
+    from numbers import Number
+
+    import torch
+
+
+    class _Scaled:
+        def __init__(self, ref: torch.Tensor, scale=1.0):
+            if isinstance(scale, Number):
+                scale = torch.tensor([scale])
+            self.value = ref * scale
+
+
+    def scaled(ref: torch.Tensor, scale=1.0):
+        return _Scaled(ref, scale).value
+    """
+    assert lines(source) == [("DL005", 9)]

@@ -34,6 +34,7 @@ from devlint.engine.summary import (
     stored_parameters,
 )
 from devlint.engine.syntax import (
+    all_params,
     bind_args,
     default_constants,
     factory_scalar,
@@ -886,7 +887,7 @@ class CallsMixin:
             # `forward` meeting an input is reported when some call passes a placed one)
             bound = bind_args(info.methods["forward"], True, args)
             if bound is not None:
-                self.record_passed(info.methods["forward"], bound, scope, node)
+                self.record_passed(info.methods["forward"], bound, scope, node, True)
         skipped = self.cpu_input_args(module, args)
         host = (
             N.HOST_ARGUMENT_MODULES.get(module.type_name[3:])
@@ -1061,7 +1062,7 @@ class CallsMixin:
             if init is not None and bound is not None:
                 # what the constructor's parameters receive (a shape probe in `__init__`
                 # of a backbone every caller builds on the CPU is not a finding)
-                self.record_passed(init, bound, scope, node)
+                self.record_passed(init, bound, scope, node, True)
                 value = self.wrapper_device(info, init, bound, value)
             return value
         init = info.methods.get("__init__")
@@ -1164,16 +1165,18 @@ class CallsMixin:
         func: cst.FunctionDef,
         bound: dict[str, Value],
         scope: Scope,
-        node: Optional[cst.CSTNode] = None,
+        node: Optional[cst.Call] = None,
+        is_method: bool = False,
     ) -> None:
         """Remember what a same-file call passes each parameter of `func`: a placed
         tensor or module, a CPU one, or something else.  Data-pipeline code (a dataset's
         methods, a collate function) only ever holds CPU data: what it passes is CPU.
         `node`: the call, counted with the parameters it passes (a private helper's
-        default that every call overrides is never used)."""
+        default that every call overrides is never used); `is_method`: `func` is called
+        bound (its `self` is not among the call's arguments)."""
         if node is not None:
             self.call_sites.setdefault(id(func), set()).add(id(node))
-            relayed = relayed_defaults(node, func, scope.func)
+            relayed = relayed_defaults(node, func, is_method, scope.func)
             for pname in bound:
                 if pname not in relayed:
                     self.passing_sites.setdefault((id(func), pname), set()).add(id(node))
@@ -1211,7 +1214,7 @@ class CallsMixin:
                     and p.default.value == "None"
                 ):
                     bound[p.name.value] = OTHER
-        self.record_passed(func, bound, scope, node)
+        self.record_passed(func, bound, scope, node, cls is not None)
         # what the caller left out is the default: a flag (`cuda=False`) or `None`
         # decides the callee's branches
         # (unless a starred argument may be passing them)
@@ -1577,31 +1580,19 @@ def told_device(args: list[tuple[cst.Arg, Value]]) -> bool:
 
 
 def relayed_defaults(
-    node: cst.Call, func: cst.FunctionDef, caller: Optional[cst.FunctionDef]
+    node: cst.Call, func: cst.FunctionDef, is_method: bool, caller: Optional[cst.FunctionDef]
 ) -> set[str]:
     """The parameters of `func` that the call hands the caller's own defaulted parameter
     (`_update(preds, threshold=threshold)` in `def rate(preds, threshold=0.5)`): every
     caller of the caller that omits it reaches the callee's default path all the same."""
     if caller is None:
         return set()
-    defaulted = {
-        p.name.value
-        for p in (*caller.params.params, *caller.params.kwonly_params)
-        if p.default is not None
-    }
+    defaulted = {p.name.value for p in all_params(caller) if p.default is not None}
     if not defaulted:
         return set()
-    positional = [p.name.value for p in func.params.params]
-    if positional and positional[0] in ("self", "cls") and type(node.func) is cst.Attribute:
-        positional = positional[1:]
-    out = set()
-    for i, arg in enumerate(node.args):
-        if arg.star:
-            break
-        if type(arg.value) is not cst.Name or arg.value.value not in defaulted:
-            continue
-        if arg.keyword is not None:
-            out.add(arg.keyword.value)
-        elif i < len(positional):
-            out.add(positional[i])
-    return out
+    names = parameter_names(func, is_method, node.args)
+    return {
+        name
+        for name, arg in zip(names, node.args)
+        if name is not None and type(arg.value) is cst.Name and arg.value.value in defaulted
+    }
