@@ -125,7 +125,14 @@ def test_a_run_the_cache_answers_never_loads_the_analysis(tmp_path: Path) -> Non
     project.mkdir()
     for path in sorted(FIXTURES.glob("buggy/dl00[12]*.py")):
         (project / path.name).write_bytes(path.read_bytes())
-    args = [sys.executable, "-c", ANALYSIS_LOADED_PROBE, str(project), "--cache-dir", str(tmp_path / "c")]
+    args = [
+        sys.executable,
+        "-c",
+        ANALYSIS_LOADED_PROBE,
+        str(project),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
     cold = subprocess.run(args, capture_output=True, text=True)
     warm = subprocess.run(args, capture_output=True, text=True)
     assert "LOADED ['devlint.rules.dl001'" in cold.stderr and "'libcst'" in cold.stderr
@@ -175,3 +182,20 @@ def test_findings_do_not_depend_on_string_hashing(tmp_path: Path) -> None:
         outputs.add(done.stdout)
     assert len(outputs) == 1
     assert "map_location=device" in outputs.pop()
+
+
+def test_workers_start_for_enough_source_and_then_serve_every_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    jobs = _jobs()[:3]
+    monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 10**9)
+    with runner._Workers(2) as pool:
+        assert not pool.worth_it(jobs)  # too little source to pay for starting workers
+        monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 0)
+        assert pool.worth_it(jobs)
+        list(pool.map([jobs[:1]], ["DL001"], {}))
+        monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 10**9)
+        assert pool.worth_it(jobs)  # started: a small second pass uses them too
+        assert not pool.worth_it(jobs[:1])
+    assert pool.pool is None
+    assert not runner._Workers(1).worth_it(jobs)

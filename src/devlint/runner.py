@@ -272,6 +272,21 @@ def run(
             on_progress(done[0], total_jobs)
 
     project_forget()
+    with _Workers(workers) as pool:
+        _run_passes(jobs, codes, options, cache, pool, result, tick)
+    return result
+
+
+def _run_passes(
+    jobs: list[Job],
+    codes: list[str],
+    options: dict[str, Any],
+    cache: Optional[Cache],
+    pool: _Workers,
+    result: RunResult,
+    tick: Callable[..., None],
+) -> None:
+    """The two passes of `run`, sharing `pool`'s worker processes."""
     final: dict[int, list[Finding]] = {}
     summaries: dict[int, tuple[Optional[dict], list[str]]] = {}
     fresh: dict[int, Analysed] = {}
@@ -292,7 +307,7 @@ def run(
             if cache is not None:
                 cache.misses += 1
     # first pass: each file on its own
-    analysed, errors = _analyse([jobs[i] for i in first], codes, workers, options, tick)
+    analysed, errors = _analyse([jobs[i] for i in first], codes, pool, options, tick)
     result.errors.extend(errors)
     for i, outcome in zip(first, analysed):
         if outcome is None:
@@ -328,7 +343,7 @@ def run(
                 continue
         job.facts = facts
         second.append(i)
-    analysed, errors = _analyse([jobs[i] for i in second], codes, workers, options, None)
+    analysed, errors = _analyse([jobs[i] for i in second], codes, pool, options, None)
     result.errors.extend(errors)
     for i, outcome in zip(second, analysed):
         final[i] = outcome.findings if outcome is not None else []
@@ -340,47 +355,73 @@ def run(
         result.findings.extend(final.get(i, ()))
     result.findings.sort(key=lambda f: f.sort_key)
     result.errors.sort()
-    return result
 
 
 def _abs(path: Path) -> str:
     return os.path.normpath(os.path.abspath(path))
 
 
+class _Workers:
+    """The worker processes of one run, started when a pass first needs them and kept
+    for the second pass: a second pool would fork again, and without one the second
+    pass (pytorch/examples: 12 files, 0.17 s) ran in this process alone."""
+
+    def __init__(self, workers: int) -> None:
+        self.count = workers or os.cpu_count() or 1
+        self.pool: Optional[Any] = None
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+    def worth_it(self, jobs: list[Job]) -> bool:
+        """Whether `jobs` go to worker processes: never for one job or one core; once the
+        workers run, always; before, only for enough source to pay for starting them."""
+        if self.count <= 1 or len(jobs) < 2:
+            return False
+        return self.pool is not None or sum(_size(j.path) for j in jobs) >= PARALLEL_MIN_BYTES
+
+    def map(self, chunks: list[list[Job]], codes: list[str], options: dict) -> Iterator[Any]:
+        if self.pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            linux = sys.platform.startswith("linux")
+            ctx = multiprocessing.get_context("fork") if linux else None
+            self.pool = ProcessPoolExecutor(max_workers=self.count, mp_context=ctx)
+        return self.pool.map(_work, [(c, codes, options) for c in chunks])
+
+
 def _analyse(
     jobs: list[Job],
     codes: list[str],
-    workers: int,
+    pool: _Workers,
     options: dict,
     on_file: Optional[Callable[[], None]],
 ) -> tuple[list[Optional[Analysed]], list[tuple[str, str]]]:
     """Analyse `jobs`, in this process or, for enough source, over worker processes."""
     if not jobs:
         return [], []
-    n = workers or os.cpu_count() or 1
-    total_bytes = sum(_size(j.path) for j in jobs) if n > 1 else 0
     # load the analysis once here (forked workers share it instead of each importing the
     # engine and the rules), and freeze what the imports made
     _load_analysis(codes)
-    if n <= 1 or len(jobs) < 2 or total_bytes < PARALLEL_MIN_BYTES:
+    if not pool.worth_it(jobs):
         return _check_many(jobs, codes, options, on_file)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    chunks = _chunks(jobs, min(n, len(jobs)) * 16)
-    ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    chunks = _chunks(jobs, min(pool.count, len(jobs)) * 16)
     by_job: dict[int, Optional[Analysed]] = {}
     errors: list[tuple[str, str]] = []
     # This process only waits: taking chunks here too measured slower on large runs
     # (6 repositories, 0.4M lines: 14.6-14.9 s against 13.5 s).
-    with ProcessPoolExecutor(max_workers=min(n, len(chunks)), mp_context=ctx) as pool:
-        args = [(c, codes, options) for c in chunks]
-        for chunk, (found, errs) in zip(chunks, pool.map(_work, args)):
-            for job, outcome in zip(chunk, found):
-                by_job[id(job)] = outcome
-                if on_file is not None:
-                    on_file()
-            errors.extend(errs)
+    for chunk, (found, errs) in zip(chunks, pool.map(chunks, codes, options)):
+        for job, outcome in zip(chunk, found):
+            by_job[id(job)] = outcome
+            if on_file is not None:
+                on_file()
+        errors.extend(errs)
     return [by_job[id(j)] for j in jobs], errors
 
 
