@@ -112,3 +112,47 @@ def test_downloaded(tmp_path, url_path):
 def test_a_file_in_the_tests_own_temp_folder_was_written_here() -> None:
     found = check_source(TEMP, "tests/test_io.py", [RULES_BY_CODE["DL008"]])
     assert [(f.code, f.line) for f in found] == [("DL008", 12)]
+
+
+TEMP_WORK = """\
+import pytest
+import torch
+
+
+@pytest.fixture
+def weights_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("w") / "weights.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def committed_path():
+    return "tests/data/model.pt"
+
+
+def test_loads_the_fixture_weights(weights_path):
+    return torch.load(weights_path)
+
+
+def test_loads_a_committed_file(committed_path):
+    return torch.load(committed_path)
+
+
+def test_trains_then_reads_its_checkpoint(tmp_path, model):
+    trainer = Trainer(default_root_dir=tmp_path)
+    trainer.fit(model)
+    return torch.load(trainer.checkpoint_callback.best_model_path)
+
+
+def restore(path):
+    return torch.load(path)
+"""
+
+
+def test_a_test_working_in_a_temp_folder_loads_what_it_wrote() -> None:
+    """Lightning's tests train into `tmp_path` and read the checkpoint back; a session
+    fixture saves weights into `tmp_path_factory`: the files are this run's.  A fixture
+    naming a committed file, and a helper outside the tests, still fire."""
+    found = check_source(TEMP_WORK, "tests/test_ckpt.py", [RULES_BY_CODE["DL008"]])
+    assert [(f.code, f.line) for f in found] == [("DL008", 22), ("DL008", 32)]

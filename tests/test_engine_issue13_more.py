@@ -237,7 +237,9 @@ def saved_in_a_loop(model, path, epochs):
 def saved_elsewhere(path):
     return torch.load(path)
 """
-    assert load_lines(src) == [18, 23, 28, 31]
+    # saved on one branch or in a loop (`if better: torch.save(best, path)` while training,
+    # then `torch.load(path)`): this run wrote the file; readers labelled it FALSE
+    assert load_lines(src) == [18, 31]
 
 
 def test_load_of_a_path_written_only_with_cpu_or_tensor_free_payloads_is_silent() -> None:

@@ -43,7 +43,6 @@ DL008 = [p for p in BUGGY if p.name.startswith("dl008")]
 # emulated accelerator, loaded by a `--device cpu` run
 # (`tests/test_runtime_checkpoints.py`, `tests/test_runtime_emulation.py`).
 DL008_VERDICTS: dict[str, dict[str, str]] = {
-    "dl008_in_memory_snapshot.py": {"emulated": UNTESTED, "cpu": UNTESTED},
     "dl008_load_checkpoint_helper.py": {"emulated": UNTESTED, "cpu": UNTESTED},
     "dl008_open_file_handle.py": {"emulated": UNTESTED, "cpu": UNTESTED},
     "dl008_positional_path.py": {"emulated": UNTESTED, "cpu": UNTESTED},

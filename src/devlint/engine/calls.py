@@ -312,8 +312,8 @@ class CallsMixin:
             # code that runs only where an accelerator is (a GPU-only test, the branch
             # of `if torch.cuda.is_available():`) never meets a CPU-only machine
             and not (scope.accelerator_only or scope.guarded_rest)
-            # a file in the test's own temporary folder was written by the test, here
-            and not (path is not None and in_test_temp_dir(scope.func, path))
+            # a file in a test's temporary folder was written by the test run, here
+            and not (path is not None and in_test_temp_dir(scope.func, path, self.fixtures))
             and self.once("load", id(node))
         ):
             load = LoadCall(node, self.text(node), self.device_var_name(scope))

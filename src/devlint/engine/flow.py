@@ -1613,17 +1613,16 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
     ) -> dict[str, Value]:
         # keys in a fixed order (a's, then b's own): what is looked up by scanning the
         # environment (the device variable a help text names) must not depend on hashing
-        # (a path saved on one side only is not saved on every path: `SAVED` keys stay
-        # only where both sides have them)
+        # (a path saved on one side only stays saved: `torch.save(best, path)` under
+        # `if better:` in the training loop, `torch.load(path)` after it reads what this
+        # run wrote, on this machine)
         join = self.join_guarded if device_test else join_values
         out: dict[str, Value] = {}
         for key, va in a.items():
             vb = b.get(key)
-            if vb is None and key.startswith(SAVED):
-                continue
             out[key] = va if vb is None else join(va, vb)
         for key, vb in b.items():
-            if key not in a and not key.startswith(SAVED):
+            if key not in a:
                 out[key] = vb
         return out
 
