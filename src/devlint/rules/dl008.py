@@ -27,7 +27,7 @@ class LoadWithoutMapLocation(Rule):
     fix_applicability = "unsafe"
     bad = "state = torch.load('model.pt')\n"
     good = "state = torch.load('model.pt', map_location=device)\n"
-    # issue 13: audits of its findings on real code (benchmarks/audit.md) found 17 to 19
+    # issue 13: audits of its findings on real code (benchmarks/audit.md) found 13 to 19
     # of 30 FALSE, in classes the engine cannot tell from the loads that fail
     default_enabled = False
     default_off_reason = (
