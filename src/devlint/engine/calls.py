@@ -757,9 +757,27 @@ class CallsMixin:
         if dev is not None:
             if is_placed(dev) and not is_weak(dev):
                 self.placed_seen = True
+            root = self.device_source(node, scope) if is_cpu(dev) else None
+            if root is not None:
+                # `torch.arange(n, device=inv_freq.device)` with `inv_freq` a CPU factory's
+                # tensor: on the CPU because of that factory, where the fix goes
+                return tensor(dev, origin=Origin.FACTORY, site=root.site, scalar=scalar)
             return tensor(dev, scalar=scalar)
         self.created_in[id(node)] = id(scope.func)
         return tensor(DEV_CPU, origin=Origin.FACTORY, site=node, scalar=scalar)
+
+    def device_source(self, node: cst.Call, scope: Scope) -> Optional[Value]:
+        """The CPU factory tensor whose device a factory's `device=x.device` copies (`x`
+        a plain name bound to that factory's tensor), None for any other `device=`."""
+        kw = self.keyword(node, "device")
+        if kw is None or type(kw.value) is not cst.Attribute or kw.value.attr.value != "device":
+            return None
+        if type(kw.value.value) is not cst.Name:
+            return None
+        source = scope.env.get(kw.value.value.value)
+        if source is None or source.kind is not Kind.TENSOR or source.origin is not Origin.FACTORY:
+            return None
+        return source if source.site is not None and is_cpu(source.device) else None
 
     def eval_loader(self, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)

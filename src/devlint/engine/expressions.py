@@ -609,7 +609,7 @@ class ExpressionsMixin:
                 or cval.origin is not Origin.FACTORY
                 or cval.site is None
                 or context is Context.LOSS_WEIGHT
-                or self.created_in.get(id(cval.site)) != id(reporter.func)
+                or not self.reaches_reporter(cval.site, scope, reporter)
                 or scope.func is reporter.func  # a recursive call
                 or self.builds_module(reporter)
             ):
@@ -741,6 +741,23 @@ class ExpressionsMixin:
         )
         if root is not None and not needs_placement and evidence is None:
             self._seen.add(root)
+
+    def reaches_reporter(self, site: cst.CSTNode, callee: Scope, reporter: Scope) -> bool:
+        """Whether a factory's tensor met in a callee analysed for `reporter` came from the
+        reporting caller: made there, or in a function of this file whose result the
+        caller holds (`table = rotary_table(n)`, then `apply(x, table)`); not one the
+        callee made itself, which the callee's own analysis reports."""
+        made_in = self.created_in.get(id(site))
+        if made_in is None or made_in == id(callee.func):
+            return False
+        if made_in == id(reporter.func):
+            return True
+        if made_in == id(None) or made_in not in self.definitions():  # type: ignore[attr-defined]
+            return False
+        # a function still being analysed made it on the way down to this callee (a
+        # shape probe `self.forward(torch.zeros(...))` that the reporter's constructor
+        # call runs): not a result the reporter holds
+        return all(id(r.func) != made_in for r in self._requests)  # type: ignore[attr-defined]
 
     @staticmethod
     def given_to_init(scope: Scope, node: cst.CSTNode) -> Optional[tuple[int, str]]:

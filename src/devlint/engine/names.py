@@ -59,7 +59,10 @@ COMBINING_FUNCTIONS = frozenset(
         "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss",
         "margin_ranking_loss", "triplet_margin_loss", "ctc_loss", "soft_margin_loss",
         "multilabel_soft_margin_loss", "multi_margin_loss", "hinge_embedding_loss",
-        "poisson_nll_loss", "gaussian_nll_loss",
+        "poisson_nll_loss", "gaussian_nll_loss", "polar", "hypot", "logaddexp", "logaddexp2",
+        "fmax", "fmin", "xlogy", "copysign", "floor_divide", "inner", "tensordot", "ger",
+        "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
+        "bitwise_xor", "block_diag", "cartesian_prod",
     }
 )
 # fmt: on

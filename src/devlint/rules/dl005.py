@@ -21,6 +21,7 @@ from devlint.rules._fixes import (
     with_keyword,
 )
 from devlint.rules._mismatch import SAME_DEVICE_ERROR
+from devlint.rules._scope import usable_device
 from devlint.rules.base import SAFE, UNSAFE, Fix, Report, Rule
 
 LEGACY = re.compile(r"^(torch\.)?([A-Z]\w*)?Tensor\(")
@@ -128,7 +129,7 @@ class FactoryWithoutDevice(Rule):
             )
             if m.contract:
                 msg += f" ({m.contract})"
-            help_ = self.help(m, device, factory.startswith("torch.from_numpy"))
+            help_ = self.help(facts, m, site, device, factory.startswith("torch.from_numpy"))
             yield self.report(site, msg, help_, fix=self.autofix(facts, site, device))
         for legacy in facts.legacy_devices:
             if id(legacy.node) in seen:
@@ -176,10 +177,24 @@ class FactoryWithoutDevice(Rule):
                 return _Device(own, exact=False, source="module")
         return None
 
-    def help(self, m: Mismatch, device: Optional[_Device], from_numpy: bool) -> str:
+    def help(
+        self,
+        facts: FileFacts,
+        m: Mismatch,
+        site: cst.CSTNode,
+        device: Optional[_Device],
+        from_numpy: bool,
+    ) -> str:
         """`pass `device=...``, naming the device the fix would use, or what to look for."""
         if device is None:
             named = device_expression(m)
+            if named is not None and usable_device(facts, named, site) is None:
+                # the factory is in a helper that returns its tensor (`rotaryembeddings`):
+                # the partner's device is not a name there
+                return (
+                    f"give the function that builds it a `device` argument for `device=`, "
+                    f"and pass it `{named}` where the tensor meets `{m.partner.text}`"
+                )
             if named is not None:
                 return _pass(named, from_numpy)
             if "sym:self" in m.partner.value.device:
