@@ -15,7 +15,8 @@ e.g. `flair/` for flair/models/x.py, `src/peft/` for src/peft/tuners/lora.py), o
 file is not inside a package (a script under examples/, a top-level train.py), every .py
 file of the script's own directory tree.  The top-level packages and modules that the buggy
 file imports by absolute name (found at the repository root, under src/ or python/) are
-added too, so that project-wide analysis sees the callees.  At most --max-files files per
+added too, so that project-wide analysis sees the callees, and so are the repository's
+root `pyproject.toml`, `setup.py` and `setup.cfg` (how devlint finds a project's root).  At most --max-files files per
 side; a case that needs more is cut (with a warning) to the nearest files by path.
 
 The snapshots are bare git directories as the `fetch` tool lays them out
@@ -36,6 +37,7 @@ from pathlib import Path, PurePosixPath
 
 HERE = Path(__file__).resolve().parent
 SEARCH_ROOTS = ("", "src/", "python/", "lib/")
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
 
 
 def git_dir(mirror: Path, repo: str) -> Path:
@@ -159,6 +161,10 @@ def extract_case(case: dict, mirror: Path, out: Path, max_files: int) -> dict:
         if source is None:
             raise FileNotFoundError(f"{case['id']}: {path} missing at {parent}")
         chosen = select_files(files, path, source, max_files)
+        # the repository's own project markers: in a checkout they tell devlint where
+        # the project's root is, so that a script under examples/ finds the package it
+        # imports (a checkout also has `.git`, which the extraction cannot reproduce)
+        chosen += [m for m in PROJECT_MARKERS if m in files and m not in chosen]
         stats = {"before": 0, "after": 0, "missing": 0}
         for side, commit in (("before", parent), ("after", fix)):
             dest = out / case["id"] / side

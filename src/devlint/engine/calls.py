@@ -40,6 +40,7 @@ from devlint.engine.syntax import (
     factory_scalar,
     has_param,
     in_test_temp_dir,
+    move_helper,
     parameter_names,
 )
 from devlint.engine.values import (
@@ -66,6 +67,7 @@ from devlint.engine.values import (
     join_all,
     join_devices,
     may_be_placed,
+    move_container,
     partly_cpu,
     sym,
     tensor,
@@ -192,8 +194,12 @@ class CallsMixin:
             _HANDLERS[q] = handler  # the tables are fixed: the answer for `q` is too
         if handler is not None:
             return handler(self, q, last, node, scope)
-        if q in scope.env:
-            return None  # a local variable (a parameter named `model`) shadows the module's
+        head = q.partition(".")[0]
+        if q in scope.env or (head != q and head in scope.env and head not in self.imports.aliases):
+            # a local variable (a parameter named `model`) shadows the module's, and its
+            # attributes are the variable's (`model.parameters()` of a script that also
+            # does `from model import build`)
+            return None
         if q in self.functions and q == q.split(".")[0]:
             args = self.eval_args(node, scope)
             return self.call_function(self.functions[q], None, node, args, scope)
@@ -246,6 +252,11 @@ class CallsMixin:
         if kind == "function":
             if fact.get("follows"):
                 return followed_argument(fact, args, q)
+            if fact.get("moves_to"):
+                data, device = fact["moves_to"]
+                bound = bound_by_name(fact.get("params") or [], args)
+                moved = moved_by_helper(bound.get(data), bound.get(device))
+                return moved if moved is not None else UNKNOWN
             return imported_value(fact, self.new_oid(), q)
         return UNKNOWN
 
@@ -1172,6 +1183,13 @@ class CallsMixin:
     ) -> Value:
         """Analyse a same-file function in the caller's context (reporting off)."""
         inner = self.call_scope(func, cls, node, args, scope, self_value)
+        helper = move_helper(func)
+        if helper is not None:
+            # `to_device(batch, device)`: what it returns is its argument, moved
+            bound = bind_args(func, cls is not None, args) or {}
+            moved = moved_by_helper(bound.get(helper[0]), bound.get(helper[1]))
+            if moved is not None:
+                return moved
         if inner is None:
             return UNKNOWN
         if not inner.returns:
@@ -1614,3 +1632,34 @@ def relayed_defaults(
         for name, arg in zip(names, node.args)
         if name is not None and type(arg.value) is cst.Name and arg.value.value in defaulted
     }
+
+
+def moved_by_helper(data: Optional[Value], device: Optional[Value]) -> Optional[Value]:
+    """What a move helper (`syntax.move_helper`) returns for these arguments: the data
+    on the device, a container's tensors moved, something unknown as moved; None when
+    the device is not known."""
+    if data is None or device is None or device.kind not in (Kind.DEVICE, Kind.TENSOR):
+        return None
+    target = device.device
+    if not is_known(target):
+        return None
+    if data.kind is Kind.TENSOR:
+        return tensor(target, scalar=data.scalar, requires_grad=data.requires_grad)
+    if data.kind is Kind.BATCH:
+        return move_container(data, target)
+    return Value(Kind.UNKNOWN, target, type_name=MOVED)
+
+
+def bound_by_name(params: list[str], args: list[tuple[cst.Arg, Value]]) -> dict[str, Value]:
+    """Parameter name -> argument of a call of another module's function, by position
+    and keyword (nothing after a starred argument: it may shift the positions)."""
+    out: dict[str, Value] = {}
+    for position, (arg, value) in enumerate(args):
+        if arg.star:
+            break
+        name = arg.keyword.value if arg.keyword is not None else (
+            params[position] if position < len(params) else None
+        )
+        if name is not None:
+            out[name] = value
+    return out

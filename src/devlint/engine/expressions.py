@@ -218,6 +218,9 @@ class ExpressionsMixin:
             return UNKNOWN
         if base.type_name == MODULE_STATE and attr == "data":
             return module_state_tensor(base)
+        if base.type_name == MOVED and attr in ("data", "grad", "T", "mT"):
+            # `x.to(device).data`: a model has no `.data`, a tensor keeps its device
+            return tensor(base.device, scalar=None)
         if base.kind is Kind.BATCH and base.origin is Origin.LOADER and base.entries is None:
             return tensor(
                 base.device,

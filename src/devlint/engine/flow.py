@@ -96,6 +96,7 @@ from devlint.engine.values import (
     DEV_UNKNOWN,
     DEVICE_TOLD,
     GRAFT,
+    MOVED,
     NUMBER,
     OTHER,
     UNKNOWN,
@@ -1633,6 +1634,17 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         moves its inputs on the accelerator side (`nn.DataParallel(model.cuda())`) still
         does: on the CPU side module and inputs are both on the CPU."""
         joined = join_values(a, b)
+        moved = [v for v in (a, b) if v.type_name == MOVED and v.kind is Kind.UNKNOWN]
+        if (
+            len(moved) == 1
+            and is_placed(moved[0].device)
+            and not partly_cpu(moved[0].device)
+            and (b if moved[0] is a else a).kind is Kind.UNKNOWN
+            and not is_known((b if moved[0] is a else a).device)
+        ):
+            # `if conf["use_gpu"]: model.cuda()` with `model` of unknown type: on the
+            # accelerator when one is chosen, like a CPU model moved on one side
+            return replace(moved[0], device=sym("auto"))
         if partly_cpu(joined.device):
             placed = [v for v in (a, b) if is_placed(v.device) and not partly_cpu(v.device)]
             moves = joined.moves_inputs or (len(placed) == 1 and placed[0].moves_inputs)
@@ -1895,8 +1907,10 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
     def unpack(self, value: Value, n: int) -> list[Value]:
         if value.elems is not None and len(value.elems) == n:
             return list(value.elems)
-        if value.type_name == DEVICE_TOLD:
-            return [value] * n
+        if value.type_name == DEVICE_TOLD or (
+            value.type_name == MOVED and value.kind is Kind.UNKNOWN
+        ):
+            return [value] * n  # each part of what was moved is moved
         if value.kind in (Kind.BATCH, Kind.TENSOR) and is_known(value.device):
             el = value.elem or tensor(value.device, origin=value.origin, site=value.site)
             if value.entries is not None and value.elem is None:

@@ -44,6 +44,12 @@ from devlint.engine.values import (
     tensor,
 )
 
+# Methods only a tensor has (a module, a Hugging Face batch or a graph object with a
+# `.to()` of its own has none of them): what `x.to(device)` returned, when `x` is not
+# known, is a tensor once one of these is called on it.
+TENSOR_ONLY_METHODS = frozenset(
+    {"numpy", "detach", "detach_", "contiguous", "unsqueeze", "squeeze", "permute", "argmax"}
+)
 
 class MethodsMixin:
     """`Analyzer` methods that evaluate `receiver.method(...)` calls."""
@@ -97,6 +103,10 @@ class MethodsMixin:
             return OTHER
         if receiver.type_name == MODULE_STATE and name == "detach":
             receiver = module_state_tensor(receiver)
+        if receiver.type_name == MOVED and name in TENSOR_ONLY_METHODS:
+            # `x.to(device)` of something unknown, then `.numpy()` or `.detach()`: only a
+            # tensor has both (a model's `.to()` has no `.numpy()`): a tensor on `device`
+            receiver = tensor(receiver.device, scalar=None)
         if receiver.kind is Kind.TENSOR:
             return self.tensor_method(node, name, receiver, func, scope)
         if receiver.kind is Kind.MODULE or receiver.type_name == MOVED:

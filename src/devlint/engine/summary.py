@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 import libcst as cst
 
 from devlint.engine import names as N
-from devlint.engine.syntax import has_param
+from devlint.engine.syntax import has_param, move_helper
 from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
@@ -360,6 +360,10 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
         moved = _moved_params(func)
         if moved:
             entry["moves_args"] = moved
+            entry["params"] = _param_names(func, False)
+        helper = move_helper(func)
+        if helper is not None and not name.startswith("__"):
+            entry["moves_to"] = list(helper)
             entry["params"] = _param_names(func, False)
         if entry:
             functions[name] = entry

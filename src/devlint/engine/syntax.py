@@ -427,6 +427,66 @@ def parameter_names(
     return out
 
 
+def move_helper(func: cst.FunctionDef) -> Optional[tuple[str, str]]:
+    """`(data, device)` when `func` moves its parameter `data` to its parameter `device`
+    and returns it, whatever nesting it comes in: every `return` gives `data.to(device)`,
+    `data` itself (what is not a tensor stays as it is), or what calls of `func` itself
+    make (one call, or a list, tuple, set or dict of them; asteroid's
+    `tensors_to_device(tensors, device)`, the `to_device(batch, device)` of many
+    projects), and at least one gives the move."""
+    params = {p.name.value for p in all_params(func)}
+    name = func.name.value
+    moved: Optional[tuple[str, str]] = None
+    returns = [n for n in walk(func.body, into_functions=False) if type(n) is cst.Return]
+    if not returns:
+        return None
+
+    def recursive(expr: cst.BaseExpression) -> bool:
+        if type(expr) is cst.Call and N.last_name(expr.func) in ("tuple", "list", "dict"):
+            return len(expr.args) == 1 and recursive(expr.args[0].value)
+        if type(expr) is cst.Call:
+            return N.last_name(expr.func) == name
+        if type(expr) in (cst.ListComp, cst.SetComp, cst.GeneratorExp):
+            return recursive(expr.elt)  # type: ignore[attr-defined]
+        if type(expr) is cst.DictComp:
+            return recursive(expr.value)  # type: ignore[attr-defined]
+        if type(expr) in (cst.List, cst.Tuple, cst.Set):
+            elements = expr.elements  # type: ignore[attr-defined]
+            return bool(elements) and all(recursive(e.value) for e in elements)
+        return False
+
+    kept: set[str] = set()
+    for ret in returns:
+        value = ret.value
+        if value is None:
+            return None
+        if type(value) is cst.Name and value.value in params:
+            kept.add(value.value)
+            continue
+        if (
+            type(value) is cst.Call
+            and type(value.func) is cst.Attribute
+            and value.func.attr.value == "to"
+            and type(value.func.value) is cst.Name
+            and value.func.value.value in params
+            and value.args
+            and type(value.args[0].value) is cst.Name
+            and value.args[0].value.value in params
+            and (value.args[0].keyword is None or value.args[0].keyword.value == "device")
+        ):
+            found = (value.func.value.value, value.args[0].value.value)
+            if moved is not None and moved != found:
+                return None
+            moved = found
+            continue
+        if recursive(value):
+            continue
+        return None
+    if moved is None or kept - {moved[0]}:
+        return None
+    return moved
+
+
 def bind_args(
     func: cst.FunctionDef, is_method: bool, args: list[tuple[cst.Arg, Value]]
 ) -> Optional[dict[str, Value]]:

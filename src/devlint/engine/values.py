@@ -99,7 +99,7 @@ def _describe_atom(atom: str) -> str:
     if atom == CPU:
         return "the CPU"
     if atom == "sym:auto":
-        return "the accelerator (when one is available)"
+        return "the accelerator (when one is available, or chosen)"
     if atom == "sym:self":
         return "the module's device"
     if atom.startswith("sym:param:"):
