@@ -86,6 +86,19 @@ class MethodsMixin:
 
     def eval_method_call(self, node: cst.Call, func: cst.Attribute, scope: Scope) -> Value:
         name = func.attr.value
+        if (
+            name in ("forward", "__call__")
+            and type(func.value) is cst.Call
+            and N.last_name(func.value.func) == "super"
+            and scope.cls is not None
+            and scope.cls.is_module
+        ):
+            # `super().forward(x)` in a module's method: the base's layers are this
+            # module's, so the output is on the module's device (sbi's CategoricalMADE)
+            self.eval_args(node, scope)
+            return Value(
+                Kind.TENSOR, sym("self"), Origin.MODEL_OUTPUT, scalar=False, requires_grad=True
+            )
         receiver = self.eval(func.value, scope)
         if name in ("register_buffer", "register_parameter") and scope.cls is not None:
             args = self.eval_args(node, scope)
