@@ -7,8 +7,10 @@ import textwrap
 
 import libcst as cst
 
+from devlint.checker import check_source
 from devlint.engine.flow import analyze
 from devlint.positions import positions_of
+from devlint.rules import RULES_BY_CODE
 
 
 def hardcoded_lines(src: str) -> list[int]:
@@ -117,3 +119,34 @@ def test_a_private_default_no_call_uses_is_no_finding() -> None:
     assert hardcoded_lines(callback) == [5]
     public = passed.replace("_fill", "fill")
     assert hardcoded_lines(public) == [5]
+
+
+ACCELERATOR_METHODS_SOURCE = """\
+import torch
+
+
+class Points:
+    def __init__(self, xyz):
+        self.xyz = xyz
+
+    def to(self, device):
+        return Points(self.xyz.to(device))
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def shifted(self):
+        return Points(self.xyz.cuda() + 1)
+
+
+def to_gpu(model):
+    return model.cuda()
+"""
+
+
+def test_a_function_named_for_the_accelerator_hard_codes_it_on_purpose() -> None:
+    """pytorch3d's `Meshes.cuda()`, a pipeline's `cuda()`, a `to_gpu(model)` helper: only
+    a caller who asks for the accelerator calls them (an audit reader's FALSE row); the
+    same hard-code in another method still fires."""
+    found = check_source(ACCELERATOR_METHODS_SOURCE, "points.py", [RULES_BY_CODE["DL002"]])
+    assert [(f.code, f.line) for f in found] == [("DL002", 15)]

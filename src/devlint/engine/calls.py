@@ -705,8 +705,12 @@ class CallsMixin:
         scope: Scope,
         call: Optional[cst.Call] = None,
     ) -> None:
-        """Record a hard-coded accelerator (`call`: the `.cuda()` call, for its fix)."""
+        """Record a hard-coded accelerator (`call`: the `.cuda()` call, for its fix).  Not
+        in a function whose name asks for the accelerator (`def cuda(self): return
+        self.to("cuda")`, `to_gpu(model)`): only a caller who wants it calls that."""
         if scope.guarded or not scope.report:
+            return
+        if scope.func is not None and scope.func.name.value in ACCELERATOR_METHODS:
             return
         if not self.once("hard", id(node)):
             return
@@ -1492,6 +1496,10 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
 )
 
 
+# functions named for the accelerator they move to: what they hard-code is their purpose
+ACCELERATOR_METHODS = frozenset(
+    {"cuda", "to_cuda", "gpu", "to_gpu", "xpu", "to_xpu", "mps", "to_mps", "npu", "hpu"}
+)
 # environment keys marking a path `torch.save` wrote in this scope (`<saved>path`)
 SAVED = "<saved>"
 
