@@ -138,15 +138,19 @@ class Points:
     def shifted(self):
         return Points(self.xyz.cuda() + 1)
 
+    def to_gpu(self):
+        return self.to("cuda:0")
+
 
 def to_gpu(model):
     return model.cuda()
 """
 
 
-def test_a_function_named_for_the_accelerator_hard_codes_it_on_purpose() -> None:
-    """pytorch3d's `Meshes.cuda()`, a pipeline's `cuda()`, a `to_gpu(model)` helper: only
-    a caller who asks for the accelerator calls them (an audit reader's FALSE row); the
-    same hard-code in another method still fires."""
+def test_a_method_named_for_the_accelerator_hard_codes_it_on_purpose() -> None:
+    """pytorch3d's `Meshes.cuda()`, a pipeline's `cuda()`: only a caller who asks for the
+    accelerator calls them (an audit reader's FALSE row).  The same hard-code in another
+    method fires, and so does a script's `to_gpu(model)` function, the way that script
+    hard-codes the GPU."""
     found = check_source(ACCELERATOR_METHODS_SOURCE, "points.py", [RULES_BY_CODE["DL002"]])
-    assert [(f.code, f.line) for f in found] == [("DL002", 15)]
+    assert [(f.code, f.line) for f in found] == [("DL002", 15), ("DL002", 22)]

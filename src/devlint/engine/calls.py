@@ -706,11 +706,16 @@ class CallsMixin:
         call: Optional[cst.Call] = None,
     ) -> None:
         """Record a hard-coded accelerator (`call`: the `.cuda()` call, for its fix).  Not
-        in a function whose name asks for the accelerator (`def cuda(self): return
-        self.to("cuda")`, `to_gpu(model)`): only a caller who wants it calls that."""
+        in a method named for the accelerator (`def cuda(self): return self.to("cuda")`,
+        the API torch's own classes have): only a caller who wants it calls that.  A
+        script's `to_gpu(*tensors)` function is how that script hard-codes it: reported."""
         if scope.guarded or not scope.report:
             return
-        if scope.func is not None and scope.func.name.value in ACCELERATOR_METHODS:
+        if (
+            scope.cls is not None
+            and scope.func is not None
+            and scope.func.name.value in ACCELERATOR_METHODS
+        ):
             return
         if not self.once("hard", id(node)):
             return
@@ -1496,7 +1501,7 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
 )
 
 
-# functions named for the accelerator they move to: what they hard-code is their purpose
+# methods named for the accelerator they move to: what they hard-code is their purpose
 ACCELERATOR_METHODS = frozenset(
     {"cuda", "to_cuda", "gpu", "to_gpu", "xpu", "to_xpu", "mps", "to_mps", "npu", "hpu"}
 )
