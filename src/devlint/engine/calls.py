@@ -28,6 +28,7 @@ from devlint.engine.scope import (
     Scope,
 )
 from devlint.engine.summary import (
+    bound_by_name,
     class_state,
     followed_argument,
     imported_value,
@@ -1192,7 +1193,7 @@ class CallsMixin:
     ) -> Value:
         """Analyse a same-file function in the caller's context (reporting off)."""
         inner = self.call_scope(func, cls, node, args, scope, self_value)
-        helper = move_helper(func)
+        helper = self.move_helper_of(func)
         if helper is not None:
             # `to_device(batch, device)`: what it returns is its argument, moved
             bound = bind_args(func, cls is not None, args) or {}
@@ -1204,6 +1205,14 @@ class CallsMixin:
         if not inner.returns:
             return OTHER
         return join_all(inner.returns)
+
+    def move_helper_of(self, func: cst.FunctionDef) -> Optional[tuple[str, str]]:
+        """`syntax.move_helper(func)`, read once per function: every evaluated call of a
+        same-file function asks, and so does the module's summary."""
+        key = id(func)
+        if key not in self._move_helpers:
+            self._move_helpers[key] = move_helper(func)
+        return self._move_helpers[key]
 
     def record_passed(
         self,
@@ -1662,17 +1671,3 @@ def moved_by_helper(data: Optional[Value], device: Optional[Value]) -> Optional[
         return move_container(data, target)
     return Value(Kind.UNKNOWN, target, type_name=MOVED)
 
-
-def bound_by_name(params: list[str], args: list[tuple[cst.Arg, Value]]) -> dict[str, Value]:
-    """Parameter name -> argument of a call of another module's function, by position
-    and keyword (nothing after a starred argument: it may shift the positions)."""
-    out: dict[str, Value] = {}
-    for position, (arg, value) in enumerate(args):
-        if arg.star:
-            break
-        name = arg.keyword.value if arg.keyword is not None else (
-            params[position] if position < len(params) else None
-        )
-        if name is not None:
-            out[name] = value
-    return out

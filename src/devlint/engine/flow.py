@@ -290,6 +290,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.passing_sites: dict[tuple[int, str], set[int]] = {}
         # function (or module) -> its small statements that run whenever it does
         self._unconditional: dict[int, set[int]] = {}
+        # function node id -> what `syntax.move_helper` says of it (`move_helper_of`)
+        self._move_helpers: dict[int, Optional[tuple[str, str]]] = {}
         # same-file calls analysed with given arguments (`CallsMixin._call_key`)
         self._call_memo: dict[tuple, Scope] = {}
         # the open scopes, innermost last; functions asked for by `analyze_function`; the
@@ -1635,16 +1637,17 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         does: on the CPU side module and inputs are both on the CPU."""
         joined = join_values(a, b)
         moved = [v for v in (a, b) if v.type_name == MOVED and v.kind is Kind.UNKNOWN]
-        if (
-            len(moved) == 1
-            and is_placed(moved[0].device)
-            and not partly_cpu(moved[0].device)
-            and (b if moved[0] is a else a).kind is Kind.UNKNOWN
-            and not is_known((b if moved[0] is a else a).device)
-        ):
-            # `if conf["use_gpu"]: model.cuda()` with `model` of unknown type: on the
-            # accelerator when one is chosen, like a CPU model moved on one side
-            return replace(moved[0], device=sym("auto"))
+        if len(moved) == 1:
+            other = b if moved[0] is a else a
+            if (
+                is_placed(moved[0].device)
+                and not partly_cpu(moved[0].device)
+                and other.kind is Kind.UNKNOWN
+                and not is_known(other.device)
+            ):
+                # `if conf["use_gpu"]: model.cuda()` with `model` of unknown type: on the
+                # accelerator when one is chosen, like a CPU model moved on one side
+                return replace(moved[0], device=sym("auto"))
         if partly_cpu(joined.device):
             placed = [v for v in (a, b) if is_placed(v.device) and not partly_cpu(v.device)]
             moves = joined.moves_inputs or (len(placed) == 1 and placed[0].moves_inputs)

@@ -51,6 +51,7 @@ TENSOR_ONLY_METHODS = frozenset(
     {"numpy", "detach", "detach_", "contiguous", "unsqueeze", "squeeze", "permute", "argmax"}
 )
 
+
 class MethodsMixin:
     """`Analyzer` methods that evaluate `receiver.method(...)` calls."""
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 import libcst as cst
 
 from devlint.engine import names as N
-from devlint.engine.syntax import has_param, move_helper
+from devlint.engine.syntax import has_param
 from devlint.engine.values import (
     DEV_ANY,
     DEV_CPU,
@@ -361,7 +361,7 @@ def summarise(visitor: DeviceFlowVisitor) -> dict[str, Any]:
         if moved:
             entry["moves_args"] = moved
             entry["params"] = _param_names(func, False)
-        helper = move_helper(func)
+        helper = visitor.move_helper_of(func)
         if helper is not None and not name.startswith("__"):
             entry["moves_to"] = list(helper)
             entry["params"] = _param_names(func, False)
@@ -460,23 +460,26 @@ def decode_facts(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
     return {name: json.loads(text) for name, text in pairs}
 
 
+def bound_by_name(params: list[str], args: list[tuple[cst.Arg, Value]]) -> dict[str, Value]:
+    """Parameter name -> argument of a call of another module's function (its summary's
+    `params`), by position and keyword; nothing after a starred argument, which may
+    shift the positions."""
+    out: dict[str, Value] = {}
+    for position, (arg, value) in enumerate(args):
+        if arg.star:
+            break
+        if arg.keyword is not None:
+            out[arg.keyword.value] = value
+        elif position < len(params):
+            out[params[position]] = value
+    return out
+
+
 def followed_argument(fact: dict, args: list[tuple[cst.Arg, Value]], qname: str) -> Value:
     """A function of another module that returns a tensor on the device of one of its
     parameters (its summary's `follows`): that tensor is where this call's argument is."""
     name = fact["follows"]
-    params = fact.get("params") or []
-    for position, (arg, value) in enumerate(args):
-        if arg.star:
-            return UNKNOWN
-        given = (
-            arg.keyword.value
-            if arg.keyword is not None
-            else (params[position] if position < len(params) else None)
-        )
-        if given == name:
-            if value.kind is not Kind.TENSOR or not is_known(value.device):
-                return UNKNOWN
-            return tensor(
-                value.device, scalar=None, via=f"`{qname}` returns it on `{name}`'s device"
-            )
-    return UNKNOWN
+    value = bound_by_name(fact.get("params") or [], args).get(name)
+    if value is None or value.kind is not Kind.TENSOR or not is_known(value.device):
+        return UNKNOWN
+    return tensor(value.device, scalar=None, via=f"`{qname}` returns it on `{name}`'s device")
