@@ -65,14 +65,16 @@ def engine_options(
     """The analysis options of one file: a notebook (`program`) is a program; otherwise
     `role` when given, else what `roles` (the `library`/`scripts` settings) and the
     file's place say."""
+    patterns = roles or RolePatterns()
     if program:
         role = PROGRAM
     elif role is None:
-        role = (roles or RolePatterns()).role_for(path)
+        role = patterns.role_for(path)
     return EngineOptions(
         device_names=tuple(device_names),
         gpu_guards=tuple(gpu_guards),
         role=role,
+        test_suite=not program and patterns.in_test_suite(path),
         package=package,
         project=project,
     )

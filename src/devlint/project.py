@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Optional, TypeVar
 
-from devlint.roles import LIBRARY, SCRIPT, TEST_FOLDERS, is_test_module
+from devlint.roles import LIBRARY, SCRIPT, is_test_path
 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 CALLERS = "@callers:"  # as `engine.summary.CALLERS` (not imported: a warm run loads no engine)
@@ -261,7 +261,7 @@ class Project:
                     name = params[int(key)] if key.isdigit() and int(key) < len(params) else key
                     if name in conditional[fname]["placed"]:
                         out.setdefault(fname, {}).setdefault("params", {}).setdefault(name, caller)
-            testing = _is_test_module(caller)
+            testing = is_test_path(caller)
             # the project's own library code feeding a helper CPU tensors makes it
             # data-side code; a script or an example may just be demonstrating it on the
             # CPU: only host copies and data-pipeline code count there
@@ -463,12 +463,6 @@ def _project_files(top: str) -> tuple[str, ...]:
         ]
         out.extend(os.path.join(folder, f) for f in files if f.endswith(".py"))
     return tuple(sorted(os.path.normpath(p) for p in out))
-
-
-def _is_test_module(relpath: str) -> bool:
-    """A test module or a module of a test suite (`tests/`, `test_*.py`, `conftest.py`)."""
-    *folders, name = relpath.split("/")
-    return is_test_module(name) or not TEST_FOLDERS.isdisjoint(folders)
 
 
 def _exported(summary: Summary, name: str) -> bool:

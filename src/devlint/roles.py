@@ -87,6 +87,11 @@ class RolePatterns:
             return LIBRARY
         return detect_role(path, root)
 
+    def in_test_suite(self, path: str) -> bool:
+        """Whether the file at `path` belongs to a test suite (`in_test_suite`), with
+        folder names read below this configuration's project."""
+        return in_test_suite(path, self.root)
+
 
 # folders of test suites (their modules feed helpers CPU data because CI has no GPU)
 TEST_FOLDERS = frozenset({"tests", "test", "testing"})
@@ -95,6 +100,20 @@ TEST_FOLDERS = frozenset({"tests", "test", "testing"})
 def is_test_module(name: str) -> bool:
     """`test_*.py`, `*_test.py`, `conftest.py`: a module pytest collects or configures."""
     return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
+def in_test_suite(path: str, root: str = "") -> bool:
+    """A test module (`is_test_module`) or a module under a test suite's folder (`tests/`),
+    folder names read below `root` (the project).  A test suite runs on the CPU machines
+    of CI: a file it loads that holds accelerator tensors fails it on its first run."""
+    rel = relative(path, root or os.getcwd())
+    return is_test_path(rel if rel is not None else path.replace(os.sep, "/"))
+
+
+def is_test_path(relpath: str) -> bool:
+    """`in_test_suite` for a path already relative to the project, `/`-separated."""
+    *folders, name = relpath.split("/")
+    return is_test_module(name) or not TEST_FOLDERS.isdisjoint(folders)
 
 
 def detect_role(path: str, root: str = "") -> str:

@@ -25,7 +25,7 @@ from devlint.cache import Cache
 from devlint.findings import Finding, syntax_finding
 from devlint.project import Project, facts_digest, identify
 from devlint.project import forget as project_forget
-from devlint.roles import detect_role
+from devlint.roles import RolePatterns, detect_role
 from devlint.rules import Rule, rules_for
 
 # Below this many bytes of source in all, worker processes cost more than they save.
@@ -193,10 +193,14 @@ def _work(
 
 
 def _context(job: Job, options: dict, digest: str = "") -> str:
-    """What besides its bytes decides a file's cache entry: its role, its package
-    (relative imports) and the project facts it was analysed with."""
-    package = "" if job.path.suffix == ".ipynb" else identify(str(job.path)).package
+    """What besides its bytes decides a file's cache entry: its role, whether it belongs
+    to a test suite, its package (relative imports) and the project facts it was
+    analysed with."""
+    notebook = job.path.suffix == ".ipynb"
+    package = "" if notebook else identify(str(job.path)).package
     out = file_role(job, options)
+    if not notebook and (options.get("roles") or RolePatterns()).in_test_suite(job.display):
+        out += "\0tests"
     if package:
         out += f"\0{package}"
     if digest:

@@ -275,6 +275,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # accelerator by callers outside the project (the open world), also where the
         # module ends in a demo (`if __name__ == "__main__":`): it is imported all the same
         self.open_world = options.role == LIBRARY
+        self.test_suite = options.test_suite
         # a program, test module or notebook: nothing outside calls its functions
         self.self_contained = options.role == PROGRAM or (self.is_program and not self.open_world)
         self.default_device_changed = "set_default_device" in code

@@ -871,42 +871,6 @@ def cuda_tested(test: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     return None
 
 
-# pytest's temporary folders: fresh and empty when the test (or the session) starts
-_TEST_TEMP_DIRS = frozenset({"tmp_path", "tmpdir", "tmp_path_factory", "tmpdir_factory"})
-
-
-def works_in_temp_dir(func: Optional[cst.FunctionDef]) -> bool:
-    """A pytest test or fixture that takes a temporary folder fixture: the files it
-    loads are, as tests are written, the ones it (or the code it runs: a trainer's
-    checkpoints under `default_root_dir=tmp_path`) wrote there, on this machine."""
-    if func is None:
-        return False
-    return any(p.name.value in _TEST_TEMP_DIRS for p in func.params.params)
-
-
-def in_test_temp_dir(
-    func: Optional[cst.FunctionDef],
-    path: cst.BaseExpression,
-    fixtures: Mapping[str, cst.FunctionDef],
-) -> bool:
-    """A load of a file in a temporary folder fixture (`tmp_path / "x.pt"`), of a path
-    that one of the file's fixtures working in one gives the test (`def
-    weights_path(tmp_path_factory): ... torch.save(...)`), or of a path that a test
-    function working in one made itself (`works_in_temp_dir`): the test run wrote the
-    file, here."""
-    if func is None:
-        return False
-    given = {p.name.value for p in func.params.params}
-    named = set(names_in(assigned_once(func, path))) & given
-    if named & _TEST_TEMP_DIRS:
-        return True  # `tmp_path / "x.pt"`
-    if any(works_in_temp_dir(fixtures.get(name)) for name in named):
-        return True
-    # a path the test made (`_checkpoint_path(trainer)`), not one handed in from outside
-    # (a parametrized or downloaded `url_path`)
-    return not named and func.name.value.startswith("test") and works_in_temp_dir(func)
-
-
 def assigned_once(func: cst.FunctionDef, test: cst.BaseExpression) -> cst.BaseExpression:
     """What a plain name stands for when the function assigns that name once
     (`scalar = isinstance(t, Number)` ... `if scalar:`, `path = tmp_path / "x.pt"`); the

@@ -36,8 +36,9 @@ class LoadWithoutMapLocation(Rule):
         "a checkpoint callback and loaded back on the same machine, CPU copies saved on "
         "purpose, committed CPU fixtures and packaged weights, files that hold no tensors. "
         "devlint leaves out loads in dataset code, in code that runs only where an "
-        "accelerator is, of files saved earlier in the same function, and in tests that work "
-        "in a pytest temporary folder, but cannot tell the rest from the loads that fail, so "
+        "accelerator is, of files saved earlier in the same function, and in test suites "
+        "(`tests/`, `test_*.py`: they run on CI's CPU machines, so what they load loads "
+        "there), but cannot tell the rest from the loads that fail, so "
         "turn the rule on where checkpoints cross machines (trained on a GPU, loaded on a "
         "CPU-only machine or another node)."
     )
