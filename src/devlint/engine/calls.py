@@ -1010,8 +1010,10 @@ class CallsMixin:
                             scope,
                             module_text,
                         )
-            elif mdev == DEV_ANY:
+            elif mdev == DEV_ANY and not (module.origin is Origin.PARAM and len(args) != 2):
                 # a parameter-free module (a loss): its inputs must agree with each other
+                # (a loss handed in is known only by its name: a prediction and a target,
+                # not CTC's four arguments, whose lengths stay on the CPU)
                 self.check_operands(node, operands, scope, module_text, Context.MODULE_CALL)
         return self.module_output(module, args)
 

@@ -1023,6 +1023,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 oid=self.new_oid(),
                 moves_inputs=self.some_module_moves_inputs,
             )
+        if N.is_criterion_name(name) and not ann:
+            # a loss handed in: where it is does not matter, its inputs must agree
+            return Value(Kind.MODULE, DEV_ANY, Origin.PARAM, oid=self.new_oid(), type_name="loss")
         if name in used_as_tensor:
             return tensor(sym(f"param:{name}"), origin=Origin.PARAM, scalar=None)
         if name in numpy_only:

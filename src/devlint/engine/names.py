@@ -322,6 +322,20 @@ def is_loader_name(name: str) -> bool:
     return bool(LOADER_NAME_RE.search(name.rsplit(".", 1)[-1]))
 
 
+# a loss module handed to a training function: `criterion`, `criterion_st`, `loss_fn`
+CRITERION_NAME_RE = re.compile(r"^(criterion(_\w+)?|\w+_criterion)$")
+LOSS_FN_NAME_RE = re.compile(r"^(\w+_)?loss_(fn|func|function)$")
+
+
+def is_criterion_name(name: str) -> bool:
+    """A parameter named like a loss module: parameter-free as losses are, its tensor
+    inputs (the prediction and the target) must share a device."""
+    last = name.rsplit(".", 1)[-1]
+    if LOSS_FN_NAME_RE.match(last):
+        return True
+    return bool(CRITERION_NAME_RE.match(last)) and not NOT_MODEL_SUFFIX_RE.search(last)
+
+
 def is_model_name(name: str) -> bool:
     last = name.rsplit(".", 1)[-1]
     return bool(MODEL_NAME_RE.match(last)) and not NOT_MODEL_SUFFIX_RE.search(last)
