@@ -3,6 +3,7 @@ methods, module calls and same-file functions."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Callable, Optional
 
@@ -537,7 +538,39 @@ class CallsMixin:
         return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
 
     def _call_numpy(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
-        self.eval_args(node, scope)
+        """A NumPy function: given a tensor (or a list of tensors) as its data, it asks
+        each for its array, which is `.numpy()` (`Tensor.__array__`): on an accelerator
+        tensor that raises as `.numpy()` does.  Unlike `x.numpy()`, the call does not say
+        that its argument is a tensor: NumPy functions take arrays, images and lists too.
+        So only a value this file certainly made a tensor on an accelerator counts: not a
+        parameter (library code hands NumPy arrays to NumPy), not what an object called
+        like a model returns (a pipeline's `.images` are arrays), and not a scalar type
+        (`np.float32(t)`)."""
+        args = self.eval_args(node, scope)
+        data = next(((a, v) for a, v in args if a.keyword is None and not a.star), None)
+        if data is not None and not _NUMPY_SCALAR_TYPE.match(last):
+            arg, value = data
+            direct = value.kind is Kind.TENSOR
+            if value.kind is Kind.BATCH:
+                parts = [e for e in (value.elems or ()) if e.kind is Kind.TENSOR]
+                if not parts and value.elem is not None and value.elem.kind is Kind.TENSOR:
+                    parts = [value.elem]
+                placed = [e for e in parts if is_placed(e.device)]
+                value = placed[0] if placed else UNKNOWN
+            if (
+                value.kind is Kind.TENSOR
+                and value.origin is not Origin.MODEL_OUTPUT
+                and not is_weak(value.device)
+                and not self.open_contract(scope, value.device)
+            ):
+                self.read_on_host(
+                    node,
+                    arg.value,
+                    value,
+                    scope,
+                    self.text(node.func),
+                    arg.value if direct else None,
+                )
         return Value(Kind.NDARRAY, DEV_ANY)
 
     def _call_torch_function(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
@@ -1512,6 +1545,9 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
     ),
 )
 
+
+# NumPy's scalar types (`np.float32(x)`, `np.int64(n)`): a number, not an array read
+_NUMPY_SCALAR_TYPE = re.compile(r"^(float|int|uint|complex)\d*$|^(bool_|double|single|half)$")
 
 # methods named for the accelerator they move to: what they hard-code is their purpose
 ACCELERATOR_METHODS = frozenset(

@@ -87,6 +87,11 @@ class NumpyCall:
     needs_detach: bool  # the tensor may require grad (model output, parameter)
     # the library contract that makes a parameter's device count (`open_contract`), or ""
     contract: str = ""
+    # a NumPy function handed the tensor (`np.asarray(x)`: NumPy asks the tensor for its
+    # array, which is `.numpy()`): the function's text and the argument; None for
+    # `x.numpy()` itself
+    numpy_function: str = ""
+    argument: Optional[cst.BaseExpression] = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,7 @@ class LegacyDevice:
 class HardcodedDevice:
     node: cst.CSTNode
     literal: str  # 'cuda', 'cuda:0', '.cuda()'
-    form: str  # 'literal' | 'cuda_call' | 'default'
+    form: str  # 'literal' | 'cuda_call' | 'cuda_constructor' | 'default' | ...
     in_tensor_function: bool  # `.cuda()` inside a function that receives tensors
     call: Optional[cst.Call] = None  # the `.cuda()` call itself (form "cuda_call")
 

@@ -318,40 +318,62 @@ class MethodsMixin:
             return receiver  # a dtype: `torch.float32`, `torch.long`
         return replace(receiver, device=DEV_UNKNOWN, origin=Origin.NONE, site=None)
 
+    def read_on_host(
+        self,
+        node: cst.Call,
+        data: cst.BaseExpression,
+        receiver: Value,
+        scope: Scope,
+        numpy_function: str = "",
+        argument: Optional[cst.BaseExpression] = None,
+    ) -> None:
+        """`data.numpy()`, or a NumPy function given `data` (`np.asarray(data)`, which
+        asks the tensor for `.numpy()`): a DL007 where `data` may be on an accelerator.
+        `argument`: the tensor argument of the NumPy function, when it is one (not a list
+        of tensors), for the fix."""
+        receiver = self.given_path(receiver, scope)
+        param = sole_param(receiver.device) if scope.func is not None else None
+        if param is not None:
+            # the function reads that parameter's data into NumPy without a copy to the
+            # host: it is written for CPU data (`extract_energy(waveform)`)
+            self.numpy_params.add((id(scope.func), param))
+        if not (
+            scope.report
+            and is_placed(receiver.device)
+            and receiver.origin is not Origin.DISCARDED
+            and self.once("numpy", id(node))
+        ):
+            return
+        # a parameter's tensor counts only where a call in this file passes it a tensor on
+        # the accelerator (library helpers are often CPU-side)
+        evidence = (id(scope.func), param) if param is not None else None
+        contract = self.open_contract(scope, receiver.device)
+        fact = NumpyCall(
+            node,
+            self.text(data),
+            receiver,
+            receiver.requires_grad,
+            contract,
+            numpy_function,
+            argument,
+        )
+        self.add_fact(
+            self.facts.numpy_calls,
+            fact,
+            is_weak(receiver.device) and not contract,
+            # under a library contract, still drop it when every same-file call passes
+            # that parameter a CPU value (callers in sight that copy to the host first,
+            # as diffusers' `score_waveforms(waveform.cpu())`)
+            ((-evidence[0], evidence[1]) if evidence else None) if contract else evidence,
+        )
+
     def tensor_method(
         self, node: cst.Call, name: str, receiver: Value, func: cst.Attribute, scope: Scope
     ) -> Value:
         args = self.eval_args(node, scope)
         if name == "numpy":
-            force = self.keyword(node, "force")
-            receiver = self.given_path(receiver, scope)
-            param = sole_param(receiver.device) if scope.func is not None else None
-            if force is None and param is not None:
-                # the function reads that parameter's data into NumPy without a copy to
-                # the host: it is written for CPU data (`extract_energy(waveform)`)
-                self.numpy_params.add((id(scope.func), param))
-            if (
-                force is None
-                and scope.report
-                and is_placed(receiver.device)
-                and receiver.origin is not Origin.DISCARDED
-                and self.once("numpy", id(node))
-            ):
-                # a parameter's tensor counts only where a call in this file passes it a
-                # tensor on the accelerator (library helpers are often CPU-side)
-                evidence = (id(scope.func), param) if param is not None else None
-                contract = self.open_contract(scope, receiver.device)
-                self.add_fact(
-                    self.facts.numpy_calls,
-                    NumpyCall(
-                        node, self.text(func.value), receiver, receiver.requires_grad, contract
-                    ),
-                    is_weak(receiver.device) and not contract,
-                    # under a library contract, still drop it when every same-file call
-                    # passes that parameter a CPU value (callers in sight that copy to
-                    # the host first, as diffusers' `score_waveforms(waveform.cpu())`)
-                    ((-evidence[0], evidence[1]) if evidence else None) if contract else evidence,
-                )
+            if self.keyword(node, "force") is None:
+                self.read_on_host(node, func.value, receiver, scope)
             return Value(Kind.NDARRAY, DEV_ANY)
         if name in N.NON_TENSOR_METHODS:
             return OTHER

@@ -6,27 +6,32 @@ from typing import Iterator
 
 import libcst as cst
 
-from devlint.engine.facts import FileFacts
+from devlint.engine.facts import FileFacts, NumpyCall
 from devlint.engine.values import describe_device, is_weak
-from devlint.rules._fixes import method_call, replace
+from devlint.rules._fixes import is_atom, method_call, replace
 from devlint.rules.base import SAFE, Report, Rule
 
 
 class NumpyOnAccelerator(Rule):
     code = "DL007"
     name = "numpy-on-accelerator"
-    summary = "`.numpy()` on a tensor that is, or may be, on an accelerator."
+    summary = "`.numpy()` (or a NumPy function) on a tensor that is, or may be, on an accelerator."
     why = (
         "NumPy arrays live in host memory: `.numpy()` on a CUDA tensor raises `TypeError: can't "
         "convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
-        "memory first.` Code that works on CPU fails as soon as the model runs on a GPU; metric "
+        "memory first.` NumPy functions given a tensor (`np.asarray(x)`, `np.argsort(x)`) "
+        "read it the same way (`Tensor.__array__` calls `.numpy()`). Code that works on CPU "
+        "fails as soon as the model runs on a GPU; metric "
         "helpers that receive the model's outputs fail the same way. In library code (modules "
         "of a package, or the `library` setting) a public function's tensor parameters may "
         "come from any accelerator; in scripts and private helpers a parameter counts when a "
         "caller in the file passes it an accelerator tensor."
     )
     fix = "Copy to the host first: `x.detach().cpu().numpy()` (or `x.numpy(force=True)`)."
-    fix_summary = "insert `.cpu()` (`.detach().cpu()` for model outputs) before `.numpy()`"
+    fix_summary = (
+        "insert `.cpu()` (`.detach().cpu()` for model outputs) before `.numpy()`, or around "
+        "the tensor a NumPy function is given"
+    )
     fix_applicability = "safe"
     bad = "model = nn.Linear(10, 2).to(device)\nout = model(x.to(device))\npreds = out.argmax(1).numpy()\n"
     good = "model = nn.Linear(10, 2).to(device)\nout = model(x.to(device))\npreds = out.argmax(1).cpu().numpy()\n"
@@ -43,6 +48,9 @@ class NumpyOnAccelerator(Rule):
                 )
             else:
                 where = f"may be on {describe_device(n.receiver.device)}"
+            if n.numpy_function:
+                yield self.numpy_function_report(n, where, chain)
+                continue
             msg = (
                 f"`{n.receiver_text}` {where}: `.numpy()` on an accelerator tensor raises "
                 "`TypeError: can't convert cuda:0 device type tensor to numpy`"
@@ -64,3 +72,33 @@ class NumpyOnAccelerator(Rule):
                 f"copy it to the host first: `{n.receiver_text}{chain}.numpy()`",
                 fix=fix,
             )
+
+    def numpy_function_report(self, n: NumpyCall, where: str, chain: str) -> Report:
+        """`np.asarray(x)`: NumPy reads the tensor through `Tensor.__array__`, which is
+        `.numpy()`; the fix copies the argument to the host (not offered for a list of
+        tensors: each would need its own copy)."""
+        msg = (
+            f"`{n.numpy_function}` reads `{n.receiver_text}` into NumPy, and "
+            f"`{n.receiver_text}` {where}: NumPy takes a tensor's data with `.numpy()`, "
+            "which raises `TypeError: can't convert cuda:0 device type tensor to numpy` "
+            "on an accelerator tensor"
+        )
+        fix = None
+        if n.argument is not None:
+            copied = n.argument
+            for method in chain.strip(".()").split("()."):
+                copied = method_call(copied, method)
+            fix = replace(
+                SAFE, f"copy `{n.receiver_text}` to the host (`{chain}`)", n.argument, copied
+            )
+        shown = n.receiver_text
+        if n.argument is not None and not is_atom(n.argument) and not n.argument.lpar:
+            shown = f"({shown})"
+        more = ", ..." if isinstance(n.node, cst.Call) and len(n.node.args) > 1 else ""
+        help_text = (
+            f"copy it to the host first: `{n.numpy_function}({shown}{chain}{more})`"
+            if n.argument is not None
+            else "copy each tensor to the host first (`t.cpu()`), or stack them with "
+            "torch and copy once"
+        )
+        return self.report(n.node, msg, help_text, fix=fix)
