@@ -347,7 +347,10 @@ def test_a_cuda_legacy_type_makes_an_accelerator_tensor(programs, results) -> No
     assert event["devices"] == ["cuda:0", "cpu"]
     assert 5 in _origins(event) and 3 in _origins(event)  # `torch.ones(3)`, the cuda type
     v = verdicts(programs, results, "legacy_cuda_type")
-    assert v["missed"] == [event]  # the static pass does not see `torch.cuda.FloatTensor`
+    # the static pass places `torch.cuda.FloatTensor(3)` on CUDA (and reports it as
+    # DL002): the CPU `torch.ones(3)` added to it is a DL005, confirmed by its origin
+    assert v[("DL005", 5)].verdict == CONFIRMED and v[("DL005", 5)].event is event
+    assert v["missed"] == []
 
 
 def test_legacy_constructors_moved_to_the_device_are_clean(programs, results) -> None:

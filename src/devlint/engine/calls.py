@@ -582,6 +582,12 @@ class CallsMixin:
         args = self.eval_args(node, scope)
         if q in ("torch.cuda.is_available", "torch.cuda.device_count"):
             return OTHER
+        if q == f"torch.cuda.{last}" and last in N.LEGACY_CONSTRUCTORS:
+            # `torch.cuda.LongTensor(indices)`: made on the current CUDA device, whatever
+            # the machine has
+            self.add_hardcoded(node, self.text(node), "cuda_constructor", scope, node)
+            self.requires_accelerator_here(node, scope)
+            return tensor(frozenset({"cuda"}), scalar=None)
         if q in ("torch.compile", "torch.jit.script", "torch.jit.trace") and args:
             inner = args[0][1]
             return inner if inner.kind is Kind.MODULE else UNKNOWN

@@ -66,6 +66,7 @@ from devlint.engine.syntax import (
     cpu_only_params,
     cuda_tested,
     default_constants,
+    exits_with_accelerators,
     forget_calls,
     has_param,
     holds_no_state,
@@ -1432,8 +1433,15 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 scope.guard -= 1
         self.unrefine(scope, refined)
         else_env = scope.env
-        if device_test and not body_falls and stmt.orelse is None:
-            scope.guarded_rest = True  # `if not torch.cuda.is_available(): raise ...`
+        if (
+            device_test
+            and not body_falls
+            and stmt.orelse is None
+            and on_accelerator is not True
+            and not exits_with_accelerators(stmt.test)
+        ):
+            # `if not torch.cuda.is_available(): raise ...`
+            scope.guarded_rest = True
         if body_falls and else_falls:
             scope.env = self.join_envs(body_env, else_env, device_test)
             filled = self.default_filled(stmt, before, body_env, else_env, scope.func)

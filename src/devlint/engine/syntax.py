@@ -3,7 +3,7 @@ which calls a body makes, which parameters it uses as tensors, how arguments bin
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Mapping, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import libcst as cst
 
@@ -849,6 +849,27 @@ def accelerator_branch(test: cst.BaseExpression) -> Optional[bool]:
     if type(test) is cst.Attribute and test.attr.value == "is_cuda":
         return True
     return None
+
+
+def exits_with_accelerators(test: cst.BaseExpression) -> bool:
+    """A device test whose exit (`if test: raise`) does not leave only accelerator runs
+    behind: a conjunction with no availability test (`if rnn == "SRU" and not opt.gpuid:`
+    stops SRU runs only) or a count of accelerators above one (`if len(opt.gpuid) > 1:
+    sys.exit(...)` stops multi-GPU runs; CPU runs go on).  `if not cfg.cpu and not
+    torch.cuda.is_available(): raise` leaves CPU runs asked for and runs where CUDA is:
+    it still guards, as it always did."""
+    if type(test) is cst.BooleanOperation:
+        if type(test.operator) is not cst.And:
+            return False
+        return not any(accelerator_branch(part) is False for part in (test.left, test.right))
+    if type(test) is cst.Comparison and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        bound = target.comparator
+        if type(target.operator) in (cst.GreaterThan, cst.GreaterThanEqual) and (
+            type(bound) is cst.Integer
+        ):
+            return int(bound.value, 0) >= 1
+    return False
 
 
 def cuda_tested(test: cst.BaseExpression) -> Optional[cst.BaseExpression]:

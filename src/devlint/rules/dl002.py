@@ -59,6 +59,17 @@ class HardcodedAccelerator(Rule):
                     "use `.to(device)` with a device chosen once "
                     f"(`{_DEVICE_VAR}`), or `.to(x.device)` inside helpers"
                 )
+            elif h.form == "cuda_constructor":
+                msg = (
+                    f"`{quote_call(facts, h.call) if h.call is not None else h.literal}` makes "
+                    "the tensor on CUDA with no availability check: it fails on machines "
+                    "without a CUDA GPU"
+                )
+                help_ = (
+                    "make it with a factory on a device chosen once: "
+                    "`torch.tensor(data, dtype=torch.long, device=device)`, or on the device "
+                    "of the tensors it meets (`device=x.device`)"
+                )
             elif h.form == "follows_cuda":
                 called = quote_call(facts, h.call) if h.call is not None else ".cuda()"
                 msg = (

@@ -119,6 +119,7 @@ def run(spec: dict[str, Any]) -> int:
             code = _exit_code(exc)
             result.update(status="exit" if code else "ok", exit_code=code)
         except BaseException as exc:  # the program's own failure, reported as Python would
+            tracer.record_uncaught(harness, exc)
             code = 1
             result.update(status="exception", exit_code=1, exception=exception_record(exc))
             _print_exception(exc)

@@ -198,6 +198,25 @@ def is_recorded(exc: BaseException) -> bool:
     return bool(getattr(exc, "_devlint_recorded", False))
 
 
+def record_uncaught(harness: Any, exc: BaseException) -> None:
+    """The program died for want of an accelerator along a path no hook watches (a
+    legacy CUDA constructor, `torch.cuda.LongTensor(indices)`): the event is placed at
+    the innermost frame of its traceback, where it asked for one."""
+    if classify(exc) != "no-accelerator" or is_recorded(exc):
+        return
+    tb = exc.__traceback__
+    if tb is None:
+        return
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    event = make_event(
+        "no-accelerator", "uncaught", str(exc), type(exc).__name__, ["cuda", "cpu"], [],
+        frame=tb.tb_frame,
+    )  # fmt: skip
+    harness.record(event)
+    mark_recorded(exc)
+
+
 # --- classification of real errors --------------------------------------------------------
 
 _NO_ACCEL = (
@@ -1108,6 +1127,14 @@ class Hooks:
             if LEGACY_DEVICE_MESSAGE not in str(exc):
                 raise
             return self.legacy_device(orig, args, kwargs, frame, str(exc))
+        except TypeError as exc:
+            # `torch.cuda.LongTensor(...)` where CUDA is not: recorded like any request
+            # for a missing accelerator; with --keep-going, the CPU type of that name
+            name = getattr(orig, "__name__", "Tensor")
+            self.no_accelerator(
+                f"torch.cuda.{name}", exc, ["cuda", "cpu"], [], frame, args, kwargs
+            )
+            out = legacy_original(getattr(torch, name))(*args, **kwargs)
         return _tag_here(out, frame)
 
     def legacy_device(self, orig: Any, args: tuple, kwargs: dict, frame: Any, message: str) -> Any:
