@@ -842,7 +842,9 @@ class CallsMixin:
 
     def eval_loader(self, node: cst.Call, scope: Scope) -> Value:
         args = self.eval_args(node, scope)
-        if self.keyword(node, "collate_fn") is not None:
+        if self.keyword(node, "collate_fn") is not None or self.keyword(node, "device"):
+            # a collate function may move batches; a loader told a device (DGL's
+            # `DataLoader(graph, ids, sampler, device=device)`) yields them there
             return Value(Kind.LOADER, DEV_UNKNOWN, elem=UNKNOWN)
         ds = self.keyword(node, "dataset")
         dataset = (

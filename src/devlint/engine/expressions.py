@@ -676,6 +676,8 @@ class ExpressionsMixin:
             and id(cval.site) not in self.moved_sites
         ):
             return  # nothing shows this loader yields CPU batches
+        if cause is Cause.BATCH and (id(scope.func), self.text(cnode)) in self.discarded_batches:
+            return  # its entries' moves were discarded: DL004 reports the root cause
         key: tuple
         if cause is Cause.FACTORY:
             key = (cause, id(cval.site))

@@ -299,6 +299,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # the open scopes, innermost last; functions asked for by `analyze_function`; the
         # class whose methods are being analysed (see `leave_Module`)
         self.scopes: list[Scope] = []
+        # batches one of whose entries had its move discarded (`x[k].to(device)` as a
+        # statement), per function: (id of the function, the batch's name)
+        self.discarded_batches: set[tuple[int, str]] = set()
         self._requests: list[FunctionRequest] = []
         self.class_stack: list[ClassInfo] = []
         # comprehension scopes: the environments they shadow, and their element values
@@ -1675,6 +1678,10 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             return False
         scope = self.scope
         iterable = self.eval(stmt.iter, scope)
+        if iterable is UNKNOWN and N.is_loader_name(N.dotted(stmt.iter) or ""):
+            # `dataloader = data.to_dataloader(...)` or whatever the caller gave: named
+            # a loader, iterated as one, known no better; as a loader-named parameter
+            iterable = self.default_loader()
         elem = self.element_of(iterable, stmt.iter, scope)
         targets = frozenset(target_names(stmt.target))
         if iterable.type_name == HEURISTIC_LOADER:

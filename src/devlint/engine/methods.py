@@ -121,6 +121,19 @@ class MethodsMixin:
             # `x.to(device)` of something unknown, then `.numpy()` or `.detach()`: only a
             # tensor has both (a model's `.to()` has no `.numpy()`): a tensor on `device`
             receiver = tensor(receiver.device, scalar=None)
+        if (
+            receiver.kind is Kind.TENSOR
+            and receiver.origin is Origin.LOADER
+            and name in ("keys", "items", "values")
+            and type(func.value) is cst.Name
+        ):
+            # `for x, y in loader:` ... `x.keys()`: the batch's first part is a dict of
+            # tensors, not a tensor (its entries are stored one by one: `x[k] = ...`)
+            scope.env[func.value.value] = Value(
+                Kind.BATCH, receiver.device, Origin.LOADER, site=receiver.site
+            )
+            self.eval_args(node, scope)
+            return Value(Kind.BATCH, DEV_ANY) if name == "keys" else UNKNOWN
         if receiver.kind is Kind.TENSOR:
             return self.tensor_method(node, name, receiver, func, scope)
         if receiver.kind is Kind.MODULE or receiver.type_name == MOVED:

@@ -168,6 +168,12 @@ class MovesMixin:
                     key in scope.env or (scope.globals and key in scope.globals)
                 ):
                     scope.env[key] = replace(receiver, origin=Origin.DISCARDED, site=statement)
+                if type(receiver_node) is cst.Subscript and receiver.origin is Origin.LOADER:
+                    # `x[name].to(device)` of a batch: where the batch meets the model
+                    # is the discarded move's consequence (DL004), not a second finding
+                    base = N.dotted(receiver_node.value)
+                    if base is not None:
+                        self.discarded_batches.add((id(scope.func), base))
                 return receiver
             return tensor(target, scalar=receiver.scalar, requires_grad=receiver.requires_grad)
         if kind is Kind.BATCH:
