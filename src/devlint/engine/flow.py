@@ -1933,6 +1933,10 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             value.type_name == MOVED and value.kind is Kind.UNKNOWN
         ):
             return [value] * n  # each part of what was moved is moved
+        if value.kind is Kind.MODULE and value.origin is Origin.PARAM:
+            # `model, layer = model`: a parameter named like a model that is a pair the
+            # caller made; its parts are where the caller put them, as the whole was
+            return [value] * n
         if value.kind in (Kind.BATCH, Kind.TENSOR) and is_known(value.device):
             el = value.elem or tensor(value.device, origin=value.origin, site=value.site)
             if value.entries is not None and value.elem is None:
