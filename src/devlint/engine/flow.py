@@ -1686,7 +1686,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         targets = frozenset(target_names(stmt.target))
         if iterable.type_name == HEURISTIC_LOADER:
             self.heuristic_sites.add(id(stmt.target))
-        scope.loops.append(LoopInfo(targets, _first_statement(stmt.body)))
+        loop = LoopInfo(targets, _first_statement(stmt.body), iterated_container(stmt.iter))
+        scope.loops.append(loop)
         self.run_loop(
             lambda: (
                 self.bind(stmt.target, elem, scope, site=stmt.target),
@@ -1695,6 +1696,18 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             scope,
         )
         scope.loops.pop()
+        if (
+            loop.container is not None
+            and loop.stored is not None
+            and stores_each_tensor_entry(stmt, loop.container)
+        ):
+            # `for k, v in batch.items(): if torch.is_tensor(v): batch[k] = v.to(d)`: the
+            # entries the body skipped are not tensors; the batch's tensors are moved
+            held = scope.env.get(loop.container)
+            if held is not None and held.kind is Kind.BATCH:
+                scope.env[loop.container] = Value(
+                    Kind.BATCH, loop.stored.device, held.origin, site=held.site, elem=loop.stored
+                )
         if stmt.orelse is not None:
             self.walk_branch(stmt.orelse.body)
         return False
@@ -1846,6 +1859,13 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                     )
                 elif base.kind is Kind.BATCH and key is None:
                     scope.env[base_key] = Value(Kind.BATCH, value.device, elem=value)
+                    loop = scope.loops[-1] if scope.loops else None
+                    if (
+                        loop is not None
+                        and loop.container == base_key
+                        and set(names_in(target.slice[0].slice)) & loop.targets
+                    ):
+                        loop.stored = value
                 elif base.kind is Kind.BATCH and base.origin is Origin.LOADER:
                     # `batch["x"] = batch["x"].to(device)`: the batch is now partly moved
                     scope.env[base_key] = replace(
@@ -2057,6 +2077,46 @@ def _analyze_deep(module: cst.Module, source: str, options: EngineOptions) -> Fi
     if "facts" in outcome:
         return outcome["facts"]  # type: ignore[return-value]
     raise RecursionError("file is nested too deeply to analyse")
+
+
+def iterated_container(iterable: cst.BaseExpression) -> Optional[str]:
+    """`batch` in `for k in batch`, `for k in batch.keys()`, `for k, v in batch.items()`."""
+    if type(iterable) is cst.Call and type(iterable.func) is cst.Attribute:
+        if iterable.func.attr.value not in ("keys", "items") or iterable.args:
+            return None
+        iterable = iterable.func.value
+    return N.dotted(iterable)
+
+
+_TENSOR_TESTS = frozenset({"isinstance", "is_tensor", "torch.is_tensor", "hasattr"})
+
+
+def stores_each_tensor_entry(loop: cst.For, container: str) -> bool:
+    """Whether the body of `for k, v in container.items():` stores into `container[k]`
+    unconditionally or under tests of what the entry is (`isinstance(v, torch.Tensor)`,
+    `torch.is_tensor(v)`, `hasattr(v, "to")`): the entries it skips are not tensors.
+    Not under any other test (`if k != "labels":` leaves a tensor behind)."""
+
+    def search(body: Sequence[cst.CSTNode]) -> bool:
+        for stmt in body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign) and any(
+                        type(t.target) is cst.Subscript and N.dotted(t.target.value) == container
+                        for t in small.targets
+                    ):
+                        return True
+            elif isinstance(stmt, cst.If) and stmt.orelse is None:
+                test = stmt.test
+                if (
+                    type(test) is cst.Call
+                    and (N.dotted(test.func) or "") in _TENSOR_TESTS
+                    and search(stmt.body.body)
+                ):
+                    return True
+        return False
+
+    return search(loop.body.body)
 
 
 def _first_statement(body: cst.BaseSuite) -> Optional[cst.CSTNode]:

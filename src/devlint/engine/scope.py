@@ -58,6 +58,11 @@ class LoopInfo:
     targets: frozenset[str]
     # the first statement of the loop body (where a fix inserts the missing moves)
     first: Optional[cst.CSTNode] = None
+    # a loop over a container's own keys or items (`for k, v in batch.items():`): the
+    # container's name; and what the body stored in it under the loop's key
+    # (`batch[k] = v.to(device)`: every tensor entry, whatever branch skipped the others)
+    container: Optional[str] = None
+    stored: Optional[Value] = None
 
 
 @dataclass
