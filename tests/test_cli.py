@@ -609,7 +609,8 @@ CUDA = 'import torch\nx = torch.zeros(3, device="cuda")\n'
 
 def test_json_lines_is_one_record_per_line(project: Path) -> None:
     write(project, "a.py", CUDA)
-    write(project, "b.py", CUDA + CUDA)
+    # (a second module-level use would run only after the first succeeded: one defect)
+    write(project, "b.py", CUDA + 'def f():\n    x = torch.zeros(3, device="cuda")\n')
     result = run("--output-format", "json-lines", ".")
     assert result.exit_code == 1
     records = [json.loads(line) for line in result.stdout.splitlines()]

@@ -122,10 +122,11 @@ def test_the_static_pass_follows_the_project_and_select_replaces_it(tmp_path: Pa
     assert codes(["DL003"]) == []
     # DL008 is off by default: a project without configuration confirms it when selected
     (tmp_path / "pyproject.toml").unlink()
-    script.write_text('import torch\nx = torch.zeros(3, device="cuda")\ns = torch.load("m.pt")\n')
+    # (the load first: after an unconditional CUDA use the script runs only with CUDA)
+    script.write_text('import torch\ns = torch.load("m.pt")\nx = torch.zeros(3, device="cuda")\n')
     assert codes() == ["DL002"]
     assert codes(["DL008"]) == ["DL008"]
-    assert codes(["ALL"]) == ["DL002", "DL008"]
+    assert codes(["ALL"]) == ["DL008", "DL002"]
 
 
 # --- a run through the command ------------------------------------------------------------

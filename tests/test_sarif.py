@@ -125,13 +125,12 @@ def test_fingerprints_survive_code_moving_and_tell_duplicates_apart(project: Pat
             r["partialFingerprints"]["devlintFingerprint/v1"] for r in log["runs"][0]["results"]
         ]
 
-    before = prints(BUGGY + BUGGY.splitlines()[1] + "\n")
+    # the same line twice, each in its own flow (in one, the second would run only after
+    # the first succeeded: one defect)
+    line = "    " + BUGGY.splitlines()[1] + "\n"
+    before = prints("import torch\n\n\ndef f():\n" + line + "\n\ndef g():\n" + line)
     after = prints(
-        "import torch\n\n\n# moved down\n"
-        + BUGGY.splitlines()[1]
-        + "\n" * 3
-        + BUGGY.splitlines()[1]
-        + "\n"
+        "import torch\n\n\n# moved down\n\n\ndef f():\n" + line + "\n" * 4 + "def g():\n" + line
     )
     assert len(before) == 2 and len(set(before)) == 2
     assert before == after

@@ -121,7 +121,7 @@ def test_dl100_reports_unused_devlint_codes() -> None:
     text = (
         "import torch\n"
         "x = torch.zeros(3)  # noqa: DL004\n"
-        f"state = {CUDA}  # noqa: DL002, DL004, E501\n"
+        f"state = {CUDA} if SIZE else None  # noqa: DL002, DL004, E501\n"
         f"other = {CUDA}  # noqa: DL002\n"
         "y = 1  # noqa: DL999\n"
         "z = 2  # noqa\n"
@@ -166,11 +166,13 @@ def test_dl100_from_the_command_line(project: Path) -> None:
 
 
 def test_add_noqa_then_only_new_findings_are_reported(project: Path) -> None:
+    # (conditional uses: an unconditional one at the top level would guard the rest of
+    # the script, which runs only where it succeeded)
     text = (
         "import torch\n"
-        f"a = {CUDA}\n"
-        f"b = {CUDA}  # keep this comment\n"
-        f"c = {CUDA}  # noqa: E501\n"
+        f"a = {CUDA} if SIZE else None\n"
+        f"b = {CUDA} if SIZE else None  # keep this comment\n"
+        f"c = {CUDA} if SIZE else None  # noqa: E501\n"
         f"d = {CUDA}.add(\n"
         "    1,\n"
         ") + 0\n"
@@ -182,9 +184,9 @@ def test_add_noqa_then_only_new_findings_are_reported(project: Path) -> None:
     assert "Added 4 noqa directives." in result.stderr
     assert path.read_bytes().decode().split("\r\n") == [
         "import torch",
-        f"a = {CUDA}  # noqa: DL002",
-        f"b = {CUDA}  # keep this comment  # noqa: DL002",
-        f"c = {CUDA}  # noqa: DL002, E501",
+        f"a = {CUDA} if SIZE else None  # noqa: DL002",
+        f"b = {CUDA} if SIZE else None  # keep this comment  # noqa: DL002",
+        f"c = {CUDA} if SIZE else None  # noqa: DL002, E501",
         f"d = {CUDA}.add(  # noqa: DL002",
         "    1,",
         ") + 0",
@@ -192,9 +194,9 @@ def test_add_noqa_then_only_new_findings_are_reported(project: Path) -> None:
     ]
     assert run("train.py").exit_code == 0
     with path.open("a", newline="") as fh:
-        fh.write(f"e = {CUDA}\r\n")
+        fh.write(f"def f():\r\n    e = {CUDA}\r\n")
     result = run("--output-format", "concise", "train.py")
-    assert [line.split(":")[1] for line in concise(result)] == ["8"]
+    assert [line.split(":")[1] for line in concise(result)] == ["9"]
     # running it again adds only what is missing
     assert "Added 1 noqa directive." in run("--add-noqa", "train.py").stderr
     assert run("--add-noqa", "train.py").stderr.strip() == "Added 0 noqa directives."

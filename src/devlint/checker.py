@@ -75,6 +75,7 @@ def engine_options(
         gpu_guards=tuple(gpu_guards),
         role=role,
         test_suite=not program and patterns.in_test_suite(path),
+        notebook=program,
         package=package,
         project=project,
     )

@@ -264,6 +264,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.moved_sites: set[int] = set()
         self._conditions: dict[int, bool] = {}
         self.module_guarded = False
+        self.module_requires_accelerator = False
         self._pending: list[
             tuple[list, object, bool, Optional[tuple[int, str]], Optional[tuple[int, str]]]
         ] = []
@@ -277,6 +278,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # module ends in a demo (`if __name__ == "__main__":`): it is imported all the same
         self.open_world = options.role == LIBRARY
         self.test_suite = options.test_suite
+        self.notebook = options.notebook
         # a program, test module or notebook: nothing outside calls its functions
         self.self_contained = options.role == PROGRAM or (self.is_program and not self.open_world)
         self.default_device_changed = "set_default_device" in code
@@ -299,6 +301,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # the open scopes, innermost last; functions asked for by `analyze_function`; the
         # class whose methods are being analysed (see `leave_Module`)
         self.scopes: list[Scope] = []
+        # names used inside and outside module-level accelerator-only blocks
+        # (`used_only_where_accelerator`), computed when first asked
+        self._accelerator_refs: Optional[tuple[frozenset[str], frozenset[str]]] = None
         # batches one of whose entries had its move discarded (`x[k].to(device)` as a
         # statement), per function: (id of the function, the batch's name)
         self.discarded_batches: set[tuple[int, str]] = set()
@@ -514,8 +519,36 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                     if local is not None and local is not info and self.class_guarded(local):
                         guarded = True
                         break
+            if not guarded and not self.open_world:
+                guarded = self.used_only_where_accelerator(info.name)
             info.gpu_only = guarded
         return info.gpu_only
+
+    def used_only_where_accelerator(self, name: str) -> bool:
+        """A class of this file named only inside module-level blocks that run where an
+        accelerator is (captum's `DataParallelMeta`, the metaclass of a test class defined
+        under `if torch.cuda.is_available():`): what it builds runs only there.  Closed
+        world: nothing outside this file uses it."""
+        refs = self._accelerator_refs
+        if refs is None:
+            inside: set[str] = set()
+            outside: set[str] = set()
+            for stmt in self.module.body:
+                if isinstance(stmt, cst.If) and accelerator_branch(stmt.test) is True:
+                    inside.update(names_in(stmt.body))
+                    if stmt.orelse is not None:
+                        outside.update(names_in(stmt.orelse))
+                elif isinstance(stmt, cst.ClassDef):
+                    # its own body names it only in its own methods (`metacls`, `cls`)
+                    own = stmt.name.value
+                    outside.update(n for n in names_in(stmt.body) if n != own)
+                    for arg in (*stmt.bases, *stmt.keywords, *stmt.decorators):
+                        outside.update(names_in(arg))
+                else:
+                    outside.update(names_in(stmt))
+            refs = self._accelerator_refs = (frozenset(inside), frozenset(outside))
+        inside, outside = refs
+        return name in inside and name not in outside
 
     def called_only_guarded(
         self, func: cst.FunctionDef, cls: Optional[ClassInfo], seen: frozenset = frozenset()
@@ -715,7 +748,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         scope = self.scopes.pop()
         self.module_env = scope.env
         # `pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), ...)` or an early exit
-        self.module_guarded = scope.guarded_rest
+        self.module_guarded = scope.guarded_rest and not self.module_requires_accelerator
         # then every function and method on its own, with the module's final environment
         # as globals: functions through a request, methods through their class body
         for func in self.functions.values():
@@ -1260,16 +1293,19 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         follows runs only where there is one.  A later hard-coded use in the same flow is
         the same defect, reported once (issue 13, class 8)."""
         small = scope.current_small
-        if small is None or scope.guarded or scope.func is None:
-            # (a module's own statements are reported one by one: a notebook's cells and
-            # a config module's constants are read, and fixed, separately)
+        if small is None or scope.guarded or (scope.func is None and self.notebook):
+            # (a notebook's cells are run, and fixed, one by one; a script's own
+            # statements run in order, as a function's do)
             return
-        owner: cst.CSTNode = scope.func
+        owner: cst.CSTNode = scope.func if scope.func is not None else self.module
         done = self._unconditional.get(id(owner))
         if done is None:
             done = self._unconditional[id(owner)] = unconditional_statements(owner.body)
         if id(small) in done and id(node) not in conditional_parts(small):
             scope.guarded_rest = True
+            # the script's own statements after it; not its functions, which importers
+            # and earlier statements may call (`module_guarded`)
+            self.module_requires_accelerator |= scope.func is None
 
     def walk_branch(self, suite: cst.BaseSuite) -> bool:
         """`walk_block` for a branch: the scope's exit flag is the branch's own, and is
