@@ -943,6 +943,12 @@ class CallsMixin:
         fname = self.text(node.func)
         if last in N.COMBINING_FUNCTIONS or "loss" in last or "entropy" in last:
             result = self.combine(node, operands, scope, op_text=fname)
+            data = args[0][1] if args and args[0][0].keyword is None else None
+            if last in N.INDEX_METHODS and data is not None and data.kind is not Kind.TENSOR:
+                # `torch.index_select(saved, 0, idx)`: the result is `saved`'s data, on its
+                # device; a CPU index says nothing about where it is (captum's reference
+                # conductance was blamed on its `torch.tensor(range(...))` index)
+                return UNKNOWN
         else:
             tensors = [v for _, v in operands if v.kind is Kind.TENSOR]
             result = replace(tensors[0], scalar=None) if tensors else UNKNOWN
