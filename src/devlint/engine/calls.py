@@ -70,6 +70,7 @@ from devlint.engine.values import (
     may_be_placed,
     move_container,
     partly_cpu,
+    sole_param,
     sym,
     tensor,
 )
@@ -536,6 +537,43 @@ class CallsMixin:
         """`torchvision.models.resnet18()`, `timm.create_model(...)`: a new CPU module."""
         self.eval_args(node, scope)
         return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
+
+    def _call_pack_padded(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`pack_padded_sequence(data, lengths)`: PyTorch reads the lengths on the host
+        and rejects lengths on an accelerator (since 1.7), whatever device the data is on.
+        Lengths certainly on one are a DL009; lengths that are a parameter's count where a
+        call of this file passes that parameter placed; under a library contract, lengths
+        computed from the same parameter as the data (`features["sentence_lengths"]` with
+        `features["token_embeddings"]`: moved together, so on the accelerator with it)."""
+        args = self.eval_args(node, scope)
+        pos = [(a, v) for a, v in args if a.keyword is None and not a.star]
+        named = {a.keyword.value: (a, v) for a, v in args if a.keyword is not None}
+        data = pos[0] if pos else named.get("input")
+        given = pos[1] if len(pos) > 1 else named.get("lengths")
+        if given is None or data is None or not scope.report:
+            return UNKNOWN
+        (arg, lengths), (data_arg, data_value) = given, data
+        if lengths.kind is not Kind.TENSOR or not is_placed(lengths.device):
+            return UNKNOWN
+        weak = is_weak(lengths.device)
+        contract = self.open_contract(scope, lengths.device) if weak else ""
+        if weak and contract and data_value.device != lengths.device:
+            return UNKNOWN  # a lengths parameter of its own: callers pass it on the CPU
+        if not self.once("host-lengths", id(node)):
+            return UNKNOWN
+        param = sole_param(lengths.device) if scope.func is not None else None
+        fact = Mismatch(
+            node=node,
+            context=Context.HOST_ARGUMENT,
+            op_text=self.text(node.func),
+            culprit=Operand(self.text(arg.value), lengths, arg.value),
+            partner=Operand(self.text(data_arg.value), data_value, data_arg.value),
+            cause=Cause.OTHER,
+            contract=contract,
+        )
+        evidence = (id(scope.func), param) if param is not None and weak and not contract else None
+        self.add_fact(self.facts.mismatches, fact, weak and not contract, evidence)
+        return UNKNOWN
 
     def _call_numpy(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """A NumPy function: given a tensor (or a list of tensors) as its data, it asks
@@ -1528,6 +1566,10 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
         CallsMixin._call_model_zoo,
     ),
     (lambda q, last: q.startswith(("numpy.", "np.")), CallsMixin._call_numpy),
+    (
+        lambda q, last: q == "torch.nn.utils.rnn.pack_padded_sequence",
+        CallsMixin._call_pack_padded,
+    ),
     (
         # public metrics only: torchmetrics' private helpers move and reshape their inputs
         lambda q, last: q.startswith("torchmetrics.") and not last.startswith("_"),

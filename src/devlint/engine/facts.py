@@ -30,6 +30,9 @@ class Context(Enum):
     MODULE_CALL = "module_call"  # model(x), criterion(out, y)
     LOSS_WEIGHT = "loss_weight"  # weight=/pos_weight= of a loss, functional or module
     OPERATION = "operation"  # torch.cat, arithmetic, index_select, ...
+    # an argument PyTorch reads on the host (`pack_padded_sequence`'s lengths) given on
+    # an accelerator: the culprit is that argument, the partner the data it goes with
+    HOST_ARGUMENT = "host_argument"
 
 
 @dataclass(frozen=True)

@@ -340,6 +340,10 @@ _METADATA_INPLACE = {
 
 def _dispatch(func, args, kwargs):
     __tracebackhide__ = True
+    if func._schema.name == "aten::_pack_padded_sequence":
+        healed = _host_lengths(func, args, kwargs)
+        if healed is not None:
+            return healed
     # Which emulated devices, and are (tagged) plain tensors mixed in?
     dev = None  # the accelerator device of the results (an emulated CPU only inside composites)
     prov = None
@@ -426,6 +430,29 @@ def _dispatch(func, args, kwargs):
                 res.append(o)
         return type(out)(res) if isinstance(out, tuple) else res
     return out
+
+
+def _host_lengths(func, args, kwargs):
+    """`pack_padded_sequence` reads its lengths on the host: a CUDA build rejects lengths
+    on the accelerator, whatever device the data is on (PackedSequence.cpp), with this
+    message.  Healed (--keep-going), the lengths are read where they are, as `.cpu()`
+    would."""
+    __tracebackhide__ = True
+    lengths = args[1] if len(args) > 1 else kwargs.get("lengths")
+    if type(lengths) is not EmulatedTensor or lengths._emu_device.type == "cpu":
+        return None
+    d = _ds(lengths)
+    message = (
+        f"'lengths' argument should be a 1D CPU int64 tensor, but got {lengths.dim()}D {d} "
+        "Long tensor"
+    )
+    _fail(func, message, d, "cpu", _operands(func, args, kwargs))
+    data = args[0] if args else kwargs.get("input")
+    rest = {k: v for k, v in kwargs.items() if k not in ("input", "lengths")}
+    packed, batch_sizes = func(_unwrap(data), lengths._inner, *args[2:], **rest)
+    if type(data) is EmulatedTensor:
+        packed = EmulatedTensor(packed, data._emu_device, data.__dict__.get("_devlint_prov"))
+    return packed, batch_sizes  # batch sizes on the host, as PyTorch makes them
 
 
 def _redispatch(func, args, kwargs):
