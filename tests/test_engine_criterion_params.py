@@ -75,3 +75,19 @@ def test_ctc_shaped_calls_keep_their_cpu_lengths() -> None:
 )
 def test_criterion_names(name: str, expected: bool) -> None:
     assert N.is_criterion_name(name) is expected
+
+
+def test_a_criterion_named_tensor_stays_a_tensor() -> None:
+    """`criterion_weight` used as a tensor (a tensor method on it) is a tensor parameter,
+    not a loss module: under the library contract its CPU partner is a DL005."""
+    source = textwrap.dedent(
+        """\
+        import torch
+
+
+        def weigh(criterion_weight):
+            return criterion_weight.clamp(min=0) * torch.ones(3)
+        """
+    )
+    found = check_source(source, "pkg/weights.py", ALL_RULES, role="library")
+    assert [(f.code, f.line) for f in found] == [("DL005", 5)]

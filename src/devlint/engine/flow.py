@@ -1060,7 +1060,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 oid=self.new_oid(),
                 moves_inputs=self.some_module_moves_inputs,
             )
-        if N.is_criterion_name(name) and not ann:
+        if N.is_criterion_name(name) and not ann and name not in used_as_tensor:
             # a loss handed in: where it is does not matter, its inputs must agree
             return Value(Kind.MODULE, DEV_ANY, Origin.PARAM, oid=self.new_oid(), type_name="loss")
         if name in used_as_tensor:
