@@ -546,10 +546,12 @@ class CallsMixin:
         computed from the same parameter as the data (`features["sentence_lengths"]` with
         `features["token_embeddings"]`: moved together, so on the accelerator with it)."""
         args = self.eval_args(node, scope)
-        pos = [(a, v) for a, v in args if a.keyword is None and not a.star]
-        named = {a.keyword.value: (a, v) for a, v in args if a.keyword is not None}
-        data = pos[0] if pos else named.get("input")
-        given = pos[1] if len(pos) > 1 else named.get("lengths")
+        call_args = [a for a, _ in args]
+        # the lengths where `N.HOST_ARGUMENTS` says they are; the data first
+        given = next(((a, v) for a, v in args if N.is_host_argument(last, call_args, a)), None)
+        data = args[0] if args and args[0][0].keyword is None and not args[0][0].star else None
+        if data is None:
+            data = next(((a, v) for a, v in args if a.keyword and a.keyword.value == "input"), None)
         if given is None or data is None or not scope.report:
             return UNKNOWN
         (arg, lengths), (data_arg, data_value) = given, data

@@ -72,6 +72,7 @@ from devlint.engine.syntax import (
     holds_no_state,
     is_exit_call,
     is_returning_fixture,
+    iterated_container,
     mentions_skip,
     moves_params,
     mutated_self_attrs,
@@ -86,6 +87,7 @@ from devlint.engine.syntax import (
     rejects_accelerator,
     runs_with_defaults,
     setup_skips,
+    stores_each_tensor_entry,
     subscript_key,
     target_names,
     tensor_uses,
@@ -530,6 +532,12 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         under `if torch.cuda.is_available():`): what it builds runs only there.  Closed
         world: nothing outside this file uses it."""
         refs = self._accelerator_refs
+        if refs is None and not any(
+            isinstance(stmt, cst.If) and accelerator_branch(stmt.test) is True
+            for stmt in self.module.body
+        ):
+            # no such block (most files): no walk of the module
+            refs = self._accelerator_refs = (frozenset(), frozenset())
         if refs is None:
             inside: set[str] = set()
             outside: set[str] = set()
@@ -2113,46 +2121,6 @@ def _analyze_deep(module: cst.Module, source: str, options: EngineOptions) -> Fi
     if "facts" in outcome:
         return outcome["facts"]  # type: ignore[return-value]
     raise RecursionError("file is nested too deeply to analyse")
-
-
-def iterated_container(iterable: cst.BaseExpression) -> Optional[str]:
-    """`batch` in `for k in batch`, `for k in batch.keys()`, `for k, v in batch.items()`."""
-    if type(iterable) is cst.Call and type(iterable.func) is cst.Attribute:
-        if iterable.func.attr.value not in ("keys", "items") or iterable.args:
-            return None
-        iterable = iterable.func.value
-    return N.dotted(iterable)
-
-
-_TENSOR_TESTS = frozenset({"isinstance", "is_tensor", "torch.is_tensor", "hasattr"})
-
-
-def stores_each_tensor_entry(loop: cst.For, container: str) -> bool:
-    """Whether the body of `for k, v in container.items():` stores into `container[k]`
-    unconditionally or under tests of what the entry is (`isinstance(v, torch.Tensor)`,
-    `torch.is_tensor(v)`, `hasattr(v, "to")`): the entries it skips are not tensors.
-    Not under any other test (`if k != "labels":` leaves a tensor behind)."""
-
-    def search(body: Sequence[cst.CSTNode]) -> bool:
-        for stmt in body:
-            if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    if isinstance(small, cst.Assign) and any(
-                        type(t.target) is cst.Subscript and N.dotted(t.target.value) == container
-                        for t in small.targets
-                    ):
-                        return True
-            elif isinstance(stmt, cst.If) and stmt.orelse is None:
-                test = stmt.test
-                if (
-                    type(test) is cst.Call
-                    and (N.dotted(test.func) or "") in _TENSOR_TESTS
-                    and search(stmt.body.body)
-                ):
-                    return True
-        return False
-
-    return search(loop.body.body)
 
 
 def _first_statement(body: cst.BaseSuite) -> Optional[cst.CSTNode]:

@@ -1076,3 +1076,43 @@ def agreed_flags(
         for pname, values in seen.items()
         if len(values) == 1 and NO_CONST not in values
     }
+
+
+def iterated_container(iterable: cst.BaseExpression) -> Optional[str]:
+    """`batch` in `for k in batch`, `for k in batch.keys()`, `for k, v in batch.items()`."""
+    if type(iterable) is cst.Call and type(iterable.func) is cst.Attribute:
+        if iterable.func.attr.value not in ("keys", "items") or iterable.args:
+            return None
+        iterable = iterable.func.value
+    return N.dotted(iterable)
+
+
+_TENSOR_TESTS = frozenset({"isinstance", "is_tensor", "torch.is_tensor", "hasattr"})
+
+
+def stores_each_tensor_entry(loop: cst.For, container: str) -> bool:
+    """Whether the body of `for k, v in container.items():` stores into `container[k]`
+    unconditionally or under tests of what the entry is (`isinstance(v, torch.Tensor)`,
+    `torch.is_tensor(v)`, `hasattr(v, "to")`): the entries it skips are not tensors.
+    Not under any other test (`if k != "labels":` leaves a tensor behind)."""
+
+    def search(body: Sequence[cst.CSTNode]) -> bool:
+        for stmt in body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign) and any(
+                        type(t.target) is cst.Subscript and N.dotted(t.target.value) == container
+                        for t in small.targets
+                    ):
+                        return True
+            elif isinstance(stmt, cst.If) and stmt.orelse is None:
+                test = stmt.test
+                if (
+                    type(test) is cst.Call
+                    and (N.dotted(test.func) or "") in _TENSOR_TESTS
+                    and search(stmt.body.body)
+                ):
+                    return True
+        return False
+
+    return search(loop.body.body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import libcst as cst
 
 from devlint.engine.facts import Mismatch, Operand
@@ -37,7 +39,12 @@ _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.List)
 
 def _as_receiver(operand: Operand) -> str:
     """The operand's text as the receiver of `.to(...)`."""
-    node, text = operand.node, operand.text
+    return receiver_text(operand.node, operand.text)
+
+
+def receiver_text(node: Optional[cst.CSTNode], text: str) -> str:
+    """`text`, the source of `node`, as the receiver of a method call (`x.cpu()`,
+    `(-x).cpu()`): parenthesized unless it takes one as it is."""
     if node is None or isinstance(node, _ATOMS):
         return text
     if getattr(node, "lpar", ()) and text.startswith("(") and text.endswith(")"):

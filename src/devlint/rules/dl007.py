@@ -8,7 +8,8 @@ import libcst as cst
 
 from devlint.engine.facts import FileFacts, NumpyCall
 from devlint.engine.values import describe_device, is_weak
-from devlint.rules._fixes import is_atom, method_call, replace
+from devlint.rules._fixes import method_call, replace
+from devlint.rules._mismatch import receiver_text
 from devlint.rules.base import SAFE, Report, Rule
 
 
@@ -57,9 +58,7 @@ class NumpyOnAccelerator(Rule):
             )
             fix = None
             if isinstance(n.node, cst.Call) and isinstance(n.node.func, cst.Attribute):
-                copied = n.node.func.value
-                for method in chain.strip(".()").split("().") if chain else ():
-                    copied = method_call(copied, method)
+                copied = _host_copy(n.node.func.value, chain)
                 fix = replace(
                     SAFE,
                     f"insert `{chain}` before `.numpy()`",
@@ -85,15 +84,13 @@ class NumpyOnAccelerator(Rule):
         )
         fix = None
         if n.argument is not None:
-            copied = n.argument
-            for method in chain.strip(".()").split("()."):
-                copied = method_call(copied, method)
             fix = replace(
-                SAFE, f"copy `{n.receiver_text}` to the host (`{chain}`)", n.argument, copied
+                SAFE,
+                f"copy `{n.receiver_text}` to the host (`{chain}`)",
+                n.argument,
+                _host_copy(n.argument, chain),
             )
-        shown = n.receiver_text
-        if n.argument is not None and not is_atom(n.argument) and not n.argument.lpar:
-            shown = f"({shown})"
+        shown = receiver_text(n.argument, n.receiver_text)
         more = ", ..." if isinstance(n.node, cst.Call) and len(n.node.args) > 1 else ""
         help_text = (
             f"copy it to the host first: `{n.numpy_function}({shown}{chain}{more})`"
@@ -102,3 +99,10 @@ class NumpyOnAccelerator(Rule):
             "torch and copy once"
         )
         return self.report(n.node, msg, help_text, fix=fix)
+
+
+def _host_copy(expr: cst.BaseExpression, chain: str) -> cst.BaseExpression:
+    """`expr` with the calls of `chain` (`.cpu()`, `.detach().cpu()`) applied."""
+    for method in chain.strip(".()").split("()."):
+        expr = method_call(expr, method)
+    return expr

@@ -8,8 +8,8 @@ import libcst as cst
 
 from devlint.engine.facts import Cause, Context, FileFacts, Mismatch
 from devlint.engine.values import describe_device
-from devlint.rules._fixes import is_atom, method_call, quote_call, replace
-from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint, where
+from devlint.rules._fixes import method_call, quote_call, replace
+from devlint.rules._mismatch import SAME_DEVICE_ERROR, move_hint, receiver_text, where
 from devlint.rules.base import SAFE, Report, Rule
 
 
@@ -99,12 +99,5 @@ class MixedDeviceOperation(Rule):
             fix = replace(
                 SAFE, f"copy `{m.culprit.text}` to the host", lengths, method_call(lengths, "cpu")
             )
-        help_ = f"pass the lengths on the CPU: `{_shown(lengths, m.culprit.text)}.cpu()`"
+        help_ = f"pass the lengths on the CPU: `{receiver_text(lengths, m.culprit.text)}.cpu()`"
         return self.report(m.node, msg, help_, fix=fix)
-
-
-def _shown(node: object, text: str) -> str:
-    """`text`, parenthesized when a method call on it would need it."""
-    if isinstance(node, cst.BaseExpression) and not is_atom(node) and not node.lpar:
-        return f"({text})"
-    return text
