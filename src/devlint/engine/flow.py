@@ -2061,7 +2061,7 @@ def analyze(
 def _run(module: cst.Module, source: str, options: EngineOptions) -> FileFacts:
     forget_calls()
     try:
-        with remembering():
+        with remembering(module):
             visitor = DeviceFlowVisitor(module, source, options)
             module.visit(visitor)
             visitor.facts.summary = summarise(visitor)
