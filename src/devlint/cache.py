@@ -154,8 +154,9 @@ def _dump(finding: Finding) -> dict:
 
 def _load(item: dict, display: str) -> Finding:
     values = {name: item[name] for name in _FIELDS if name in item and name != "path"}
-    if isinstance(values.get("file_span"), list):
-        values["file_span"] = tuple(values["file_span"])
+    for name in ("file_span", "asset"):
+        if isinstance(values.get(name), list):
+            values[name] = tuple(values[name])
     return Finding(path=display, **values)
 
 

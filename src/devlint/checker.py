@@ -346,6 +346,7 @@ def _locate(
                 severity=rule.severity,
                 source_line=lines[start.line - 1] if start.line <= len(lines) else "",
                 fix=_locate_fix(module, rep.fix, positions),
+                asset=rep.asset,
             )
         )
     findings.sort(key=lambda f: f.sort_key)

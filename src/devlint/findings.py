@@ -38,6 +38,9 @@ class Finding:
     # Notebooks: (line, col, end_line, end_col) in the file's own text (the .ipynb JSON),
     # for formats that point into the raw file (SARIF, GitHub annotations).
     file_span: Optional[tuple[int, int, int, int]] = field(default=None, compare=False)
+    # DL008: the file the load names, as (base, path) (`engine.file_paths.FileSpec`), for
+    # `checkpoints.settle`, which reads it after the cache
+    asset: Optional[tuple[str, str]] = field(default=None, compare=False)
 
     @property
     def sort_key(self) -> tuple:

@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import libcst as cst
 
+from devlint.checkpoints import settle
 from devlint.findings import Finding
 from devlint.rules.base import SAFE
 
@@ -351,7 +352,7 @@ def apply_fixes(
             continue
 
         def check(text: str, display: str = display) -> list[Finding]:
-            return check_source(text, display, rules, notebook=False, **options)  # type: ignore[arg-type]
+            return settle(check_source(text, display, rules, notebook=False, **options))  # type: ignore[arg-type]
 
         try:
             result = fix_file(path, check, unsafe=unsafe, write=write)
@@ -397,7 +398,7 @@ def fix_notebook(
     result = FixResult(display, source.text, source.text)
     for _ in range(MAX_ROUNDS):
         cells = program_cells(nb)
-        found = check_text(nb.program, display, rules, cells=cells, **options)  # type: ignore[arg-type]
+        found = settle(check_text(nb.program, display, rules, cells=cells, **options))  # type: ignore[arg-type]
         if any(f.code == "DL000" for f in found):
             break
         changed = _fix_cells(nb, cells, found, unsafe, result)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from devlint import runner, suppression
+from devlint import checkpoints, runner, suppression
 from devlint.cache import CACHE_DIR_NAME, Cache, options_key
 from devlint.files import Discovery, SourceFile, discover, is_force_excluded, is_notebook
 from devlint.findings import Finding
@@ -148,6 +148,7 @@ def check_paths(
         found.extend(result.findings)
         outcome.internal_errors.extend(result.errors)
         done += len(sources)
+    found = checkpoints.settle(found)  # what the checkpoint files hold: after the cache
     outcome.findings = apply_settings(found, outcome.settings, [s.display for s in discovery.files])
     outcome.checked = True
     return outcome
@@ -283,7 +284,7 @@ def check_source(
     except Exception as exc:  # a bug in devlint must not stop the caller
         outcome.internal_errors.append((display, _describe(exc)))
         found = []
-    outcome.findings = apply_settings(found, outcome.settings, [display])
+    outcome.findings = apply_settings(checkpoints.settle(found), outcome.settings, [display])
     outcome.checked = True
     return outcome
 
@@ -348,12 +349,14 @@ def _fix_in_memory(
     text, encoding, bom = decoded
 
     def check_text(source: str) -> list[Finding]:
-        return checker.check_source(
-            source,
-            display,
-            fix_rules,
-            notebook=False,
-            **analysis_options(settings, options),
+        return checkpoints.settle(
+            checker.check_source(
+                source,
+                display,
+                fix_rules,
+                notebook=False,
+                **analysis_options(settings, options),
+            )
         )
 
     try:

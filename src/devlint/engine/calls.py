@@ -19,6 +19,7 @@ from devlint.engine.facts import (
     Mismatch,
     Operand,
 )
+from devlint.engine.file_paths import file_spec
 from devlint.engine.scope import (
     ENCODING,
     HEURISTIC_LOADER,
@@ -37,6 +38,7 @@ from devlint.engine.summary import (
 )
 from devlint.engine.syntax import (
     all_params,
+    assigned_once,
     bind_args,
     default_constants,
     factory_scalar,
@@ -331,7 +333,17 @@ class CallsMixin:
             and not self.test_suite
             and self.once("load", id(node))
         ):
-            load = LoadCall(node, self.text(node), self.device_var_name(scope))
+            value = next((v for a, v in args if path is not None and a.value is path), None)
+            asset = (
+                file_spec(
+                    path,
+                    value.const if value is not None else None,
+                    lambda n: assigned_once(self.module, n),  # type: ignore[arg-type]
+                )
+                if path is not None
+                else None
+            )
+            load = LoadCall(node, self.text(node), self.device_var_name(scope), asset)
             self.facts.loads.append(load)
             if key is not None and not isinstance(path, cst.Name):
                 self.load_paths.append((load, key))

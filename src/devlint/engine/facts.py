@@ -102,6 +102,8 @@ class LoadCall:
     node: cst.CSTNode
     call_text: str
     device_name: Optional[str]  # a device variable in scope, for the help text
+    # the file it reads, when the code names it literally (`engine.file_paths`)
+    asset: Optional[tuple[str, str]] = None
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ class Report:
     # by the 1-based line of refs["init_line"] once positions are known.
     refs: tuple[tuple[str, cst.CSTNode], ...] = ()
     fix: Optional[Fix] = None
+    asset: Optional[tuple[str, str]] = None  # `Finding.asset`
 
 
 class Rule:
