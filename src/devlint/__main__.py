@@ -1,6 +1,6 @@
 """`python -m devlint`: the same command as the `devlint` script."""
 
-from devlint.cli import main
+from devlint.launch import main
 
 if __name__ == "__main__":
     main()

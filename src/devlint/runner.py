@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
+from devlint import prestart
 from devlint.cache import Cache
 from devlint.findings import Finding, syntax_finding
 from devlint.project import Project, facts_digest, identify
@@ -32,6 +33,8 @@ from devlint.rules import Rule, rules_for
 PARALLEL_MIN_BYTES = 400_000
 # A notebook file may be this many times --max-file-size (its outputs are not parsed).
 NOTEBOOK_RAW_FACTOR = 25
+# what the files of a chunk get when the worker checking them ended without answering
+WORKER_DIED = "the worker process checking this file ended without an answer (killed? out of memory?)"
 
 
 @dataclass
@@ -325,7 +328,7 @@ def _run_passes(
     # the project: what each file's imports say, and a second pass where they say something
     project = Project(
         {_abs(jobs[i].path): summaries[i][0] for i in summaries},
-        lambda path: outside_summary(path, codes, cache, options),
+        lambda path: outside_summary(path, codes, cache, options, pool),
     )
     second: list[int] = []
     for i, job in enumerate(jobs):
@@ -373,6 +376,10 @@ class _Workers:
     def __init__(self, workers: int) -> None:
         self.count = workers or os.cpu_count() or 1
         self.pool: Optional[Any] = None
+        # workers the command line started before it loaded (`prestart`): they have the
+        # analysis loaded already, so any job goes to them, and this process never
+        # loads it
+        self.prestarted = prestart.take(workers) if self.count > 1 else None
 
     def __enter__(self) -> _Workers:
         return self
@@ -381,15 +388,23 @@ class _Workers:
         if self.pool is not None:
             self.pool.shutdown()
             self.pool = None
+        if self.prestarted is not None:
+            self.prestarted.close()
+            self.prestarted = None
 
     def worth_it(self, jobs: list[Job]) -> bool:
-        """Whether `jobs` go to worker processes: never for one job or one core; once the
-        workers run, always; before, only for enough source to pay for starting them."""
+        """Whether `jobs` go to worker processes: always to prestarted ones; else never
+        for one job or one core; once the workers run, always; before, only for enough
+        source to pay for starting them."""
+        if self.prestarted is not None:
+            return True
         if self.count <= 1 or len(jobs) < 2:
             return False
         return self.pool is not None or sum(_size(j.path) for j in jobs) >= PARALLEL_MIN_BYTES
 
     def map(self, chunks: list[list[Job]], codes: list[str], options: dict) -> Iterator[Any]:
+        if self.prestarted is not None:
+            return self.prestarted.map(chunks, codes, options)
         if self.pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -410,9 +425,10 @@ def _analyse(
     """Analyse `jobs`, in this process or, for enough source, over worker processes."""
     if not jobs:
         return [], []
-    # load the analysis once here (forked workers share it instead of each importing the
-    # engine and the rules), and freeze what the imports made
-    _load_analysis(codes)
+    if pool.prestarted is None:
+        # load the analysis once here (forked workers share it instead of each importing
+        # the engine and the rules), and freeze what the imports made
+        _load_analysis(codes)
     if not pool.worth_it(jobs):
         return _check_many(jobs, codes, options, on_file)
     chunks = _chunks(jobs, min(pool.count, len(jobs)) * 16)
@@ -420,7 +436,10 @@ def _analyse(
     errors: list[tuple[str, str]] = []
     # This process only waits: taking chunks here too measured slower on large runs
     # (6 repositories, 0.4M lines: 14.6-14.9 s against 13.5 s).
-    for chunk, (found, errs) in zip(chunks, pool.map(chunks, codes, options)):
+    for chunk, answer in zip(chunks, pool.map(chunks, codes, options)):
+        if isinstance(answer, prestart.WorkerDied):
+            answer = ([None] * len(chunk), [(j.display, WORKER_DIED) for j in chunk])
+        found, errs = answer
         for job, outcome in zip(chunk, found):
             by_job[id(job)] = outcome
             if on_file is not None:
@@ -430,11 +449,16 @@ def _analyse(
 
 
 def outside_summary(
-    path: str, codes: list[str], cache: Optional[Cache], options: dict
+    path: str,
+    codes: list[str],
+    cache: Optional[Cache],
+    options: dict,
+    pool: Optional[_Workers] = None,
 ) -> Optional[dict]:
     """The summary of a module the run does not check (another configuration's file,
     or a file not named: pre-commit passes only the staged ones): from the cache, or
-    analysed here, its findings set aside."""
+    analysed (by a prestarted worker, which has the analysis loaded, else here), its
+    findings set aside."""
     job = Job(Path(path), path)
     if cache is not None:
         try:
@@ -445,7 +469,11 @@ def outside_summary(
         entry = cache.get_raw(key)
         if isinstance(entry, dict) and "summary" in entry:
             return entry["summary"]
-    (outcome,), _ = _check_many([job], codes, options)
+    if pool is not None and pool.prestarted is not None:
+        (answer,) = pool.prestarted.map([[job]], codes, options)
+        outcome = None if isinstance(answer, prestart.WorkerDied) else answer[0][0]
+    else:
+        (outcome,), _ = _check_many([job], codes, options)
     if outcome is None:
         return None
     if cache is not None and outcome.keep:

@@ -1,0 +1,71 @@
+"""The `devlint` command's entry point: start the workers first, then the command line.
+
+What a run will do is known only once the command line has parsed its options and
+read the configuration; starting the worker processes before that (`prestart`) overlaps
+their loading of the analysis with the command line's own start.  So this module reads
+the arguments the cheap way, with nothing imported: a check run (no subcommand), not
+one file from stdin, not `--jobs 1`, not the modes that check nothing or check
+repeatedly.  A guess that turns out wrong costs a second core's work, not time: a run
+that needs no workers closes them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional, Sequence
+
+_SUBCOMMANDS = frozenset(("rule", "rules", "server", "confirm", "check"))
+# options after which no analysis runs, or which run many (`--watch`) or in place (`--fix`
+# still checks afterwards: it is not here)
+_NO_WORKERS = frozenset(
+    (
+        "-",
+        "--help",
+        "-h",
+        "--version",
+        "--show-files",
+        "--show-settings",
+        "--diff",
+        "--fix-only",
+        "--watch",
+        "-w",
+        "--stdin-filename",
+        "--add-noqa",
+    )
+)
+
+
+def workers_wanted(argv: Sequence[str]) -> int:
+    """How many workers a run with these arguments would start (0: none, or unknown)."""
+    if argv and argv[0] in _SUBCOMMANDS and argv[0] != "check":
+        return 0
+    jobs: Optional[int] = None
+    for index, arg in enumerate(argv):
+        if arg in _NO_WORKERS or arg.startswith("--stdin-filename="):
+            return 0
+        value: Optional[str] = None
+        if arg in ("--jobs", "-j") and index + 1 < len(argv):
+            value = argv[index + 1]
+        elif arg.startswith("--jobs="):
+            value = arg.partition("=")[2]
+        elif arg.startswith("-j") and arg[2:].isdigit():
+            value = arg[2:]
+        if value is not None:
+            jobs = int(value) if value.isdigit() else None
+            if jobs is None:
+                return 0
+    count = jobs if jobs else (os.cpu_count() or 1)
+    return count if count > 1 else 0
+
+
+def main() -> None:
+    """The console script: `devlint ...`."""
+    count = workers_wanted(sys.argv[1:])
+    if count and not os.environ.get("DEVLINT_NO_PRESTART"):
+        from devlint import prestart
+
+        prestart.start(count)
+    from devlint.cli import main as cli_main
+
+    cli_main()
