@@ -109,6 +109,11 @@ def _spec(source: str) -> object:
             ("file", "a.pt"),
         ),
         ('W = Path(__file__).parent / "w"\ntorch.load(W / "a.pt")\n', ("file", "w/a.pt")),
+        ('torch.load(open("w/a.pt", "rb"))\n', ("cwd", "w/a.pt")),
+        (
+            'torch.load(open(os.path.join(os.path.dirname(__file__), "a.pt"), mode="rb"))\n',
+            ("file", "a.pt"),
+        ),
         ('torch.load(f"w/{name}.pt")\n', None),
         ("torch.load(args.checkpoint)\n", None),
         ('torch.load(os.path.join(root, "a.pt"))\n', None),

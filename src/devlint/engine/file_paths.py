@@ -55,7 +55,7 @@ def _call_spec(node: cst.Call, resolve: Resolve) -> Optional[FileSpec]:
     name = N.dotted(node.func) or ""
     last = name.rsplit(".", 1)[-1]
     args = [a for a in node.args if a.keyword is None and not a.star]
-    if len(args) != len(node.args) or not args:
+    if not args or (len(args) != len(node.args) and name not in ("open", "io.open")):
         return None
     if last == "join":  # `str.join` has one argument, a list
         # os.path.join(os.path.dirname(__file__), "assets", "w.pt") / os.path.join("a", "b")
@@ -67,6 +67,9 @@ def _call_spec(node: cst.Call, resolve: Resolve) -> Optional[FileSpec]:
         if not texts or any(not t for t in texts):
             return None
         return base, "/".join(texts)  # type: ignore[arg-type]
+    if name in ("open", "io.open") and args:
+        # `torch.load(open("w.pt", "rb"))`: the file object of a named file
+        return file_spec(args[0].value, N.string_value(args[0].value), resolve)
     if last in _PATH_CLASSES and len(args) == 1:
         text = N.string_value(args[0].value)
         return ("cwd", text) if text else None

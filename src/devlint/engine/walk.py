@@ -85,6 +85,8 @@ class _Layout:
         self.built = False
 
     def build(self) -> None:
+        # the loop of `_walk`, inlined again on purpose (it is the hottest loop of the
+        # analysis), recording each node's parent as well
         order, parents = self.order, []
         append, parent_of = order.append, parents.append
         stack: list[tuple[cst.CSTNode, int]] = [(self.module, -1)]
