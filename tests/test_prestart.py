@@ -39,10 +39,35 @@ LINUX = sys.platform.startswith("linux")
         (["--jobs", "many", "."], 0),
     ],
 )
-def test_which_runs_start_workers_early(argv: list[str], wanted: object) -> None:
+def test_which_runs_start_workers_early(
+    argv: list[str], wanted: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEVLINT_CACHE_DIR", str(tmp_path / "no-cache-yet"))
     cores = os.cpu_count() or 1
     expected = (cores if cores > 1 else 0) if wanted is None else wanted
     assert workers_wanted(argv) == expected
+
+
+def test_not_where_the_cache_may_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm run is mostly answered by the cache: the fork would cost it more than the
+    workers save."""
+    monkeypatch.delenv("DEVLINT_CACHE_DIR", raising=False)
+    if any((p / ".devlint_cache").is_dir() for p in tmp_path.parents):
+        pytest.skip("a cache folder above the temporary folder")
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    monkeypatch.chdir(project / "src")
+    early = workers_wanted(["-j", "2", "."])
+    assert early == 2
+    (project / ".devlint_cache").mkdir()  # found from a folder below it
+    assert workers_wanted(["-j", "2", "."]) == 0
+    assert workers_wanted(["-j", "2", "--no-cache", "."]) == 2
+    monkeypatch.chdir(tmp_path)
+    assert workers_wanted(["-j", "2", str(project / "src")]) == 0  # above a named path
+    assert workers_wanted(["-j", "2", "--cache-dir", str(tmp_path / "none"), "."]) == 2
+    monkeypatch.setenv("DEVLINT_CACHE_DIR", str(project / ".devlint_cache"))
+    assert workers_wanted(["-j", "2", "."]) == 0
 
 
 def _devlint(args: list[str], **env: str) -> subprocess.CompletedProcess:
