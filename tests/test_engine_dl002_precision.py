@@ -11,14 +11,15 @@ from devlint.checker import check_source
 from devlint.engine.flow import analyze
 from devlint.engine.options import EngineOptions
 from devlint.positions import positions_of
+from devlint.roles import LIBRARY, SCRIPT
 from devlint.rules import RULES_BY_CODE
 
 
-def hardcoded_lines(src: str, notebook: bool = False) -> list[int]:
+def hardcoded_lines(src: str, notebook: bool = False, role: str = SCRIPT) -> list[int]:
     text = "import torch\nimport torch.nn as nn\nimport torch.distributed as dist\n"
     text += textwrap.dedent(src)
     module = cst.parse_module(text)
-    facts = analyze(module, text, options=EngineOptions(notebook=notebook))
+    facts = analyze(module, text, options=EngineOptions(notebook=notebook, role=role))
     where = positions_of(module, [h.node for h in facts.hardcoded])
     return sorted(where[id(h.node)].start.line for h in facts.hardcoded)
 
@@ -125,8 +126,31 @@ def test_a_private_default_no_call_uses_is_no_finding() -> None:
     assert hardcoded_lines(omitted) == [5]
     callback = passed + "\nFILLERS = [_fill]\n"
     assert hardcoded_lines(callback) == [5]
+    # a public helper of library code: callers anywhere may leave it out
     public = passed.replace("_fill", "fill")
-    assert hardcoded_lines(public) == [5]
+    assert hardcoded_lines(public, role=LIBRARY) == [5]
+    # in a script every caller is in sight: a public helper, a class's `__init__` called
+    # by the class's name (the TensorRT pipeline's `UNet(device="cuda")`)
+    assert hardcoded_lines(public) == []
+    assert hardcoded_lines(public + "\ndef g(x):\n    return x + fill(x.shape)\n") == [5]
+    built = textwrap.dedent(
+        """
+        class Engine:
+            def __init__(self, path, device="cuda"):
+                self.weights = torch.load(path, map_location=device)
+
+        def make_engine(path, device):
+            return Engine(path, device=device)
+        """
+    )
+    assert hardcoded_lines(built) == []
+    named = built.replace(
+        "        self.weights", "        super(Engine, self).__init__()\n        self.weights"
+    )
+    assert hardcoded_lines(named) == []  # the class naming itself is no other use
+    assert hardcoded_lines(built, role=LIBRARY) == [6]
+    assert hardcoded_lines(built + "\nSPARE = Engine('w.pt')\n") == [6]
+    assert hardcoded_lines(built + "\nclass Big(Engine):\n    pass\n") == [6]
 
 
 ACCELERATOR_METHODS_SOURCE = """\

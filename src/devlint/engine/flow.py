@@ -291,7 +291,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self._in_progress: set[int] = set()
         # private helpers' hard-coded device defaults, and, per same-file function, the
         # calls seen and those passing each parameter (`report_private_defaults`)
-        self._private_defaults: list[tuple[cst.FunctionDef, cst.Param, str, bool]] = []
+        self._private_defaults: list[
+            tuple[cst.FunctionDef, str, cst.Param, str, bool, Optional[ClassInfo]]
+        ] = []
         self.call_sites: dict[int, set[int]] = {}
         self.passing_sites: dict[tuple[int, str], set[int]] = {}
         # function (or module) -> its small statements that run whenever it does
@@ -1098,14 +1100,34 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             and (scope.func is None or places_with(scope.func, p.name.value))
         ):
             literal = f"{p.name.value}={self.text(p.default)}"
-            fname = scope.func.name.value if scope.func is not None else ""
-            if fname.startswith("_") and not fname.endswith("__"):
-                # a private helper's default: decided once every call in this file is seen
+            name = self.callable_name(scope)
+            if name is not None:
+                # a default only this file's calls can leave out: decided once every call
+                # in this file is seen
                 if not scope.guarded and self.once("private-default", id(p.default)):
                     assert scope.func is not None
-                    self._private_defaults.append((scope.func, p, literal, scope.receives_tensors))
+                    self._private_defaults.append(
+                        (scope.func, name, p, literal, scope.receives_tensors, scope.cls)
+                    )
                 return
             self.add_hardcoded(p.default, literal, "default", scope)
+
+    def callable_name(self, scope: Scope) -> Optional[str]:
+        """The name callers call the function of `scope` by, where every caller is in
+        this file: a private helper (`_get_pixels`), or, in closed-world code (a
+        script, a test: not library code, whose callers are anywhere), a function or a
+        class's `__init__` (called by the class's name); None otherwise."""
+        func = scope.func
+        if func is None:
+            return None
+        fname = func.name.value
+        if fname.startswith("_") and not fname.endswith("__"):
+            return fname
+        if self.open_world:
+            return None
+        if fname == "__init__":
+            return scope.cls.name if scope.cls is not None else None
+        return None if fname.startswith("__") else fname
 
     def every_call_passes(self, func_id: int, param: str) -> bool:
         """This file calls the function and every call passes `param` (a default of it
@@ -1114,18 +1136,23 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         return bool(sites) and sites <= self.passing_sites.get((func_id, param), set())
 
     def report_private_defaults(self) -> None:
-        """`def _get_pixels(..., device="cuda")`: a private helper's hard-coded default
-        fails only for a caller that omits the argument; when every call of this file
-        passes it (and the name is used nowhere else: no callback, no export), none does."""
+        """`def _get_pixels(..., device="cuda")`: a hard-coded default that only this
+        file's calls can leave out (`callable_name`: a private helper, or a function or
+        class of closed-world code) fails only for a call that omits the argument; when
+        every call of this file passes it (and the name is used nowhere else: no
+        callback, no export, no subclass), none does."""
         if not self._private_defaults:
             return
         uses = self.identifiers()
-        for func, p, literal, receives in self._private_defaults:
-            name = func.name.value
-            # the def's own name, and one name per call: used nowhere else
+        for func, name, p, literal, receives, cls in self._private_defaults:
+            # the def's own name (or the class's, and the class naming itself in its body:
+            # `super(UNet, self)`), and one name per call: used nowhere else
+            own = 1
+            if func.name.value == "__init__" and cls is not None:
+                own = sum(1 for n in walk(cls.node) if type(n) is cst.Name and n.value == name)
             if (
                 self.every_call_passes(id(func), p.name.value)
-                and uses.get(name, 0) == len(self.call_sites[id(func)]) + 1
+                and uses.get(name, 0) == len(self.call_sites[id(func)]) + own
             ):
                 continue
             self.facts.hardcoded.append(HardcodedDevice(p.default, literal, "default", receives))
