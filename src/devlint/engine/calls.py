@@ -25,6 +25,7 @@ from devlint.engine.scope import (
     HEURISTIC_LOADER,
     MAX_CALL_DEPTH,
     METRIC,
+    SELF_PLACING,
     TOKENIZER,
     ClassInfo,
     Scope,
@@ -56,6 +57,7 @@ from devlint.engine.values import (
     NO_CONST,
     NUMBER,
     OTHER,
+    SELF_PLACED_ATOM,
     UNKNOWN,
     Device,
     Kind,
@@ -544,6 +546,22 @@ class CallsMixin:
         if self.keyword(node, "device_map") is not None:
             return Value(Kind.MODULE, DEV_UNKNOWN)
         return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
+
+    def _call_self_placing_model(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`SentenceTransformer("all-MiniLM-L6-v2")`: sentence-transformers puts the model
+        on CUDA (or MPS) by itself wherever one is available, unless `device=` says
+        otherwise: on a GPU machine it is there without any `.to()` in sight."""
+        self.eval_args(node, scope)
+        device = self.keyword(node, "device")
+        home = self.device_of_arg(device.value, scope) if device is not None else SELF_PLACED
+        return Value(Kind.MODULE, home, oid=self.new_oid(), type_name=SELF_PLACING)
+
+    def _call_embedding_similarity(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`sentence_transformers.util.cos_sim(a, b)` and its kin: a score matrix on the
+        device of the embeddings given (they convert lists and arrays to CPU tensors)."""
+        args = self.eval_args(node, scope)
+        first = args[0][1] if args else UNKNOWN
+        return tensor(first.device if first.kind is Kind.TENSOR else DEV_UNKNOWN, scalar=False)
 
     def _call_model_zoo(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """`torchvision.models.resnet18()`, `timm.create_model(...)`: a new CPU module."""
@@ -1548,6 +1566,24 @@ _BY_LAST: dict[str, _Handler] = {
     "FullyShardedDataParallel": CallsMixin._call_data_parallel,
     "from_pretrained": CallsMixin._call_from_pretrained,
 }
+# models that sentence-transformers places on an available accelerator by themselves,
+# their device (symbolic: "where the library put it") and their type
+SELF_PLACING_CLASSES = frozenset(("SentenceTransformer", "CrossEncoder", "SparseEncoder"))
+SELF_PLACED = frozenset({SELF_PLACED_ATOM})
+# `sentence_transformers.util` scores whose result is on their inputs' device
+EMBEDDING_SIMILARITIES = frozenset(
+    (
+        "cos_sim",
+        "pytorch_cos_sim",
+        "dot_score",
+        "pairwise_cos_sim",
+        "pairwise_dot_score",
+        "manhattan_sim",
+        "euclidean_sim",
+        "pairwise_manhattan_sim",
+        "pairwise_euclidean_sim",
+    )
+)
 _TORCH_RUNTIME = (
     "cuda", "backends", "distributed", "manual_seed", "autograd", "amp", "jit", "onnx", "compile",
 )  # fmt: skip
@@ -1572,6 +1608,14 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
     (
         lambda q, last: q.startswith("torch.optim.") and last[:1].isupper(),
         CallsMixin._call_optimizer,
+    ),
+    (
+        lambda q, last: q.startswith("sentence_transformers.") and last in SELF_PLACING_CLASSES,
+        CallsMixin._call_self_placing_model,
+    ),
+    (
+        lambda q, last: q.startswith("sentence_transformers.") and last in EMBEDDING_SIMILARITIES,
+        CallsMixin._call_embedding_similarity,
     ),
     (
         lambda q, last: (
@@ -1779,4 +1823,3 @@ def moved_by_helper(data: Optional[Value], device: Optional[Value]) -> Optional[
     if data.kind is Kind.BATCH:
         return move_container(data, target)
     return Value(Kind.UNKNOWN, target, type_name=MOVED)
-

@@ -14,10 +14,12 @@ from devlint.engine.facts import (
     NumpyCall,
 )
 from devlint.engine.scope import (
+    SELF_PLACING,
     ClassInfo,
     Scope,
 )
 from devlint.engine.summary import followed_argument
+from devlint.engine.syntax import flag_constant
 from devlint.engine.values import (
     CPU,
     DEV_ANY,
@@ -179,6 +181,13 @@ class MethodsMixin:
                 if name == "to_empty":
                     return replace(receiver, device=DEV_UNKNOWN)
                 return receiver
+            if receiver.type_name == SELF_PLACING and name.startswith(("encode", "predict")):
+                # sentence-transformers: NumPy arrays (on the host) unless asked for tensors,
+                # which stay where the model is
+                wanted = self.keyword(node, "convert_to_tensor")
+                if wanted is not None and flag_constant(wanted.value) is True:
+                    return tensor(receiver.device, scalar=False)
+                return OTHER
             info = self.classes.get(receiver.type_name) or self.unique_method_owner(name)
             if name in ("generate", "encode", "decode", "predict", "sample", "embed") or (
                 info is not None and name in info.methods

@@ -15,6 +15,9 @@ CPU_SIDE_BASES = ("Dataset", "Sampler", "DataLoader", "Loader", "Transform")
 MAX_CALL_DEPTH = 3
 # type names of Hugging Face tokenizers/processors and of what they return
 TOKENIZER = "<tokenizer>"
+# `Value.type_name` of a sentence-transformers model, which places itself on an
+# accelerator where one is available (`calls._call_self_placing_model`)
+SELF_PLACING = "sentence_transformers.model"
 ENCODING = "<encoding>"
 # a torchmetrics metric object: its inputs meet inside it
 METRIC = "<metric>"

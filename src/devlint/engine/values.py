@@ -32,6 +32,11 @@ DEV_UNKNOWN: Device = frozenset({UNK})
 ACCELERATOR_TYPES = ("cuda", "mps", "xpu", "hpu", "npu", "xla")
 
 
+# where sentence-transformers puts a model built without `device=`: an accelerator when
+# there is one (`calls._call_self_placing_model`)
+SELF_PLACED_ATOM = "sym:sentence-transformers:auto"
+
+
 def sym(key: str) -> Device:
     return frozenset({f"sym:{key}"})
 
@@ -102,6 +107,8 @@ def _describe_atom(atom: str) -> str:
         return "the accelerator (when one is available, or chosen)"
     if atom == "sym:self":
         return "the module's device"
+    if atom == SELF_PLACED_ATOM:
+        return "the GPU sentence-transformers puts its models on (when there is one)"
     if atom.startswith("sym:param:"):
         return f"the device of `{atom[10:]}`"
     if atom.startswith("sym:"):
