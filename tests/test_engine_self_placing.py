@@ -88,3 +88,78 @@ def test_the_message_says_who_placed_it() -> None:
     )
     (found,) = check_source(source, "search.py", ALL_RULES)
     assert "the GPU sentence-transformers puts its models on" in found.message
+
+
+def test_clip_and_whisper_models_are_on_their_gpu_and_their_inputs_are_not() -> None:
+    source = textwrap.dedent(
+        """\
+        import clip
+        import torch
+        import whisper
+        from PIL import Image
+
+        model, preprocess = clip.load("ViT-B/32")
+        image = preprocess(Image.open("cat.png")).unsqueeze(0)
+        features = model.encode_image(image)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        fine = model.encode_text(clip.tokenize(["a cat"]).to(device))
+        on_cpu, prep = clip.load("ViT-B/32", device="cpu")
+        also_fine = on_cpu.encode_image(prep(Image.open("cat.png")).unsqueeze(0))
+
+        asr = whisper.load_model("base")
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(whisper.load_audio("a.mp3")))
+        lang = asr.detect_language(mel)
+        text = asr.transcribe("a.mp3")["text"]
+        moved = whisper.decode(asr, mel.to(asr.device), whisper.DecodingOptions())
+        """
+    )
+    found = check_source(source, "media.py", ALL_RULES)
+    assert [(f.code, f.line) for f in found] == [("DL001", 8), ("DL001", 16)]
+    assert "the GPU CLIP puts its models on" in found[0].message
+    assert "the GPU Whisper puts its models on" in found[1].message
+
+
+def test_whisper_decode_reads_the_spectrogram_where_the_model_is() -> None:
+    source = (
+        "import whisper\n"
+        "model = whisper.load_model('base', device='cuda:1')\n"
+        "mel = whisper.log_mel_spectrogram('a.mp3')\n"
+        "result = whisper.decode(model, mel, whisper.DecodingOptions())\n"
+    )
+    assert [(f.code, f.line) for f in check_source(source, "asr.py", ALL_RULES)] == [
+        ("DL002", 2),
+        ("DL001", 4),
+    ]
+
+
+DATASET = """\
+import torch
+import torch.nn as nn
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Pairs(torch.utils.data.Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        x = torch.randn(4){move}
+        return x, index
+
+
+model = nn.Linear(4, 2).to(device)
+for x, _ in torch.utils.data.DataLoader(Pairs(), batch_size=2):
+    out = model(x)
+"""
+
+
+def test_a_dataset_that_moves_its_items_yields_batches_that_may_be_placed() -> None:
+    """A same-file dataset whose `__getitem__` moves or makes its items on a device
+    (Whisper's LibriSpeech notebook: `pad_or_trim(audio).to(self.device)`): its batches
+    are not CPU batches."""
+    for move in (".to(device)", ".cuda()"):
+        found = check_source(DATASET.replace("{move}", move), "train.py", ALL_RULES)
+        assert [f.code for f in found if f.code != "DL002"] == []
+    found = check_source(DATASET.replace("{move}", ""), "train.py", ALL_RULES)
+    assert [(f.code, f.line) for f in found] == [("DL003", 18)]

@@ -70,14 +70,18 @@ def test_not_where_the_cache_may_answer(tmp_path: Path, monkeypatch: pytest.Monk
     assert workers_wanted(["-j", "2", "."]) == 0
 
 
-def _devlint(args: list[str], **env: str) -> subprocess.CompletedProcess:
+def _python(args: list[str], **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "devlint", *args],
+        [sys.executable, *args],
         capture_output=True,
         text=True,
         env={**os.environ, **env},
         timeout=120,
     )
+
+
+def _devlint(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    return _python(["-m", "devlint", *args], **env)
 
 
 @pytest.mark.skipif(not LINUX, reason="workers start early only where they can fork")
@@ -101,12 +105,7 @@ def test_the_command_line_never_loads_libcst_itself(tmp_path: Path) -> None:
         "    print('LIBCST' if 'libcst' in sys.modules else 'NO LIBCST', file=sys.stderr)\n"
     )
     target = str(FIXTURES / "buggy" / "dl001_build_model_not_moved.py")
-    done = subprocess.run(
-        [sys.executable, "-c", probe, "--no-cache", "-j", "2", target],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _python(["-c", probe, "--no-cache", "-j", "2", target])
     assert "DL001" in done.stdout
     assert done.stderr.strip() == "NO LIBCST"
 
@@ -128,9 +127,7 @@ def test_a_dead_worker_is_an_error_for_its_files_not_a_hang(tmp_path: Path) -> N
         "pool.close()\n"
     )
     files = [str(p) for p in sorted((FIXTURES / "buggy").glob("dl001*.py"))][:6]
-    done = subprocess.run(
-        [sys.executable, "-c", script, *files], capture_output=True, text=True, timeout=60
-    )
+    done = _python(["-c", script, *files])
     answered, died, asked = map(int, done.stdout.split())
     assert answered == asked == len(files)
     assert died < answered  # the second worker (the first one's child) carried on

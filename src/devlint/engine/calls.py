@@ -21,12 +21,14 @@ from devlint.engine.facts import (
 )
 from devlint.engine.file_paths import file_spec
 from devlint.engine.scope import (
+    CLIP_MODEL,
     ENCODING,
     HEURISTIC_LOADER,
     MAX_CALL_DEPTH,
     METRIC,
     SELF_PLACING,
     TOKENIZER,
+    WHISPER_MODEL,
     ClassInfo,
     Scope,
 )
@@ -57,7 +59,6 @@ from devlint.engine.values import (
     NO_CONST,
     NUMBER,
     OTHER,
-    SELF_PLACED_ATOM,
     UNKNOWN,
     Device,
     Kind,
@@ -74,10 +75,12 @@ from devlint.engine.values import (
     may_be_placed,
     move_container,
     partly_cpu,
+    placed_by,
     sole_param,
     sym,
     tensor,
 )
+from devlint.engine.walk import walk
 
 
 class CallsMixin:
@@ -157,6 +160,9 @@ class CallsMixin:
             return UNKNOWN
         if callee.type_name == TOKENIZER:
             return self.encoding(node)
+        if callee.type_name == HOST_TRANSFORM:
+            # CLIP's `preprocess(image)`: a torchvision pipeline ending in `ToTensor`
+            return tensor(DEV_CPU, site=node, scalar=False)
         if told_device(args):
             return Value(type_name=DEVICE_TOLD)
         return UNKNOWN
@@ -548,13 +554,49 @@ class CallsMixin:
         return Value(Kind.MODULE, DEV_CPU, oid=self.new_oid())
 
     def _call_self_placing_model(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
-        """`SentenceTransformer("all-MiniLM-L6-v2")`: sentence-transformers puts the model
-        on CUDA (or MPS) by itself wherever one is available, unless `device=` says
-        otherwise: on a GPU machine it is there without any `.to()` in sight."""
+        """`SentenceTransformer("all-MiniLM-L6-v2")`, `clip.load("ViT-B/32")`,
+        `whisper.load_model("base")`: these libraries put the model on CUDA (or MPS) by
+        themselves wherever one is available, unless `device=` says otherwise: on a GPU
+        machine it is there without any `.to()` in sight.  `clip.load` returns the
+        model with its preprocessing transform."""
         self.eval_args(node, scope)
+        library, type_name = _SELF_PLACING_LOADERS.get(q) or ("sentence-transformers", SELF_PLACING)
         device = self.keyword(node, "device")
-        home = self.device_of_arg(device.value, scope) if device is not None else SELF_PLACED
-        return Value(Kind.MODULE, home, oid=self.new_oid(), type_name=SELF_PLACING)
+        home = self.device_of_arg(device.value, scope) if device is not None else placed_by(library)
+        model = Value(Kind.MODULE, home, oid=self.new_oid(), type_name=type_name)
+        if type_name == CLIP_MODEL:
+            preprocess = Value(Kind.OTHER, DEV_ANY, type_name=HOST_TRANSFORM)
+            return Value(Kind.BATCH, home, elems=(model, preprocess))
+        return model
+
+    def _call_host_tensor(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`clip.tokenize(texts)`: a new tensor on the CPU (made as a factory makes one)."""
+        self.eval_args(node, scope)
+        return tensor(DEV_CPU, site=node, scalar=False)
+
+    def _call_follows_audio(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`whisper.log_mel_spectrogram(audio)`, `whisper.pad_or_trim(audio)`: a tensor on
+        the device of the audio tensor given; a path or a NumPy array gives one on the
+        CPU (`whisper.load_audio` returns a NumPy array)."""
+        args = self.eval_args(node, scope)
+        if not args:
+            return UNKNOWN
+        arg, first = args[0]
+        if first.kind is Kind.TENSOR:
+            return replace(first, origin=Origin.NONE, scalar=False)
+        loaded = type(arg.value) is cst.Call and N.last_name(arg.value.func) == "load_audio"
+        if first.kind is Kind.OTHER or loaded:
+            return tensor(DEV_CPU, site=node, scalar=False)
+        return UNKNOWN
+
+    def _call_whisper_with_model(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`whisper.decode(model, mel, options)`, `whisper.detect_language(model, mel)`:
+        the model's encoder reads `mel` where the model is."""
+        args = self.eval_args(node, scope)
+        pos = [(a, v) for a, v in args if a.keyword is None and not a.star]
+        if len(pos) >= 2 and pos[0][1].kind is Kind.MODULE:
+            self.module_call(node, pos[0][1], [pos[1]], scope)
+        return OTHER
 
     def _call_embedding_similarity(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """`sentence_transformers.util.cos_sim(a, b)` and its kin: a score matrix on the
@@ -924,6 +966,12 @@ class CallsMixin:
         )
         if dataset.type_name == DEVICE_TOLD:
             # a dataset built by a call told to use the accelerator may hold device tensors
+            return Value(Kind.LOADER, DEV_UNKNOWN, elem=UNKNOWN)
+        info = self.classes.get(dataset.type_name)
+        getitem = info.methods.get("__getitem__") if info is not None else None
+        if getitem is not None and places_items(getitem):
+            # a dataset of this file whose `__getitem__` moves or makes its items on a
+            # device (`whisper.pad_or_trim(audio).to(self.device)`): batches may be there
             return Value(Kind.LOADER, DEV_UNKNOWN, elem=UNKNOWN)
         if dataset.kind is Kind.LOADER and dataset.elem is not None:
             el = dataset.elem
@@ -1550,6 +1598,13 @@ _BY_NAME: dict[str, _Handler] = {
     "open": CallsMixin._call_opaque,
     **{name: CallsMixin._call_sequence for name in ("list", "tuple", "sorted", "reversed")},
     "timm.create_model": CallsMixin._call_model_zoo,
+    "clip.load": CallsMixin._call_self_placing_model,
+    "clip.tokenize": CallsMixin._call_host_tensor,
+    "whisper.load_model": CallsMixin._call_self_placing_model,
+    "whisper.log_mel_spectrogram": CallsMixin._call_follows_audio,
+    "whisper.pad_or_trim": CallsMixin._call_follows_audio,
+    "whisper.decode": CallsMixin._call_whisper_with_model,
+    "whisper.detect_language": CallsMixin._call_whisper_with_model,
     "apex.amp.initialize": CallsMixin._call_amp_initialize,
     "torch.accelerator.current_accelerator": CallsMixin._call_default_device,
     "torch.get_default_device": CallsMixin._call_default_device,
@@ -1569,7 +1624,14 @@ _BY_LAST: dict[str, _Handler] = {
 # models that sentence-transformers places on an available accelerator by themselves,
 # their device (symbolic: "where the library put it") and their type
 SELF_PLACING_CLASSES = frozenset(("SentenceTransformer", "CrossEncoder", "SparseEncoder"))
-SELF_PLACED = frozenset({SELF_PLACED_ATOM})
+# loaders of other libraries that place their models: name -> (library, `type_name`)
+# `Value.type_name` of an image transform that returns a new CPU tensor (CLIP's
+# `preprocess`)
+HOST_TRANSFORM = "<host transform>"
+_SELF_PLACING_LOADERS = {
+    "clip.load": ("CLIP", CLIP_MODEL),
+    "whisper.load_model": ("Whisper", WHISPER_MODEL),
+}
 # `sentence_transformers.util` scores whose result is on their inputs' device
 EMBEDDING_SIMILARITIES = frozenset(
     (
@@ -1669,6 +1731,18 @@ ACCELERATOR_METHODS = frozenset(
 )
 # environment keys marking a path `torch.save` wrote in this scope (`<saved>path`)
 SAVED = "<saved>"
+
+
+def places_items(func: cst.FunctionDef) -> bool:
+    """Whether a dataset's `__getitem__` moves something (`.to(...)`, `.cuda()`) or makes
+    it with `device=`: its items may then be off the CPU."""
+    for node in walk(func, into_functions=False):
+        if type(node) is cst.Call:
+            if type(node.func) is cst.Attribute and node.func.attr.value in ("to", "cuda"):
+                return True
+            if any(a.keyword is not None and a.keyword.value == "device" for a in node.args):
+                return True
+    return False
 
 
 def path_key(text: str) -> str:

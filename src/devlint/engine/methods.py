@@ -14,7 +14,9 @@ from devlint.engine.facts import (
     NumpyCall,
 )
 from devlint.engine.scope import (
+    CLIP_MODEL,
     SELF_PLACING,
+    WHISPER_MODEL,
     ClassInfo,
     Scope,
 )
@@ -181,6 +183,12 @@ class MethodsMixin:
                 if name == "to_empty":
                     return replace(receiver, device=DEV_UNKNOWN)
                 return receiver
+            if (receiver.type_name, name) in _SELF_PLACED_INPUTS:
+                # CLIP's `model.encode_image(image)`, Whisper's `model.detect_language(mel)`:
+                # the model's own layers read the input where the model is
+                return self.module_call(node, receiver, args, scope)
+            if receiver.type_name == WHISPER_MODEL and name == "transcribe":
+                return OTHER  # it moves the audio to the model's device itself
             if receiver.type_name == SELF_PLACING and name.startswith(("encode", "predict")):
                 # sentence-transformers: NumPy arrays (on the host) unless asked for tensors,
                 # which stay where the model is
@@ -499,3 +507,11 @@ class MethodsMixin:
                 requires_grad=receiver.requires_grad,
             )
         return replace(receiver, scalar=scalar)
+
+
+# the methods of self-placing models (`calls._call_self_placing_model`) whose tensor
+# arguments their layers read where the model is
+_SELF_PLACED_INPUTS = frozenset(
+    [(CLIP_MODEL, m) for m in ("encode_image", "encode_text")]
+    + [(WHISPER_MODEL, m) for m in ("detect_language", "embed_audio", "decode", "logits")]
+)

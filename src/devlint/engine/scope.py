@@ -15,9 +15,12 @@ CPU_SIDE_BASES = ("Dataset", "Sampler", "DataLoader", "Loader", "Transform")
 MAX_CALL_DEPTH = 3
 # type names of Hugging Face tokenizers/processors and of what they return
 TOKENIZER = "<tokenizer>"
-# `Value.type_name` of a sentence-transformers model, which places itself on an
-# accelerator where one is available (`calls._call_self_placing_model`)
+# `Value.type_name` of the models that place themselves on an accelerator where one is
+# available (`calls._call_self_placing_model`): sentence-transformers' models, OpenAI
+# CLIP's (`clip.load`) and Whisper's (`whisper.load_model`)
 SELF_PLACING = "sentence_transformers.model"
+CLIP_MODEL = "clip.model"
+WHISPER_MODEL = "whisper.model"
 ENCODING = "<encoding>"
 # a torchmetrics metric object: its inputs meet inside it
 METRIC = "<metric>"

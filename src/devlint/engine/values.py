@@ -32,9 +32,14 @@ DEV_UNKNOWN: Device = frozenset({UNK})
 ACCELERATOR_TYPES = ("cuda", "mps", "xpu", "hpu", "npu", "xla")
 
 
-# where sentence-transformers puts a model built without `device=`: an accelerator when
-# there is one (`calls._call_self_placing_model`)
-SELF_PLACED_ATOM = "sym:sentence-transformers:auto"
+# where a library that places its models itself puts one built without `device=`: an
+# accelerator when there is one (sentence-transformers, OpenAI's `clip.load`,
+# `whisper.load_model`: `calls._call_self_placing_model`)
+_PLACED_BY = "sym:placed-by:"
+
+
+def placed_by(library: str) -> Device:
+    return frozenset({_PLACED_BY + library})
 
 
 def sym(key: str) -> Device:
@@ -107,8 +112,8 @@ def _describe_atom(atom: str) -> str:
         return "the accelerator (when one is available, or chosen)"
     if atom == "sym:self":
         return "the module's device"
-    if atom == SELF_PLACED_ATOM:
-        return "the GPU sentence-transformers puts its models on (when there is one)"
+    if atom.startswith(_PLACED_BY):
+        return f"the GPU {atom[len(_PLACED_BY):]} puts its models on (when there is one)"
     if atom.startswith("sym:param:"):
         return f"the device of `{atom[10:]}`"
     if atom.startswith("sym:"):
