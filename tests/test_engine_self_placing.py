@@ -163,3 +163,25 @@ def test_a_dataset_that_moves_its_items_yields_batches_that_may_be_placed() -> N
         assert [f.code for f in found if f.code != "DL002"] == []
     found = check_source(DATASET.replace("{move}", ""), "train.py", ALL_RULES)
     assert [(f.code, f.line) for f in found] == [("DL003", 18)]
+
+
+def test_ultralytics_results_hold_tensors_on_the_models_device() -> None:
+    source = textwrap.dedent(
+        """\
+        import numpy as np
+        from ultralytics import YOLO
+
+        model = YOLO("yolov8n.pt")
+        for r in model("bus.jpg"):
+            r.boxes.xyxy.numpy()
+            r.boxes.conf.cpu().numpy()
+            r.boxes.numpy().xyxy
+            np.array(r.boxes.cls)
+        model.predict("bus.jpg", device="cpu")[0].boxes.xyxy.numpy()
+        model.track("clip.mp4")[0].masks.data.numpy()
+        model(torch_input := None)
+        """
+    )
+    found = check_source(source, "detect.py", ALL_RULES)
+    assert [(f.code, f.line) for f in found] == [("DL007", 6), ("DL007", 9), ("DL007", 11)]
+    assert "the GPU Ultralytics puts its models on" in found[0].message

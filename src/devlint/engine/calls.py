@@ -28,6 +28,8 @@ from devlint.engine.scope import (
     METRIC,
     SELF_PLACING,
     TOKENIZER,
+    ULTRA_MODEL,
+    ULTRA_RESULT,
     WHISPER_MODEL,
     ClassInfo,
     Scope,
@@ -160,6 +162,8 @@ class CallsMixin:
             return UNKNOWN
         if callee.type_name == TOKENIZER:
             return self.encoding(node)
+        if callee.type_name == ULTRA_MODEL:
+            return self.ultralytics_results(node, callee, scope)
         if callee.type_name == HOST_TRANSFORM:
             # CLIP's `preprocess(image)`: a torchvision pipeline ending in `ToTensor`
             return tensor(DEV_CPU, site=node, scalar=False)
@@ -568,6 +572,23 @@ class CallsMixin:
             preprocess = Value(Kind.OTHER, DEV_ANY, type_name=HOST_TRANSFORM)
             return Value(Kind.BATCH, home, elems=(model, preprocess))
         return model
+
+    def _call_ultralytics_model(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`YOLO("yolov8n.pt")`: Ultralytics runs it on CUDA when there is one (unless
+        `predict(..., device=...)` says otherwise) and moves its inputs itself, so it is no
+        module whose inputs devlint checks: what matters is where its results are."""
+        self.eval_args(node, scope)
+        return Value(Kind.OTHER, placed_by("Ultralytics"), type_name=ULTRA_MODEL)
+
+    def ultralytics_results(self, node: cst.Call, model: Value, scope: Scope) -> Value:
+        """What `model(source)`, `model.predict(...)` or `model.track(...)` returns: a
+        list of results whose tensors are on the model's device, or on `device=`."""
+        device = self.keyword(node, "device")
+        home = (
+            self.device_of_arg(device.value, scope) if device is not None else model.device
+        )
+        result = Value(Kind.UNKNOWN, home, type_name=ULTRA_RESULT)
+        return Value(Kind.BATCH, home, elem=result)
 
     def _call_host_tensor(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """`clip.tokenize(texts)`: a new tensor on the CPU (made as a factory makes one)."""
@@ -1625,6 +1646,7 @@ _BY_LAST: dict[str, _Handler] = {
 # their device (symbolic: "where the library put it") and their type
 SELF_PLACING_CLASSES = frozenset(("SentenceTransformer", "CrossEncoder", "SparseEncoder"))
 # loaders of other libraries that place their models: name -> (library, `type_name`)
+ULTRALYTICS_MODELS = frozenset(("YOLO", "RTDETR", "YOLOWorld", "YOLOE", "NAS", "SAM", "FastSAM"))
 # `Value.type_name` of an image transform that returns a new CPU tensor (CLIP's
 # `preprocess`)
 HOST_TRANSFORM = "<host transform>"
@@ -1678,6 +1700,10 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
     (
         lambda q, last: q.startswith("sentence_transformers.") and last in EMBEDDING_SIMILARITIES,
         CallsMixin._call_embedding_similarity,
+    ),
+    (
+        lambda q, last: q.startswith("ultralytics.") and last in ULTRALYTICS_MODELS,
+        CallsMixin._call_ultralytics_model,
     ),
     (
         lambda q, last: (

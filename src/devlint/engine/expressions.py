@@ -19,6 +19,10 @@ from devlint.engine.scope import (
     ENCODING,
     HEURISTIC_LOADER,
     LAYER_PARAMETER,
+    ULTRA_PART,
+    ULTRA_PARTS,
+    ULTRA_RESULT,
+    ULTRA_TENSORS,
     Scope,
 )
 from devlint.engine.summary import held_arguments, imported_value
@@ -216,6 +220,10 @@ class ExpressionsMixin:
             if is_known(base.device) and not attr.startswith("__"):
                 return Value(Kind.UNKNOWN, base.device, type_name=MODULE_STATE)
             return UNKNOWN
+        if base.type_name == ULTRA_RESULT and attr in ULTRA_PARTS:
+            return Value(Kind.UNKNOWN, base.device, type_name=ULTRA_PART)
+        if base.type_name == ULTRA_PART and attr in ULTRA_TENSORS:
+            return tensor(base.device, scalar=False)
         if base.type_name == MODULE_STATE and attr == "data":
             return module_state_tensor(base)
         if base.type_name == MOVED and attr in ("data", "grad", "T", "mT"):

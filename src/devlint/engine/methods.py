@@ -16,6 +16,7 @@ from devlint.engine.facts import (
 from devlint.engine.scope import (
     CLIP_MODEL,
     SELF_PLACING,
+    ULTRA_MODEL,
     WHISPER_MODEL,
     ClassInfo,
     Scope,
@@ -138,6 +139,9 @@ class MethodsMixin:
             )
             self.eval_args(node, scope)
             return Value(Kind.BATCH, DEV_ANY) if name == "keys" else UNKNOWN
+        if receiver.type_name == ULTRA_MODEL and name in ("predict", "track", "__call__"):
+            self.eval_args(node, scope)
+            return self.ultralytics_results(node, receiver, scope)
         if receiver.kind is Kind.TENSOR:
             return self.tensor_method(node, name, receiver, func, scope)
         if receiver.kind is Kind.MODULE or receiver.type_name == MOVED:

@@ -21,6 +21,19 @@ TOKENIZER = "<tokenizer>"
 SELF_PLACING = "sentence_transformers.model"
 CLIP_MODEL = "clip.model"
 WHISPER_MODEL = "whisper.model"
+# Ultralytics (`YOLO("yolov8n.pt")`): the model picks CUDA when there is one at predict
+# time; its results (`Value.type_name` ULTRA_RESULT) hold parts (`boxes`, `masks`...,
+# ULTRA_PART) whose tensors (`xyxy`, `conf`...) stay on that device
+ULTRA_MODEL = "ultralytics.model"
+ULTRA_RESULT = "ultralytics.results"
+ULTRA_PART = "ultralytics.part"
+ULTRA_PARTS = frozenset(("boxes", "masks", "keypoints", "probs", "obb"))
+ULTRA_TENSORS = frozenset(
+    (
+        "xyxy", "xywh", "xyxyn", "xywhn", "xywhr", "xyxyxyxy", "xyxyxyxyn", "conf", "cls",
+        "id", "data", "xy", "xyn", "top1conf", "top5conf",
+    )
+)  # fmt: skip
 ENCODING = "<encoding>"
 # a torchmetrics metric object: its inputs meet inside it
 METRIC = "<metric>"
