@@ -202,3 +202,47 @@ def test_a_checkpoint_saved_again_changes_a_cached_run(
     _save(tmp_path / "weights.pt", _state(), "cuda:0")  # saved again, on a GPU machine
     assert codes() == ["DL008"]
     assert os.path.isdir(tmp_path / ".devlint_cache")
+
+
+HELPER = """\
+import torch
+import torch.nn as nn
+
+
+def restore(model, path):
+    model.load_state_dict(torch.load(path))
+    return model
+
+
+net = restore(nn.Linear(2, 2), {first})
+{more}
+"""
+
+
+@pytest.mark.parametrize(
+    ("first", "more", "kept"),
+    [
+        ('"weights.pt"', "", []),
+        ('"weights.pt"', 'again = restore(nn.Linear(2, 2), "weights.pt")', []),
+        ('"gpu.pt"', "", ["gpu.pt"]),
+        ('"weights.pt"', 'other = restore(nn.Linear(2, 2), "gpu.pt")', ["?"]),
+        ("args.weights", "", ["?"]),
+    ],
+)
+def test_a_helper_whose_calls_name_the_file(
+    first: str, more: str, kept: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script's helper loads what its calls pass it: every call passing the same
+    string names the file (captum's tutorial helper `train_load_save_model(model,
+    "models/california_model.pt")`); two files, or a value, name none."""
+    (tmp_path / "pyproject.toml").write_text('[tool.devlint]\nselect = ["ALL"]\n')
+    (tmp_path / "run.py").write_text(HELPER.format(first=first, more=more))
+    _save(tmp_path / "weights.pt", _state())
+    _save(tmp_path / "gpu.pt", _state(), "cuda:0")
+    monkeypatch.chdir(tmp_path)
+    outcome = check_paths(["."], Resolver(CommandLine(cwd=str(tmp_path))), RunOptions(jobs=1))
+    found = [f for f in outcome.findings if f.code == "DL008"]
+    assert len(found) == len(kept)
+    for finding, name in zip(found, kept):
+        named = f"`{name}` holds tensors saved on `cuda:0`"
+        assert (named in finding.message) == (name != "?")

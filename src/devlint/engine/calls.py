@@ -324,6 +324,13 @@ class CallsMixin:
         source = self.keyword(node, "f")
         path = pos[0].value if pos else (source.value if source is not None else None)
         key = path_key(self.text(path)) if path is not None else None
+        if type(path) is cst.Name and not scope.report:
+            # a call of this file running the helper: the path it was given, when the
+            # call passed a string (`param_load_assets`)
+            given = next((v.const for a, v in args if a.value is path), None)
+            self.load_literals.setdefault(id(node), set()).add(
+                given if isinstance(given, str) and given else None
+            )
         if (
             location is None
             and len(pos) < 2

@@ -288,6 +288,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # tensor; loads of a path that is not a bare name, for `leave_Module`
         self.saved_payloads: dict[str, list[bool]] = {}
         self.load_paths: list[tuple[LoadCall, str]] = []
+        # a load of a parameter's path -> the strings this file's calls ran it with (None
+        # for anything else): `param_load_assets`
+        self.load_literals: dict[int, set[Optional[str]]] = {}
         self._in_progress: set[int] = set()
         # private helpers' hard-coded device defaults, and, per same-file function, the
         # calls seen and those passing each parameter (`report_private_defaults`)
@@ -779,6 +782,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 done = self.analyze_function(func, None, report=True)
                 self.function_returns[func.name.value] = done.returns
         self.drop_cpu_payload_loads()
+        self.param_load_assets()
         self.report_private_defaults()
         by_id = {id(f): name for name, f in self.functions.items()}
         for target, fact, needs_placement, evidence, omitted in self._pending:
@@ -881,6 +885,19 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                     counts[node.value] = counts.get(node.value, 0) + 1
             self._identifiers = counts
         return self._identifiers
+
+    def param_load_assets(self) -> None:
+        """`def restore(model, path): model.load_state_dict(torch.load(path))` in closed-
+        world code (a script, a notebook), every run of which from this file passes the
+        same string (`restore(model, "models/net.pt")`): the load reads that file, which
+        `checkpoints.settle` can read (captum's tutorial helpers)."""
+        if self.open_world or not self.load_literals:
+            return
+        for index, load in enumerate(self.facts.loads):
+            given = self.load_literals.get(id(load.node))
+            if load.asset is None and given is not None and len(given) == 1 and None not in given:
+                (path,) = given
+                self.facts.loads[index] = replace(load, asset=("cwd", path))
 
     def drop_cpu_payload_loads(self) -> None:
         """A load of a path (an attribute, a call or a literal: not a bare name, which

@@ -40,7 +40,7 @@ class LoadWithoutMapLocation(Rule):
         "accelerator is, of files saved earlier in the same function, and in test suites "
         "(`tests/`, `test_*.py`: they run on CI's CPU machines, so what they load loads "
         "there), and reads the files it can name (a literal path, one relative to "
-        "`__file__`): one saved from CPU tensors or holding none loads anywhere and is not "
+        "`__file__`, a script helper's path that every call gives the same string): one saved from CPU tensors or holding none loads anywhere and is not "
         "reported, one saved on a GPU is. It cannot tell the rest from the loads that fail, so "
         "turn the rule on where checkpoints cross machines (trained on a GPU, loaded on a "
         "CPU-only machine or another node)."
