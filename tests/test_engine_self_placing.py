@@ -185,3 +185,23 @@ def test_ultralytics_results_hold_tensors_on_the_models_device() -> None:
     found = check_source(source, "detect.py", ALL_RULES)
     assert [(f.code, f.line) for f in found] == [("DL007", 6), ("DL007", 9), ("DL007", 11)]
     assert "the GPU Ultralytics puts its models on" in found[0].message
+
+
+def test_yolov5_from_torch_hub_runs_on_its_gpu() -> None:
+    source = textwrap.dedent(
+        """\
+        import torch
+
+        model = torch.hub.load("ultralytics/yolov5:v7.0", "yolov5s")
+        results = model(["bus.jpg"])
+        results.xyxy[0].numpy()
+        results.xyxy[0].cpu().numpy()
+        results.pandas().xyxy[0].to_numpy()
+        torch.hub.load("ultralytics/yolov5", "yolov5s", device="cpu")(["a.jpg"]).pred[0].numpy()
+        torch.hub.load("./yolov5", "custom", source="local")(["a.jpg"]).xyxy[0].numpy()
+        torch.hub.load("pytorch/vision", "resnet18")
+        """
+    )
+    found = check_source(source, "detect.py", ALL_RULES)
+    assert [(f.code, f.line) for f in found] == [("DL007", 5)]
+    assert "the GPU YOLOv5 puts its models on" in found[0].message

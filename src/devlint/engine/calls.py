@@ -31,6 +31,8 @@ from devlint.engine.scope import (
     ULTRA_MODEL,
     ULTRA_RESULT,
     WHISPER_MODEL,
+    YOLOV5_MODEL,
+    YOLOV5_RESULTS,
     ClassInfo,
     Scope,
 )
@@ -164,6 +166,8 @@ class CallsMixin:
             return self.encoding(node)
         if callee.type_name == ULTRA_MODEL:
             return self.ultralytics_results(node, callee, scope)
+        if callee.type_name == YOLOV5_MODEL:
+            return Value(Kind.UNKNOWN, callee.device, type_name=YOLOV5_RESULTS)
         if callee.type_name == HOST_TRANSFORM:
             # CLIP's `preprocess(image)`: a torchvision pipeline ending in `ToTensor`
             return tensor(DEV_CPU, site=node, scalar=False)
@@ -586,6 +590,23 @@ class CallsMixin:
         module whose inputs devlint checks: what matters is where its results are."""
         self.eval_args(node, scope)
         return Value(Kind.OTHER, placed_by("Ultralytics"), type_name=ULTRA_MODEL)
+
+    def _call_hub_load(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`torch.hub.load("ultralytics/yolov5", "yolov5s")`: YOLOv5's hub entry picks
+        CUDA when there is one (unless `device=`); other hub models are not known (one
+        told a device may be there, as for any call: `call_value`)."""
+        args = self.eval_args(node, scope)
+        repo = N.string_value(node.args[0].value) if node.args else None
+        source = self.keyword(node, "source")
+        if (
+            repo is None
+            or repo.split(":", 1)[0] != "ultralytics/yolov5"
+            or (source is not None and N.string_value(source.value) != "github")
+        ):
+            return Value(type_name=DEVICE_TOLD) if told_device(args) else UNKNOWN
+        device = self.keyword(node, "device")
+        home = self.device_of_arg(device.value, scope) if device is not None else placed_by("YOLOv5")
+        return Value(Kind.OTHER, home, type_name=YOLOV5_MODEL)
 
     def ultralytics_results(self, node: cst.Call, model: Value, scope: Scope) -> Value:
         """What `model(source)`, `model.predict(...)` or `model.track(...)` returns: a
@@ -1626,6 +1647,7 @@ _BY_NAME: dict[str, _Handler] = {
     "open": CallsMixin._call_opaque,
     **{name: CallsMixin._call_sequence for name in ("list", "tuple", "sorted", "reversed")},
     "timm.create_model": CallsMixin._call_model_zoo,
+    "torch.hub.load": CallsMixin._call_hub_load,
     "clip.load": CallsMixin._call_self_placing_model,
     "clip.tokenize": CallsMixin._call_host_tensor,
     "whisper.load_model": CallsMixin._call_self_placing_model,

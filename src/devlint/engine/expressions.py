@@ -23,6 +23,8 @@ from devlint.engine.scope import (
     ULTRA_PARTS,
     ULTRA_RESULT,
     ULTRA_TENSORS,
+    YOLOV5_RESULTS,
+    YOLOV5_TENSOR_LISTS,
     Scope,
 )
 from devlint.engine.summary import held_arguments, imported_value
@@ -220,6 +222,8 @@ class ExpressionsMixin:
             if is_known(base.device) and not attr.startswith("__"):
                 return Value(Kind.UNKNOWN, base.device, type_name=MODULE_STATE)
             return UNKNOWN
+        if base.type_name == YOLOV5_RESULTS and attr in YOLOV5_TENSOR_LISTS:
+            return Value(Kind.BATCH, base.device, elem=tensor(base.device, scalar=False))
         if base.type_name == ULTRA_RESULT and attr in ULTRA_PARTS:
             return Value(Kind.UNKNOWN, base.device, type_name=ULTRA_PART)
         if base.type_name == ULTRA_PART and attr in ULTRA_TENSORS:

@@ -28,6 +28,11 @@ ULTRA_MODEL = "ultralytics.model"
 ULTRA_RESULT = "ultralytics.results"
 ULTRA_PART = "ultralytics.part"
 ULTRA_PARTS = frozenset(("boxes", "masks", "keypoints", "probs", "obb"))
+# YOLOv5 through `torch.hub.load("ultralytics/yolov5", ...)`: on CUDA when there is one;
+# its results (YOLOV5_RESULTS) hold lists of tensors there (`results.xyxy[0]`)
+YOLOV5_MODEL = "yolov5.hub"
+YOLOV5_RESULTS = "yolov5.results"
+YOLOV5_TENSOR_LISTS = frozenset(("xyxy", "xywh", "xyxyn", "xywhn", "pred"))
 ULTRA_TENSORS = frozenset(
     (
         "xyxy", "xywh", "xyxyn", "xywhn", "xywhr", "xyxyxyxy", "xyxyxyxyn", "conf", "cls",
