@@ -19,7 +19,8 @@ import sys
 from typing import Optional, Sequence
 
 _CACHE_DIR_NAME = ".devlint_cache"  # as `devlint.cache.CACHE_DIR_NAME`, not imported
-_SUBCOMMANDS = frozenset(("rule", "rules", "server", "confirm", "check"))
+# the commands other than `check` (the default): none of them checks files
+_OTHER_COMMANDS = frozenset(("rule", "rules", "server", "confirm"))
 # options after which no analysis runs, or which run many (`--watch`) or in place (`--fix`
 # still checks afterwards: it is not here)
 _NO_WORKERS = frozenset(
@@ -42,7 +43,7 @@ _NO_WORKERS = frozenset(
 
 def workers_wanted(argv: Sequence[str]) -> int:
     """How many workers a run with these arguments would start (0: none, or unknown)."""
-    if argv and argv[0] in _SUBCOMMANDS and argv[0] != "check":
+    if argv and argv[0] in _OTHER_COMMANDS:
         return 0
     jobs: Optional[int] = None
     for index, arg in enumerate(argv):
@@ -56,9 +57,9 @@ def workers_wanted(argv: Sequence[str]) -> int:
         elif arg.startswith("-j") and arg[2:].isdigit():
             value = arg[2:]
         if value is not None:
-            jobs = int(value) if value.isdigit() else None
-            if jobs is None:
+            if not value.isdigit():
                 return 0
+            jobs = int(value)
     count = jobs if jobs else (os.cpu_count() or 1)
     if count < 2 or _cache_may_answer(argv):
         return 0

@@ -49,6 +49,8 @@ class Prestarted:
         self.pid = pid
         self.tasks = tasks
         self.results = results
+        # workers not known to have died (a later pass gives the dead ones nothing)
+        self.alive = set(range(count))
 
     def map(self, chunks: list[Any], codes: list[str], options: dict) -> Iterator[Any]:
         """What `runner._work` gives for each chunk, in the chunks' order; a chunk whose
@@ -56,22 +58,21 @@ class Prestarted:
         todo = deque(range(len(chunks)))
         busy: dict[int, int] = {}  # worker -> chunk
         done: dict[int, Any] = {}
-        alive = list(range(self.count))
         following = 0
 
         def give(worker: int) -> None:
-            while todo:
-                index = todo.popleft()
-                try:
-                    _send(self.tasks[worker], (chunks[index], codes, options))
-                except OSError:  # the worker is gone: another one takes the chunk
-                    todo.appendleft(index)
-                    alive.remove(worker)
-                    return
-                busy[worker] = index
+            if not todo:
                 return
+            index = todo.popleft()
+            try:
+                _send(self.tasks[worker], (chunks[index], codes, options))
+            except OSError:  # the worker is gone: another one takes the chunk
+                todo.appendleft(index)
+                self.alive.discard(worker)
+                return
+            busy[worker] = index
 
-        for worker in list(alive):
+        for worker in sorted(self.alive):
             give(worker)
         while following < len(chunks):
             while following in done:
@@ -80,7 +81,7 @@ class Prestarted:
             if following >= len(chunks):
                 break
             if not busy:
-                # no worker left: what remains is the runner's to do in its own process
+                # no worker left: what remains is reported as their files' errors
                 for index in todo:
                     done[index] = WorkerDied()
                 todo.clear()
@@ -94,7 +95,7 @@ class Prestarted:
                     done[index] = _receive(fd)
                 except (OSError, EOFError, pickle.UnpicklingError):
                     done[index] = WorkerDied()
-                    alive.remove(worker)
+                    self.alive.discard(worker)
                     continue
                 give(worker)
 

@@ -34,7 +34,9 @@ PARALLEL_MIN_BYTES = 400_000
 # A notebook file may be this many times --max-file-size (its outputs are not parsed).
 NOTEBOOK_RAW_FACTOR = 25
 # what the files of a chunk get when the worker checking them ended without answering
-WORKER_DIED = "the worker process checking this file ended without an answer (killed? out of memory?)"
+WORKER_DIED = (
+    "the worker process checking this file ended without an answer (killed? out of memory?)"
+)
 
 
 @dataclass
@@ -470,8 +472,7 @@ def outside_summary(
         if isinstance(entry, dict) and "summary" in entry:
             return entry["summary"]
     if pool is not None and pool.prestarted is not None:
-        (answer,) = pool.prestarted.map([[job]], codes, options)
-        outcome = None if isinstance(answer, prestart.WorkerDied) else answer[0][0]
+        (outcome,), _ = _analyse([job], codes, pool, options, None)
     else:
         (outcome,), _ = _check_many([job], codes, options)
     if outcome is None:

@@ -51,6 +51,7 @@ from devlint.engine.syntax import (
     factory_scalar,
     has_param,
     move_helper,
+    moves_items,
     parameter_names,
 )
 from devlint.engine.values import (
@@ -84,7 +85,6 @@ from devlint.engine.values import (
     sym,
     tensor,
 )
-from devlint.engine.walk import walk
 
 
 class CallsMixin:
@@ -328,10 +328,12 @@ class CallsMixin:
         source = self.keyword(node, "f")
         path = pos[0].value if pos else (source.value if source is not None else None)
         key = path_key(self.text(path)) if path is not None else None
+        given = (
+            next((v.const for a, v in args if a.value is path), None) if path is not None else None
+        )
         if type(path) is cst.Name and not scope.report:
             # a call of this file running the helper: the path it was given, when the
             # call passed a string (`param_load_assets`)
-            given = next((v.const for a, v in args if a.value is path), None)
             self.load_literals.setdefault(id(node), set()).add(
                 given if isinstance(given, str) and given else None
             )
@@ -356,13 +358,8 @@ class CallsMixin:
             and not self.test_suite
             and self.once("load", id(node))
         ):
-            value = next((v for a, v in args if path is not None and a.value is path), None)
             asset = (
-                file_spec(
-                    path,
-                    value.const if value is not None else None,
-                    lambda n: assigned_once(self.module, n),  # type: ignore[arg-type]
-                )
+                file_spec(path, given, lambda n: assigned_once(self.module, n))  # type: ignore[arg-type]
                 if path is not None
                 else None
             )
@@ -576,8 +573,8 @@ class CallsMixin:
         model with its preprocessing transform."""
         self.eval_args(node, scope)
         library, type_name = _SELF_PLACING_LOADERS.get(q) or ("sentence-transformers", SELF_PLACING)
-        device = self.keyword(node, "device")
-        home = self.device_of_arg(device.value, scope) if device is not None else placed_by(library)
+        told = self.device_kwarg(node, scope)
+        home = told if told is not None else placed_by(library)
         model = Value(Kind.MODULE, home, oid=self.new_oid(), type_name=type_name)
         if type_name == CLIP_MODEL:
             preprocess = Value(Kind.OTHER, DEV_ANY, type_name=HOST_TRANSFORM)
@@ -604,17 +601,15 @@ class CallsMixin:
             or (source is not None and N.string_value(source.value) != "github")
         ):
             return Value(type_name=DEVICE_TOLD) if told_device(args) else UNKNOWN
-        device = self.keyword(node, "device")
-        home = self.device_of_arg(device.value, scope) if device is not None else placed_by("YOLOv5")
+        told = self.device_kwarg(node, scope)
+        home = told if told is not None else placed_by("YOLOv5")
         return Value(Kind.OTHER, home, type_name=YOLOV5_MODEL)
 
     def ultralytics_results(self, node: cst.Call, model: Value, scope: Scope) -> Value:
         """What `model(source)`, `model.predict(...)` or `model.track(...)` returns: a
         list of results whose tensors are on the model's device, or on `device=`."""
-        device = self.keyword(node, "device")
-        home = (
-            self.device_of_arg(device.value, scope) if device is not None else model.device
-        )
+        told = self.device_kwarg(node, scope)
+        home = told if told is not None else model.device
         result = Value(Kind.UNKNOWN, home, type_name=ULTRA_RESULT)
         return Value(Kind.BATCH, home, elem=result)
 
@@ -1018,7 +1013,7 @@ class CallsMixin:
             return Value(Kind.LOADER, DEV_UNKNOWN, elem=UNKNOWN)
         info = self.classes.get(dataset.type_name)
         getitem = info.methods.get("__getitem__") if info is not None else None
-        if getitem is not None and places_items(getitem):
+        if getitem is not None and moves_items(getitem):
             # a dataset of this file whose `__getitem__` moves or makes its items on a
             # device (`whisper.pad_or_trim(audio).to(self.device)`): batches may be there
             return Value(Kind.LOADER, DEV_UNKNOWN, elem=UNKNOWN)
@@ -1671,14 +1666,14 @@ _BY_LAST: dict[str, _Handler] = {
     "FullyShardedDataParallel": CallsMixin._call_data_parallel,
     "from_pretrained": CallsMixin._call_from_pretrained,
 }
-# models that sentence-transformers places on an available accelerator by themselves,
-# their device (symbolic: "where the library put it") and their type
+# the models that sentence-transformers places on an available accelerator by themselves
 SELF_PLACING_CLASSES = frozenset(("SentenceTransformer", "CrossEncoder", "SparseEncoder"))
-# loaders of other libraries that place their models: name -> (library, `type_name`)
+# Ultralytics' model classes (`YOLO("yolov8n.pt")`: `_call_ultralytics_model`)
 ULTRALYTICS_MODELS = frozenset(("YOLO", "RTDETR", "YOLOWorld", "YOLOE", "NAS", "SAM", "FastSAM"))
 # `Value.type_name` of an image transform that returns a new CPU tensor (CLIP's
 # `preprocess`)
 HOST_TRANSFORM = "<host transform>"
+# loaders of other libraries that place their models: name -> (library, `type_name`)
 _SELF_PLACING_LOADERS = {
     "clip.load": ("CLIP", CLIP_MODEL),
     "whisper.load_model": ("Whisper", WHISPER_MODEL),
@@ -1786,18 +1781,6 @@ ACCELERATOR_METHODS = frozenset(
 )
 # environment keys marking a path `torch.save` wrote in this scope (`<saved>path`)
 SAVED = "<saved>"
-
-
-def places_items(func: cst.FunctionDef) -> bool:
-    """Whether a dataset's `__getitem__` moves something (`.to(...)`, `.cuda()`) or makes
-    it with `device=`: its items may then be off the CPU."""
-    for node in walk(func, into_functions=False):
-        if type(node) is cst.Call:
-            if type(node.func) is cst.Attribute and node.func.attr.value in ("to", "cuda"):
-                return True
-            if any(a.keyword is not None and a.keyword.value == "device" for a in node.args):
-                return True
-    return False
 
 
 def path_key(text: str) -> str:

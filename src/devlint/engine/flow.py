@@ -537,20 +537,21 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         under `if torch.cuda.is_available():`): what it builds runs only there.  Closed
         world: nothing outside this file uses it."""
         refs = self._accelerator_refs
-        if refs is None and not any(
-            isinstance(stmt, cst.If) and accelerator_branch(stmt.test) is True
-            for stmt in self.module.body
-        ):
-            # no such block (most files): no walk of the module
-            refs = self._accelerator_refs = (frozenset(), frozenset())
         if refs is None:
+            blocks: dict[int, cst.If] = {
+                id(stmt): stmt
+                for stmt in self.module.body
+                if isinstance(stmt, cst.If) and accelerator_branch(stmt.test) is True
+            }
             inside: set[str] = set()
             outside: set[str] = set()
-            for stmt in self.module.body:
-                if isinstance(stmt, cst.If) and accelerator_branch(stmt.test) is True:
-                    inside.update(names_in(stmt.body))
-                    if stmt.orelse is not None:
-                        outside.update(names_in(stmt.orelse))
+            # no such block (most files): no walk of the module
+            for stmt in self.module.body if blocks else ():
+                block = blocks.get(id(stmt))
+                if block is not None:
+                    inside.update(names_in(block.body))
+                    if block.orelse is not None:
+                        outside.update(names_in(block.orelse))
                 elif isinstance(stmt, cst.ClassDef):
                     # its own body names it only in its own methods (`metacls`, `cls`)
                     own = stmt.name.value

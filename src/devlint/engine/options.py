@@ -13,9 +13,10 @@ class EngineOptions:
     `gpu_guards`: decorators and markers under which code runs only where an accelerator
     is (`gpu-guards`); `role`: `"library"` (public functions are called by anyone, with
     tensors on any device: the open world) or `"script"` (callers are all in sight);
-    `notebook`: the source is a notebook's code cells; `test_suite`: the file belongs to a test suite (`roles.in_test_suite`), which runs on
-    CI's CPU machines; `package`: the package relative imports start from (`devlint.project`); `project`:
-    what other modules of the project say about the names this one imports, as sorted
+    `notebook`: the source is a notebook's code cells; `test_suite`: the file belongs to
+    a test suite (`roles.in_test_suite`), which runs on CI's CPU machines; `package`: the
+    package relative imports start from (`devlint.project`); `project`: what other
+    modules of the project say about the names this one imports, as sorted
     `(qualified name, json)` pairs (`engine.summary`)."""
 
     device_names: tuple[str, ...] = ()

@@ -15,6 +15,9 @@ CPU_SIDE_BASES = ("Dataset", "Sampler", "DataLoader", "Loader", "Transform")
 MAX_CALL_DEPTH = 3
 # type names of Hugging Face tokenizers/processors and of what they return
 TOKENIZER = "<tokenizer>"
+ENCODING = "<encoding>"
+# a torchmetrics metric object: its inputs meet inside it
+METRIC = "<metric>"
 # `Value.type_name` of the models that place themselves on an accelerator where one is
 # available (`calls._call_self_placing_model`): sentence-transformers' models, OpenAI
 # CLIP's (`clip.load`) and Whisper's (`whisper.load_model`)
@@ -28,20 +31,17 @@ ULTRA_MODEL = "ultralytics.model"
 ULTRA_RESULT = "ultralytics.results"
 ULTRA_PART = "ultralytics.part"
 ULTRA_PARTS = frozenset(("boxes", "masks", "keypoints", "probs", "obb"))
-# YOLOv5 through `torch.hub.load("ultralytics/yolov5", ...)`: on CUDA when there is one;
-# its results (YOLOV5_RESULTS) hold lists of tensors there (`results.xyxy[0]`)
-YOLOV5_MODEL = "yolov5.hub"
-YOLOV5_RESULTS = "yolov5.results"
-YOLOV5_TENSOR_LISTS = frozenset(("xyxy", "xywh", "xyxyn", "xywhn", "pred"))
 ULTRA_TENSORS = frozenset(
     (
         "xyxy", "xywh", "xyxyn", "xywhn", "xywhr", "xyxyxyxy", "xyxyxyxyn", "conf", "cls",
         "id", "data", "xy", "xyn", "top1conf", "top5conf",
     )
 )  # fmt: skip
-ENCODING = "<encoding>"
-# a torchmetrics metric object: its inputs meet inside it
-METRIC = "<metric>"
+# YOLOv5 through `torch.hub.load("ultralytics/yolov5", ...)`: on CUDA when there is one;
+# its results (YOLOV5_RESULTS) hold lists of tensors there (`results.xyxy[0]`)
+YOLOV5_MODEL = "yolov5.hub"
+YOLOV5_RESULTS = "yolov5.results"
+YOLOV5_TENSOR_LISTS = frozenset(("xyxy", "xywh", "xyxyn", "xywhn", "pred"))
 # a parameter known to be a tensor only by its `.numpy()` calls
 NUMPY_PARAM = "<numpy param>"
 # a layer's own parameter (`linear.weight`): assigned to a module attribute, it is

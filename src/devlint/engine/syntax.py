@@ -184,6 +184,17 @@ def collate_moves(module: cst.Module) -> bool:
     )
 
 
+def moves_items(func: cst.FunctionDef) -> bool:
+    """Does a dataset's `__getitem__` move something (`.to(...)`, `.cuda()`) or make it
+    with `device=`?  Its items, and the batches of a loader over it, may then be off the
+    CPU (`collate_moves` asks the same of a collate function)."""
+    return any(
+        (type(c.func) is cst.Attribute and c.func.attr.value in ("to", "cuda"))
+        or any(a.keyword is not None and a.keyword.value == "device" for a in c.args)
+        for c in calls(func, into_functions=False)
+    )
+
+
 def called_method_names(func: cst.FunctionDef) -> set[str]:
     return {c.func.attr.value for c in calls(func) if isinstance(c.func, cst.Attribute)}
 

@@ -32,18 +32,18 @@ DEV_UNKNOWN: Device = frozenset({UNK})
 ACCELERATOR_TYPES = ("cuda", "mps", "xpu", "hpu", "npu", "xla")
 
 
+def sym(key: str) -> Device:
+    return frozenset({f"sym:{key}"})
+
+
 # where a library that places its models itself puts one built without `device=`: an
 # accelerator when there is one (sentence-transformers, OpenAI's `clip.load`,
-# `whisper.load_model`: `calls._call_self_placing_model`)
+# `whisper.load_model`, Ultralytics, YOLOv5 from torch.hub: `calls`)
 _PLACED_BY = "sym:placed-by:"
 
 
 def placed_by(library: str) -> Device:
-    return frozenset({_PLACED_BY + library})
-
-
-def sym(key: str) -> Device:
-    return frozenset({f"sym:{key}"})
+    return sym(f"placed-by:{library}")
 
 
 def sole_param(dev: Device) -> Optional[str]:

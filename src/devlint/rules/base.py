@@ -88,6 +88,7 @@ class Rule:
         message: str,
         help: str,
         fix: Optional[Fix] = None,
+        asset: Optional[tuple[str, str]] = None,
         **refs: cst.CSTNode,
     ) -> Report:
-        return Report(self.code, node, message, help, tuple(refs.items()), fix)
+        return Report(self.code, node, message, help, tuple(refs.items()), fix, asset)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace as replace_report
 from typing import Iterator
 
 import libcst as cst
@@ -40,8 +39,9 @@ class LoadWithoutMapLocation(Rule):
         "accelerator is, of files saved earlier in the same function, and in test suites "
         "(`tests/`, `test_*.py`: they run on CI's CPU machines, so what they load loads "
         "there), and reads the files it can name (a literal path, one relative to "
-        "`__file__`, a script helper's path that every call gives the same string): one saved from CPU tensors or holding none loads anywhere and is not "
-        "reported, one saved on a GPU is. It cannot tell the rest from the loads that fail, so "
+        "`__file__`, a script helper's path that every call gives the same string): one "
+        "saved from CPU tensors or holding none loads anywhere and is not reported, one "
+        "saved on a GPU is. It cannot tell the rest from the loads that fail, so "
         "turn the rule on where checkpoints cross machines (trained on a GPU, loaded on a "
         "CPU-only machine or another node)."
     )
@@ -59,5 +59,4 @@ class LoadWithoutMapLocation(Rule):
                 if fixed is not None:
                     # unsafe: it changes where the checkpoint's tensors land
                     fix = replace(UNSAFE, f"add `map_location={loc}`", load.node, fixed)
-            report = self.report(load.node, msg, f"add `map_location={loc}`", fix=fix)
-            yield replace_report(report, asset=load.asset) if load.asset else report
+            yield self.report(load.node, msg, f"add `map_location={loc}`", fix=fix, asset=load.asset)
