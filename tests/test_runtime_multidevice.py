@@ -24,6 +24,8 @@ them): CONFIRMED on the buggy program, REFUTED on the clean look-alike.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -689,6 +691,25 @@ def test_max_batches_says_what_it_bounded(results) -> None:
 
 
 # --- no torch: parsing, the backend map, merging the workers ---------------------------------------
+
+
+def test_a_torchrun_worker_leaves_after_its_atexit_handlers_without_finalising() -> None:
+    """The worker's exit: the program's atexit handlers and buffered output still happen,
+    the exit status is the program's, and interpreter finalization (where gloo's threads
+    could abort a finished worker) does not: an object's `__del__` left to it never runs."""
+    program = (
+        "import atexit, sys\n"
+        "class Late:\n"
+        "    def __del__(self): print('finalised')\n"
+        "late = Late()\n"
+        "atexit.register(print, 'atexit ran')\n"
+        "sys.stdout.write('buffered')\n"
+        "from devlint.runtime.child import _leave_as_multiprocessing_does\n"
+        "_leave_as_multiprocessing_does(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "bufferedatexit ran\n"
 
 
 def test_torchrun_is_a_program(tmp_path: Path) -> None:

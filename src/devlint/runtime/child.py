@@ -212,9 +212,26 @@ def _worker_main(spec_path: str, program: list[str]) -> None:
         results=f"{spec['results']}.worker.{os.getpid()}",
     )
     code = run(spec)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    sys.exit(code)
+    _leave_as_multiprocessing_does(code)
+
+
+def _leave_as_multiprocessing_does(code: int) -> None:
+    """End a torchrun worker once its results are written: the program's `atexit`
+    handlers run, the streams are flushed, then `os._exit`, as every `multiprocessing`
+    child ends.  Why: the program's module globals (a DDP model holding its process group,
+    the rendezvous store) otherwise die during interpreter finalization, and gloo's
+    threads torn down there can abort the process (`terminate called without an active
+    exception`, SIGABRT) after the program has finished, which torchrun reports as the
+    worker's failure: seen on loaded machines with both ranks done."""
+    import atexit
+
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
 
 
 def _raised_by_harness(exc: BaseException) -> bool:
