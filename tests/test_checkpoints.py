@@ -246,3 +246,21 @@ def test_a_helper_whose_calls_name_the_file(
     for finding, name in zip(found, kept):
         named = f"`{name}` holds tensors saved on `cuda:0`"
         assert (named in finding.message) == (name != "?")
+
+
+def test_devlint_confirm_reads_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runtime harness's static pass (`confirm.static_findings`) reports what
+    `devlint` reports: a load of a committed CPU file is not a finding there either."""
+    from devlint.runtime.confirm import static_findings
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "run.py").write_text(
+        "import torch\n\ncpu = torch.load('cpu.pt')\ngpu = torch.load('gpu.pt')\n"
+    )
+    _save(tmp_path / "cpu.pt", _state())
+    _save(tmp_path / "gpu.pt", _state(), "cuda:0")
+    monkeypatch.chdir(tmp_path)
+    found = static_findings(["run.py"], root=str(tmp_path), select=["ALL"])
+    assert [(f.code, f.line) for f in found] == [("DL008", 4)]

@@ -148,7 +148,6 @@ def check_paths(
         found.extend(result.findings)
         outcome.internal_errors.extend(result.errors)
         done += len(sources)
-    found = checkpoints.settle(found)  # what the checkpoint files hold: after the cache
     outcome.findings = apply_settings(found, outcome.settings, [s.display for s in discovery.files])
     outcome.checked = True
     return outcome

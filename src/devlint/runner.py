@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
-from devlint import prestart
+from devlint import checkpoints, prestart
 from devlint.cache import Cache
 from devlint.findings import Finding, syntax_finding
 from devlint.project import Project, facts_digest, identify
@@ -283,6 +283,8 @@ def run(
     project_forget()
     with _Workers(workers) as pool:
         _run_passes(jobs, codes, options, cache, pool, result, tick)
+    # what the checkpoint files that loads name hold: read after the cache, on every run
+    result.findings = checkpoints.settle(result.findings)
     return result
 
 
