@@ -186,3 +186,26 @@ def test_a_method_named_for_the_accelerator_hard_codes_it_on_purpose() -> None:
     hard-codes the GPU."""
     found = check_source(ACCELERATOR_METHODS_SOURCE, "points.py", [RULES_BY_CODE["DL002"]])
     assert [(f.code, f.line) for f in found] == [("DL002", 15), ("DL002", 22)]
+
+
+def test_a_flag_that_opts_out_of_the_accelerator_guards_like_one_that_opts_in() -> None:
+    """`if not args.cpu:` picks the device as `if args.cuda:` does (the user sets the flag
+    where there is no GPU); the number of CPU cores is no device choice."""
+    assert hardcoded_lines(
+        """
+        import os
+        def run(args, cfg, x):
+            if not args.cpu:
+                x = x.cuda()
+            if not cfg.common.cpu:
+                x = x.cuda()
+            use_cpu = args.force_cpu
+            if not use_cpu:
+                x = x.cuda()
+            if args.no_cpu_offload:
+                x = x.cuda()
+            if os.cpu_count() > 8:
+                x = x.cuda()
+            return x.cuda()
+        """
+    ) == [17, 18]

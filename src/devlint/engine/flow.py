@@ -459,11 +459,14 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
 
     def is_device_condition(self, node: cst.CSTNode) -> bool:
         """A test that checks which device is available or in use (`torch.cuda.is_available()`,
-        `args.cuda`, `device.type == "cuda"`): code under it is guarded."""
+        `args.cuda`, `not args.cpu`, `device.type == "cuda"`): code under it is guarded."""
         key = id(node)
         known = self._conditions.get(key)
         if known is None:
-            known = any(N.DEVICE_CONDITION_RE.search(n) for n in names_in(node))
+            known = any(
+                N.DEVICE_CONDITION_RE.search(n) or N.CPU_FLAG_RE.search(n)
+                for n in names_in(node)
+            )
             self._conditions[key] = known
         return known
 

@@ -202,6 +202,10 @@ DEVICE_CONDITION_RE = re.compile(
     r"cuda|gpu|device|mps|accel|xpu|is_available|npu|hpu|(?<![a-z])(?:tpu|xla)|prefetch|nccl",
     re.I,
 )
+# A flag that opts out of the accelerator (`if not args.cpu:`, `if not cfg.common.cpu:`,
+# `if not no_cuda`, `use_cpu`, `force_cpu`): the user picks the device with it, as with
+# `args.cuda`, so a test on it is a device condition too (not `os.cpu_count()`).
+CPU_FLAG_RE = re.compile(r"(?<![a-z])cpu(?!_?count)(?![a-z])", re.I)
 ACCELERATOR_LITERAL_RE = re.compile(r"^(cuda|mps|xpu|hpu|npu|xla)(:\d+)?$")
 
 
