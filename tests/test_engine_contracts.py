@@ -249,3 +249,37 @@ def test_a_private_helper_no_call_here_binds_is_no_library_contract() -> None:
     assert _found(src, role="library") == [("DL005", 11)]
     placed = src + "\n        _Layer()(torch.zeros(2, 3, 4), torch.ones(2, device='cuda'))\n"
     assert ("DL005", 6) in _found(placed, role="library")
+
+
+HOOKS = """\
+    import torch
+    from pkg.base import Estimator
+    from torch import nn
+    class Binary(Estimator):
+        def _loss(self, theta, x):
+            return (theta * x).sum(1) - torch.ones(theta.shape[0])
+    class Other(Estimator):
+        def _loss(self, theta, x):
+            return (theta - x).sum(1) - torch.ones(theta.shape[0])
+    class Called(Estimator):
+        def _score(self, theta):
+            return theta.sum(1) - torch.ones(theta.shape[0])
+        def score(self):
+            return self._score(torch.randn(4, 2))
+    class Layer(nn.Module):
+        def _shift(self, x):
+            return x - torch.ones(x.shape[-1])
+    class _Private(Estimator):
+        def _step(self, x):
+            return x - torch.ones(x.shape[-1])
+    """
+
+
+def test_a_private_hook_of_a_project_base_class_is_called_with_any_device() -> None:
+    """A private method nothing in its file calls, of a class whose base is another module
+    of the project, is that base's hook (`fit` calls `self._loss(theta, x)`): open world,
+    in every class that defines it.  A private method this file calls is judged by its
+    calls; one of a third-party base's subclass, or of a private class, by callers out
+    of sight (silent); a file outside a package has no project base class."""
+    assert _found(HOOKS, "library", package="pkg") == [("DL005", 6), ("DL005", 9)]
+    assert _found(HOOKS, "library") == []

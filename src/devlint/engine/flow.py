@@ -182,6 +182,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.module = module
         self.facts = FileFacts(module=module, source=source)
         self.imports = N.ImportMap(options.package)
+        self.package = options.package
         self.imports.collect(module.body)
         # what other modules of the project say about names imported here (qualified
         # name -> fact, `engine.summary`), and the imported names the analysis looked up
@@ -664,15 +665,35 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
     def is_public(self, func: cst.FunctionDef, cls: Optional[ClassInfo]) -> bool:
         """`is_public_api` for a function and the class it is a method of (or None)."""
         name = func.name.value
-        if name.startswith("_") and not (name.startswith("__") and name.endswith("__")):
-            return False
+        private = name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
         if cls is None:
-            return self.functions.get(name) is func
+            return not private and self.functions.get(name) is func
         return (
             not cls.name.startswith("_")
             and self.classes.get(cls.name) is cls
             and cls.methods.get(name) is func
+            and (not private or self.overrides_project_hook(name, cls))
         )
+
+    def overrides_project_hook(self, name: str, cls: ClassInfo) -> bool:
+        """`class SNRE(RatioEstimator): def _loss(self, theta, x)` in library code: a
+        private method that nothing in this file calls or names (other classes here may
+        define it too), of a class whose base is another module of the project.  It is
+        the base class's hook (a template method: the base's `train` calls
+        `self._loss(...)`), so its callers are the base class's public methods, with
+        whatever tensors their callers pass: the same open world as a public method."""
+        if self.project_base(cls) is None:
+            return False
+        defs = sum(1 for c in self.classes.values() if name in c.methods)
+        return self.identifiers().get(name, 0) == defs + (name in self.functions)
+
+    def project_base(self, cls: ClassInfo) -> Optional[str]:
+        """A base class of `cls` from another module of this file's project (qualified)."""
+        if not self.package:
+            return None
+        own = self.package.split(".", 1)[0] + "."
+        # `ClassInfo.bases` are qualified through this file's imports
+        return next((b for b in cls.bases if b.startswith(own) and b not in self.classes), None)
 
     def open_contract(self, scope: Scope, device: Device) -> str:
         """The library contract under which a value placed only by the function's own
@@ -720,6 +741,12 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         if not set(names) <= params:
             return ""
         shown = " or ".join(f"`{n}`" for n in names)
+        if name.startswith("_") and not name.endswith("__") and scope.cls is not None:
+            base = self.project_base(scope.cls) or ""
+            return (
+                f"{owner} is the hook that `{N.last_part(base)}` (another module of the "
+                f"project) calls: its callers may pass {shown} on an accelerator"
+            )
         return (
             f"{owner} is a public function of library code: callers may pass {shown} "
             "on an accelerator"
