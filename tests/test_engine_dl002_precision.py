@@ -209,3 +209,54 @@ def test_a_flag_that_opts_out_of_the_accelerator_guards_like_one_that_opts_in() 
             return x.cuda()
         """
     ) == [17, 18]
+
+
+def test_helpers_used_only_after_an_availability_exit_run_only_where_a_gpu_is() -> None:
+    """`if not torch.cuda.is_available(): return` at the top of the caller: the helpers it
+    calls or hands to a runner afterwards run only on GPU machines (closed world).  A
+    use before the exit, or after an exit on some other test, is not guarded; nor is one
+    after `if cuda and not torch.cuda.is_available(): raise`, which CPU runs pass."""
+    assert hardcoded_lines(
+        """
+        def _case_a(n):
+            return torch.randn(n, device="cuda")
+        def _case_b(n):
+            return torch.randn(n, device="cuda")
+        def _case_c(n):
+            return torch.randn(n, device="cuda")
+        def run(bench, flag):
+            bench(_case_c, 4)
+            if not torch.cuda.is_available():
+                return
+            bench(_case_a, 4)
+            print(_case_b(4))
+        def other(bench, flag):
+            if flag:
+                return
+            bench(_case_a, 4)
+        def _case_d(n):
+            return torch.randn(n, device="cuda")
+        def asked(bench, cuda):
+            if cuda and not torch.cuda.is_available():
+                raise ValueError("no GPU")
+            bench(_case_d, 4)
+        """
+    ) == [6, 10, 22]
+
+
+def test_a_method_default_that_every_call_overrides_is_never_used() -> None:
+    """`self.engine[name].allocate(device=d)`: the receiver is unknown, but only one
+    method of the file has that name and every call of it passes `device`."""
+    assert hardcoded_lines(
+        """
+        class Engine:
+            def allocate(self, shape, device="cuda"):
+                return torch.empty(shape, device=device)
+            def release(self, device="cuda"):
+                return torch.empty(0, device=device)
+        def build(engines, name, dev):
+            engines[name].allocate((4,), device=dev)
+            engines[name].allocate((8,), dev)
+            engines[name].release()
+        """
+    ) == [8]

@@ -55,6 +55,7 @@ NOT_FULLY_FIXED = {
     "dl002_device_param_default.py": "DL002",
     "dl002_gpu_only_script_and_omitted_default.py": "DL002",
     "dl002_script_class_default_left_out.py": "DL002",
+    "dl002_gpu_benchmarks_without_a_guard.py": "DL002",
     # a legacy CUDA type (`torch.cuda.LongTensor(data)`): which factory and dtype replace
     # it depends on what the data is, which the fix cannot tell
     "dl002_legacy_cuda_index_constructor.py": "DL002",

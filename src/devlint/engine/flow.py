@@ -73,6 +73,7 @@ from devlint.engine.syntax import (
     is_exit_call,
     is_returning_fixture,
     iterated_container,
+    leaves,
     mentions_skip,
     moves_params,
     mutated_self_attrs,
@@ -80,6 +81,7 @@ from devlint.engine.syntax import (
     names_in,
     none_tested,
     number_tested,
+    parameter_names,
     places_state,
     places_with,
     refused_on_accelerator,
@@ -228,6 +230,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.function_returns: dict[str, list[Value]] = {}
         # what each method returns, analysed on its own: (class, method) -> returns
         self.method_returns: dict[tuple[str, str], list[Value]] = {}
+        self._after_exit: dict[int, frozenset[int]] = {}
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, cst.FunctionDef] = {}
         # pytest fixtures of this file that return their value, by name
@@ -587,9 +590,11 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         if not sites:
             return False
         seen = seen | {id(func)}
-        for caller, caller_cls in sites:
+        for caller, caller_cls, call in sites:
             if caller is None:
                 return False  # called at module level
+            if id(call) in self.after_availability_exit(caller):
+                continue  # `if not torch.cuda.is_available(): return` came first
             info = self.classes.get(caller_cls.name.value) if caller_cls is not None else None
             if any(self.is_guard_decorator(d.decorator) for d in caller.decorators):
                 continue
@@ -609,18 +614,47 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             functions = [*self.functions.values()]
             for info in self.classes.values():
                 functions.extend(info.methods.values())
-            known = any(
-                self.is_guard_decorator(d.decorator) for f in functions for d in f.decorators
-            ) or any(self.class_guarded(info) for info in self.classes.values())
+            known = (
+                any(self.is_guard_decorator(d.decorator) for f in functions for d in f.decorators)
+                or any(self.class_guarded(info) for info in self.classes.values())
+                or any(self.after_availability_exit(f) for f in functions)
+            )
             self._has_guarded_code = known
+        return known
+
+    def after_availability_exit(self, func: cst.FunctionDef) -> frozenset[int]:
+        """The nodes of `func` that run only where an accelerator is because an earlier
+        top-level statement leaves where none is (`if not torch.cuda.is_available():
+        return`, `raise`, `sys.exit()`, `pytest.skip()`): those of the statements after
+        it.  Empty when there is no such exit."""
+        known = self._after_exit.get(id(func))
+        if known is None:
+            body = func.body.body if type(func.body) is cst.IndentedBlock else ()
+            for i, stmt in enumerate(body):
+                if (
+                    type(stmt) is cst.If
+                    and stmt.orelse is None
+                    and leaves(stmt.body)
+                    # true exactly where no accelerator is: `if args.cuda and not
+                    # torch.cuda.is_available(): raise` lets CPU runs go on
+                    and accelerator_branch(stmt.test) is False
+                    and not exits_with_accelerators(stmt.test)
+                ):
+                    known = frozenset(id(n) for later in body[i + 1 :] for n in walk(later))
+                    break
+            else:
+                known = frozenset()
+            self._after_exit[id(func)] = known
         return known
 
     def _call_sites(
         self,
-    ) -> dict[tuple, list[tuple[Optional[cst.FunctionDef], Optional[cst.ClassDef]]]]:
+    ) -> dict[
+        tuple, list[tuple[Optional[cst.FunctionDef], Optional[cst.ClassDef], cst.Call]]
+    ]:
         """Same-file calls by callee: `("f", name)` for `name(...)`, `("m", class, name)`
         for `self.name(...)`/`cls.name(...)` inside the class and `Class.name(...)`, each
-        with the function and class it is written in (once per file)."""
+        with the function and class it is written in and the call (once per file)."""
         known = getattr(self, "_call_site_map", None)
         if known is not None:
             return known
@@ -651,7 +685,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                             elif owner in self.classes:
                                 key = ("m", owner, callee.attr.value)
                         if key is not None:
-                            sites.setdefault(key, []).append((func, klass))
+                            sites.setdefault(key, []).append((func, klass, child))
                 stack.append((child, func, klass))
         self._call_site_map = sites
         return sites
@@ -1203,7 +1237,30 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 and uses.get(name, 0) == len(self.call_sites[id(func)]) + own
             ):
                 continue
+            if cls is not None and self.every_method_call_passes(func, p.name.value, uses):
+                continue
             self.facts.hardcoded.append(HardcodedDevice(p.default, literal, "default", receives))
+
+    def every_method_call_passes(
+        self, func: cst.FunctionDef, param: str, uses: dict[str, int]
+    ) -> bool:
+        """`engine.allocate_buffers(shape, device=d)` on a receiver the analysis cannot
+        resolve (`self.engine[name]`): a method whose name only its own definition and
+        calls of that name use in this file, and every one of those calls passes `param`,
+        never runs with that parameter's default here."""
+        name = func.name.value
+        if name == "__init__":
+            return False
+        calls = [
+            n
+            for n in walk(self.module)
+            if type(n) is cst.Call and type(n.func) is cst.Attribute and n.func.attr.value == name
+        ]
+        return (
+            bool(calls)
+            and uses.get(name, 0) == len(calls) + 1
+            and all(param in parameter_names(func, True, c.args) for c in calls)
+        )
 
     def analyze_function(
         self,

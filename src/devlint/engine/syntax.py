@@ -719,6 +719,18 @@ def exits_statement(stmt: cst.CSTNode) -> bool:
     return False
 
 
+def leaves(suite: cst.BaseSuite) -> bool:
+    """The block ends by leaving its function: `return`, `raise`, `sys.exit()`,
+    `pytest.skip()` as its last statement."""
+    body = suite.body
+    last = body[-1] if body else None
+    if isinstance(last, cst.SimpleStatementLine):
+        return any(isinstance(s, cst.Return) or exits_statement(s) for s in last.body)
+    if isinstance(suite, cst.SimpleStatementSuite):
+        return any(isinstance(s, cst.Return) or exits_statement(s) for s in suite.body)
+    return False
+
+
 def setup_skips(func: cst.FunctionDef, is_condition: Callable[[cst.CSTNode], bool]) -> bool:
     """A set-up hook that skips (or fails) the test where no accelerator is: `if not
     torch.cuda.is_available(): self.skipTest(...)` / `raise unittest.SkipTest(...)`
