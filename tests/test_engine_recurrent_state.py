@@ -34,13 +34,12 @@ STACK = """\
 
 
 def test_tuple_or_tensor_state_made_on_the_cpu_meets_the_layer() -> None:
-    # each of the three factories is a defect of its own (and a fix of its own)
+    # the three factories meet the layer in one operation (`layer(x, state)`): one finding,
+    # at the first, that names the others, with one fix for all three
     found = check_source(textwrap.dedent(STACK), "m.py", ALL_RULES, role="library")
-    assert sorted((f.code, f.line, f.col) for f in found) == [
-        ("DL005", 10, 22),
-        ("DL005", 10, 52),
-        ("DL005", 12, 21),
-    ]
+    assert [(f.code, f.line, f.col) for f in found] == [("DL005", 10, 22)]
+    assert "(line 10) and 1 more meet it in the same operation" in found[0].message
+    assert found[0].fix is not None and len(found[0].fix["edits"]) == 3
 
 
 def test_one_factory_on_both_paths_is_reported_once() -> None:
@@ -49,7 +48,7 @@ def test_one_factory_on_both_paths_is_reported_once() -> None:
         "h = torch.zeros(1, x.size(1), 8)\n                state = (h, h)",
     )
     assert "state = (h, h)" in src
-    assert _found(src) == [("DL005", 10), ("DL005", 13)]
+    assert _found(src) == [("DL005", 10)]
 
 
 def test_state_made_on_the_input_device_is_silent() -> None:

@@ -11,6 +11,7 @@ import libcst as cst
 from devlint.engine.facts import Cause, FileFacts, Mismatch, one_line
 from devlint.engine.names import RANDOM_FACTORIES
 from devlint.engine.values import Kind, describe_device
+from devlint.positions import positions_of
 from devlint.rules._context import input_tensor, module_device
 from devlint.rules._fixes import (
     LEGACY_DTYPES,
@@ -60,7 +61,10 @@ class FactoryWithoutDevice(Rule):
         "and only legacy constructors and `from_numpy` (which ignore it) are reported. "
         "A legacy constructor (`torch.FloatTensor(...)`) given an accelerator `device=` "
         "fails where it is made (`legacy constructor expects device type: cpu`): that is "
-        "reported whatever its tensor meets."
+        "reported whatever its tensor meets. Several factories that meet their partner in "
+        "one operation (`counts.scatter_add_(-1, idx, torch.ones(n))` on a CPU `counts`) "
+        "make that operation fail once: one finding, at the first, names the others and "
+        "its fix gives each of them `device=`."
     )
     fix = (
         "Create the tensor where its partner lives: `device=x.device` (or `x.new_zeros(...)`, "
@@ -86,6 +90,7 @@ class FactoryWithoutDevice(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         seen: set[int] = set()
+        together = _factories_by_operation(facts)
         for m in facts.mismatches:
             if m.cause is not Cause.FACTORY or m.culprit.value.site is None:
                 continue
@@ -93,6 +98,14 @@ class FactoryWithoutDevice(Rule):
             if id(site) in seen:
                 continue
             seen.add(id(site))
+            # other factories that meet the partner in the same operation: one failing
+            # operation, one finding (at the first in the source), which names them and
+            # fixes them all; a factory first in none of its operations is named by the
+            # first of each
+            led = [g for g in together.values() if g[0] is site]
+            if not led:
+                continue
+            others = list({id(o): o for g in led for o in g[1:]}.values())
             factory = facts.text(site)
             where = describe_device(m.partner.value.device)
             device = self.device(facts, m, site)
@@ -129,8 +142,21 @@ class FactoryWithoutDevice(Rule):
             )
             if m.contract:
                 msg += f" ({m.contract})"
+            fix = self.autofix(facts, site, device)
+            refs: dict[str, cst.CSTNode] = {}
+            if others:
+                other = others[0]
+                more = f" and {len(others) - 1} more" if len(others) > 1 else ""
+                verb = "meet" if more else "meets"
+                msg += (
+                    f"; `{facts.text(other)}` (line {{other_line}}){more} {verb} it in the "
+                    f"same operation and {'need' if more else 'needs'} `device=` too"
+                )
+                refs["other_line"] = other
+                fixes = [fix, *(self.autofix(facts, o, device) for o in others)]
+                fix = _combined(fixes)
             help_ = self.help(facts, m, site, device, factory.startswith("torch.from_numpy"))
-            yield self.report(site, msg, help_, fix=self.autofix(facts, site, device))
+            yield self.report(site, msg, help_, fix=fix, **refs)
         for legacy in facts.legacy_devices:
             if id(legacy.node) in seen:
                 continue  # reported above, where its tensor meets another
@@ -272,6 +298,39 @@ class FactoryWithoutDevice(Rule):
             fixed = with_keyword(site, "device", dev)
             title = f"add `device={dev}`"
         return replace(applicability, title, site, fixed) if fixed else None
+
+
+def _factories_by_operation(facts: FileFacts) -> dict[int, list[cst.CSTNode]]:
+    """The CPU factories that meet their partner in each operation (`id` of its node):
+    `counts = torch.zeros(n); counts.scatter_add_(-1, value, torch.ones(value.shape))` is
+    one failing operation with two factories in it."""
+    out: dict[int, list[cst.CSTNode]] = {}
+    for m in facts.mismatches:
+        site = m.culprit.value.site
+        if m.cause is Cause.FACTORY and site is not None:
+            sites = out.setdefault(id(m.node), [])
+            if all(s is not site for s in sites):
+                sites.append(site)
+    shared = [s for sites in out.values() if len(sites) > 1 for s in sites]
+    if shared:
+        # the finding goes to the first in the source (the analysis meets them in the
+        # order it evaluates them)
+        where = positions_of(facts.module, shared)
+        for sites in out.values():
+            if len(sites) > 1:
+                sites.sort(key=lambda s: (where[id(s)].start.line, where[id(s)].start.column))
+    return out
+
+
+def _combined(fixes: list[Optional[Fix]]) -> Optional[Fix]:
+    """One fix of several factories' fixes, when every one of them has one: unsafe if any
+    is, titled after the first."""
+    if not fixes or any(f is None for f in fixes):
+        return None
+    done = [f for f in fixes if f is not None]
+    applicability = UNSAFE if any(f.applicability == UNSAFE for f in done) else SAFE
+    edits = tuple(e for f in done for e in f.edits)
+    return Fix(applicability, done[0].title, edits)
 
 
 def _pass(device: str, from_numpy: bool) -> str:

@@ -1,0 +1,50 @@
+"""DL005: CPU factories that meet their partner in one operation are one defect (issue 13,
+class 8): one finding, at the first factory in the source, naming the others, with one fix
+for all of them.  Factories that meet it in operations of their own stay findings of their
+own."""
+
+from __future__ import annotations
+
+import textwrap
+
+from devlint.checker import check_source
+from devlint.fix import fix_source
+from devlint.rules import ALL_RULES
+
+COUNTS = """\
+import torch
+
+
+def check(value, num_nodes):
+    counts = torch.zeros(value.shape[:-1] + (num_nodes,))
+    counts.scatter_add_(-1, value, torch.ones(value.shape))
+    return counts
+
+
+def pad(x, n):
+    left = torch.zeros(x.shape[0], n)
+    right = torch.zeros(x.shape[0], n)
+    return torch.cat([left, x]), torch.cat([x, right])
+"""
+
+
+def _found(src: str) -> list:
+    return check_source(textwrap.dedent(src), "m.py", ALL_RULES, role="library")
+
+
+def test_two_factories_in_one_operation_are_one_finding_that_names_both() -> None:
+    found = _found(COUNTS)
+    assert [(f.code, f.line) for f in found] == [("DL005", 5), ("DL005", 11), ("DL005", 12)]
+    first = found[0]
+    assert "`torch.ones(value.shape)` (line 6) meets it in the same operation" in first.message
+    assert "needs `device=` too" in first.message
+    # two operations, two defects: each `cat` has one factory
+    assert all("same operation" not in f.message for f in found[1:])
+
+
+def test_the_one_fix_repairs_every_factory_of_the_operation() -> None:
+    result = fix_source(COUNTS, "m.py", lambda t: check_source(t, "m.py", ALL_RULES, role="library"))
+    assert "torch.zeros(value.shape[:-1] + (num_nodes,), device=value.device)" in result.fixed
+    assert "torch.ones(value.shape, device=value.device)" in result.fixed
+    assert [f.line for f in _found(result.fixed)] == []
+    compile(result.fixed, "m.py", "exec")
