@@ -5,6 +5,7 @@ own."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 from devlint.checker import check_source
@@ -48,3 +49,14 @@ def test_the_one_fix_repairs_every_factory_of_the_operation() -> None:
     assert "torch.ones(value.shape, device=value.device)" in result.fixed
     assert [f.line for f in _found(result.fixed)] == []
     compile(result.fixed, "m.py", "exec")
+
+
+def test_the_finding_carries_the_other_lines_through_the_cache() -> None:
+    """`Finding.also_lines` names the other factories' lines: `devlint confirm` links a
+    runtime error made by any of them to this one finding; the cache keeps it."""
+    from devlint.cache import _dump, _load
+
+    first = _found(COUNTS)[0]
+    assert first.also_lines == (6,)
+    again = _load(json.loads(json.dumps(_dump(first))), first.path)
+    assert again.also_lines == (6,) and again == first

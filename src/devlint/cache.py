@@ -154,7 +154,7 @@ def _dump(finding: Finding) -> dict:
 
 def _load(item: dict, display: str) -> Finding:
     values = {name: item[name] for name in _FIELDS if name in item and name != "path"}
-    for name in ("file_span", "asset"):
+    for name in ("file_span", "asset", "also_lines"):
         if isinstance(values.get(name), list):
             values[name] = tuple(values[name])
     return Finding(path=display, **values)

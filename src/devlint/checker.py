@@ -312,6 +312,7 @@ def _locate(
     wanted = [rep.node for rep in reports]
     for rep in reports:
         wanted.extend(ref for _, ref in rep.refs)
+        wanted.extend(rep.covers)
         if rep.fix is not None:
             wanted.extend(edit.node for edit in rep.fix.edits)
     positions = place(module, wanted)
@@ -347,6 +348,9 @@ def _locate(
                 source_line=lines[start.line - 1] if start.line <= len(lines) else "",
                 fix=_locate_fix(module, rep.fix, positions),
                 asset=rep.asset,
+                also_lines=tuple(
+                    sorted({positions[id(n)].start.line for n in rep.covers if id(n) in positions})
+                ),
             )
         )
     findings.sort(key=lambda f: f.sort_key)

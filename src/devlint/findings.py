@@ -41,6 +41,9 @@ class Finding:
     # DL008: the file the load names, as (base, path) (`engine.file_paths.FileSpec`), for
     # `checkpoints.settle`, which reads it after the cache
     asset: Optional[tuple[str, str]] = field(default=None, compare=False)
+    # other lines this one finding stands for (DL005: the other CPU factories of one
+    # failing operation), so that `devlint confirm` links their runtime errors to it
+    also_lines: tuple[int, ...] = field(default=(), compare=False)
 
     @property
     def sort_key(self) -> tuple:

@@ -56,6 +56,7 @@ class Report:
     refs: tuple[tuple[str, cst.CSTNode], ...] = ()
     fix: Optional[Fix] = None
     asset: Optional[tuple[str, str]] = None  # `Finding.asset`
+    covers: tuple[cst.CSTNode, ...] = ()  # `Finding.also_lines`: the nodes whose lines
 
 
 class Rule:
@@ -89,6 +90,7 @@ class Rule:
         help: str,
         fix: Optional[Fix] = None,
         asset: Optional[tuple[str, str]] = None,
+        covers: tuple[cst.CSTNode, ...] = (),
         **refs: cst.CSTNode,
     ) -> Report:
-        return Report(self.code, node, message, help, tuple(refs.items()), fix, asset)
+        return Report(self.code, node, message, help, tuple(refs.items()), fix, asset, covers)

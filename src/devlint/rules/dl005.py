@@ -156,7 +156,7 @@ class FactoryWithoutDevice(Rule):
                 fixes = [fix, *(self.autofix(facts, o, device) for o in others)]
                 fix = _combined(fixes)
             help_ = self.help(facts, m, site, device, factory.startswith("torch.from_numpy"))
-            yield self.report(site, msg, help_, fix=fix, **refs)
+            yield self.report(site, msg, help_, fix=fix, covers=tuple(others), **refs)
         for legacy in facts.legacy_devices:
             if id(legacy.node) in seen:
                 continue  # reported above, where its tensor meets another

@@ -690,7 +690,7 @@ def confirm_findings(
     out: list[tuple[Finding, Confirmation]] = []
     for f in findings:
         rule = RULE_LINKS.get(f.code)
-        key = (_norm(f.path), f.line)
+        keys = {(_norm(f.path), line) for line in (f.line, *f.also_lines)}
         conf: Optional[Confirmation] = None
         unproven: Optional[tuple[dict[str, Any], str]] = None  # a load that did not fail
         if rule is not None:
@@ -698,7 +698,7 @@ def confirm_findings(
             for i, (event, lk) in enumerate(zip(result.events, links)):
                 if event.get("kind") not in kinds:
                     continue
-                how = next((v for v in via if key in lk[v]), None)
+                how = next((v for v in via if keys & lk[v]), None)
                 if how is None:
                     continue
                 used.add(i)
