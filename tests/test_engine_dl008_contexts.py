@@ -138,3 +138,29 @@ def test_folders_above_the_project_do_not_make_a_test_suite(tmp_path, monkeypatc
     monkeypatch.chdir(project)
     found = check_source(SUITE, str(project / "ckpt.py"), [RULES_BY_CODE["DL008"]])
     assert len(found) == 2
+
+
+def test_a_save_is_not_forgotten_when_a_name_inside_its_literal_path_is_rebound() -> None:
+    """`torch.save(model.state_dict(), "model.pth")`, then `model = Net()`: the word
+    `model` inside the string is text, not the variable, so the load of the same literal
+    path still reads back what this run wrote (LLMs-from-scratch's `gpt_train.py`).  A
+    rebound path variable, or a name inside an f-string, still forgets the save."""
+    src = textwrap.dedent(
+        """\
+        import torch
+
+        def main(model, out_dir, Net):
+            torch.save(model.state_dict(), "model.pth")
+            model = Net()
+            model.load_state_dict(torch.load("model.pth", weights_only=True))
+            path = f"{out_dir}/best.pt"
+            torch.save(model.state_dict(), path)
+            path = "elsewhere.pt"
+            model.load_state_dict(torch.load(path))
+            torch.save(model.state_dict(), f"{out_dir}/last.pt")
+            out_dir = "other"
+            return torch.load(f"{out_dir}/last.pt")
+        """
+    )
+    found = check_source(src, "train.py", [RULES_BY_CODE["DL008"]])
+    assert [f.line for f in found] == [10, 13]

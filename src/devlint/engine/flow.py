@@ -125,6 +125,8 @@ from devlint.engine.values import (
 from devlint.engine.walk import iter_children, remembering, walk
 from devlint.roles import LIBRARY, PROGRAM
 
+# a string literal without an `f` prefix (`"model.pth"`, `r'w.pt'`), in a path key
+_PLAIN_STRING = re.compile(r"""(?<![\w])(?:[rRbBuU]{1,2})?(["'])(?:\\.|(?!\1).)*\1""")
 # classes whose names say they belong to the data pipeline, which runs on the CPU:
 # datasets and their builders/writers, collators, tokenizers, data processors (not
 # generation's logits processors; samplers and augmentations may be GPU code too)
@@ -2095,7 +2097,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             return  # most scopes save nothing: no pattern to build
         pattern = re.compile(rf"(?<![\w.]){re.escape(name)}(?![\w])")
         for key in saved:
-            if pattern.search(key):
+            # a name inside a plain string literal (`"model.pth"` after `model = Net()`)
+            # is text, not the variable; an f-string's may be either
+            if pattern.search(_PLAIN_STRING.sub('""', key)):
                 del scope.env[key]
 
     def init_attr_value(self, key: str, value: Value, target: cst.CSTNode, scope: Scope) -> Value:
