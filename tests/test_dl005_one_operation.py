@@ -60,3 +60,22 @@ def test_the_finding_carries_the_other_lines_through_the_cache() -> None:
     assert first.also_lines == (6,)
     again = _load(json.loads(json.dumps(_dump(first))), first.path)
     assert again.also_lines == (6,) and again == first
+
+
+def test_factories_that_meet_in_a_helper_through_two_calls_are_two_findings() -> None:
+    """`scale(a, w)` and `scale(b, w)` meet `w` at the same node of `scale`, in two
+    operations at run time: each factory is a finding of its own."""
+    src = """\
+    import torch
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    def scale(x, w):
+        return x * w
+    w = torch.ones(3).to(device)
+    a = torch.ones(3)
+    b = torch.full((3,), 2.0)
+    scale(a, w)
+    scale(b, w)
+    """
+    found = _found(src)
+    assert [(f.code, f.line) for f in found] == [("DL005", 6), ("DL005", 7)]
+    assert all("same operation" not in f.message for f in found)

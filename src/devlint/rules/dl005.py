@@ -103,7 +103,7 @@ class FactoryWithoutDevice(Rule):
             # fixes them all; a factory first in none of its operations is named by the
             # first of each
             led = [g for g in together.values() if g[0] is site]
-            if not led:
+            if not led and any(s is site for g in together.values() for s in g):
                 continue
             others = list({id(o): o for g in led for o in g[1:]}.values())
             factory = facts.text(site)
@@ -307,6 +307,10 @@ def _factories_by_operation(facts: FileFacts) -> dict[int, list[cst.CSTNode]]:
     out: dict[int, list[cst.CSTNode]] = {}
     for m in facts.mismatches:
         site = m.culprit.value.site
+        if m.callee:
+            # met inside a function it was passed to: each call of it is an operation of
+            # its own (`scale(a, w)`, `scale(b, w)`), whatever node they share there
+            continue
         if m.cause is Cause.FACTORY and site is not None:
             sites = out.setdefault(id(m.node), [])
             if all(s is not site for s in sites):
