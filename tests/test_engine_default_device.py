@@ -113,3 +113,29 @@ def test_a_legacy_constructor_ignores_the_default_device(tmp_path: Path) -> None
 )
 def test_what_counts_as_placing(source: str, expected: bool) -> None:
     assert places_nothing(source) is expected
+
+
+def test_a_module_that_places_itself_by_a_flag_is_written_for_the_default_device() -> None:
+    """`if self.is_cuda: x = x.cuda()` and no move of itself: the class picks the
+    accelerator by its flag, so its plain tensors are made on the default device.  A
+    class that also moves itself, or has no such flag, is moved with `.to()`."""
+    import libcst as cst
+
+    from devlint.engine.default_device import places_itself_by_flag
+
+    def cls(body: str) -> cst.ClassDef:
+        module = cst.parse_module("class M(nn.Module):\n" + body)
+        node = module.body[0]
+        assert isinstance(node, cst.ClassDef)
+        return node
+
+    flagged = "    def score(self, x):\n        if self.is_cuda:\n            x = x.cuda()\n"
+    assert places_itself_by_flag(cls(flagged))
+    assert not places_itself_by_flag(cls(flagged + "    def move(self):\n        self.cuda()\n"))
+    assert not places_itself_by_flag(
+        cls(flagged + "    def move(self, d):\n        return self.to(d)\n")
+    )
+    assert not places_itself_by_flag(cls("    def score(self, x):\n        return x.cuda()\n"))
+    assert not places_itself_by_flag(
+        cls("    def score(self, x):\n        if self.training:\n            x = x * 2\n")
+    )

@@ -22,7 +22,10 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+import libcst as cst
+
 from devlint.engine.facts import Cause, Mismatch
+from devlint.engine.walk import walk
 
 # the project-wide fact's key (as `devlint.project.DEFAULT_DEVICE`)
 DEFAULT_DEVICE = "@default-device"
@@ -90,3 +93,41 @@ def follows_default(m: Mismatch, factory_text: str) -> bool:
         return False
     atoms: Iterable[str] = m.partner.value.device
     return bool(atoms) and all(a.startswith("sym:param:") or a == "sym:self" for a in atoms)
+
+
+def places_itself_by_flag(cls: cst.ClassDef) -> bool:
+    """A module class that picks the accelerator itself with a flag it keeps (`if
+    self.is_cuda: seq_data = seq_data.cuda()`) and never moves itself (no `self.to(...)`,
+    `self.cuda()`): it is written for the default device, which its GPU runs set before
+    building it (pyro's `FactorMuE(cuda=True)` after `torch.set_default_device("cuda")`),
+    not for a `.to()` that would leave its plain tensors behind."""
+    flagged = False
+    for node in walk(cls):
+        if type(node) is cst.Call and type(node.func) is cst.Attribute:
+            receiver = node.func.value
+            if (
+                node.func.attr.value in ("to", "cuda")
+                and type(receiver) is cst.Name
+                and receiver.value == "self"
+            ):
+                return False
+        if (
+            not flagged
+            and type(node) is cst.If
+            and type(node.test) is cst.Attribute
+            and type(node.test.value) is cst.Name
+            and node.test.value.value == "self"
+        ):
+            flagged = any(
+                type(n) is cst.Call
+                and type(n.func) is cst.Attribute
+                and n.func.attr.value == "cuda"
+                for n in walk(node.body)
+            )
+    return flagged
+
+
+def attribute_follows_default(factory_text: str) -> bool:
+    """A plain tensor attribute made by a factory the default device applies to."""
+    head = factory_text.split("(", 1)[0]
+    return head.rsplit(".", 1)[-1] in DEFAULT_DEVICE_FACTORIES

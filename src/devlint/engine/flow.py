@@ -32,12 +32,20 @@ import libcst as cst
 
 from devlint.engine import names as N
 from devlint.engine.calls import ON_HOST, SAVED, CallsMixin
-from devlint.engine.default_device import DEFAULT_DEVICE, follows_default, places_nothing
+from devlint.engine.default_device import (
+    DEFAULT_DEVICE,
+    attribute_follows_default,
+    follows_default,
+    places_itself_by_flag,
+    places_nothing,
+)
 from devlint.engine.expressions import ExpressionsMixin
 from devlint.engine.facts import (
+    Cause,
     FileFacts,
     HardcodedDevice,
     LoadCall,
+    Mismatch,
 )
 from devlint.engine.methods import MethodsMixin
 from devlint.engine.moves import MovesMixin
@@ -2210,16 +2218,22 @@ def _run(module: cst.Module, source: str, options: EngineOptions) -> FileFacts:
 
 def _apply_default_device(visitor: DeviceFlowVisitor) -> None:
     """In a file that places nothing itself (`engine.default_device`), the factories that
-    meet a parameter's tensor: dropped when the project makes an accelerator the default
-    device; otherwise the summary asks the project whether it does."""
+    meet a parameter's tensor, and in a module class that picks the accelerator itself by
+    a flag (`places_itself_by_flag`), its plain tensor attributes made by such factories:
+    dropped when the project makes an accelerator the default device; otherwise the
+    summary asks the project whether it does."""
     facts = visitor.facts
-    if not facts.mismatches or not places_nothing(facts.source):
+    if not facts.mismatches:
         return
-    sites = [
-        m
-        for m in facts.mismatches
-        if m.culprit.value.site is not None and follows_default(m, facts.text(m.culprit.value.site))
-    ]
+    sites = []
+    if places_nothing(facts.source):
+        sites = [
+            m
+            for m in facts.mismatches
+            if m.culprit.value.site is not None
+            and follows_default(m, facts.text(m.culprit.value.site))
+        ]
+    sites += _attributes_for_the_default_device(visitor)
     if not sites:
         return
     if DEFAULT_DEVICE in visitor.project:
@@ -2227,6 +2241,33 @@ def _apply_default_device(visitor: DeviceFlowVisitor) -> None:
         facts.mismatches[:] = [m for m in facts.mismatches if id(m) not in dropped]
     else:
         facts.summary["implicit"] = True
+
+
+def _attributes_for_the_default_device(visitor: DeviceFlowVisitor) -> list[Mismatch]:
+    """DL006 facts of classes written for the default device: a plain tensor attribute
+    made by a factory the default device applies to, in a module class that picks the
+    accelerator itself by a flag and never moves itself."""
+    facts = visitor.facts
+    found = []
+    for m in facts.mismatches:
+        site = m.culprit.value.site
+        assign = facts.assignments.get(id(site)) if site is not None else None
+        if m.cause is not Cause.PLAIN_ATTR or assign is None:
+            continue
+        if not attribute_follows_default(facts.text(assign.value)):
+            continue
+        owner = next(
+            (
+                c
+                for c in visitor.classes.values()
+                if (init := c.methods.get("__init__")) is not None
+                and any(n is assign for n in walk(init))
+            ),
+            None,
+        )
+        if owner is not None and places_itself_by_flag(owner.node):
+            found.append(m)
+    return found
 
 
 DEEP_STACK_BYTES = 512 * 1024 * 1024
