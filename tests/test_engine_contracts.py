@@ -283,3 +283,56 @@ def test_a_private_hook_of_a_project_base_class_is_called_with_any_device() -> N
     of sight (silent); a file outside a package has no project base class."""
     assert _found(HOOKS, "library", package="pkg") == [("DL005", 6), ("DL005", 9)]
     assert _found(HOOKS, "library") == []
+
+
+RELAYED = """\
+    import numpy as np
+    import torch
+    from torch import nn
+
+
+    def quality(preds):
+        model = _load_model()
+        feats = torch.from_numpy(np.abs(preds.cpu().numpy())).float()
+        n_wins = torch.tensor([feats.shape[1]])
+        return model(feats, n_wins)
+
+
+    def _load_model():
+        model = _Outer()
+        model.load_state_dict(torch.load("w.pt", map_location="cpu"))
+        return model
+
+
+    class _Outer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool = Pool()
+
+        def forward(self, x, n_wins):
+            return self.pool(x, n_wins)
+
+
+    class Pool(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(8, 1)
+
+        def forward(self, x, n_wins):
+            att = self.linear(x).transpose(2, 1)
+            mask = torch.arange(att.shape[2])[None, :] < n_wins[:, None]
+            return att.masked_fill(~mask.unsqueeze(1), 0.0)
+    """
+
+
+def test_a_parameter_handed_on_is_what_the_callers_of_the_caller_pass() -> None:
+    """`self.pool(x, n_wins)` in a private module's `forward` passes what that `forward`
+    was given: here only this file's CPU model and CPU tensors (torchmetrics' NISQA), so
+    the pool's factory meets no accelerator.  When the pool is private too, it is silent;
+    a public pool is open world (its callers are anywhere) and fires, as does the private
+    pool when the outer module is public."""
+    private = RELAYED.replace("class Pool", "class _Pool").replace("= Pool()", "= _Pool()")
+    assert _found(private, "library", package="pkg") == []
+    assert _found(RELAYED, "library", package="pkg") == [("DL005", 35)]
+    public_outer = private.replace("_Outer", "Outer")
+    assert _found(public_outer, "library", package="pkg") == [("DL005", 35)]

@@ -1449,6 +1449,12 @@ class CallsMixin:
         cpu_side = self.cpu_side_scope(scope)
         for pname, value in bound.items():
             kind = passed_kind(value, cpu_side)
+            if kind == "other" and scope.func is not None:
+                # the caller hands on its own parameter: what it passes is what the
+                # caller's callers pass (`keeps_parameter_fact` follows it)
+                relayed = relayed_param(value, scope.func)
+                if relayed is not None:
+                    kind = f"{RELAY}{id(scope.func)}:{relayed}"
             if kind == "placed":
                 self.placed_params.add((id(func), pname))
             self.passed.setdefault((id(func), pname), set()).add(kind)
@@ -1596,6 +1602,21 @@ def passed_kind(value: Value, cpu_side: bool) -> str:
 
 # what counts as CPU data among what a same-file call passes
 ON_HOST = frozenset({"cpu", "host"})
+# the kind of a passed value that is the calling function's own parameter:
+# `relay:<id of the caller>:<its parameter>`
+RELAY = "relay:"
+
+
+def relayed_param(value: Value, caller: cst.FunctionDef) -> Optional[str]:
+    """The parameter of `caller` that `value` is, unchanged (`self.pool(x, n_wins)` in a
+    `forward(self, x, n_wins)`): a tensor on that parameter's symbolic device."""
+    if value.kind is not Kind.TENSOR or len(value.device) != 1:
+        return None
+    (atom,) = value.device
+    if not atom.startswith("sym:param:"):
+        return None
+    name = atom[len("sym:param:") :]
+    return name if has_param(caller, name) else None
 
 
 def _made_no_objects(inner: Scope, bound: dict[str, Value], self_value: Optional[Value]) -> bool:

@@ -31,7 +31,7 @@ from typing import Callable, Optional, Sequence, Union
 import libcst as cst
 
 from devlint.engine import names as N
-from devlint.engine.calls import ON_HOST, SAVED, CallsMixin
+from devlint.engine.calls import ON_HOST, RELAY, SAVED, CallsMixin
 from devlint.engine.default_device import (
     DEFAULT_DEVICE,
     attribute_follows_default,
@@ -895,7 +895,12 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         parameter into NumPy as it is; or, for a module-level function no call here
         feeds, when every call of the project passes it host data (a dataset module's
         `masks_to_boxes(masks)`)."""
-        here = self.passed.get((func_id, pname), set())
+        found = self.definitions().get(func_id)
+        if self.open_world and found is not None and self.is_public(*found):
+            # callers anywhere: this file's calls (its relays included) are a few of them
+            here = {"other" if k.startswith(RELAY) else k for k in self.passed.get((func_id, pname), ())}
+        else:
+            here = self.passed_through(func_id, pname)
         if not here and (self.is_unused_helper(func_id) or self.is_private_helper(func_id)):
             return False
         if not self.open_world and "placed" not in here and (func_id, pname) in self.numpy_params:
@@ -913,6 +918,27 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             if set(self.callers_fed.get(fname, {}).get(pname, ())) == {"host"}:
                 return False
         return True
+
+    def passed_through(
+        self, func_id: int, pname: str, seen: frozenset[tuple[int, str]] = frozenset()
+    ) -> set[str]:
+        """What the calls of this file pass parameter `pname` of function `func_id`, a
+        relayed parameter (`self.pool(x, n_wins)` in `_Net.forward`) replaced by what is
+        passed to it, where its function's callers are all in sight: not a public
+        function or method of library code, whose callers are anywhere ("other")."""
+        kinds: set[str] = set()
+        for kind in self.passed.get((func_id, pname), ()):
+            if not kind.startswith(RELAY):
+                kinds.add(kind)
+                continue
+            caller_id, caller_param = kind[len(RELAY) :].split(":", 1)
+            key = (int(caller_id), caller_param)
+            found = self.definitions().get(key[0])
+            if found is None or key in seen or (self.open_world and self.is_public(*found)):
+                kinds.add("other")
+                continue
+            kinds |= self.passed_through(*key, seen | {key}) or {"other"}
+        return kinds
 
     def is_unused_helper(self, func_id: int) -> bool:
         """A function or method of a script module that the module never names again
