@@ -260,3 +260,27 @@ def test_a_method_default_that_every_call_overrides_is_never_used() -> None:
             engines[name].release()
         """
     ) == [8]
+
+
+def test_helpers_used_only_in_a_gpu_branch_run_only_where_a_gpu_is() -> None:
+    """The body of `if torch.cuda.is_available():` (or the `else` of `if not ...:`) runs
+    only on GPU machines: a closed-world helper used only there is guarded, defaults
+    included (pytorch3d's `bm_barycentric_clip`); one also used outside is not."""
+    assert hardcoded_lines(
+        """
+        def _case_a(n, device="cuda"):
+            return torch.randn(n, device=device)
+        def _case_b(n):
+            return torch.randn(n, device="cuda")
+        def _case_c(n):
+            return torch.randn(n, device="cuda")
+        def run(bench):
+            if torch.cuda.is_available():
+                bench(_case_a, [{"n": 4}])
+            if not torch.cuda.is_available():
+                print("no GPU")
+            else:
+                print(_case_b(4))
+            bench(_case_c, [{"n": 4}])
+        """
+    ) == [10]

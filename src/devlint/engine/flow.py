@@ -633,12 +633,15 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         return known
 
     def after_availability_exit(self, func: cst.FunctionDef) -> frozenset[int]:
-        """The nodes of `func` that run only where an accelerator is because an earlier
-        top-level statement leaves where none is (`if not torch.cuda.is_available():
-        return`, `raise`, `sys.exit()`, `pytest.skip()`): those of the statements after
-        it.  Empty when there is no such exit."""
+        """The nodes of `func` that run only where an accelerator is: those of the
+        statements after a top-level one that leaves where none is (`if not
+        torch.cuda.is_available(): return`, `raise`, `sys.exit()`, `pytest.skip()`), and
+        those of a branch that runs only where one is (the body of `if
+        torch.cuda.is_available():`, the `else` of `if not torch.cuda.is_available():`).
+        Empty when there is neither."""
         known = self._after_exit.get(id(func))
         if known is None:
+            found: set[int] = set()
             body = func.body.body if type(func.body) is cst.IndentedBlock else ()
             for i, stmt in enumerate(body):
                 if (
@@ -650,11 +653,17 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                     and accelerator_branch(stmt.test) is False
                     and not exits_with_accelerators(stmt.test)
                 ):
-                    known = frozenset(id(n) for later in body[i + 1 :] for n in walk(later))
+                    found.update(id(n) for later in body[i + 1 :] for n in walk(later))
                     break
-            else:
-                known = frozenset()
-            self._after_exit[id(func)] = known
+            for node in walk(func.body):
+                if type(node) is not cst.If:
+                    continue
+                branch = accelerator_branch(node.test)
+                if branch is True:
+                    found.update(id(n) for n in walk(node.body))
+                elif branch is False and type(node.orelse) is cst.Else:
+                    found.update(id(n) for n in walk(node.orelse.body))
+            known = self._after_exit[id(func)] = frozenset(found)
         return known
 
     def _call_sites(
