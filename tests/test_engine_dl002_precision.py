@@ -284,3 +284,41 @@ def test_helpers_used_only_in_a_gpu_branch_run_only_where_a_gpu_is() -> None:
             bench(_case_c, [{"n": 4}])
         """
     ) == [10]
+
+
+def test_a_helper_used_only_in_branches_of_device_tests_is_guarded_there() -> None:
+    """`if args.cuda: batch = to_cuda(batch)`: the helper's `.cuda()` runs only where the
+    program chose CUDA, as it would written in that branch (closed world: a program, or a
+    script module whose helper no other module names).  A helper also called outside
+    such a branch, or named elsewhere (a callback), still fires."""
+    assert hardcoded_lines(
+        """
+        def to_cuda(batch):
+            return [b.cuda() for b in batch]
+        def to_gpu(x):
+            return x.cuda()
+        def pin(x):
+            return x.cuda()
+        def run(args, batch, x):
+            if args.cuda:
+                batch = to_cuda(batch)
+            y = to_gpu(x) if args.use_gpu else x
+            z = pin(x) if args.use_gpu else x
+            hooks = [pin]
+            return batch, y, z, to_gpu(x), hooks
+        if __name__ == "__main__":
+            run(None, [], None)
+        """
+    ) == [8, 10]
+    # a module others may import: only the project can say no other module names the
+    # helper (`devlint.project.uncalled`); the file alone keeps the finding
+    assert hardcoded_lines(
+        """
+        def to_cuda(batch):
+            return [b.cuda() for b in batch]
+        def run(args, batch):
+            if args.cuda:
+                batch = to_cuda(batch)
+            return batch
+        """
+    ) == [6]

@@ -905,8 +905,10 @@ class CallsMixin:
         """Record a hard-coded accelerator (`call`: the `.cuda()` call, for its fix).  Not
         in a method named for the accelerator (`def cuda(self): return self.to("cuda")`,
         the API torch's own classes have): only a caller who wants it calls that.  A
-        script's `to_gpu(*tensors)` function is how that script hard-codes it: reported."""
-        if scope.guarded or not scope.report:
+        script's `to_gpu(*tensors)` function is how that script hard-codes it: reported,
+        unless every use of it is in a branch of a device test (`if args.cuda: batch =
+        to_gpu(batch)`), as the same `.cuda()` written there would be."""
+        if scope.guarded or not scope.report or self.called_under_device_tests(scope):
             return
         if (
             scope.cls is not None

@@ -241,6 +241,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # what each method returns, analysed on its own: (class, method) -> returns
         self.method_returns: dict[tuple[str, str], list[Value]] = {}
         self._after_exit: dict[int, frozenset[int]] = {}
+        self._device_branches: dict[int, frozenset[int]] = {}
+        self._under_device_tests: dict[int, bool] = {}
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, cst.FunctionDef] = {}
         # pytest fixtures of this file that return their value, by name
@@ -630,6 +632,59 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 or any(self.after_availability_exit(f) for f in functions)
             )
             self._has_guarded_code = known
+        return known
+
+    def called_under_device_tests(self, scope: Scope) -> bool:
+        """The function of `scope`, in closed-world code, is used (called or handed on)
+        only in branches of device tests (`if args.cuda: batch = to_cuda(batch)`, `x if
+        not use_gpu else to_gpu(x)`), and nowhere else by name, in this file or another
+        module of the project: its hard-coded
+        accelerator runs only where the program chose one, as it would written in that
+        branch (DL002 only: the code may still run on a CPU-only machine, so this is no
+        `guarded_rest`)."""
+        func = scope.func
+        if func is None or self.open_world or scope.depth:
+            return False
+        known = self._under_device_tests.get(id(func))
+        if known is not None:
+            return known
+        known = False
+        name = func.name.value
+        cls = scope.cls
+        sites = self._call_sites().get(("m", cls.name, name) if cls is not None else ("f", name))
+        defs = sum(1 for c in self.classes.values() if name in c.methods) + (
+            name in self.functions
+        )
+        if sites and self.identifiers().get(name, 0) == len(sites) + defs:
+            known = all(
+                id(call) in self.device_branch_nodes(caller if caller is not None else self.module)
+                or (caller is not None and id(call) in self.after_availability_exit(caller))
+                for caller, _, call in sites
+            )
+            if known and not self.self_contained:
+                # and no other module of the project names it (a test helper imported by
+                # the tests): the project says so (`devlint.project.uncalled`); nothing
+                # outside a program calls its functions
+                self.unused_helpers.add(name)
+                known = name in self.uncalled
+        self._under_device_tests[id(func)] = known
+        return known
+
+    def device_branch_nodes(self, owner: Union[cst.FunctionDef, cst.Module]) -> frozenset[int]:
+        """The nodes of `owner` in a branch of a device test (`if args.cuda:` and its
+        `else`, a conditional expression on one), as `walk_if` guards them."""
+        known = self._device_branches.get(id(owner))
+        if known is None:
+            found: set[int] = set()
+            for node in walk(owner.body if type(owner) is cst.FunctionDef else owner):
+                if type(node) is cst.If and self.is_device_condition(node.test):
+                    found.update(id(n) for n in walk(node.body))
+                    if node.orelse is not None:
+                        found.update(id(n) for n in walk(node.orelse))
+                elif type(node) is cst.IfExp and self.is_device_condition(node.test):
+                    found.update(id(n) for n in walk(node.body))
+                    found.update(id(n) for n in walk(node.orelse))
+            known = self._device_branches[id(owner)] = frozenset(found)
         return known
 
     def after_availability_exit(self, func: cst.FunctionDef) -> frozenset[int]:
@@ -1231,7 +1286,11 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             if name is not None:
                 # a default only this file's calls can leave out: decided once every call
                 # in this file is seen
-                if not scope.guarded and self.once("private-default", id(p.default)):
+                if (
+                    not scope.guarded
+                    and not self.called_under_device_tests(scope)
+                    and self.once("private-default", id(p.default))
+                ):
                     assert scope.func is not None
                     self._private_defaults.append(
                         (scope.func, name, p, literal, scope.receives_tensors, scope.cls)
