@@ -1612,13 +1612,8 @@ RELAY = "relay:"
 def relayed_param(value: Value, caller: cst.FunctionDef) -> Optional[str]:
     """The parameter of `caller` that `value` is, unchanged (`self.pool(x, n_wins)` in a
     `forward(self, x, n_wins)`): a tensor on that parameter's symbolic device."""
-    if value.kind is not Kind.TENSOR or len(value.device) != 1:
-        return None
-    (atom,) = value.device
-    if not atom.startswith("sym:param:"):
-        return None
-    name = atom[len("sym:param:") :]
-    return name if has_param(caller, name) else None
+    name = sole_param(value.device) if value.kind is Kind.TENSOR else None
+    return name if name is not None and has_param(caller, name) else None
 
 
 def _made_no_objects(inner: Scope, bound: dict[str, Value], self_value: Optional[Value]) -> bool:

@@ -86,10 +86,7 @@ def follows_default(m: Mismatch, factory_text: str) -> bool:
     """A DL005 fact that the default device would make false: a factory the default
     device applies to (not a legacy constructor, not `from_numpy`), meeting a tensor
     whose device is a parameter's or the module's own."""
-    if m.cause is not Cause.FACTORY:
-        return False
-    head = factory_text.split("(", 1)[0]
-    if head.rsplit(".", 1)[-1] not in DEFAULT_DEVICE_FACTORIES:
+    if m.cause is not Cause.FACTORY or not default_device_factory(factory_text):
         return False
     atoms: Iterable[str] = m.partner.value.device
     return bool(atoms) and all(a.startswith("sym:param:") or a == "sym:self" for a in atoms)
@@ -127,7 +124,8 @@ def places_itself_by_flag(cls: cst.ClassDef) -> bool:
     return flagged
 
 
-def attribute_follows_default(factory_text: str) -> bool:
-    """A plain tensor attribute made by a factory the default device applies to."""
+def default_device_factory(factory_text: str) -> bool:
+    """A call (its text) of a factory the default device applies to (not a legacy
+    constructor, not `from_numpy`)."""
     head = factory_text.split("(", 1)[0]
     return head.rsplit(".", 1)[-1] in DEFAULT_DEVICE_FACTORIES

@@ -34,7 +34,7 @@ from devlint.engine import names as N
 from devlint.engine.calls import ON_HOST, RELAY, SAVED, CallsMixin
 from devlint.engine.default_device import (
     DEFAULT_DEVICE,
-    attribute_follows_default,
+    default_device_factory,
     follows_default,
     places_itself_by_flag,
     places_nothing,
@@ -605,8 +605,8 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         for caller, caller_cls, call in sites:
             if caller is None:
                 return False  # called at module level
-            if id(call) in self.after_availability_exit(caller):
-                continue  # `if not torch.cuda.is_available(): return` came first
+            if id(call) in self.gpu_only_nodes(caller):
+                continue  # after `if not torch.cuda.is_available(): return`, or in a GPU branch
             info = self.classes.get(caller_cls.name.value) if caller_cls is not None else None
             if any(self.is_guard_decorator(d.decorator) for d in caller.decorators):
                 continue
@@ -629,7 +629,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             known = (
                 any(self.is_guard_decorator(d.decorator) for f in functions for d in f.decorators)
                 or any(self.class_guarded(info) for info in self.classes.values())
-                or any(self.after_availability_exit(f) for f in functions)
+                or any(self.gpu_only_nodes(f) for f in functions)
             )
             self._has_guarded_code = known
         return known
@@ -652,13 +652,10 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         name = func.name.value
         cls = scope.cls
         sites = self._call_sites().get(("m", cls.name, name) if cls is not None else ("f", name))
-        defs = sum(1 for c in self.classes.values() if name in c.methods) + (
-            name in self.functions
-        )
-        if sites and self.identifiers().get(name, 0) == len(sites) + defs:
+        if sites and self.named_only_by(name, len(sites)):
             known = all(
                 id(call) in self.device_branch_nodes(caller if caller is not None else self.module)
-                or (caller is not None and id(call) in self.after_availability_exit(caller))
+                or (caller is not None and id(call) in self.gpu_only_nodes(caller))
                 for caller, _, call in sites
             )
             if known and not self.self_contained:
@@ -687,7 +684,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             known = self._device_branches[id(owner)] = frozenset(found)
         return known
 
-    def after_availability_exit(self, func: cst.FunctionDef) -> frozenset[int]:
+    def gpu_only_nodes(self, func: cst.FunctionDef) -> frozenset[int]:
         """The nodes of `func` that run only where an accelerator is: those of the
         statements after a top-level one that leaves where none is (`if not
         torch.cuda.is_available(): return`, `raise`, `sys.exit()`, `pytest.skip()`), and
@@ -790,10 +787,13 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         the base class's hook (a template method: the base's `train` calls
         `self._loss(...)`), so its callers are the base class's public methods, with
         whatever tensors their callers pass: the same open world as a public method."""
-        if self.project_base(cls) is None:
-            return False
+        return self.project_base(cls) is not None and self.named_only_by(name, 0)
+
+    def named_only_by(self, name: str, uses: int) -> bool:
+        """`name` occurs in this file's code only where it is defined (as a function, or a
+        method of any class) and `uses` times besides."""
         defs = sum(1 for c in self.classes.values() if name in c.methods)
-        return self.identifiers().get(name, 0) == defs + (name in self.functions)
+        return self.identifiers().get(name, 0) == uses + defs + (name in self.functions)
 
     def project_base(self, cls: ClassInfo) -> Optional[str]:
         """A base class of `cls` from another module of this file's project (qualified)."""
@@ -959,12 +959,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         parameter into NumPy as it is; or, for a module-level function no call here
         feeds, when every call of the project passes it host data (a dataset module's
         `masks_to_boxes(masks)`)."""
-        found = self.definitions().get(func_id)
-        if self.open_world and found is not None and self.is_public(*found):
-            # callers anywhere: this file's calls (its relays included) are a few of them
-            here = {"other" if k.startswith(RELAY) else k for k in self.passed.get((func_id, pname), ())}
-        else:
-            here = self.passed_through(func_id, pname)
+        # a public function of library code has callers anywhere: this file's calls (its
+        # relays included) are a few of them
+        here = self.passed_through(func_id, pname, follow=not self.public_in_library(func_id))
         if not here and (self.is_unused_helper(func_id) or self.is_private_helper(func_id)):
             return False
         if not self.open_world and "placed" not in here and (func_id, pname) in self.numpy_params:
@@ -984,12 +981,17 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         return True
 
     def passed_through(
-        self, func_id: int, pname: str, seen: frozenset[tuple[int, str]] = frozenset()
+        self,
+        func_id: int,
+        pname: str,
+        follow: bool = True,
+        seen: frozenset[tuple[int, str]] = frozenset(),
     ) -> set[str]:
         """What the calls of this file pass parameter `pname` of function `func_id`, a
         relayed parameter (`self.pool(x, n_wins)` in `_Net.forward`) replaced by what is
-        passed to it, where its function's callers are all in sight: not a public
-        function or method of library code, whose callers are anywhere ("other")."""
+        passed to it (`follow`), where its function's callers are all in sight: not a
+        public function or method of library code, whose callers are anywhere
+        ("other")."""
         kinds: set[str] = set()
         for kind in self.passed.get((func_id, pname), ()):
             if not kind.startswith(RELAY):
@@ -997,12 +999,22 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 continue
             caller_id, caller_param = kind[len(RELAY) :].split(":", 1)
             key = (int(caller_id), caller_param)
-            found = self.definitions().get(key[0])
-            if found is None or key in seen or (self.open_world and self.is_public(*found)):
+            if (
+                not follow
+                or key in seen
+                or key[0] not in self.definitions()
+                or self.public_in_library(key[0])
+            ):
                 kinds.add("other")
                 continue
-            kinds |= self.passed_through(*key, seen | {key}) or {"other"}
+            kinds |= self.passed_through(*key, seen=seen | {key}) or {"other"}
         return kinds
+
+    def public_in_library(self, func_id: int) -> bool:
+        """Function `func_id` is a public function or method of library code: its callers
+        are out of sight."""
+        found = self.definitions().get(func_id)
+        return found is not None and self.open_world and self.is_public(*found)
 
     def is_unused_helper(self, func_id: int) -> bool:
         """A function or method of a script module that the module never names again
@@ -2348,7 +2360,7 @@ def _attributes_for_the_default_device(visitor: DeviceFlowVisitor) -> list[Misma
         assign = facts.assignments.get(id(site)) if site is not None else None
         if m.cause is not Cause.PLAIN_ATTR or assign is None:
             continue
-        if not attribute_follows_default(facts.text(assign.value)):
+        if not default_device_factory(facts.text(assign.value)):
             continue
         owner = next(
             (

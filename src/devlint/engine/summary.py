@@ -39,6 +39,7 @@ from devlint.engine.values import (
     Value,
     is_known,
     join_all,
+    sole_param,
     tensor,
 )
 from devlint.engine.walk import walk
@@ -113,13 +114,8 @@ def _follows_fact(
 ) -> Optional[dict[str, Any]]:
     """A tensor on the device of one of the function's parameters, on every path
     (`def shift(x): return x.roll(1, -1)`): an importer finds it where that argument is."""
-    if value.kind is not Kind.TENSOR or len(value.device) != 1:
-        return None
-    (atom,) = value.device
-    if not atom.startswith("sym:param:"):
-        return None
-    name = atom[len("sym:param:") :]
-    if not has_param(func, name):
+    name = sole_param(value.device) if value.kind is Kind.TENSOR else None
+    if name is None or not has_param(func, name):
         return None
     return {"kind": "tensor", "follows": name, "params": _param_names(func, method)}
 

@@ -722,13 +722,10 @@ def exits_statement(stmt: cst.CSTNode) -> bool:
 def leaves(suite: cst.BaseSuite) -> bool:
     """The block ends by leaving its function: `return`, `raise`, `sys.exit()`,
     `pytest.skip()` as its last statement."""
-    body = suite.body
-    last = body[-1] if body else None
-    if isinstance(last, cst.SimpleStatementLine):
-        return any(isinstance(s, cst.Return) or exits_statement(s) for s in last.body)
-    if isinstance(suite, cst.SimpleStatementSuite):
-        return any(isinstance(s, cst.Return) or exits_statement(s) for s in suite.body)
-    return False
+    last = suite if isinstance(suite, cst.SimpleStatementSuite) else suite.body[-1]
+    if not isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return False
+    return any(isinstance(s, cst.Return) or exits_statement(s) for s in last.body)
 
 
 def setup_skips(func: cst.FunctionDef, is_condition: Callable[[cst.CSTNode], bool]) -> bool:

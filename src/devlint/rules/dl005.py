@@ -90,7 +90,7 @@ class FactoryWithoutDevice(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         seen: set[int] = set()
-        together = _factories_by_operation(facts)
+        others_of, named = _factories_by_operation(facts)
         for m in facts.mismatches:
             if m.cause is not Cause.FACTORY or m.culprit.value.site is None:
                 continue
@@ -102,10 +102,9 @@ class FactoryWithoutDevice(Rule):
             # operation, one finding (at the first in the source), which names them and
             # fixes them all; a factory first in none of its operations is named by the
             # first of each
-            led = [g for g in together.values() if g[0] is site]
-            if not led and any(s is site for g in together.values() for s in g):
+            if id(site) in named:
                 continue
-            others = list({id(o): o for g in led for o in g[1:]}.values())
+            others = others_of.get(id(site), [])
             factory = facts.text(site)
             where = describe_device(m.partner.value.device)
             device = self.device(facts, m, site)
@@ -300,10 +299,14 @@ class FactoryWithoutDevice(Rule):
         return replace(applicability, title, site, fixed) if fixed else None
 
 
-def _factories_by_operation(facts: FileFacts) -> dict[int, list[cst.CSTNode]]:
-    """The CPU factories that meet their partner in each operation (`id` of its node):
-    `counts = torch.zeros(n); counts.scatter_add_(-1, value, torch.ones(value.shape))` is
-    one failing operation with two factories in it."""
+def _factories_by_operation(
+    facts: FileFacts,
+) -> tuple[dict[int, list[cst.CSTNode]], set[int]]:
+    """Factories that meet their partner in one operation with others
+    (`counts = torch.zeros(n); counts.scatter_add_(-1, value, torch.ones(value.shape))`
+    is one failing operation with two factories in it): for the first of each such group
+    in the source (by `id`), the others of all its groups; and the factories that are
+    first in none of their operations, which those findings name instead."""
     out: dict[int, list[cst.CSTNode]] = {}
     for m in facts.mismatches:
         site = m.culprit.value.site
@@ -323,7 +326,12 @@ def _factories_by_operation(facts: FileFacts) -> dict[int, list[cst.CSTNode]]:
         for sites in out.values():
             if len(sites) > 1:
                 sites.sort(key=lambda s: (where[id(s)].start.line, where[id(s)].start.column))
-    return out
+    others_of: dict[int, dict[int, cst.CSTNode]] = {}
+    for sites in out.values():
+        group = others_of.setdefault(id(sites[0]), {})
+        group.update((id(o), o) for o in sites[1:])
+    named = {id(s) for sites in out.values() for s in sites[1:]} - others_of.keys()
+    return {k: list(v.values()) for k, v in others_of.items() if v}, named
 
 
 def _combined(fixes: list[Optional[Fix]]) -> Optional[Fix]:
