@@ -33,6 +33,10 @@ class Context(Enum):
     # an argument PyTorch reads on the host (`pack_padded_sequence`'s lengths) given on
     # an accelerator: the culprit is that argument, the partner the data it goes with
     HOST_ARGUMENT = "host_argument"
+    # a function returns a CPU factory's tensor on one path and a tensor on its input's
+    # (or its module's) device on another: the culprit is that factory, the partner the
+    # other path's result, `node` the culprit's `return`
+    RETURN = "return"
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from devlint.engine.default_device import (
 from devlint.engine.expressions import ExpressionsMixin
 from devlint.engine.facts import (
     Cause,
+    Context,
     FileFacts,
     HardcodedDevice,
     LoadCall,
@@ -71,6 +72,7 @@ from devlint.engine.syntax import (
     called_method_names,
     collate_moves,
     conditional_parts,
+    converts_data,
     cpu_only_params,
     cuda_tested,
     default_constants,
@@ -100,8 +102,10 @@ from devlint.engine.syntax import (
     stores_each_tensor_entry,
     subscript_key,
     target_names,
+    tensor_containers,
     tensor_uses,
     unconditional_statements,
+    without_input,
 )
 from devlint.engine.values import (
     DEV_ANY,
@@ -123,6 +127,7 @@ from devlint.engine.values import (
     is_default_fill,
     is_known,
     is_placed,
+    is_weak,
     join_values,
     may_be_placed,
     partly_cpu,
@@ -1124,10 +1129,52 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             return False
         self.scopes.append(scope)
         self.walk_block(node.body.body)
+        if scope.report and (owner is not None or (request is not None and not request.args)):
+            self.check_returns(scope)
         if owner is not None:
             # what the method returns whatever its caller passes, for the module's summary
             self.method_returns[(owner.name, node.name.value)] = scope.returns
         return False
+
+    def check_returns(self, scope: Scope) -> None:
+        """A function that returns a CPU factory's tensor on one path (`if x.numel() == 0:
+        return torch.zeros(0, 4)`) and a tensor on its input's or its module's device on
+        another hands accelerator callers a CPU tensor on that path only: their next
+        operation with it fails, far from the cause.  Not where the path exists only
+        without the input (`if x is None: return torch.zeros(n)`): there is no input
+        device to follow; nor for a conversion (`if isinstance(mask, np.ndarray): return
+        torch.from_numpy(mask)`), whose input was host data."""
+        culprits = [
+            (n, v)
+            for n, v in scope.returned
+            if v.kind is Kind.TENSOR
+            and v.origin is Origin.FACTORY
+            and v.site is not None
+            and v.scalar is False
+            and is_cpu(v.device)
+            and self.created_in.get(id(v.site)) == id(scope.func)
+            and not converts_data(v.site)
+        ]
+        if not culprits:
+            return
+        # the other path follows the input: a parameter's, the module's or a device
+        # variable's device, not an accelerator that a device test chose for that path
+        # (`if device > -1: return torch.cuda.LongTensor(...)` / `return torch.arange(n)`)
+        partners = [
+            (n, v)
+            for n, v in scope.returned
+            if v.kind is Kind.TENSOR
+            and is_placed(v.device)
+            and all(atom.startswith("sym:") for atom in v.device)
+        ]
+        if not partners or scope.func is None:
+            return
+        partners.sort(key=lambda nv: is_weak(nv[1].device))
+        partner = partners[0]
+        for node, value in culprits:
+            if without_input(scope.func, node, partner[1].device, partner[0]):
+                continue
+            self.record(node, Context.RETURN, "return", (node, value), partner, scope)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         if self.scopes and self.scopes[-1].func is node:
@@ -1229,6 +1276,13 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 )
             else:
                 env[name] = self.param_value(name, p, used_as_tensor, numpy_only)
+        unknown = frozenset(n for n, v in env.items() if v is UNKNOWN)
+        if unknown:
+            for name in tensor_containers(func, unknown):
+                # `for out in outputs: total += out.sum()`: a sequence of tensors that
+                # live wherever the caller's do
+                element = tensor(sym(f"param:{name}"), origin=Origin.PARAM, scalar=None)
+                env[name] = Value(Kind.BATCH, sym(f"param:{name}"), Origin.PARAM, elem=element)
         return env
 
     def param_value(
@@ -1640,7 +1694,10 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
 
     def visit_Return(self, small: cst.Return) -> bool:
         scope = self.scope
-        scope.returns.append(self.eval(small.value, scope) if small.value else OTHER)
+        value = self.eval(small.value, scope) if small.value else OTHER
+        scope.returns.append(value)
+        if small.value is not None:
+            scope.returned.append((small.value, value))
         scope.exited = True
         return False
 

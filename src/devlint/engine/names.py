@@ -157,6 +157,8 @@ TENSOR_USE_ATTRS = frozenset(
         "softmax", "log_softmax", "argmax", "new_zeros", "new_ones", "new_full", "new_empty",
         "new_tensor", "chunk", "split", "narrow", "numel", "masked_fill_", "type_as", "bmm",
         "matmul", "is_cuda", "ndim", "norm", "sigmoid", "tanh", "exp", "log", "abs", "clamp",
+        # tensor methods that neither Python numbers nor NumPy arrays have
+        "pow", "topk", "gather", "index_select", "unbind", "masked_select", "sqrt",
     }
 )
 # fmt: on

@@ -103,6 +103,8 @@ class Scope:
     guarded_rest: bool = False  # an early exit made the rest of the scope guarded
     exited: bool = False  # the statement just analysed certainly exits (return, raise...)
     returns: list[Value] = field(default_factory=list)
+    # each `return <expr>` and its value, for `FlowVisitor.check_returns`
+    returned: list[tuple[cst.BaseExpression, Value]] = field(default_factory=list)
     default_device: Optional[Device] = None  # inside `with torch.device(...)`
     # devices of the parameters and buffers made here from given tensors
     # (`register_buffer("x", t)`, `nn.Parameter(t)`): where a constructor puts its module

@@ -342,6 +342,67 @@ def tensor_uses(func: cst.FunctionDef) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(strong), frozenset(numpy - strong)
 
 
+def tensor_containers(func: cst.FunctionDef, candidates: frozenset[str]) -> frozenset[str]:
+    """Parameters among `candidates` whose elements the body uses as tensors: a loop over
+    one (`for out in outputs:`, `enumerate(outputs)`, `losses.values()`, `.items()`)
+    whose element gets a tensor method (`out.sum()`) or a `torch.<op>`."""
+    found: set[str] = set()
+    for node in walk(func, into_functions=False):
+        if type(node) is not cst.For:
+            continue
+        pair = _loop_element(node, candidates)
+        if pair is None or pair[0] in found:
+            continue
+        container, element = pair
+        if _used_as_tensor(node.body, element):
+            found.add(container)
+    return frozenset(found)
+
+
+def _loop_element(loop: cst.For, candidates: frozenset[str]) -> Optional[tuple[str, str]]:
+    """(parameter, element name) for `for x in p`, `for i, x in enumerate(p)`,
+    `for x in p.values()` and `for k, x in p.items()`; else None."""
+    it, target = loop.iter, loop.target
+    second = None
+    if type(target) is cst.Tuple and len(target.elements) == 2:
+        second = target.elements[1].value
+    if type(it) is cst.Name and type(target) is cst.Name:
+        return (it.value, target.value) if it.value in candidates else None
+    if type(it) is not cst.Call or (it.args and len(it.args) != 1):
+        return None
+    func = it.func
+    if type(func) is cst.Name and func.value == "enumerate" and it.args:
+        owner = it.args[0].value
+        element = second
+    elif type(func) is cst.Attribute and not it.args and func.attr.value in ("values", "items"):
+        owner = func.value
+        element = target if func.attr.value == "values" else second
+    else:
+        return None
+    if type(owner) is not cst.Name or owner.value not in candidates:
+        return None
+    if type(element) is not cst.Name:
+        return None
+    return owner.value, element.value
+
+
+def _used_as_tensor(body: cst.BaseSuite, name: str) -> bool:
+    """`name.<tensor method or attribute>` or `torch.<op>(name, ...)` in `body`."""
+    for n in walk(body, into_functions=False):
+        if type(n) is cst.Attribute and type(n.value) is cst.Name and n.value.value == name:
+            if n.attr.value in N.TENSOR_USE_ATTRS:
+                return True
+        elif (
+            type(n) is cst.Call
+            and n.args
+            and type(n.args[0].value) is cst.Name
+            and n.args[0].value.value == name  # type: ignore[union-attr]
+            and takes_tensor_first(n.func)
+        ):
+            return True
+    return False
+
+
 def _through_data(node: cst.Attribute) -> Optional[str]:
     """`x` for `x.data.<attr>`, else None."""
     owner = node.value
@@ -1136,3 +1197,72 @@ def stores_each_tensor_entry(loop: cst.For, container: str) -> bool:
         return False
 
     return search(loop.body.body)
+
+
+def without_input(
+    func: cst.FunctionDef, node: cst.CSTNode, device: frozenset[str], other: cst.CSTNode
+) -> bool:
+    """Whether `node` (a returned expression) runs only where the input of the other path
+    is missing: a parameter that `device` follows (`sym:param:x`) or a name that `other`
+    (that path's returned expression) uses, tested inside `if x is None:` or `if not x:`,
+    or in the `else` of `if x is not None:`."""
+    params = {a[len("sym:param:") :] for a in device if a.startswith("sym:param:")}
+    params.update(n.value for n in walk(other) if type(n) is cst.Name)
+    for stmt in walk(func, into_functions=False):
+        if type(stmt) is not cst.If:
+            continue
+        missing = _tests_missing(stmt.test, params)
+        if missing is None:
+            continue
+        branch = stmt.body if missing else stmt.orelse
+        if branch is not None and any(n is node for n in walk(branch, into_functions=False)):
+            return True
+    return False
+
+
+# factories that convert data they are given (host data, when a path converts it)
+_CONVERSIONS = frozenset({"from_numpy", "as_tensor", "asarray", "from_dlpack", "frombuffer"})
+# the nodes of literal numbers, and of lists and tuples of them (`[0.0, -1]`)
+_LITERAL_DATA = frozenset(
+    (cst.Integer, cst.Float, cst.List, cst.Tuple, cst.Element, cst.UnaryOperation, cst.Minus)
+)
+
+
+def converts_data(call: cst.CSTNode) -> bool:
+    """`torch.from_numpy(a)`, `torch.as_tensor(a)`, or `torch.tensor(a)` /
+    `torch.Tensor(a)` of anything but literal numbers."""
+    if type(call) is not cst.Call:
+        return False
+    last = N.last_name(call.func)
+    if last in _CONVERSIONS:
+        return True
+    if last in ("tensor", "Tensor") and call.args:
+        data = call.args[0].value
+        return not all(type(n) in _LITERAL_DATA for n in walk(data))
+    return False
+
+
+def _tests_missing(test: cst.BaseExpression, params: set[str]) -> Optional[bool]:
+    """True for `p is None` / `not p` (or an `or` of tests with one of them), False for
+    `p is not None` / `p`, None for anything else."""
+    if type(test) is cst.BooleanOperation and type(test.operator) is cst.Or:
+        left = _tests_missing(test.left, params)
+        return True if left is True else _tests_missing(test.right, params)
+    if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
+        inner = test.expression
+        return True if type(inner) is cst.Name and inner.value in params else None
+    if type(test) is cst.Name:
+        return False if test.value in params else None
+    if type(test) is cst.Comparison and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        if (
+            type(test.left) is cst.Name
+            and test.left.value in params
+            and type(target.comparator) is cst.Name
+            and target.comparator.value == "None"
+        ):
+            if type(target.operator) is cst.Is:
+                return True
+            if type(target.operator) is cst.IsNot:
+                return False
+    return None

@@ -8,7 +8,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from devlint.engine.facts import Cause, FileFacts, Mismatch, one_line
+from devlint.engine.facts import Cause, Context, FileFacts, Mismatch, one_line
 from devlint.engine.names import RANDOM_FACTORIES
 from devlint.engine.values import Kind, describe_device
 from devlint.positions import positions_of
@@ -64,7 +64,10 @@ class FactoryWithoutDevice(Rule):
         "reported whatever its tensor meets. Several factories that meet their partner in "
         "one operation (`counts.scatter_add_(-1, idx, torch.ones(n))` on a CPU `counts`) "
         "make that operation fail once: one finding, at the first, names the others and "
-        "its fix gives each of them `device=`."
+        "its fix gives each of them `device=`. A function that returns such a tensor on one "
+        "path and a tensor on its input's device on another (`if boxes.numel() == 0: return "
+        "torch.zeros(0, 4)`) gives accelerator callers a CPU tensor on that path only, and "
+        "their next operation with it fails: that is reported at the factory too."
     )
     fix = (
         "Create the tensor where its partner lives: `device=x.device` (or `x.new_zeros(...)`, "
@@ -119,6 +122,14 @@ class FactoryWithoutDevice(Rule):
                         f"`{m.partner.text}` on {where}, which raises {SAME_DEVICE_ERROR} "
                         "whenever that tensor is on an accelerator"
                     )
+                elif m.context is Context.RETURN:
+                    msg = (
+                        f"`{factory}` is a legacy constructor: it always creates a CPU tensor "
+                        "(it rejects accelerator devices), here returned while another "
+                        f"`return` gives `{m.partner.text}` on {where}: callers with "
+                        "accelerator tensors get a CPU tensor on this path only, and "
+                        f"combining it with theirs raises {SAME_DEVICE_ERROR}"
+                    )
                 else:
                     msg = (
                         f"`{factory}` is a legacy constructor: it always creates a CPU tensor "
@@ -134,11 +145,19 @@ class FactoryWithoutDevice(Rule):
             fills = m.culprit.value.fills
             stands_for = f", what `{fills[1]}` is when the caller leaves it out," if fills else ""
             inside = f" in `{m.callee}`, which it is passed to," if m.callee else ""
-            msg = (
-                f"`{factory}` creates a CPU tensor (no `device=`){stands_for} that is combined "
-                f"with `{m.partner.text}`{inside} on {where}; it raises {SAME_DEVICE_ERROR} "
-                "whenever that tensor is on an accelerator"
-            )
+            if m.context is Context.RETURN:
+                msg = (
+                    f"`{factory}` creates a CPU tensor (no `device=`) that the function "
+                    f"returns, while another `return` gives `{m.partner.text}` on {where}: "
+                    "callers with accelerator tensors get a CPU tensor on this path only, "
+                    f"and combining it with theirs raises {SAME_DEVICE_ERROR}"
+                )
+            else:
+                msg = (
+                    f"`{factory}` creates a CPU tensor (no `device=`){stands_for} that is "
+                    f"combined with `{m.partner.text}`{inside} on {where}; it raises "
+                    f"{SAME_DEVICE_ERROR} whenever that tensor is on an accelerator"
+                )
             if m.contract:
                 msg += f" ({m.contract})"
             fix = self.autofix(facts, site, device)
