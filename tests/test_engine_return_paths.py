@@ -1,6 +1,7 @@
-"""DL005 on return paths (issue 14): a function that returns a CPU factory's tensor on
-one path and a tensor on its input's device on another hands accelerator callers a CPU
-tensor on that path only."""
+"""DL005 on return paths and `out=` buffers (issue 14): a function that returns a CPU
+factory's tensor on one path and a tensor on its input's device on another hands
+accelerator callers a CPU tensor on that path only; a CPU buffer given as `out=` must be
+on the inputs' device whatever its shape."""
 
 from __future__ import annotations
 
@@ -72,3 +73,28 @@ def test_paths_without_the_input_and_scalars_stay_silent() -> None:
         return boxes[1:]
     """
     assert _found(src, "library") == []
+
+
+def test_an_out_argument_must_be_on_the_inputs_device() -> None:
+    src = """\
+    import torch
+
+
+    def totals(table: torch.Tensor):
+        out = torch.empty(table.shape[1:])
+        torch.sum(table, dim=0, out=out)
+        return out
+
+
+    def added(a: torch.Tensor, b: torch.Tensor):
+        out = torch.empty(a.shape)
+        torch.add(a, b, out=out)
+        return out
+
+
+    def on_device(table: torch.Tensor):
+        out = torch.empty(table.shape[1:], device=table.device)
+        torch.sum(table, dim=0, out=out)
+        return out
+    """
+    assert [(f.code, f.line) for f in _found(src, "library")] == [("DL005", 5), ("DL005", 11)]

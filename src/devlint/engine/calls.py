@@ -50,8 +50,10 @@ from devlint.engine.syntax import (
     default_constants,
     factory_scalar,
     has_param,
+    isinstance_tested,
     move_helper,
     moves_items,
+    names_in,
     parameter_names,
 )
 from devlint.engine.values import (
@@ -533,7 +535,10 @@ class CallsMixin:
         )
 
     def _call_nn_constructor(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
-        return self.eval_nn_constructor(q, last, node, scope)
+        built = self.eval_nn_constructor(q, last, node, scope)
+        if built.kind is Kind.MODULE and built.oid and scope.func is not None:
+            self.modules_built_in[built.oid] = id(scope.func)
+        return built
 
     def _call_optimizer(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         self.eval_args(node, scope)
@@ -696,38 +701,65 @@ class CallsMixin:
     def _call_numpy(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         """A NumPy function: given a tensor (or a list of tensors) as its data, it asks
         each for its array, which is `.numpy()` (`Tensor.__array__`): on an accelerator
-        tensor that raises as `.numpy()` does.  Unlike `x.numpy()`, the call does not say
-        that its argument is a tensor: NumPy functions take arrays, images and lists too.
-        So only a value this file certainly made a tensor on an accelerator counts: not a
-        parameter (library code hands NumPy arrays to NumPy), not what an object called
-        like a model returns (a pipeline's `.images` are arrays), and not a scalar type
-        (`np.float32(t)`)."""
+        tensor that raises as `.numpy()` does (`host_read`)."""
         args = self.eval_args(node, scope)
         data = next(((a, v) for a, v in args if a.keyword is None and not a.star), None)
         if data is not None and not _NUMPY_SCALAR_TYPE.match(last):
-            arg, value = data
-            direct = value.kind is Kind.TENSOR
-            if value.kind is Kind.BATCH:
-                parts = [e for e in (value.elems or ()) if e.kind is Kind.TENSOR]
-                if not parts and value.elem is not None and value.elem.kind is Kind.TENSOR:
-                    parts = [value.elem]
-                placed = [e for e in parts if is_placed(e.device)]
-                value = placed[0] if placed else UNKNOWN
-            if (
-                value.kind is Kind.TENSOR
-                and value.origin is not Origin.MODEL_OUTPUT
-                and not is_weak(value.device)
-                and not self.open_contract(scope, value.device)
-            ):
-                self.read_on_host(
-                    node,
-                    arg.value,
-                    value,
-                    scope,
-                    self.text(node.func),
-                    arg.value if direct else None,
-                )
+            self.host_read(node, data[0], data[1], scope)
         return Value(Kind.NDARRAY, DEV_ANY)
+
+    def _call_plot(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
+        """`plt.plot(t)`, `plt.imshow(t)`: Matplotlib reads its data with NumPy."""
+        self.plot_reads(node, self.eval_args(node, scope), scope)
+        return OTHER
+
+    def plot_reads(self, node: cst.Call, args: list[tuple[cst.Arg, Value]], scope: Scope) -> None:
+        """The data arguments of a plotting call (`ax.plot(x, y)`), read as NumPy arrays."""
+        for arg, value in args:
+            if arg.keyword is None and not arg.star and self.host_read(node, arg, value, scope):
+                return  # one finding per call
+
+    def host_read(self, node: cst.Call, arg: cst.Arg, value: Value, scope: Scope) -> bool:
+        """`arg` read into NumPy by a library call (a NumPy function, a plot).  Unlike
+        `x.numpy()`, the call does not say that its argument is a tensor: NumPy and
+        Matplotlib take arrays, images and lists too.  So only a value this file
+        certainly made a tensor on an accelerator counts: not a parameter (library code
+        hands NumPy arrays to NumPy), not what an object called like a model returns (a
+        pipeline's `.images` are arrays), and not a scalar type (`np.float32(t)`); except
+        in a function that copies other tensors to the host itself (`y.cpu().numpy()`
+        next to `ax.plot(y_pred[i])`): it knows its data may be on an accelerator, and
+        what it does not copy is read there.  True when that was reported."""
+        direct = value.kind is Kind.TENSOR
+        if value.kind is Kind.BATCH:
+            parts = [e for e in (value.elems or ()) if e.kind is Kind.TENSOR]
+            if not parts and value.elem is not None and value.elem.kind is Kind.TENSOR:
+                parts = [value.elem]
+            placed = [e for e in parts if is_placed(e.device)]
+            value = placed[0] if placed else UNKNOWN
+        if value.kind is not Kind.TENSOR:
+            return False
+        certain = (
+            value.origin is not Origin.MODEL_OUTPUT
+            and not is_weak(value.device)
+            and not self.open_contract(scope, value.device)
+        )
+        if not certain and not (
+            is_placed(value.device)
+            and self.copies_to_host_here(scope)
+            and scope.func is not None
+            and not _named(arg.value, value.device) & isinstance_tested(scope.func)
+        ):
+            return False
+        before = len(self.facts.numpy_calls)
+        self.read_on_host(
+            node,
+            arg.value,
+            value,
+            scope,
+            self.text(node.func),
+            arg.value if direct else None,
+        )
+        return len(self.facts.numpy_calls) > before
 
     def _call_torch_function(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         return self.eval_torch_function(q, last, node, scope)
@@ -760,6 +792,8 @@ class CallsMixin:
             # `d = torch.numel(x[0])`: a Python int, on no device (it does not stand for
             # `x` when `d` meets a CPU tensor later)
             return NUMBER if last in ("numel", "get_device") else OTHER
+        inputs = [(a.value, v) for a, v in args if a.keyword is None]
+        self.check_out_argument(node, args, inputs, scope, self.text(node.func))
         dev_kw = self.device_kwarg(node, scope)
         for _, v in args:
             if v.kind is Kind.TENSOR:
@@ -1116,6 +1150,7 @@ class CallsMixin:
         else:
             tensors = [v for _, v in operands if v.kind is Kind.TENSOR]
             result = replace(tensors[0], scalar=None) if tensors else UNKNOWN
+        self.check_out_argument(node, args, operands, scope, fname)
         if weights and result.kind is Kind.TENSOR:
             tens = [(n, v) for n, v in operands if v.kind is Kind.TENSOR and is_placed(v.device)]
             for wn, wv in weights:
@@ -1126,6 +1161,32 @@ class CallsMixin:
         if "loss" in last or "entropy" in last:
             return replace(result, scalar=None, origin=Origin.NONE, site=None)
         return result
+
+    def check_out_argument(
+        self,
+        node: cst.Call,
+        args: list[tuple[cst.Arg, Value]],
+        operands: list[tuple[cst.CSTNode, Value]],
+        scope: Scope,
+        fname: str,
+    ) -> None:
+        """`torch.add(a, b, out=buf)`: the result is written into `buf`, which must be on
+        the inputs' device whatever its shape (`Expected out tensor to have device cuda:0,
+        but got cpu instead`)."""
+        out = next(
+            (
+                (a.value, v)
+                for a, v in args
+                if a.keyword is not None and a.keyword.value == "out" and v.kind is Kind.TENSOR
+            ),
+            None,
+        )
+        if out is None:
+            return
+        placed = [(n, v) for n, v in operands if v.kind is Kind.TENSOR and is_placed(v.device)]
+        if placed:
+            written = (out[0], replace(out[1], scalar=False))
+            self.check_operands(node, [placed[0], written], scope, fname, Context.OPERATION)
 
     # ------------------------------------------------------------------ module calls
     def module_call(
@@ -1199,7 +1260,9 @@ class CallsMixin:
                         )
             elif is_cpu(mdev):
                 placed = [(n, v) for n, v in operands if is_placed(v.device)]
-                if placed and not is_weak(placed[0][1].device):
+                if placed and is_weak(placed[0][1].device):
+                    self.check_built_here(node, module, placed[0], scope, module_text)
+                elif placed:
                     if module.type_name == "loss":
                         culprit_val = tensor(DEV_CPU, origin=module.origin, site=module.site)
                         self.record(
@@ -1227,6 +1290,46 @@ class CallsMixin:
                 # not CTC's four arguments, whose lengths stay on the CPU)
                 self.check_operands(node, operands, scope, module_text, Context.MODULE_CALL)
         return self.module_output(module, args)
+
+    def check_built_here(
+        self,
+        node: cst.Call,
+        module: Value,
+        partner: tuple[cst.CSTNode, Value],
+        scope: Scope,
+        module_text: str,
+    ) -> None:
+        """A layer or loss built on the CPU by the function itself (`layer =
+        nn.Linear(n, 4)`, `nn.BCEWithLogitsLoss(pos_weight=torch.ones(3))`) and applied to
+        its tensor parameter: in a public function of library code, callers may pass that
+        tensor on an accelerator, and nothing can move a module the function keeps to
+        itself."""
+        if scope.func is None or self.modules_built_in.get(module.oid) != id(scope.func):
+            return
+        contract = self.open_contract(scope, partner[1].device)
+        if not contract or not self.once("built-here", module.oid):
+            return
+        if module.type_name == "loss":
+            context = Context.LOSS_WEIGHT
+            culprit = Operand(module_text, tensor(DEV_CPU, origin=module.origin), node.func)
+        else:
+            context = Context.MODULE_CALL
+            culprit = Operand(module_text, module, node.func)
+        self.add_fact(
+            self.facts.mismatches,
+            Mismatch(
+                node=node,
+                context=context,
+                op_text=module_text,
+                culprit=culprit,
+                partner=Operand(self.text(partner[0]), partner[1], partner[0]),
+                cause=Cause.OTHER,
+                certain=True,
+                module_text=module_text,
+                contract=contract,
+            ),
+            False,
+        )
 
     def report_graft(
         self,
@@ -1755,6 +1858,10 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
     ),
     (lambda q, last: q.startswith(("numpy.", "np.")), CallsMixin._call_numpy),
     (
+        lambda q, last: q.startswith("matplotlib.") and last in N.PLOT_FUNCTIONS,
+        CallsMixin._call_plot,
+    ),
+    (
         lambda q, last: q == "torch.nn.utils.rnn.pack_padded_sequence",
         CallsMixin._call_pack_padded,
     ),
@@ -1788,6 +1895,12 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
         CallsMixin._call_torch_op,
     ),
 )
+
+
+def _named(node: cst.BaseExpression, device: Device) -> set[str]:
+    """The names an expression uses and the parameters its device follows."""
+    params = {a[len("sym:param:") :] for a in device if a.startswith("sym:param:")}
+    return params | set(names_in(node))
 
 
 # NumPy's scalar types (`np.float32(x)`, `np.int64(n)`): a number, not an array read

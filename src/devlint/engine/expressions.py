@@ -19,6 +19,7 @@ from devlint.engine.scope import (
     ENCODING,
     HEURISTIC_LOADER,
     LAYER_PARAMETER,
+    MOVED_ELSEWHERE,
     ULTRA_PART,
     ULTRA_PARTS,
     ULTRA_RESULT,
@@ -26,6 +27,7 @@ from devlint.engine.scope import (
     YOLOV5_RESULTS,
     YOLOV5_TENSOR_LISTS,
     Scope,
+    batch_owner,
 )
 from devlint.engine.summary import held_arguments, imported_value
 from devlint.engine.syntax import (
@@ -682,12 +684,14 @@ class ExpressionsMixin:
             return
         if not certain and cause is not Cause.BATCH:
             return
-        if (
+        # a loader known only by name whose batches this loop never moves: a CPU loader
+        # if another loop of the file moves the batches of its own (a validation loop
+        # next to a training loop that moves them); decided once the file is walked
+        unproven_loader = (
             cause is Cause.BATCH
             and id(cval.site) in self.heuristic_sites
             and id(cval.site) not in self.moved_sites
-        ):
-            return  # nothing shows this loader yields CPU batches
+        )
         if cause is Cause.BATCH and (id(scope.func), self.text(cnode)) in self.discarded_batches:
             return  # its entries' moves were discarded: DL004 reports the root cause
         key: tuple
@@ -733,6 +737,8 @@ class ExpressionsMixin:
         omitted = None
         if cval.fills and not (self.open_world and self.is_public_api(scope)):
             omitted = cval.fills
+        if unproven_loader:
+            evidence = (0, MOVED_ELSEWHERE + batch_owner(scope))
         self.add_fact(
             self.facts.mismatches,
             Mismatch(

@@ -56,6 +56,7 @@ from devlint.engine.scope import (
     HEURISTIC_LOADER,
     LAYER_PARAMETER,
     MAX_LOOP_PASSES,
+    MOVED_ELSEWHERE,
     NUMPY_PARAM,
     ClassInfo,
     LoopInfo,
@@ -73,6 +74,7 @@ from devlint.engine.syntax import (
     collate_moves,
     conditional_parts,
     converts_data,
+    copies_to_host,
     cpu_only_params,
     cuda_tested,
     default_constants,
@@ -270,6 +272,10 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             s in code for s in ("offload", "dispatch_model", "_hook(", "init_empty_weights")
         )
         self._tensor_uses: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+        # module `oid` -> the function that built it (`nn.Linear(...)` in its body)
+        self.modules_built_in: dict[int, int] = {}
+        # function -> whether it copies some value to the host itself (`copies_to_host`)
+        self._host_copies: dict[int, bool] = {}
         # (function, parameter) pairs that a call in this file passes a placed tensor to
         self.placed_params: set[tuple[int, str]] = set()
         # (function, parameter) -> what same-file calls pass it: "cpu", "placed", "other"
@@ -285,6 +291,9 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         # loop targets over loaders known only by name, and those whose batches get moved
         self.heuristic_sites: set[int] = set()
         self.moved_sites: set[int] = set()
+        # the classes and functions (`batch_owner`) with a loop over such a loader that
+        # moves its batches: their loaders yield CPU batches
+        self.moving_owners: set[str] = set()
         self._conditions: dict[int, bool] = {}
         self.module_guarded = False
         self.module_requires_accelerator = False
@@ -930,6 +939,11 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
         self.report_private_defaults()
         by_id = {id(f): name for name, f in self.functions.items()}
         for target, fact, needs_placement, evidence, omitted in self._pending:
+            if evidence is not None and evidence[1].startswith(MOVED_ELSEWHERE):
+                owner = evidence[1][len(MOVED_ELSEWHERE) :]
+                if owner in self.moving_owners and (self.placed_seen or not needs_placement):
+                    target.append(fact)
+                continue
             if omitted is not None:
                 # a default that stands in for a left-out argument: some same-file call
                 # must leave it out (a function with no calls here: its callers' business)
@@ -1135,6 +1149,16 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
             # what the method returns whatever its caller passes, for the module's summary
             self.method_returns[(owner.name, node.name.value)] = scope.returns
         return False
+
+    def copies_to_host_here(self, scope: Scope) -> bool:
+        """Whether the function being analysed copies some value to the host itself."""
+        func = scope.func
+        if func is None:
+            return False
+        known = self._host_copies.get(id(func))
+        if known is None:
+            known = self._host_copies[id(func)] = copies_to_host(func)
+        return known
 
     def check_returns(self, scope: Scope) -> None:
         """A function that returns a CPU factory's tensor on one path (`if x.numel() == 0:

@@ -274,6 +274,17 @@ class MethodsMixin:
             return Value(Kind.BATCH, DEV_UNKNOWN)
         if name == "add_argument":
             self.check_argparse_default(node, scope)
+        if (
+            name == "type"
+            and len(node.args) == 1
+            and self.type_cast(node.args[0].value, UNKNOWN).device == frozenset({"cuda"})
+        ):
+            # `x.type(torch.cuda.FloatTensor)` of a value known no better: only tensors and
+            # modules take a tensor type, and both move to the current CUDA device
+            self.add_hardcoded(node, self.text(node.args[0].value), "cuda_type", scope, node)
+            self.requires_accelerator_here(node, scope)
+        if name in N.PLOT_FUNCTIONS and receiver.kind in (Kind.UNKNOWN, Kind.OTHER):
+            self.plot_reads(node, args, scope)  # `ax.plot(t)`: Matplotlib's `Axes`
         if name == "numpy":
             return Value(Kind.NDARRAY, DEV_ANY)
         return UNKNOWN
@@ -422,7 +433,12 @@ class MethodsMixin:
         ):
             return tensor(receiver.device, scalar=False)
         if name == "type" and node.args:
-            return self.type_cast(node.args[0].value, receiver)
+            cast = self.type_cast(node.args[0].value, receiver)
+            if cast.device == frozenset({"cuda"}) and receiver.device != cast.device:
+                # `x.type("torch.cuda.FloatTensor")`: a move to the current CUDA device
+                self.add_hardcoded(node, self.text(node.args[0].value), "cuda_type", scope, node)
+                self.requires_accelerator_here(node, scope)
+            return cast
         if name == "type_as" and args:
             other = args[0][1]
             if other.kind is not Kind.TENSOR:

@@ -16,6 +16,7 @@ from devlint.engine.facts import (
 )
 from devlint.engine.scope import (
     Scope,
+    batch_owner,
 )
 from devlint.engine.values import (
     DEV_CPU,
@@ -130,6 +131,8 @@ class MovesMixin:
             self.placed_seen = True
         if receiver.origin is Origin.LOADER and receiver.site is not None and is_placed(target):
             self.moved_sites.add(id(receiver.site))
+            if id(receiver.site) in self.heuristic_sites:
+                self.moving_owners.add(batch_owner(scope))
         key = N.dotted(receiver_node)
         kind = receiver.kind
         if kind is Kind.MODULE or (

@@ -163,6 +163,18 @@ TENSOR_USE_ATTRS = frozenset(
 )
 # fmt: on
 
+# Matplotlib functions and `Axes` methods that read their data arguments with NumPy.
+# fmt: off
+PLOT_FUNCTIONS = frozenset(
+    {
+        # (not `step`, `bar`, `hist`: schedulers, progress bars and others have them)
+        "plot", "imshow", "scatter", "matshow", "pcolormesh", "contourf", "fill_between",
+        "errorbar", "semilogy", "semilogx", "loglog", "specgram", "boxplot", "violinplot",
+        "hist2d",
+    }
+)
+# fmt: on
+
 # nn layers and losses that hold no parameters and work on any device.
 # fmt: off
 PARAMETERLESS_MODULES = frozenset(

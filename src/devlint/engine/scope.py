@@ -11,6 +11,17 @@ from devlint.engine.values import Device, Value
 
 MAX_LOOP_PASSES = 3
 HEURISTIC_LOADER = "<loader by name>"
+# the evidence (`FlowVisitor.add_fact`, as `(0, MOVED_ELSEWHERE + owner)`) a batch of
+# such a loader waits for: another loop over a loader known only by name that moves its
+# batches, in the same class or function (`batch_owner`)
+MOVED_ELSEWHERE = "<batches moved in>"
+
+
+def batch_owner(scope: Scope) -> str:
+    """The class whose methods, or the function whose loops, share what their loaders are."""
+    if scope.cls is not None:
+        return f"class {scope.cls.name}"
+    return f"def {scope.func.name.value}" if scope.func is not None else "module"
 CPU_SIDE_BASES = ("Dataset", "Sampler", "DataLoader", "Loader", "Transform")
 MAX_CALL_DEPTH = 3
 # type names of Hugging Face tokenizers/processors and of what they return

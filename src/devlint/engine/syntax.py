@@ -199,6 +199,34 @@ def called_method_names(func: cst.FunctionDef) -> set[str]:
     return {c.func.attr.value for c in calls(func) if isinstance(c.func, cst.Attribute)}
 
 
+def copies_to_host(func: cst.FunctionDef) -> bool:
+    """Whether the function copies some value to the host itself (`.cpu()`,
+    `.to("cpu")`): it knows that its data may be on an accelerator."""
+    for n in walk(func, into_functions=False):
+        if type(n) is cst.Call and type(n.func) is cst.Attribute:
+            name = n.func.attr.value
+            if name == "cpu" or (
+                name == "to" and n.args and N.string_value(n.args[0].value) == "cpu"
+            ):
+                return True
+    return False
+
+
+def isinstance_tested(func: cst.FunctionDef) -> frozenset[str]:
+    """Names the function tests with `isinstance(name, ...)`: values of several kinds (a
+    list of images, an array, a tensor), whose kind on a path the engine does not
+    narrow."""
+    return frozenset(
+        n.args[0].value.value  # type: ignore[attr-defined]
+        for n in walk(func, into_functions=False)
+        if type(n) is cst.Call
+        and type(n.func) is cst.Name
+        and n.func.value == "isinstance"
+        and n.args
+        and type(n.args[0].value) is cst.Name
+    )
+
+
 def moves_params(func: cst.FunctionDef) -> bool:
     """Does the body call `.to(...)`/`.cuda(...)` on one of its parameters, or move one
     of its own submodules to a parameter's device (`self.heads[k].to(x.device)`)?

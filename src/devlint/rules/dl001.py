@@ -25,7 +25,10 @@ class ModuleInputDeviceMismatch(Rule):
     why = (
         "A module's parameters live where the module was moved; its input must be on the same "
         "device. Calling a GPU model with a CPU tensor (or a CPU model with a GPU tensor) raises "
-        f"{SAME_DEVICE_ERROR} on any machine with a GPU, even though it runs on a laptop."
+        f"{SAME_DEVICE_ERROR} on any machine with a GPU, even though it runs on a laptop. A "
+        "layer that a public function of library code builds for itself (`nn.Conv2d(...)` in "
+        "its body) and applies to its tensor parameter is on the CPU where no caller can move "
+        "it: callers that pass an accelerator tensor fail."
     )
     fix = "Move the input to the module's device (`x = x.to(device)`), or move the module."
     fix_summary = "move the input at the call: `model(x.to(device))`"
@@ -70,6 +73,9 @@ class ModuleInputDeviceMismatch(Rule):
                     f"{describe_device(m.partner.value.device)}; the call raises "
                     f"{SAME_DEVICE_ERROR} on a GPU machine"
                 )
+                if m.contract:
+                    msg += f" ({m.contract}, and `{m.module_text}` is built here, on the CPU)"
+
                 help_ = f"move the module first: `{m.module_text}.to({m.partner.text}.device)`"
             else:
                 side = (

@@ -11,6 +11,7 @@ from devlint.engine.names import string_value
 from devlint.engine.walk import walk
 from devlint.rules._context import ancestors, parents
 from devlint.rules._fixes import (
+    LEGACY_DTYPES,
     expression,
     fallback_device,
     keyword_arg,
@@ -33,7 +34,9 @@ class HardcodedAccelerator(Rule):
         "without that accelerator (`AssertionError: Torch not compiled with CUDA enabled` or "
         "`RuntimeError: No CUDA GPUs are available`): CI runners, laptops, CPU inference servers. "
         "Inside a function that receives tensors, `.cuda()` also sends data to the current GPU "
-        "rather than to the device of its inputs."
+        "rather than to the device of its inputs. A cast to a CUDA tensor type "
+        "(`x.type('torch.cuda.FloatTensor')`, `x.type(torch.cuda.FloatTensor)`) is the same "
+        "move, written the old way."
     )
     fix = (
         "Choose the device once, with a fallback, and pass it around: "
@@ -70,6 +73,20 @@ class HardcodedAccelerator(Rule):
                     "`torch.tensor(data, dtype=torch.long, device=device)`, or on the device "
                     "of the tensors it meets (`device=x.device`)"
                 )
+            elif h.form == "cuda_type":
+                called = quote_call(facts, h.call) if h.call is not None else h.literal
+                msg = (
+                    f"`{called}` casts to a CUDA tensor type, which moves the data to the current "
+                    "CUDA device with no availability check: it fails on machines without a "
+                    "CUDA GPU"
+                )
+                if h.in_tensor_function:
+                    msg += ", and sends data to the current GPU instead of the device of the inputs"
+                help_ = (
+                    "cast the dtype and choose the device apart: `.to(device, torch.float32)` "
+                    f"with a device chosen once (`{_DEVICE_VAR}`), or `.to(x.device)` inside "
+                    "helpers"
+                )
             elif h.form == "follows_cuda":
                 called = quote_call(facts, h.call) if h.call is not None else ".cuda()"
                 msg = (
@@ -104,6 +121,8 @@ class HardcodedAccelerator(Rule):
             fix = None
             if h.form == "cuda_call" and h.call is not None:
                 fix = _cuda_call_fix(facts, h.call)
+            if h.form == "cuda_type" and h.call is not None:
+                fix = _cuda_type_fix(facts, h.call, h.literal)
             if h.form == "follows_cuda" and h.call is not None:
                 fix = _follow_fix(h.call, h.literal)
             if h.form in ("literal", "option_default") and isinstance(h.node, cst.SimpleString):
@@ -147,6 +166,24 @@ def _cuda_call_fix(facts: FileFacts, call: cst.Call) -> Optional[Fix]:
     args[1:] = [kw.with_changes(comma=arg.comma) for kw, arg in zip(extra, args[1:])]
     moved = method_call(call.func.value, "to", args)
     return replace(UNSAFE, "use `.to(...)` with a CPU fallback", call, moved)
+
+
+def _cuda_type_fix(facts: FileFacts, call: cst.Call, type_text: str) -> Optional[Fix]:
+    """`x.type("torch.cuda.FloatTensor")` -> `x.to("cuda" if torch.cuda.is_available()
+    else "cpu", torch.float32)`: the same dtype on the chosen device; unsafe (the program
+    now also runs on CPU).  None for `torch.cuda.Tensor` (the default dtype) and types
+    not known."""
+    if not isinstance(call.func, cst.Attribute) or len(call.args) != 1:
+        return None
+    dtype = LEGACY_DTYPES.get(type_text.strip("\"'").rsplit(".", 1)[-1])
+    fallback = fallback_device("cuda")
+    if dtype is None or fallback is None:
+        return None
+    device, cast = expression(fallback), expression(dtype)
+    if device is None or cast is None:
+        return None
+    moved = method_call(call.func.value, "to", positional(device, cast))
+    return replace(UNSAFE, "use `.to(device, dtype)` with a CPU fallback", call, moved)
 
 
 # what a test that considers the machine's accelerators mentions

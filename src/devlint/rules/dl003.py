@@ -32,7 +32,9 @@ class BatchNotMovedInLoop(Rule):
         "to an accelerator, every element of the batch the step uses (inputs, labels, masks, dict "
         f"entries) must be moved too, or the step raises {SAME_DEVICE_ERROR} on the first batch "
         "on a GPU machine. Moves on one branch only, or only in the training loop but not the "
-        "validation loop, fail the same way."
+        "validation loop, fail the same way. A loader known only by name (a parameter) is "
+        "taken to yield CPU batches when another loop of the same function or class over such "
+        "a loader moves its batches."
     )
     fix = "Move every element at the top of the loop body: `x, y = x.to(device), y.to(device)`."
     fix_summary = 'insert `x = x.to(device)` (or `batch["k"] = batch["k"].to(device)`) at the top of the loop body'

@@ -26,7 +26,10 @@ class NumpyOnAccelerator(Rule):
         "helpers that receive the model's outputs fail the same way. In library code (modules "
         "of a package, or the `library` setting) a public function's tensor parameters may "
         "come from any accelerator; in scripts and private helpers a parameter counts when a "
-        "caller in the file passes it an accelerator tensor."
+        "caller in the file passes it an accelerator tensor. Matplotlib reads its data with "
+        "NumPy too (`plt.plot(t)`, `ax.imshow(t)`). NumPy and Matplotlib also take arrays and "
+        "lists, so a parameter handed to them counts only in a function that copies other "
+        "tensors to the host itself (`y.cpu()`): it knows its data may be on an accelerator."
     )
     fix = "Copy to the host first: `x.detach().cpu().numpy()` (or `x.numpy(force=True)`)."
     fix_summary = (

@@ -221,6 +221,8 @@ def record_uncaught(harness: Any, exc: BaseException) -> None:
 
 _NO_ACCEL = (
     "Torch not compiled with CUDA enabled",
+    # a CPU build asked for a CUDA tensor type (`x.type("torch.cuda.FloatTensor")`)
+    "Cannot initialize CUDA without ATen_cuda library",
     "No CUDA GPUs are available",
     "Found no NVIDIA driver",
     "CUDA driver initialization failed",
