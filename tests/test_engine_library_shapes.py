@@ -65,3 +65,26 @@ def test_a_cast_to_a_cuda_tensor_type_is_a_hard_coded_move() -> None:
     found = _found(src)
     assert [(f.code, f.line) for f in found] == [("DL002", 5), ("DL002", 9)]
     assert "casts to a CUDA tensor type" in found[0].message
+
+
+def test_a_parameter_moved_as_a_statement_then_fed_to_a_model_is_a_tensor() -> None:
+    src = """\
+    import torch
+
+
+    def predict(model, x, device):
+        x.to(device)
+        return model(x)
+
+
+    def predict_graph(model, data, device):
+        data.to(device)
+        return model(data)
+
+
+    def predict_kept(model, x, device):
+        x = x.to(device)
+        return model(x)
+    """
+    found = _found(src)
+    assert [(f.code, f.line) for f in found] == [("DL004", 5)]

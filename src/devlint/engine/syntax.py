@@ -335,6 +335,7 @@ def tensor_uses(func: cst.FunctionDef) -> tuple[frozenset[str], frozenset[str]]:
                     rebound[name] = index
     strong: set[str] = set()
     numpy: set[str] = set()
+    strong |= _moved_and_fed(func, params) - rebound.keys()
     for index, stmt in enumerate(statements):
         for n in walk(stmt, into_functions=False):
             if type(n) is cst.Call and n.args and type(n.args[0].value) is cst.Name:
@@ -429,6 +430,39 @@ def _used_as_tensor(body: cst.BaseSuite, name: str) -> bool:
         ):
             return True
     return False
+
+
+# names of parameters that hold several tensors, or objects whose `.to()` works in place
+# (a PyG `Data`, an HF `BatchEncoding`, a dict batch): moved as a statement, then fed to a
+# model, they are no tensors
+_CONTAINER_NAMES = frozenset(
+    {
+        "data", "batch", "graph", "g", "sample", "samples", "inputs", "encoding", "encodings",
+        "encoded", "features", "item", "example", "record", "state", "obs", "observation",
+    }
+)  # fmt: skip
+
+
+def _moved_and_fed(func: cst.FunctionDef, params: set[str]) -> set[str]:
+    """Parameters moved by a bare statement (`x.to(device)`) and then handed to a model
+    (`model(x)`, `self.net(x)`): that is what a tensor input is (issue 14); not those
+    named as containers (`data.to(device); model(data)` is PyG's idiom)."""
+    moved: set[str] = set()
+    fed: set[str] = set()
+    for n in walk(func, into_functions=False):
+        if type(n) is cst.Expr and type(n.value) is cst.Call:
+            call = n.value
+            if (
+                type(call.func) is cst.Attribute
+                and call.func.attr.value in ("to", "cuda")
+                and type(call.func.value) is cst.Name
+            ):
+                moved.add(call.func.value.value)
+        elif type(n) is cst.Call and n.args and type(n.args[0].value) is cst.Name:
+            callee = N.dotted(n.func) or ""
+            if not n.args[0].keyword and not n.args[0].star and N.is_model_name(callee):
+                fed.add(n.args[0].value.value)  # type: ignore[union-attr]
+    return (moved & fed & params) - _CONTAINER_NAMES
 
 
 def _through_data(node: cst.Attribute) -> Optional[str]:
