@@ -88,3 +88,20 @@ def test_a_script_needs_a_caller_that_passes_placed_tensors() -> None:
         print(total([torch.rand(3), torch.rand(2)]))
     """
     assert _found(src, role="program") == []
+
+
+def test_attributes_of_a_parameter_used_as_tensors_are_on_its_device() -> None:
+    src = """\
+    import torch
+
+
+    def degree(graph):
+        out = torch.zeros(graph.num_nodes)
+        out.scatter_add_(0, graph.edge_index[0], torch.ones(graph.edge_index.size(1)))
+        return out
+
+
+    def count(graph):
+        return torch.zeros(graph.num_nodes) + graph.num_edges
+    """
+    assert _found(src) == [("DL005", 5)]

@@ -104,6 +104,7 @@ from devlint.engine.syntax import (
     stores_each_tensor_entry,
     subscript_key,
     target_names,
+    tensor_attributes,
     tensor_containers,
     tensor_uses,
     unconditional_statements,
@@ -1307,6 +1308,12 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 # live wherever the caller's do
                 element = tensor(sym(f"param:{name}"), origin=Origin.PARAM, scalar=None)
                 env[name] = Value(Kind.BATCH, sym(f"param:{name}"), Origin.PARAM, elem=element)
+            for name, attr in tensor_attributes(func, unknown):
+                # `deg.scatter_add_(0, data.edge_index[0], ...)`: the caller's container
+                # holds its tensors wherever the caller put them
+                env[f"{name}.{attr}"] = tensor(
+                    sym(f"param:{name}"), origin=Origin.PARAM, scalar=None
+                )
         return env
 
     def param_value(

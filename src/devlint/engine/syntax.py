@@ -388,6 +388,33 @@ def tensor_containers(func: cst.FunctionDef, candidates: frozenset[str]) -> froz
     return frozenset(found)
 
 
+def tensor_attributes(func: cst.FunctionDef, candidates: frozenset[str]) -> set[tuple[str, str]]:
+    """(parameter, attribute) pairs among `candidates` whose attribute the body uses as a
+    tensor (`data.edge_index.size(1)`, `torch.unique(graph.batch)`): a container of the
+    caller's tensors (a PyG `Data`, a point cloud), each on the caller's device."""
+    found: set[tuple[str, str]] = set()
+    for n in walk(func, into_functions=False):
+        if type(n) is cst.Attribute and n.attr.value in N.TENSOR_USE_ATTRS:
+            owner = n.value
+        elif type(n) is cst.Call and n.args and takes_tensor_first(n.func):
+            owner = n.args[0].value
+        else:
+            continue
+        if (
+            type(owner) is cst.Attribute
+            and type(owner.value) is cst.Name
+            and owner.value.value in candidates
+            and owner.attr.value not in _LAYER_STATE
+        ):
+            found.add((owner.value.value, owner.attr.value))
+    return found
+
+
+# a layer's own tensors: a parameter holding them is a module, whose device is its own
+# business (a converter reads a CPU model's `w.weight` into NumPy)
+_LAYER_STATE = frozenset({"weight", "bias", "running_mean", "running_var"})
+
+
 def _loop_element(loop: cst.For, candidates: frozenset[str]) -> Optional[tuple[str, str]]:
     """(parameter, element name) for `for x in p`, `for i, x in enumerate(p)`,
     `for x in p.values()` and `for k, x in p.items()`; else None."""
