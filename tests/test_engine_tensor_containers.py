@@ -1,6 +1,7 @@
 """Parameters that hold tensors (issue 14): a loop over a parameter whose elements the
 body uses as tensors (`for out in outputs: total += out.sum()`) makes those elements
-tensors on the caller's device, like a tensor parameter's."""
+tensors on the caller's device, like a tensor parameter's; so are the attributes of a
+parameter that the body uses as tensors (`graph.edge_index.size(1)`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,17 @@ import textwrap
 
 from devlint.checker import check_source
 from devlint.rules import ALL_RULES
+
+TOTAL = """\
+import torch
+
+
+def total(outputs):
+    acc = torch.zeros(1)
+    for out in outputs:
+        acc += out.sum()
+    return acc
+"""
 
 
 def _found(src: str, role: str = "library") -> list:
@@ -17,16 +29,8 @@ def _found(src: str, role: str = "library") -> list:
 
 
 def test_elements_used_as_tensors_meet_a_cpu_accumulator() -> None:
-    src = """\
-    import torch
-
-
-    def total(outputs):
-        acc = torch.zeros(1)
-        for out in outputs:
-            acc += out.sum()
-        return acc
-
+    src = TOTAL + textwrap.dedent(
+        """
 
     def indexed(parts):
         acc = torch.zeros(1)
@@ -41,6 +45,7 @@ def test_elements_used_as_tensors_meet_a_cpu_accumulator() -> None:
             acc += loss.sum()
         return acc
     """
+    )
     assert _found(src) == [("DL005", 5), ("DL005", 12), ("DL005", 19)]
 
 
@@ -73,20 +78,13 @@ def test_elements_not_used_as_tensors_stay_unknown() -> None:
 
 
 def test_a_script_needs_a_caller_that_passes_placed_tensors() -> None:
-    src = """\
-    import torch
+    src = TOTAL + textwrap.dedent(
+        """
 
-
-    def total(outputs):
-        acc = torch.zeros(1)
-        for out in outputs:
-            acc += out.sum()
-        return acc
-
-
-    if __name__ == "__main__":
-        print(total([torch.rand(3), torch.rand(2)]))
-    """
+        if __name__ == "__main__":
+            print(total([torch.rand(3), torch.rand(2)]))
+        """
+    )
     assert _found(src, role="program") == []
 
 
