@@ -88,3 +88,19 @@ def test_a_parameter_moved_as_a_statement_then_fed_to_a_model_is_a_tensor() -> N
     """
     found = _found(src)
     assert [(f.code, f.line) for f in found] == [("DL004", 5)]
+
+
+def test_a_sparse_tensor_is_made_where_its_values_are_and_its_indices_must_be_there() -> None:
+    src = """\
+    import torch
+
+
+    def unit_weights(edge_index: torch.Tensor, n: int):
+        return torch.sparse_coo_tensor(edge_index, torch.ones(edge_index.size(1)), (n, n))
+
+
+    def propagate(edge_index: torch.Tensor, weight: torch.Tensor, x: torch.Tensor):
+        adj = torch.sparse_coo_tensor(edge_index, weight, (x.size(0), x.size(0)))
+        return torch.sparse.mm(adj, x) + x
+    """
+    assert [(f.code, f.line) for f in _found(src)] == [("DL005", 5)]

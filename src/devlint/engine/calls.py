@@ -969,6 +969,25 @@ class CallsMixin:
             tensors = [v for _, v in args if v.kind is Kind.TENSOR]
             if tensors:
                 return replace(tensors[0], device=dev or tensors[0].device, scalar=False)
+        if last in _SPARSE_CONSTRUCTORS and dev is None:
+            # `torch.sparse_coo_tensor(indices, values, size)`: made where its values are,
+            # and its index tensors must be there too
+            parts = [(a.value, v) for a, v in args if a.keyword is None or a.keyword.value in (
+                "indices", "values", "crow_indices", "col_indices", "ccol_indices",
+                "row_indices")]  # fmt: skip
+            tensors = [(n, v) for n, v in parts if v.kind is Kind.TENSOR]
+            if len(tensors) >= 2:
+                values = tensors[-1][1]
+                indices = [(n, replace(v, scalar=False)) for n, v in tensors[:-1]]
+                self.check_operands(
+                    node, [tensors[-1], *indices], scope, self.text(node.func), Context.OPERATION
+                )
+                return replace(values, scalar=False, origin=Origin.NONE, site=None)
+            if tensors:
+                # values known no better than the indices they must share a device with
+                return replace(tensors[0][1], scalar=False, origin=Origin.NONE, site=None)
+            if parts and type(parts[0][0]) not in (cst.List, cst.Tuple):
+                return UNKNOWN  # data of unknown kind: where it is says where the result is
         if last == "complex":
             # `torch.complex(real, imag)` is elementwise (it takes no `device=`): it
             # follows its tensors, and of two 0-dim ones is 0-dim (`torch.complex(
@@ -1903,6 +1922,10 @@ def _named(node: cst.BaseExpression, device: Device) -> set[str]:
     return params | set(names_in(node))
 
 
+# sparse constructors: made on their values' device, which their indices must share
+_SPARSE_CONSTRUCTORS = frozenset(
+    {"sparse_coo_tensor", "sparse_csr_tensor", "sparse_csc_tensor", "sparse_compressed_tensor"}
+)
 # NumPy's scalar types (`np.float32(x)`, `np.int64(n)`): a number, not an array read
 _NUMPY_SCALAR_TYPE = re.compile(r"^(float|int|uint|complex)\d*$|^(bool_|double|single|half)$")
 

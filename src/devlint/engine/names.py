@@ -20,7 +20,7 @@ FACTORIES = frozenset(
         "rand", "randn", "randint", "randperm", "tensor", "as_tensor", "from_numpy", "frombuffer",
         "tril_indices", "triu_indices", "empty_strided", "scalar_tensor", "normal", "hann_window",
         "hamming_window", "blackman_window", "bartlett_window", "kaiser_window",
-        "sparse_coo_tensor", "complex",
+        "sparse_coo_tensor", "sparse_csr_tensor", "sparse_csc_tensor", "complex",
     }
 )
 # fmt: on

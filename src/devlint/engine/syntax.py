@@ -393,21 +393,40 @@ def tensor_attributes(func: cst.FunctionDef, candidates: frozenset[str]) -> set[
     tensor (`data.edge_index.size(1)`, `torch.unique(graph.batch)`): a container of the
     caller's tensors (a PyG `Data`, a point cloud), each on the caller's device."""
     found: set[tuple[str, str]] = set()
+    # `index = graph.edge_index`: a local name for the attribute
+    aliases: dict[str, tuple[str, str]] = {}
+    used: list[cst.BaseExpression] = []
     for n in walk(func, into_functions=False):
         if type(n) is cst.Attribute and n.attr.value in N.TENSOR_USE_ATTRS:
-            owner = n.value
+            used.append(n.value)
         elif type(n) is cst.Call and n.args and takes_tensor_first(n.func):
-            owner = n.args[0].value
-        else:
-            continue
-        if (
-            type(owner) is cst.Attribute
-            and type(owner.value) is cst.Name
-            and owner.value.value in candidates
-            and owner.attr.value not in _LAYER_STATE
-        ):
-            found.add((owner.value.value, owner.attr.value))
+            used.append(n.args[0].value)
+        elif type(n) is cst.Assign and len(n.targets) == 1:
+            target, pair = n.targets[0].target, _parameter_attribute(n.value, candidates)
+            if type(target) is cst.Name and pair is not None:
+                aliases[target.value] = pair
+    for owner in used:
+        pair = _parameter_attribute(owner, candidates)
+        if pair is None and type(owner) is cst.Name:
+            pair = aliases.get(owner.value)
+        if pair is not None:
+            found.add(pair)
     return found
+
+
+def _parameter_attribute(
+    node: cst.BaseExpression, candidates: frozenset[str]
+) -> Optional[tuple[str, str]]:
+    """(parameter, attribute) for `p.attr` of a parameter among `candidates`, not a
+    layer's own tensors."""
+    if (
+        type(node) is cst.Attribute
+        and type(node.value) is cst.Name
+        and node.value.value in candidates
+        and node.attr.value not in _LAYER_STATE
+    ):
+        return node.value.value, node.attr.value
+    return None
 
 
 # a layer's own tensors: a parameter holding them is a module, whose device is its own
