@@ -81,6 +81,7 @@ from devlint.engine.values import (
     join_devices,
     may_be_placed,
     move_container,
+    param_names,
     partly_cpu,
     placed_by,
     sole_param,
@@ -728,7 +729,7 @@ class CallsMixin:
         pipeline's `.images` are arrays), and not a scalar type (`np.float32(t)`); except
         in a function that copies other tensors to the host itself (`y.cpu().numpy()`
         next to `ax.plot(y_pred[i])`): it knows its data may be on an accelerator, and
-        what it does not copy is read there.  True when that was reported."""
+        what it does not copy is read there.  True when that was recorded."""
         direct = value.kind is Kind.TENSOR
         if value.kind is Kind.BATCH:
             parts = [e for e in (value.elems or ()) if e.kind is Kind.TENSOR]
@@ -750,8 +751,7 @@ class CallsMixin:
             and not _named(arg.value, value.device) & isinstance_tested(scope.func)
         ):
             return False
-        before = len(self.facts.numpy_calls)
-        self.read_on_host(
+        return self.read_on_host(
             node,
             arg.value,
             value,
@@ -759,7 +759,6 @@ class CallsMixin:
             self.text(node.func),
             arg.value if direct else None,
         )
-        return len(self.facts.numpy_calls) > before
 
     def _call_torch_function(self, q: str, last: str, node: cst.Call, scope: Scope) -> Value:
         return self.eval_torch_function(q, last, node, scope)
@@ -1918,8 +1917,7 @@ _FAMILIES: tuple[tuple[Callable[[str, str], bool], _Handler], ...] = (
 
 def _named(node: cst.BaseExpression, device: Device) -> set[str]:
     """The names an expression uses and the parameters its device follows."""
-    params = {a[len("sym:param:") :] for a in device if a.startswith("sym:param:")}
-    return params | set(names_in(node))
+    return param_names(device) | set(names_in(node))
 
 
 # sparse constructors: made on their values' device, which their indices must share

@@ -133,6 +133,7 @@ from devlint.engine.values import (
     is_weak,
     join_values,
     may_be_placed,
+    param_names,
     partly_cpu,
     sym,
     tensor,
@@ -838,7 +839,7 @@ class DeviceFlowVisitor(cst.CSTVisitor, ExpressionsMixin, CallsMixin, MethodsMix
                 "module to an accelerator"
             )
         params = {p.name.value for p in all_params(scope.func)}
-        names = sorted(a[len("sym:param:") :] for a in device if a.startswith("sym:param:"))
+        names = sorted(param_names(device))
         if not names or len(names) != len(device):
             return ""
         init = scope.cls.methods.get("__init__") if scope.cls is not None else None

@@ -371,11 +371,12 @@ class MethodsMixin:
         scope: Scope,
         numpy_function: str = "",
         argument: Optional[cst.BaseExpression] = None,
-    ) -> None:
+    ) -> bool:
         """`data.numpy()`, or a NumPy function given `data` (`np.asarray(data)`, which
         asks the tensor for `.numpy()`): a DL007 where `data` may be on an accelerator.
         `argument`: the tensor argument of the NumPy function, when it is one (not a list
-        of tensors), for the fix."""
+        of tensors), for the fix.  True when the call's fact was recorded (at once, or to
+        be decided when the file is walked)."""
         receiver = self.given_path(receiver, scope)
         param = sole_param(receiver.device) if scope.func is not None else None
         if param is not None:
@@ -388,7 +389,7 @@ class MethodsMixin:
             and receiver.origin is not Origin.DISCARDED
             and self.once("numpy", id(node))
         ):
-            return
+            return False
         # a parameter's tensor counts only where a call in this file passes it a tensor on
         # the accelerator (library helpers are often CPU-side)
         evidence = (id(scope.func), param) if param is not None else None
@@ -411,6 +412,7 @@ class MethodsMixin:
             # as diffusers' `score_waveforms(waveform.cpu())`)
             ((-evidence[0], evidence[1]) if evidence else None) if contract else evidence,
         )
+        return True
 
     def tensor_method(
         self, node: cst.Call, name: str, receiver: Value, func: cst.Attribute, scope: Scope

@@ -8,7 +8,7 @@ from typing import Callable, Iterator, Optional, Sequence
 import libcst as cst
 
 from devlint.engine import names as N
-from devlint.engine.values import NO_CONST, Kind, Value, constant
+from devlint.engine.values import NO_CONST, Kind, Value, constant, param_names
 from devlint.engine.walk import walk
 
 
@@ -397,10 +397,9 @@ def tensor_attributes(func: cst.FunctionDef, candidates: frozenset[str]) -> set[
     aliases: dict[str, tuple[str, str]] = {}
     used: list[cst.BaseExpression] = []
     for n in walk(func, into_functions=False):
-        if type(n) is cst.Attribute and n.attr.value in N.TENSOR_USE_ATTRS:
-            used.append(n.value)
-        elif type(n) is cst.Call and n.args and takes_tensor_first(n.func):
-            used.append(n.args[0].value)
+        operand = _tensor_operand(n)
+        if operand is not None:
+            used.append(operand)
         elif type(n) is cst.Assign and len(n.targets) == 1:
             target, pair = n.targets[0].target, _parameter_attribute(n.value, candidates)
             if type(target) is cst.Name and pair is not None:
@@ -464,18 +463,21 @@ def _loop_element(loop: cst.For, candidates: frozenset[str]) -> Optional[tuple[s
 def _used_as_tensor(body: cst.BaseSuite, name: str) -> bool:
     """`name.<tensor method or attribute>` or `torch.<op>(name, ...)` in `body`."""
     for n in walk(body, into_functions=False):
-        if type(n) is cst.Attribute and type(n.value) is cst.Name and n.value.value == name:
-            if n.attr.value in N.TENSOR_USE_ATTRS:
-                return True
-        elif (
-            type(n) is cst.Call
-            and n.args
-            and type(n.args[0].value) is cst.Name
-            and n.args[0].value.value == name  # type: ignore[union-attr]
-            and takes_tensor_first(n.func)
-        ):
+        operand = _tensor_operand(n)
+        if type(operand) is cst.Name and operand.value == name:
             return True
     return False
+
+
+def _tensor_operand(node: cst.CSTNode) -> Optional[cst.BaseExpression]:
+    """What `node` uses as a tensor: the owner of a tensor method or attribute
+    (`x` of `x.view(...)`), or the first argument of a `torch.<op>` that takes a tensor
+    first (`torch.sigmoid(x)`); None for anything else."""
+    if type(node) is cst.Attribute and node.attr.value in N.TENSOR_USE_ATTRS:
+        return node.value
+    if type(node) is cst.Call and node.args and takes_tensor_first(node.func):
+        return node.args[0].value
+    return None
 
 
 # names of parameters that hold several tensors, or objects whose `.to()` works in place
@@ -1314,7 +1316,7 @@ def without_input(
     is missing: a parameter that `device` follows (`sym:param:x`) or a name that `other`
     (that path's returned expression) uses, tested inside `if x is None:` or `if not x:`,
     or in the `else` of `if x is not None:`."""
-    params = {a[len("sym:param:") :] for a in device if a.startswith("sym:param:")}
+    params = param_names(device)
     params.update(n.value for n in walk(other) if type(n) is cst.Name)
     for stmt in walk(func, into_functions=False):
         if type(stmt) is not cst.If:
@@ -1361,16 +1363,8 @@ def _tests_missing(test: cst.BaseExpression, params: set[str]) -> Optional[bool]
         return True if type(inner) is cst.Name and inner.value in params else None
     if type(test) is cst.Name:
         return False if test.value in params else None
-    if type(test) is cst.Comparison and len(test.comparisons) == 1:
-        target = test.comparisons[0]
-        if (
-            type(test.left) is cst.Name
-            and test.left.value in params
-            and type(target.comparator) is cst.Name
-            and target.comparator.value == "None"
-        ):
-            if type(target.operator) is cst.Is:
-                return True
-            if type(target.operator) is cst.IsNot:
-                return False
+    if none_tested(test, True) in params:
+        return True
+    if none_tested(test, False) in params:
+        return False
     return None

@@ -46,12 +46,20 @@ def placed_by(library: str) -> Device:
     return sym(f"placed-by:{library}")
 
 
+_PARAM = "sym:param:"
+
+
 def sole_param(dev: Device) -> Optional[str]:
     """The parameter a device is exactly that of (`sym:param:x` alone), or None."""
     if len(dev) != 1:
         return None
     (atom,) = dev
-    return atom[len("sym:param:") :] if atom.startswith("sym:param:") else None
+    return atom[len(_PARAM) :] if atom.startswith(_PARAM) else None
+
+
+def param_names(dev: Device) -> set[str]:
+    """The parameters whose devices `dev` follows (`sym:param:x`, `sym:param:y`)."""
+    return {atom[len(_PARAM) :] for atom in dev if atom.startswith(_PARAM)}
 
 
 def is_cpu(dev: Device) -> bool:

@@ -10,7 +10,7 @@ import libcst as cst
 
 from devlint.engine.facts import Cause, Context, FileFacts, Mismatch, one_line
 from devlint.engine.names import RANDOM_FACTORIES
-from devlint.engine.values import Kind, describe_device
+from devlint.engine.values import Kind, describe_device, param_names
 from devlint.positions import positions_of
 from devlint.rules._context import input_tensor, module_device
 from devlint.rules._fixes import (
@@ -203,7 +203,7 @@ class FactoryWithoutDevice(Rule):
             return _Device(dev, exact=True, source="partner")
         partner = m.partner.value.device
         follows_module = "sym:self" in partner
-        params = {a[len("sym:param:") :] for a in partner if a.startswith("sym:param:")}
+        params = param_names(partner)
         symbolic = bool(partner) and all(
             a == "sym:self" or a.startswith("sym:param:") for a in partner
         )
