@@ -75,6 +75,9 @@ NOT_FULLY_FIXED = {
     # the partner is computed from two parameters (`prediction` and an element of `batch`):
     # which input's device to name is not known here
     "dl005_default_mask_on_cpu.py": "DL005",
+    # the partner is the helper's per-frame losses (`losses` in `frame_loss`), no name in
+    # the caller whose device the weight could take
+    "dl005_default_loss_weight.py": "DL005",
     # a legacy constructor of a name given an accelerator (`torch.FloatTensor(rows,
     # device=device)`): a size or data?
     "dl005_legacy_constructor_given_device.py": "DL005",

@@ -625,7 +625,6 @@ class ExpressionsMixin:
                 reporter is None
                 or cval.origin is not Origin.FACTORY
                 or cval.site is None
-                or context is Context.LOSS_WEIGHT
                 or not self.reaches_reporter(cval.site, scope, reporter)
                 or scope.func is reporter.func  # a recursive call
                 or self.builds_module(reporter)
@@ -643,8 +642,14 @@ class ExpressionsMixin:
         origin = cval.origin
         if origin is Origin.DISCARDED:
             return  # DL004 reports the discarded statement
-        if context is Context.LOSS_WEIGHT and origin is not Origin.PLAIN_ATTR:
-            cause = Cause.OTHER  # DL009 words it as a loss weight, whatever made it
+        weight_of_module = context is Context.LOSS_WEIGHT and self.text(cnode) == op_text
+        if context is Context.LOSS_WEIGHT and origin is not Origin.PLAIN_ATTR and (
+            weight_of_module or origin is not Origin.FACTORY or cval.site is None
+        ):
+            # DL009 words it as a loss weight (a loss module never moved with its weight);
+            # a `weight=` argument made without `device=` is a factory's defect (DL005), and
+            # a library's contract with its callers applies to it
+            cause = Cause.OTHER
         elif origin is Origin.FACTORY and cval.site is not None:
             cause = Cause.FACTORY
         elif origin is Origin.PLAIN_ATTR:

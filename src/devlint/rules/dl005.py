@@ -152,6 +152,13 @@ class FactoryWithoutDevice(Rule):
                     "callers with accelerator tensors get a CPU tensor on this path only, "
                     f"and combining it with theirs raises {SAME_DEVICE_ERROR}"
                 )
+            elif m.context is Context.LOSS_WEIGHT:
+                msg = (
+                    f"`{factory}` creates a CPU tensor (no `device=`){stands_for} that is the "
+                    f"loss weight of `{m.op_text}`{inside.rstrip(',')}, whose input `{m.partner.text}` is on "
+                    f"{where}; the loss raises {SAME_DEVICE_ERROR} whenever that input is on "
+                    "an accelerator"
+                )
             else:
                 msg = (
                     f"`{factory}` creates a CPU tensor (no `device=`){stands_for} that is "

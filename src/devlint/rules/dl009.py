@@ -29,16 +29,16 @@ class MixedDeviceOperation(Rule):
     fix_summary = "the lengths of `pack_padded_sequence` get `.cpu()`"
     fix_applicability = "safe"
     bad = (
-        "weights = torch.tensor([1.0, 3.0])\n"
+        "criterion = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0]))\n"
         "model = nn.Linear(10, 2).to(device)\n"
         "out = model(x.to(device))\n"
-        "loss = F.cross_entropy(out, y.to(device), weight=weights)\n"
+        "loss = criterion(out, y.to(device))\n"
     )
     good = (
-        "weights = torch.tensor([1.0, 3.0], device=device)\n"
+        "criterion = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0])).to(device)\n"
         "model = nn.Linear(10, 2).to(device)\n"
         "out = model(x.to(device))\n"
-        "loss = F.cross_entropy(out, y.to(device), weight=weights)\n"
+        "loss = criterion(out, y.to(device))\n"
     )
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
