@@ -176,6 +176,10 @@ def test_device_checks(behaviour) -> None:
         "Expected all tensors to be on the same device, but found at least two devices, "
         "cuda:0 and cpu!"
     )
+    assert behaviour["functional_loss_weight_on_cpu"]["message"] == (
+        "Expected all tensors to be on the same device, but found at least two devices, "
+        "cuda:0 and cpu!"
+    )
     assert behaviour["inplace_and_views"] == {
         "same": True,
         "values": [[[5.0, 5.0, 5.0], [1.0, 1.0, 1.0]]],

@@ -9,6 +9,7 @@ import sys
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 out = {}
@@ -156,6 +157,14 @@ def _():
 @check("foreach_mixed")
 def _():
     torch._foreach_add_([torch.ones(2, device="cuda")], [torch.ones(2)])
+
+
+@check("functional_loss_weight_on_cpu")
+def _():
+    # `F.binary_cross_entropy` expands `weight=` with the mode off: the view is the CPU
+    # weight the program made, and the CUDA kernel's `loss.mul_(weight)` rejects it
+    p = torch.rand(2, 3, device="cuda")
+    F.binary_cross_entropy(p, torch.rand(2, 3, device="cuda"), weight=torch.ones(2, 3))
 
 
 @check("inplace_and_views")

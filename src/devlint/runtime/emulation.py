@@ -44,6 +44,7 @@ from torch import nn
 from devlint.runtime import opinfo
 from devlint.runtime._sites import innermost_user_site
 from devlint.runtime.tracer import (
+    _CALL,
     _ORIG,
     LEGACY_DEVICE_MESSAGE,
     Harness,
@@ -546,11 +547,25 @@ REDISPATCH = object()
 def _tagged(t: Tensor) -> bool:
     """A plain tensor the program made where the harness saw it.  Untagged plain tensors
     are C++ temporaries (made with the options of an emulated operand, so CPU to PyTorch
-    but on the accelerator on a GPU) or of unknown origin: they follow their operation."""
+    but on the accelerator on a GPU) or of unknown origin: they follow their operation.
+    Inside a `torch.nn.functional` function, which runs with the mode off, a view of a
+    tagged tensor (the `expand` that `F.binary_cross_entropy` applies to its `weight=`) is
+    that tensor's memory: tagged.  Not elsewhere: the views the autograd engine or an
+    optimizer make (of gradients) are not the program's.  Such a view takes its base's
+    provenance here, so that its events name where the program made it."""
     try:
-        return t.__dict__.get("_devlint_prov") is not None
+        if t.__dict__.get("_devlint_prov") is not None:
+            return True
+        base = t._base
+        if base is None or getattr(_CALL.func, "__module__", None) != "torch.nn.functional":
+            return False
+        prov = base.__dict__.get("_devlint_prov")
     except AttributeError:
         return False
+    if prov is None:
+        return False
+    set_prov(t, prov)
+    return True
 
 
 def _counts(t: Any) -> bool:
