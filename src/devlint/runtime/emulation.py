@@ -553,15 +553,11 @@ def _tagged(t: Tensor) -> bool:
     that tensor's memory: tagged.  Not elsewhere: the views the autograd engine or an
     optimizer make (of gradients) are not the program's.  Such a view takes its base's
     provenance here, so that its events name where the program made it."""
-    try:
-        if t.__dict__.get("_devlint_prov") is not None:
-            return True
-        base = t._base
-        if base is None or getattr(_CALL.func, "__module__", None) != "torch.nn.functional":
-            return False
-        prov = base.__dict__.get("_devlint_prov")
-    except AttributeError:
+    if get_prov(t) is not None:
+        return True
+    if getattr(_CALL.func, "__module__", None) != "torch.nn.functional" or t._base is None:
         return False
+    prov = get_prov(t._base)
     if prov is None:
         return False
     set_prov(t, prov)
